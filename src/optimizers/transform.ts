@@ -1,0 +1,24 @@
+/**
+ * Optimizers as pure transforms over flat arrays (in the manner of optax): `init(params)`
+ * makes a named, readonly state; `update(grads, state, params)` returns `[updates, state]`;
+ * only `applyUpdates` changes parameters. Updates are added: theta <- theta + updates.
+ */
+
+/** Optimizer state: a named, readonly record of arrays and numbers, stored by name. */
+export type OptState = Readonly<Record<string, Float32Array | number | OptState | readonly OptState[]>>;
+
+export interface GradientTransformation {
+  init(params: Float32Array): OptState;
+  /** Returns `[updates, newState]`. Must not modify `grads`, `state` or `params`. */
+  update(grads: Float32Array, state: OptState, params: Float32Array): [Float32Array, OptState];
+}
+
+/** theta + updates, as a new array. */
+export function applyUpdates(params: Float32Array, updates: Float32Array): Float32Array {
+  if (params.length !== updates.length) {
+    throw new Error(`applyUpdates: ${params.length} parameters but ${updates.length} updates`);
+  }
+  const out = new Float32Array(params.length);
+  for (let i = 0; i < params.length; i++) out[i] = params[i]! + updates[i]!;
+  return out;
+}

@@ -1,0 +1,85 @@
+/**
+ * File helpers shared by the optimizer-file and checkpoint writers: atomic writes, reads
+ * that explain a missing file, and l2o's own version (from package.json).
+ */
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+
+/** l2o's version, as package.json gives it. */
+export const L2O_VERSION: string = (() => {
+  const pkg: unknown = createRequire(import.meta.url)("../../package.json");
+  const v = (pkg as { version?: unknown }).version;
+  return typeof v === "string" ? v : "0.0.0";
+})();
+
+/**
+ * Writes `bytes` to `path` atomically: the data goes to `path.tmp-<pid>`, is flushed to
+ * disk, then renamed over `path`. A crash or an error part way leaves any existing file at
+ * `path` untouched. Parent directories are created as needed.
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  let fd: number | undefined;
+  let created = false;
+  try {
+    fd = openSync(tmp, "w");
+    created = true;
+    let pos = 0;
+    while (pos < bytes.length) pos += writeSync(fd, bytes, pos, bytes.length - pos);
+    fsyncSync(fd);
+    closeSync(fd);
+    fd = undefined;
+    renameSync(tmp, path);
+  } catch (e) {
+    if (fd !== undefined) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already failing; the original error is the one to report
+      }
+    }
+    if (created) {
+      try {
+        unlinkSync(tmp);
+      } catch {
+        // nothing more to clean up
+      }
+    }
+    throw e;
+  }
+  syncDir(dir);
+}
+
+/** Flushes a directory entry (so a rename survives a power cut); not every system allows it. */
+function syncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch {
+    // best effort: Windows and some file systems refuse to open or sync a directory
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Reads a whole file. A missing file throws an `Error` that names the path and what kind
+ * of file was expected (`what`, e.g. "optimizer file"), with the system error as `cause`.
+ */
+export function readFileExplained(path: string, what: string, hint: string): Uint8Array {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new Error(`${what} not found: ${path}. ${hint}`, { cause: e });
+    if (code === "EISDIR") throw new Error(`${what} ${path} is a directory, not a file. ${hint}`, { cause: e });
+    if (code === "EACCES" || code === "EPERM") {
+      throw new Error(`${what} ${path} cannot be read (permission denied): check its permissions.`, { cause: e });
+    }
+    throw e;
+  }
+}

@@ -5,7 +5,9 @@
  */
 
 /** Optimizer state: a named, readonly record of arrays and numbers, stored by name. */
-export type OptState = Readonly<Record<string, Float32Array | number | OptState | readonly OptState[]>>;
+export type OptState = {
+  readonly [field: string]: Float32Array | number | OptState | readonly OptState[];
+};
 
 export interface GradientTransformation {
   init(params: Float32Array): OptState;

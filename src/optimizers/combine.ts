@@ -1,0 +1,52 @@
+/**
+ * Combinators over gradient transformations: `chain` composes them in order, `named` gives a
+ * composition its name and refuses non-finite gradients before any state is touched.
+ */
+import { assertFiniteGrads } from "./checks.ts";
+import type { GradientTransformation, OptState } from "./transform.ts";
+
+/** State of `chain(...)`: one state per stage, in the order the stages run. */
+export type ChainState = { readonly stages: readonly OptState[] };
+
+/**
+ * Applies `txs` in order: the updates of each stage are the gradients of the next, so
+ * `chain(scaleByAdam(), scaleByLearningRate(lr))` is Adam. With no stages it is the identity
+ * (returning a copy). Follows optax's `chain` (Babuschkin et al. 2020, "The DeepMind JAX
+ * Ecosystem").
+ */
+export function chain(...txs: readonly GradientTransformation[]): GradientTransformation {
+  return {
+    init(params: Float32Array): ChainState {
+      return { stages: txs.map((tx) => tx.init(params)) };
+    },
+    update(grads, state, params): [Float32Array, ChainState] {
+      const stages = state["stages"];
+      if (!Array.isArray(stages) || stages.length !== txs.length) {
+        throw new Error(`chain: state must hold 'stages', one state for each of ${txs.length} stages`);
+      }
+      let updates = txs.length === 0 ? Float32Array.from(grads) : grads;
+      const next: OptState[] = [];
+      for (let i = 0; i < txs.length; i++) {
+        const [u, s] = txs[i]!.update(updates, stages[i] as OptState, params);
+        updates = u;
+        next.push(s);
+      }
+      return [updates, { stages: next }];
+    },
+  };
+}
+
+/**
+ * The transformation `tx` under the name `name`: every update first checks that the
+ * gradients are finite and throws an Error naming `name` if they are not. The named
+ * optimizers (`adam`, `sgd`, ...) are built this way.
+ */
+export function named(name: string, tx: GradientTransformation): GradientTransformation {
+  return {
+    init: (params) => tx.init(params),
+    update(grads, state, params) {
+      assertFiniteGrads(name, grads);
+      return tx.update(grads, state, params);
+    },
+  };
+}

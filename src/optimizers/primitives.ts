@@ -1,0 +1,211 @@
+/**
+ * The primitive gradient transformations the named optimizers are chained from, one idea
+ * each (after optax's `transform.py`). All work over flat Float32Arrays, return fresh update
+ * arrays and fresh state records, and never modify their inputs. Arithmetic is done in
+ * double precision and stored as float32.
+ *
+ * Convention: wherever a small `eps` guards a division by a root mean square, it is added
+ * OUTSIDE the square root, `g / (sqrt(v) + eps)`, as in PyTorch, Keras and the Adam paper
+ * (optax puts it inside for `scale_by_rms` and `scale_by_rss`; pass `epsInSqrt: true` to
+ * `scaleByRms` or `scaleByAdagrad` for that). A coordinate whose denominator is exactly 0 has
+ * never seen a nonzero gradient, and gets an update of 0.
+ */
+import {
+  checkDecay,
+  checkFinite,
+  checkNonNegative,
+  checkPositive,
+  stateArray,
+  stateNumber,
+} from "./checks.ts";
+import type { GradientTransformation, OptState } from "./transform.ts";
+
+const EMPTY: OptState = Object.freeze({});
+
+/** Multiplies the updates by the constant `c`. */
+export function scale(c: number): GradientTransformation {
+  checkFinite("scale", "the factor", c);
+  return {
+    init: () => EMPTY,
+    update(grads) {
+      const out = new Float32Array(grads.length);
+      for (let i = 0; i < grads.length; i++) out[i] = c * grads[i]!;
+      return [out, EMPTY];
+    },
+  };
+}
+
+/**
+ * Multiplies the updates by `-lr`, turning a descent direction into a step (updates are added
+ * to the parameters).
+ */
+export function scaleByLearningRate(lr: number): GradientTransformation {
+  checkPositive("scaleByLearningRate", "the learning rate", lr);
+  return scale(-lr);
+}
+
+export interface TraceMomentumOptions {
+  /** Momentum coefficient mu in [0, 1). Default 0.9. */
+  readonly decay?: number;
+  /** Use Nesterov's look-ahead form. Default false. */
+  readonly nesterov?: boolean;
+}
+
+/** State of `traceMomentum`: the velocity. */
+export type TraceState = { readonly trace: Float32Array };
+
+/**
+ * Heavy-ball momentum (Polyak 1964) in the deep-learning form used by PyTorch and optax:
+ * `trace_t = decay * trace_{t-1} + g_t`, update `trace_t`; with `nesterov`, the update is
+ * `g_t + decay * trace_t` (Sutskever et al. 2013, "On the importance of initialization and
+ * momentum in deep learning", as reformulated by Bengio et al. 2013).
+ */
+export function traceMomentum(opts: TraceMomentumOptions = {}): GradientTransformation {
+  const decay = checkDecay("traceMomentum", "decay", opts.decay ?? 0.9);
+  const nesterov = opts.nesterov ?? false;
+  return {
+    init: (params): TraceState => ({ trace: new Float32Array(params.length) }),
+    update(grads, state): [Float32Array, TraceState] {
+      const prev = stateArray("traceMomentum", state, "trace", grads.length);
+      const trace = new Float32Array(grads.length);
+      const out = new Float32Array(grads.length);
+      for (let i = 0; i < grads.length; i++) {
+        const g = grads[i]!;
+        const m = decay * prev[i]! + g;
+        trace[i] = m;
+        out[i] = nesterov ? g + decay * m : m;
+      }
+      return [out, { trace }];
+    },
+  };
+}
+
+export interface ScaleByRmsOptions {
+  /** Decay of the mean of squared gradients, in [0, 1). Default 0.9. */
+  readonly decay?: number;
+  /** Added to the root mean square (see `epsInSqrt`). Default 1e-8. */
+  readonly eps?: number;
+  /** Add `eps` inside the square root, as optax does. Default false. */
+  readonly epsInSqrt?: boolean;
+}
+
+/** State of `scaleByRms`: the running mean of squared gradients. */
+export type RmsState = { readonly nu: Float32Array };
+
+/**
+ * Divides by a running root mean square of the gradients (Tieleman & Hinton 2012, "Lecture
+ * 6.5 - RMSProp", COURSERA: Neural Networks for Machine Learning):
+ * `nu_t = decay * nu_{t-1} + (1 - decay) g_t^2`, update `g_t / (sqrt(nu_t) + eps)`.
+ * The mean starts at 0.
+ */
+export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation {
+  const decay = checkDecay("scaleByRms", "decay", opts.decay ?? 0.9);
+  const eps = checkNonNegative("scaleByRms", "eps", opts.eps ?? 1e-8);
+  const inside = opts.epsInSqrt ?? false;
+  return {
+    init: (params): RmsState => ({ nu: new Float32Array(params.length) }),
+    update(grads, state): [Float32Array, RmsState] {
+      const prev = stateArray("scaleByRms", state, "nu", grads.length);
+      const nu = new Float32Array(grads.length);
+      const out = new Float32Array(grads.length);
+      for (let i = 0; i < grads.length; i++) {
+        const g = grads[i]!;
+        const v = decay * prev[i]! + (1 - decay) * g * g;
+        nu[i] = v;
+        const den = inside ? Math.sqrt(v + eps) : Math.sqrt(v) + eps;
+        out[i] = den > 0 ? g / den : 0;
+      }
+      return [out, { nu }];
+    },
+  };
+}
+
+export interface ScaleByAdamOptions {
+  /** Decay of the first moment, in [0, 1). Default 0.9. */
+  readonly b1?: number;
+  /** Decay of the second moment, in [0, 1). Default 0.999. */
+  readonly b2?: number;
+  /** Added to the root of the corrected second moment. Default 1e-8. */
+  readonly eps?: number;
+}
+
+/** State of `scaleByAdam`: steps taken, first and second moments (uncorrected). */
+export type AdamState = { readonly count: number; readonly mu: Float32Array; readonly nu: Float32Array };
+
+/**
+ * Adam's direction (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization",
+ * Algorithm 1): `mu_t = b1 mu_{t-1} + (1 - b1) g_t`, `nu_t = b2 nu_{t-1} + (1 - b2) g_t^2`,
+ * update `mu_hat / (sqrt(nu_hat) + eps)` with the bias corrections
+ * `mu_hat = mu_t / (1 - b1^t)`, `nu_hat = nu_t / (1 - b2^t)`.
+ */
+export function scaleByAdam(opts: ScaleByAdamOptions = {}): GradientTransformation {
+  const b1 = checkDecay("scaleByAdam", "b1", opts.b1 ?? 0.9);
+  const b2 = checkDecay("scaleByAdam", "b2", opts.b2 ?? 0.999);
+  const eps = checkNonNegative("scaleByAdam", "eps", opts.eps ?? 1e-8);
+  return {
+    init: (params): AdamState => ({
+      count: 0,
+      mu: new Float32Array(params.length),
+      nu: new Float32Array(params.length),
+    }),
+    update(grads, state): [Float32Array, AdamState] {
+      const count = stateNumber("scaleByAdam", state, "count") + 1;
+      const mu0 = stateArray("scaleByAdam", state, "mu", grads.length);
+      const nu0 = stateArray("scaleByAdam", state, "nu", grads.length);
+      const c1 = 1 - Math.pow(b1, count);
+      const c2 = 1 - Math.pow(b2, count);
+      const mu = new Float32Array(grads.length);
+      const nu = new Float32Array(grads.length);
+      const out = new Float32Array(grads.length);
+      for (let i = 0; i < grads.length; i++) {
+        const g = grads[i]!;
+        const m = b1 * mu0[i]! + (1 - b1) * g;
+        const v = b2 * nu0[i]! + (1 - b2) * g * g;
+        mu[i] = m;
+        nu[i] = v;
+        const den = Math.sqrt(v / c2) + eps;
+        out[i] = den > 0 ? m / c1 / den : 0;
+      }
+      return [out, { count, mu, nu }];
+    },
+  };
+}
+
+export interface ScaleByAdagradOptions {
+  /** Starting value of the sum of squared gradients, >= 0. Default 0.1. */
+  readonly initialAccumulator?: number;
+  /** Added to the root of the sum (see `epsInSqrt`). Default 1e-7. */
+  readonly eps?: number;
+  /** Add `eps` inside the square root, as optax does. Default false. */
+  readonly epsInSqrt?: boolean;
+}
+
+/** State of `scaleByAdagrad`: the running sum of squared gradients. */
+export type AdagradState = { readonly sumOfSquares: Float32Array };
+
+/**
+ * Adagrad's direction (Duchi, Hazan & Singer 2011, "Adaptive Subgradient Methods for Online
+ * Learning and Stochastic Optimization"): `s_t = s_{t-1} + g_t^2` from `s_0 =
+ * initialAccumulator`, update `g_t / (sqrt(s_t) + eps)`.
+ */
+export function scaleByAdagrad(opts: ScaleByAdagradOptions = {}): GradientTransformation {
+  const s0 = checkNonNegative("scaleByAdagrad", "initialAccumulator", opts.initialAccumulator ?? 0.1);
+  const eps = checkNonNegative("scaleByAdagrad", "eps", opts.eps ?? 1e-7);
+  const inside = opts.epsInSqrt ?? false;
+  return {
+    init: (params): AdagradState => ({ sumOfSquares: new Float32Array(params.length).fill(s0) }),
+    update(grads, state): [Float32Array, AdagradState] {
+      const prev = stateArray("scaleByAdagrad", state, "sumOfSquares", grads.length);
+      const sumOfSquares = new Float32Array(grads.length);
+      const out = new Float32Array(grads.length);
+      for (let i = 0; i < grads.length; i++) {
+        const g = grads[i]!;
+        const s = prev[i]! + g * g;
+        sumOfSquares[i] = s;
+        const den = inside ? Math.sqrt(s + eps) : Math.sqrt(s) + eps;
+        out[i] = den > 0 ? g / den : 0;
+      }
+      return [out, { sumOfSquares }];
+    },
+  };
+}

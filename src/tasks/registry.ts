@@ -1,0 +1,73 @@
+/**
+ * The explicit registry of task families that the CLI and configs resolve by name. One literal
+ * list; a config is a plain JSON object whose keys are checked against the family's defaults,
+ * so configs round-trip through JSON.
+ */
+import { MNIST_MLP_DEFAULTS, mnistMlpFamily, type MnistMlpConfig } from "./mnist_mlp.ts";
+import { QUADRATIC_DEFAULTS, quadraticFamily, type QuadraticConfig } from "./quadratic.ts";
+import type { TaskFamily } from "./base.ts";
+
+/** A task family's configuration as it appears in JSON. */
+export type TaskConfig = Readonly<Record<string, unknown>>;
+
+export interface TaskSpec {
+  /** Registry name, e.g. `quadratic`. */
+  readonly name: string;
+  /** One line for help text. */
+  readonly description: string;
+  /** The default value of every config key; also the set of accepted keys. */
+  readonly defaults: TaskConfig;
+  /** The family with `config` over the defaults (keys already checked by `taskFamily`). */
+  make(config: TaskConfig): TaskFamily;
+}
+
+/** Every task family the registry knows, in a fixed order. */
+export const TASKS: readonly TaskSpec[] = [
+  {
+    name: "quadratic",
+    description: "Random quadratics ||W theta - y||^2, W and y IID normal (Andrychowicz et al. 2016, 3.1)",
+    defaults: QUADRATIC_DEFAULTS,
+    make: (config) => quadraticFamily(config as QuadraticConfig),
+  },
+  {
+    name: "mnist-mlp",
+    description: "MLP on MNIST minibatches, softmax cross-entropy (Andrychowicz et al. 2016, 3.2)",
+    defaults: MNIST_MLP_DEFAULTS,
+    make: (config) => mnistMlpFamily(config as MnistMlpConfig),
+  },
+];
+
+/** Registered task family names, in registry order. */
+export const TASK_NAMES: readonly string[] = TASKS.map((t) => t.name);
+
+/** The registry entry for `name`; throws listing the known names. */
+export function taskSpec(name: string): TaskSpec {
+  const spec = TASKS.find((t) => t.name === name);
+  if (spec === undefined) throw new Error(`unknown task '${name}'; known tasks: ${TASK_NAMES.join(", ")}`);
+  return spec;
+}
+
+function kind(v: unknown): string {
+  if (Array.isArray(v)) return "a list";
+  if (v === null) return "null";
+  return `a ${typeof v}`;
+}
+
+/**
+ * The family registered as `name`, with `config` over its defaults. Throws a clear error for an
+ * unknown name, an unknown config key, or a value of the wrong kind (the family's own factory
+ * then checks ranges).
+ */
+export function taskFamily(name: string, config: TaskConfig = {}): TaskFamily {
+  const spec = taskSpec(name);
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new Error(`${name}: the task config must be a JSON object, got ${JSON.stringify(config)}`);
+  }
+  const known = Object.keys(spec.defaults);
+  for (const [k, v] of Object.entries(config)) {
+    if (!known.includes(k)) throw new Error(`${name}: unknown config key '${k}' (known keys: ${known.join(", ")})`);
+    const want = kind(spec.defaults[k]);
+    if (kind(v) !== want) throw new Error(`${name}: config key '${k}' must be ${want}, got ${JSON.stringify(v)}`);
+  }
+  return spec.make(config);
+}

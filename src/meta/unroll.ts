@@ -1,0 +1,186 @@
+/**
+ * One truncation of truncated backpropagation through time: the meta-gradient of the
+ * coordinatewise LSTM optimizer over T optimizee steps (Andrychowicz et al. 2016, section 2,
+ * equation 3 and figure 2).
+ *
+ * Forward, for t = 0..T-1:
+ *
+ *   (f_t, g_t) = task.lossAndGrad(theta_t, key_t);  x_t = preprocess(g_t)
+ *   out_t = LSTM(x_t, state_t);                      theta_{t+1} = theta_t + scale * out_t
+ *
+ * and finally (f_T, g_T) at theta_T. The meta-loss is L = sum_{s=0..T} w_s f_s. Backward, with
+ * the optimizee gradients detached (the paper's choice, which spares second derivatives):
+ *
+ *   A_s = dL/dtheta_s = w_s g_s + A_{s+1}     (A_T = w_T g_T)
+ *   dL/dout_t = scale * A_{t+1}  ->  LSTM backpropagation through time  ->  dL/dphi
+ *
+ * With `secondOrder`, the gradient also flows through g_t = grad f(theta_t): A_t gains
+ * H_t · preprocess'(g_t)^T · dL/dx_t, where H_t is the task's Hessian at theta_t and dL/dx_t
+ * comes out of the engine's backward step for t, so backward steps and Hessian-vector
+ * products interleave.
+ *
+ * The engines keep their state across calls: after one unroll they hold the state at step T
+ * (the truncation cut), so the next call continues the same optimizee trajectory. A
+ * non-finite loss is not an error here: it shows in `metaLoss` for the caller to act on. If
+ * the task throws part-way, the engines are left mid-unroll: reset their state.
+ */
+import type { Key } from "../core/rng.ts";
+import type { LossAndGrad, Task } from "../tasks/base.ts";
+import { gatherRows, scatterRows, type LstmInstance } from "../learned/lstm_optimizer.ts";
+
+/** Which losses the meta-loss sums over the T + 1 points theta_0..theta_T. */
+export type MetaLossWeights =
+  /** f(theta_0) .. f(theta_{T-1}): the PyTorch reference and its fixtures. */
+  | "before"
+  /** f(theta_1) .. f(theta_T): the paper's training objective. */
+  | "after"
+  /** Explicit weights w_0..w_T (T + 1 numbers). */
+  | ArrayLike<number>;
+
+export interface UnrollOptions {
+  readonly task: Task;
+  /** The LSTM optimizer's engines, state and weights already set (any engine kind). */
+  readonly lstm: Pick<LstmInstance, "preprocess" | "outputScale" | "n" | "phiSize" | "parts">;
+  /** theta_0 (not modified). */
+  readonly theta: Float32Array;
+  /** Unroll length (optimizee steps); each engine must have capacity >= T. */
+  readonly T: number;
+  readonly weights: MetaLossWeights;
+  /** Batch key for the point theta_t, t = 0..T (T + 1 keys or a function of t). */
+  readonly keys: readonly Key[] | ((t: number) => Key);
+  /** Loss and gradient at theta_0 on key 0, when already known (the previous unroll's `last`). */
+  readonly first?: LossAndGrad;
+  /** Keep the second-order terms (needs `task.hvp`). Default false, as in the paper. */
+  readonly secondOrder?: boolean;
+  /** When given, dL/dphi is added into it and it is returned as `dphi`. */
+  readonly dphi?: Float32Array;
+}
+
+export interface UnrollResult {
+  /** L = sum_s w_s f(theta_s). */
+  readonly metaLoss: number;
+  /** dL/dphi (first order unless `secondOrder`), `lstm.phiSize` floats. */
+  readonly dphi: Float32Array;
+  /** theta_T, where the next truncation starts. */
+  readonly theta: Float32Array;
+  /** Loss and gradient at theta_T on key T: pass it as the next unroll's `first`. */
+  readonly last: LossAndGrad;
+  /** f(theta_0) .. f(theta_T) (T + 1 numbers). */
+  readonly losses: Float64Array;
+}
+
+function resolveWeights(w: MetaLossWeights, T: number): Float64Array {
+  const out = new Float64Array(T + 1);
+  if (w === "before" || w === "after") {
+    for (let s = 0; s < T; s++) out[w === "before" ? s : s + 1] = 1;
+    return out;
+  }
+  if (w.length !== T + 1) throw new Error(`unroll: ${w.length} meta-loss weights for T = ${T} (need T + 1 = ${T + 1})`);
+  for (let s = 0; s <= T; s++) {
+    const v = w[s]!;
+    if (!Number.isFinite(v)) throw new Error(`unroll: meta-loss weight ${s} is ${v}`);
+    out[s] = v;
+  }
+  return out;
+}
+
+/**
+ * The meta-loss and meta-gradient of one truncation of T optimizee steps (Andrychowicz et al.
+ * 2016, section 2; truncated BPTT as in section 3). Leaves the engines at the state of step T.
+ */
+export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
+  const { task, lstm, T } = opts;
+  const n = lstm.n;
+  const scale = lstm.outputScale;
+  const pre = lstm.preprocess;
+  const I = pre.inputs;
+  const secondOrder = opts.secondOrder ?? false;
+  if (!Number.isInteger(T) || T < 1) throw new Error(`unroll: T must be a positive integer, got ${T}`);
+  if (task.layout.size !== n) throw new Error(`unroll: the task has ${task.layout.size} coordinates, the LSTM optimizer ${n}`);
+  if (opts.theta.length !== n) throw new Error(`unroll: theta has ${opts.theta.length} coordinates, expected ${n}`);
+  if (secondOrder && task.hvp === undefined) throw new Error(`unroll: secondOrder needs a task with hvp (task '${task.name}' has none)`);
+  for (const p of lstm.parts) {
+    if (p.engine.capacity < T) throw new Error(`unroll: an engine's tape holds ${p.engine.capacity} steps, T = ${T}`);
+    if (p.engine.recorded !== 0) throw new Error("unroll: an engine has steps on its tape; call finishBackward first");
+    if (p.engine.shape.inputs !== I) throw new Error(`unroll: engine takes ${p.engine.shape.inputs} inputs, preprocessing makes ${I}`);
+  }
+  const w = resolveWeights(opts.weights, T);
+  const keys = opts.keys;
+  const keyAt = (t: number): Key => {
+    const k = typeof keys === "function" ? keys(t) : keys[t];
+    if (k === undefined) throw new Error(`unroll: no batch key for step ${t} (need T + 1 = ${T + 1} keys)`);
+    return k;
+  };
+  const dphi = opts.dphi ?? new Float32Array(lstm.phiSize);
+  if (dphi.length !== lstm.phiSize) throw new Error(`unroll: dphi has ${dphi.length} floats, expected ${lstm.phiSize}`);
+
+  // Per-part scratch buffers.
+  const bufs = lstm.parts.map((p) => ({
+    x: new Float32Array(p.engine.n * I),
+    out: new Float32Array(p.engine.n),
+    dx: secondOrder ? new Float32Array(p.engine.n * I) : null,
+  }));
+
+  // Forward.
+  const losses = new Float64Array(T + 1);
+  const grads: Float32Array[] = [];
+  const thetas: Float32Array[] = [];
+  let theta = opts.theta;
+  let cur = opts.first ?? task.lossAndGrad(theta, keyAt(0));
+  for (let t = 0; t < T; t++) {
+    checkLossAndGrad(cur, n, t);
+    losses[t] = cur.loss;
+    grads.push(cur.grad);
+    if (secondOrder) thetas.push(theta);
+    const next = new Float32Array(theta);
+    lstm.parts.forEach((p, k) => {
+      const b = bufs[k]!;
+      pre.apply(gatherRows(cur.grad, p.indices, 1), b.x);
+      p.engine.forward(b.x, b.out, true);
+      const idx = p.indices;
+      if (idx === null) for (let i = 0; i < n; i++) next[i] = theta[i]! + scale * b.out[i]!;
+      else for (let i = 0; i < idx.length; i++) next[idx[i]!] = theta[idx[i]!]! + scale * b.out[i]!;
+    });
+    theta = next;
+    cur = task.lossAndGrad(theta, keyAt(t + 1));
+  }
+  checkLossAndGrad(cur, n, T);
+  losses[T] = cur.loss;
+  grads.push(cur.grad);
+  let metaLoss = 0;
+  for (let s = 0; s <= T; s++) if (w[s] !== 0) metaLoss += w[s]! * losses[s]!;
+
+  // Backward: A = dL/dtheta_{t+1}, accumulated in float64.
+  const A = new Float64Array(n);
+  addScaled(A, w[T]!, grads[T]!);
+  const dOut = new Float32Array(n);
+  const dxFull = secondOrder ? new Float32Array(n * I) : null;
+  for (let t = T - 1; t >= 0; t--) {
+    for (let i = 0; i < n; i++) dOut[i] = scale * A[i]!;
+    lstm.parts.forEach((p, k) => {
+      const b = bufs[k]!;
+      p.engine.backwardStep(gatherRows(dOut, p.indices, 1), b.dx ?? undefined);
+      if (b.dx !== null && dxFull !== null) scatterRows(b.dx, p.indices, I, dxFull);
+    });
+    const g = grads[t]!;
+    addScaled(A, w[t]!, g);
+    if (dxFull !== null) {
+      // Coordinates that no LSTM drives keep dx = 0 (dxFull starts zeroed and parts never change).
+      const v = pre.vjp(g, dxFull);
+      const hv = task.hvp!(thetas[t]!, v, keyAt(t));
+      if (hv.length !== n) throw new Error(`unroll: task.hvp returned ${hv.length} floats, expected ${n}`);
+      addScaled(A, 1, hv);
+    }
+  }
+  for (const p of lstm.parts) p.engine.finishBackward(dphi.subarray(p.phiOffset, p.phiOffset + p.phiLength));
+  return { metaLoss, dphi, theta, last: cur, losses };
+}
+
+function addScaled(a: Float64Array, s: number, g: Float32Array): void {
+  if (s === 0) return;
+  for (let i = 0; i < a.length; i++) a[i] = a[i]! + s * g[i]!;
+}
+
+function checkLossAndGrad(r: LossAndGrad, n: number, t: number): void {
+  if (r.grad.length !== n) throw new Error(`unroll: task gradient at step ${t} has ${r.grad.length} floats, expected ${n}`);
+}

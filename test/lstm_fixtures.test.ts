@@ -1,0 +1,538 @@
+// The coordinatewise LSTM optimizer and its meta-gradient: the PyTorch fixtures, finite
+// differences in float64 (engine alone, and the full non-detached meta-loss for second order),
+// the truncation cut, and the optimizer transform.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { key, normal, uniform, split } from "../src/core/rng.ts";
+import { ParamLayout } from "../src/core/layout.ts";
+import type { LossAndGrad, Task } from "../src/tasks/base.ts";
+import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
+import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
+import { preprocessor, parsePreprocessConfig, type PreprocessConfig } from "../src/learned/preprocess.ts";
+import { lstmOptimizer, lstmGroupIndices } from "../src/learned/lstm_optimizer.ts";
+import { unrollMetaGrad, type MetaLossWeights } from "../src/meta/unroll.ts";
+
+const FIXTURES = fileURLToPath(new URL("../../shared/ref/fixtures/", import.meta.url));
+const haveFixtures = existsSync(FIXTURES);
+const skipFixtures = haveFixtures ? false : `PyTorch fixtures not found at ${FIXTURES} (clone shared/ beside the repo)`;
+
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
+const f32 = (a: ArrayLike<number>): Float32Array => Float32Array.from(a);
+
+// ---- Optimizee tasks written here, in float64 (the project's tasks are tested elsewhere). ----
+
+/** B independent d-dimensional quadratics sum_b ||W_b theta_b - y_b||^2, in float64. */
+function quad64(d: number, B: number, W: ArrayLike<number>, y: ArrayLike<number>) {
+  const Wv = Float64Array.from(W);
+  const yv = Float64Array.from(y);
+  const mul = (th: ArrayLike<number>, shift: boolean): Float64Array => {
+    const r = new Float64Array(B * d);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < d; i++) {
+        let s = shift ? -yv[b * d + i]! : 0;
+        for (let j = 0; j < d; j++) s += Wv[(b * d + i) * d + j]! * th[b * d + j]!;
+        r[b * d + i] = s;
+      }
+    return r;
+  };
+  const wt2 = (r: Float64Array): Float64Array => {
+    const g = new Float64Array(B * d);
+    for (let b = 0; b < B; b++)
+      for (let i = 0; i < d; i++) for (let j = 0; j < d; j++) g[b * d + j]! += 2 * Wv[(b * d + i) * d + j]! * r[b * d + i]!;
+    return g;
+  };
+  return {
+    loss: (th: ArrayLike<number>): number => mul(th, true).reduce((a, v) => a + v * v, 0),
+    grad: (th: ArrayLike<number>): Float64Array => wt2(mul(th, true)),
+    hv: (v: ArrayLike<number>): Float64Array => wt2(mul(v, false)),
+  };
+}
+
+function quadTask(d: number, B: number, W: ArrayLike<number>, y: ArrayLike<number>, layout?: ParamLayout): Task {
+  const q = quad64(d, B, W, y);
+  return {
+    name: "test-quadratic",
+    layout: layout ?? new ParamLayout([{ name: "theta", shape: [B * d], group: "quadratic" }]),
+    instances: B,
+    init: () => new Float32Array(B * d),
+    lossAndGrad: (th) => ({ loss: q.loss(th), grad: f32(q.grad(th)) }),
+    hvp: (_th, v) => f32(q.hv(v)),
+  };
+}
+
+/** MLP din-dh-dout, sigmoid hidden layer, batch-mean softmax cross-entropy. */
+function mlpTask(din: number, dh: number, dout: number, B: number, X: ArrayLike<number>, labels: ArrayLike<number>): Task {
+  const n = din * dh + dh + dh * dout + dout;
+  const layout = new ParamLayout([
+    { name: "W1", shape: [din, dh], group: "fc" },
+    { name: "b1", shape: [dh], group: "fc" },
+    { name: "W2", shape: [dh, dout], group: "fc" },
+    { name: "b2", shape: [dout], group: "fc" },
+  ]);
+  const oB1 = din * dh;
+  const oW2 = oB1 + dh;
+  const oB2 = oW2 + dh * dout;
+  const lg = (th: ArrayLike<number>): [number, Float64Array] => {
+    const g = new Float64Array(n);
+    let loss = 0;
+    for (let b = 0; b < B; b++) {
+      const h = new Float64Array(dh);
+      for (let k = 0; k < dh; k++) {
+        let s = th[oB1 + k]!;
+        for (let i = 0; i < din; i++) s += X[b * din + i]! * th[i * dh + k]!;
+        h[k] = 1 / (1 + Math.exp(-s));
+      }
+      const z = new Float64Array(dout);
+      for (let m = 0; m < dout; m++) {
+        let s = th[oB2 + m]!;
+        for (let k = 0; k < dh; k++) s += h[k]! * th[oW2 + k * dout + m]!;
+        z[m] = s;
+      }
+      const mx = Math.max(...z);
+      const lse = mx + Math.log(z.reduce((a, v) => a + Math.exp(v - mx), 0));
+      const lab = labels[b]!;
+      loss += (lse - z[lab]!) / B;
+      const dz = z.map((v, m) => (Math.exp(v - lse) - (m === lab ? 1 : 0)) / B);
+      for (let m = 0; m < dout; m++) {
+        g[oB2 + m]! += dz[m]!;
+        for (let k = 0; k < dh; k++) g[oW2 + k * dout + m]! += h[k]! * dz[m]!;
+      }
+      for (let k = 0; k < dh; k++) {
+        let s = 0;
+        for (let m = 0; m < dout; m++) s += th[oW2 + k * dout + m]! * dz[m]!;
+        const da = s * h[k]! * (1 - h[k]!);
+        g[oB1 + k]! += da;
+        for (let i = 0; i < din; i++) g[i * dh + k]! += X[b * din + i]! * da;
+      }
+    }
+    return [loss, g];
+  };
+  return {
+    name: "test-mlp",
+    layout,
+    instances: 1,
+    init: () => new Float32Array(n),
+    lossAndGrad(th) {
+      const [loss, g] = lg(th);
+      return { loss, grad: f32(g) };
+    },
+    hvp(th, v) {
+      // Central differences of the float64 gradient: accurate to about 1e-9 here.
+      const eps = 1e-5;
+      const p = Float64Array.from(th, (x, i) => x + eps * v[i]!);
+      const m = Float64Array.from(th, (x, i) => x - eps * v[i]!);
+      const gp = lg(p)[1];
+      const gm = lg(m)[1];
+      return f32(gp.map((x, i) => (x - gm[i]!) / (2 * eps)));
+    },
+  };
+}
+
+interface Fixture {
+  task: string;
+  T: number;
+  dims: Record<string, number>;
+  theta0: number[];
+  phi: number[][];
+  X?: number[];
+  labels?: number[];
+  W?: number[];
+  y?: number[];
+}
+
+function loadCase(name: "W" | "Q"): { task: Task; fx: Fixture; L: number; grad: number[] } {
+  const fx = JSON.parse(readFileSync(FIXTURES + `check_${name}.json`, "utf8")) as Fixture;
+  const ref = JSON.parse(readFileSync(FIXTURES + `torch_grad_${name}.json`, "utf8")) as { L: number; grad: number[] };
+  const m = fx.dims;
+  const task =
+    name === "W"
+      ? mlpTask(m.din!, m.dh!, m.dout!, m.B!, fx.X!, fx.labels!)
+      : quadTask(m.d!, m.B!, fx.W!, fx.y!);
+  return { task, fx, L: ref.L, grad: ref.grad };
+}
+
+const paperOpt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 });
+
+function fixtureUnroll(name: "W" | "Q", secondOrder: boolean) {
+  const { task, fx, L, grad } = loadCase(name);
+  const phi = f32(fx.phi.flat());
+  const inst = paperOpt.instantiate(phi, task.layout, fx.T);
+  const r = unrollMetaGrad({ task, lstm: inst, theta: f32(fx.theta0), T: fx.T, weights: "before", keys: () => key(0), secondOrder });
+  return { r, L, grad };
+}
+
+for (const name of ["W", "Q"] as const) {
+  test(`meta-loss and first-order meta-gradient match PyTorch (${name})`, { skip: skipFixtures }, (t) => {
+    const { r, L, grad } = fixtureUnroll(name, false);
+    const eL = Math.abs(r.metaLoss - L) / Math.abs(L);
+    const eG = relErr(r.dphi, grad);
+    t.diagnostic(`${name}: metaLoss ${r.metaLoss} vs ${L} (rel ${eL.toExponential(2)}), grad rel L2 ${eG.toExponential(2)}`);
+    assert.ok(eL < 1e-6, `meta-loss relative error ${eL}`);
+    assert.ok(eG < 1e-6, `meta-gradient relative L2 error ${eG}`);
+  });
+}
+
+test("second-order meta-gradient departs from the detached one by the README's margin", { skip: skipFixtures }, (t) => {
+  // README: keeping second-order terms moves the gradient by about 5e-6 (W) and 2e-4 (Q).
+  for (const [name, expected] of [["W", 5e-6], ["Q", 2e-4]] as const) {
+    const { r, grad } = fixtureUnroll(name, true);
+    const e = relErr(r.dphi, grad);
+    t.diagnostic(`${name}: second order vs PyTorch first order, rel L2 ${e.toExponential(2)}`);
+    assert.ok(e > expected / 3 && e < expected * 3, `${name}: ${e}`);
+  }
+});
+
+// ---- A float64 LSTM written independently of the engine, for finite differences. ----
+
+function lstmStep64(s: LstmShape, phi: ArrayLike<number>, x: ArrayLike<number>, state: Float64Array, n: number): Float64Array {
+  const { inputs: I, hidden: H, layers: L } = s;
+  const G = 4 * H;
+  const S = 2 * L * H;
+  const sig = (v: number): number => 1 / (1 + Math.exp(-v));
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let inp: number[] = Array.from({ length: I }, (_, r) => x[i * I + r]!);
+    let o = 0;
+    for (let l = 0; l < L; l++) {
+      const rows = inp.length + H;
+      const h = state.subarray(i * S + l * 2 * H, i * S + l * 2 * H + H);
+      const c = state.subarray(i * S + l * 2 * H + H, i * S + (l + 1) * 2 * H);
+      const z = [...inp, ...h];
+      const pre = Array.from({ length: G }, (_, j) => phi[o + rows * G + j]! + z.reduce((a, v, r) => a + v * phi[o + r * G + j]!, 0));
+      o += rows * G + G;
+      for (let u = 0; u < H; u++) {
+        c[u] = sig(pre[H + u]!) * c[u]! + sig(pre[u]!) * Math.tanh(pre[2 * H + u]!);
+        h[u] = sig(pre[3 * H + u]!) * Math.tanh(c[u]!);
+      }
+      inp = Array.from(h);
+    }
+    out[i] = phi[o + H]! + inp.reduce((a, v, r) => a + v * phi[o + r]!, 0);
+  }
+  return out;
+}
+
+function centralDiff(f: (p: Float64Array) => number, p0: Float64Array, eps: number): Float64Array {
+  const g = new Float64Array(p0.length);
+  const p = Float64Array.from(p0);
+  for (let k = 0; k < p.length; k++) {
+    p[k] = p0[k]! + eps;
+    const a = f(p);
+    p[k] = p0[k]! - eps;
+    const b = f(p);
+    p[k] = p0[k]!;
+    g[k] = (a - b) / (2 * eps);
+  }
+  return g;
+}
+
+for (const shape of [
+  { inputs: 2, hidden: 3, layers: 2 },
+  { inputs: 1, hidden: 4, layers: 1 },
+  { inputs: 2, hidden: 3, layers: 3 },
+]) {
+  test(`engine BPTT matches finite differences (inputs ${shape.inputs}, hidden ${shape.hidden}, layers ${shape.layers})`, () => {
+    const n = 3;
+    const T = 4;
+    const I = shape.inputs;
+    const ks = split(key(7 + shape.layers), 5);
+    const phi = uniform(ks[0]!, phiSize(shape), -0.8, 0.8);
+    const s0 = uniform(ks[1]!, n * stateSize(shape), -0.5, 0.5);
+    const xs = uniform(ks[2]!, T * n * I, -1, 1);
+    const dOut = uniform(ks[3]!, T * n, -1, 1);
+    const objective = (p: ArrayLike<number>, x: ArrayLike<number>): number => {
+      const st = Float64Array.from(s0);
+      let L = 0;
+      for (let t = 0; t < T; t++) {
+        const out = lstmStep64(shape, p, Array.from({ length: n * I }, (_, j) => x[t * n * I + j]!), st, n);
+        for (let i = 0; i < n; i++) L += dOut[t * n + i]! * out[i]!;
+      }
+      return L;
+    };
+    const e = createReferenceEngine({ shape, n, capacity: T });
+    e.setPhi(phi);
+    e.setState(s0);
+    const out = new Float32Array(n);
+    let L32 = 0;
+    for (let t = 0; t < T; t++) {
+      e.forward(xs.subarray(t * n * I, (t + 1) * n * I), out, true);
+      for (let i = 0; i < n; i++) L32 += dOut[t * n + i]! * out[i]!;
+    }
+    const L64 = objective(phi, xs);
+    assert.ok(Math.abs(L32 - L64) < 1e-5 * (1 + Math.abs(L64)), `forward ${L32} vs ${L64}`);
+    assert.equal(e.recorded, T);
+    const dx = new Float32Array(T * n * I);
+    for (let t = T - 1; t >= 0; t--) e.backwardStep(dOut.subarray(t * n, (t + 1) * n), dx.subarray(t * n * I, (t + 1) * n * I));
+    assert.equal(e.recorded, 0);
+    const dphi = new Float32Array(phi.length);
+    e.finishBackward(dphi);
+    const phi64 = Float64Array.from(phi);
+    const x64 = Float64Array.from(xs);
+    const fdPhi = centralDiff((p) => objective(p, x64), phi64, 1e-6);
+    const fdX = centralDiff((x) => objective(phi64, x), x64, 1e-6);
+    assert.ok(relErr(dphi, fdPhi) < 1e-5, `dphi rel err ${relErr(dphi, fdPhi)}`);
+    assert.ok(relErr(dx, fdX) < 1e-5, `dx rel err ${relErr(dx, fdX)}`);
+  });
+}
+
+// ---- Second order against finite differences of the full (non-detached) meta-loss. ----
+
+function preprocess64(c: PreprocessConfig, g: number): number[] {
+  if (c.kind === "none") return [g];
+  if (c.kind === "scale") return [c.scale * g];
+  return Math.abs(g) >= Math.exp(-c.p) ? [Math.log(Math.abs(g)) / c.p, Math.sign(g)] : [-1, Math.exp(c.p) * g];
+}
+
+for (const pre of [{ kind: "scale", scale: 0.5 }, { kind: "logSign", p: 10 }] as const) {
+  test(`second-order meta-gradient matches finite differences of the full meta-loss (${pre.kind})`, (t) => {
+    const d = 3;
+    const B = 2;
+    const T = 4;
+    const n = B * d;
+    const ks = split(key(11), 4);
+    const W = normal(ks[0]!, B * d * d, 0.5);
+    const y = normal(ks[1]!, B * d);
+    const theta0 = normal(ks[2]!, n);
+    const q = quad64(d, B, W, y);
+    const task = quadTask(d, B, W, y);
+    const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: pre, outputScale: 0.3 });
+    const phi = uniform(ks[3]!, opt.phiSize, -0.5, 0.5);
+    const run = (secondOrder: boolean) =>
+      unrollMetaGrad({ task, lstm: opt.instantiate(phi, task.layout, T), theta: theta0, T, weights: "after", keys: () => key(0), secondOrder });
+    const first = run(false);
+    const second = run(true);
+    // sum_{s=1..T} f(theta_s) with theta_{t+1} = theta_t + scale * LSTM(pre(grad f(theta_t))), all float64.
+    const metaLoss64 = (p: Float64Array): number => {
+      const th = Float64Array.from(theta0);
+      const st = new Float64Array(n * stateSize(opt.shape));
+      let L = 0;
+      for (let s = 0; s < T; s++) {
+        const g = q.grad(th);
+        const x = Array.from(g, (v) => preprocess64(pre, v)).flat();
+        const out = lstmStep64(opt.shape, p, x, st, n);
+        for (let i = 0; i < n; i++) th[i]! += 0.3 * out[i]!;
+        L += q.loss(th);
+      }
+      return L;
+    };
+    const phi64 = Float64Array.from(phi);
+    const L64 = metaLoss64(phi64);
+    assert.ok(Math.abs(first.metaLoss - L64) < 1e-5 * Math.abs(L64), `meta-loss ${first.metaLoss} vs ${L64}`);
+    assert.equal(first.metaLoss, second.metaLoss);
+    const fd = centralDiff(metaLoss64, phi64, 1e-6);
+    const e2 = relErr(second.dphi, fd);
+    const e1 = relErr(first.dphi, fd);
+    t.diagnostic(`${pre.kind}: second order vs FD ${e2.toExponential(2)}, first order vs FD ${e1.toExponential(2)}`);
+    assert.ok(e2 < 1e-4, `second order vs FD: ${e2}`);
+    assert.ok(e1 > 30 * e2, `first order should differ clearly: ${e1} vs ${e2}`);
+  });
+}
+
+// ---- State, tape and the truncation cut. ----
+
+const small: LstmShape = { inputs: 2, hidden: 3, layers: 2 };
+
+test("getState/setState round trip, and a recorded step advances the state like an unrecorded one", () => {
+  const n = 4;
+  const ks = split(key(3), 3);
+  const phi = uniform(ks[0]!, phiSize(small), -0.5, 0.5);
+  const s0 = uniform(ks[1]!, n * stateSize(small), -1, 1);
+  const x = uniform(ks[2]!, n * 2, -1, 1);
+  const a = createReferenceEngine({ shape: small, n, capacity: 2 });
+  const b = createReferenceEngine({ shape: small, n, capacity: 0 });
+  a.setPhi(phi);
+  b.setPhi(phi);
+  a.setState(s0);
+  assert.deepEqual(a.getState(), s0);
+  const got = a.getState();
+  got[0] = 99; // a copy
+  assert.deepEqual(a.getState(), s0);
+  b.setState(s0);
+  const oa = new Float32Array(n);
+  const ob = new Float32Array(n);
+  a.forward(x, oa, true);
+  b.forward(x, ob, false);
+  assert.deepEqual(oa, ob);
+  assert.deepEqual(a.getState(), b.getState());
+  assert.equal(a.recorded, 1);
+  a.setState(s0);
+  assert.equal(a.recorded, 0, "setState clears the tape");
+  assert.throws(() => a.backwardStep(new Float32Array(n)), /no recorded step/);
+  a.resetState();
+  assert.ok(a.getState().every((v) => v === 0));
+  assert.throws(() => a.setState(new Float32Array(3)), /expected/);
+  assert.throws(() => a.setPhi(new Float32Array(3)), /expected/);
+  assert.throws(() => a.forward(new Float32Array(3), oa, false), /n \* inputs/);
+  assert.throws(() => b.forward(x, ob, true), /tape is full/);
+  a.dispose();
+  assert.throws(() => a.getState(), /dispose/);
+});
+
+test("truncation cut: state carried, tape cleared, no gradient across the cut", () => {
+  const n = 3;
+  const ks = split(key(4), 5);
+  const phi = uniform(ks[0]!, phiSize(small), -0.6, 0.6);
+  const xs = uniform(ks[1]!, 5 * n * 2, -1, 1);
+  const dOut = uniform(ks[2]!, 5 * n, -1, 1);
+  const step = (t: number) => xs.subarray(t * n * 2, (t + 1) * n * 2);
+  const out = new Float32Array(n);
+  const a = createReferenceEngine({ shape: small, n, capacity: 3 });
+  a.setPhi(phi);
+  for (let t = 0; t < 3; t++) a.forward(step(t), out, true);
+  assert.throws(() => a.setPhi(phi), /tape/);
+  for (let t = 2; t >= 0; t--) a.backwardStep(dOut.subarray(t * n, (t + 1) * n));
+  assert.throws(() => a.forward(step(0), out, true), /finishBackward/);
+  a.finishBackward(new Float32Array(phiSize(small)));
+  assert.equal(a.recorded, 0);
+  const b = createReferenceEngine({ shape: small, n, capacity: 2 });
+  b.setPhi(phi);
+  for (let t = 0; t < 3; t++) b.forward(step(t), out, false);
+  assert.deepEqual(a.getState(), b.getState(), "the state at the cut");
+  // The second truncation's gradient is that of an engine started fresh at the cut's state.
+  const c = createReferenceEngine({ shape: small, n, capacity: 2 });
+  c.setPhi(phi);
+  c.setState(b.getState());
+  const grads = [a, c].map((e) => {
+    for (let t = 3; t < 5; t++) e.forward(step(t), out, true);
+    for (let t = 4; t >= 3; t--) e.backwardStep(dOut.subarray(t * n, (t + 1) * n));
+    const g = new Float32Array(phiSize(small));
+    e.finishBackward(g);
+    return g;
+  });
+  assert.deepEqual(grads[0], grads[1]);
+  assert.ok(grads[0]!.some((v) => v !== 0));
+});
+
+// ---- Preprocessing. ----
+
+test("preprocessing: values, vector-Jacobian products and config parsing", () => {
+  const g = f32([3, -0.5, 1e-6, -2e-5, 0]);
+  const ls = preprocessor({ kind: "logSign", p: 10 });
+  const x = new Float32Array(10);
+  ls.apply(g, x);
+  const want = [Math.log(3) / 10, 1, Math.log(0.5) / 10, -1, -1, 1e-6 * Math.exp(10), -1, -2e-5 * Math.exp(10), -1, 0];
+  assert.ok(relErr(x, want) < 1e-7);
+  const dx = f32([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  const v = ls.vjp(g, dx);
+  const wantV = [1 / (10 * 3), 3 / (10 * -0.5), 6 * Math.exp(10), 8 * Math.exp(10), 10 * Math.exp(10)];
+  assert.ok(relErr(v, wantV) < 1e-6);
+  const sc = preprocessor({ kind: "scale", scale: 2 });
+  assert.deepEqual(sc.vjp(g, f32([1, 1, 1, 1, 1])), f32([2, 2, 2, 2, 2]));
+  assert.equal(preprocessor({ kind: "none" }).inputs, 1);
+  assert.throws(() => ls.apply(g, new Float32Array(5)), /features/);
+  assert.deepEqual(parsePreprocessConfig(JSON.parse('{"kind":"logSign","p":10}')), { kind: "logSign", p: 10 });
+  assert.throws(() => parsePreprocessConfig({ kind: "logSign" }), /'p'/);
+  assert.throws(() => parsePreprocessConfig({ kind: "scale", scale: 1, p: 2 }), /unknown field/);
+  assert.throws(() => parsePreprocessConfig({ kind: "adam" }), /unknown kind/);
+});
+
+// ---- The optimizer transform and LSTM groups. ----
+
+const mixed = new ParamLayout([
+  { name: "a", shape: [3], group: "conv" },
+  { name: "b", shape: [2], group: "fc" },
+  { name: "c", shape: [2], group: "conv" },
+]);
+
+test("lstmGroupIndices splits coordinates by layout group", () => {
+  assert.deepEqual(lstmGroupIndices(mixed), [Int32Array.from([0, 1, 2, 3, 4, 5, 6])]);
+  assert.deepEqual(lstmGroupIndices(mixed, [["conv"], ["fc"]]), [Int32Array.from([0, 1, 2, 5, 6]), Int32Array.from([3, 4])]);
+  assert.deepEqual(lstmGroupIndices(mixed, [["fc", "conv"], ["other"]]), [Int32Array.from([0, 1, 2, 3, 4, 5, 6]), new Int32Array(0)]);
+  assert.throws(() => lstmGroupIndices(mixed, [["conv"]]), /'fc'/);
+});
+
+test("lstm transform: pure, update = outputScale * output, groups are independent LSTMs", () => {
+  const opt = lstmOptimizer({ hidden: 4, groups: [["conv"], ["fc"]] });
+  const shape = opt.shape;
+  const P = phiSize(shape);
+  assert.equal(opt.phiSize, 2 * P);
+  assert.equal(opt.lstms, 2);
+  const phi = opt.init(key(5));
+  assert.deepEqual(phi, opt.init(key(5)));
+  assert.ok(phi.every((v) => Math.abs(v) < 0.1));
+  const b0 = (shape.inputs + shape.hidden) * 4 * shape.hidden; // offset of layer 0's bias
+  assert.ok(phi.subarray(b0, b0 + 4 * shape.hidden).every((v) => v === 0), "biases start at zero");
+  const ks = split(key(6), 3);
+  const params = normal(ks[0]!, 7);
+  const grads = [normal(ks[1]!, 7), normal(ks[2]!, 7)];
+  const tx = opt.optFn(phi, mixed);
+  const s0 = tx.init(params);
+  const copies = [params.slice(), grads[0]!.slice(), (s0.lstm as Float32Array).slice()];
+  const [u1, s1] = tx.update(grads[0]!, s0, params);
+  assert.deepEqual([params, grads[0], s0.lstm], copies, "update changes none of its arguments");
+  const [u1b, s1b] = tx.update(grads[0]!, s0, params);
+  assert.deepEqual([u1b, s1b], [u1, s1], "same inputs, same outputs");
+  const [u2] = tx.update(grads[1]!, s1, params);
+  // Each group by hand: an engine over its coordinates with its slice of phi.
+  const pre = preprocessor(opt.config.preprocess);
+  const idxs = lstmGroupIndices(mixed, opt.config.groups);
+  idxs.forEach((idx, k) => {
+    const e = createReferenceEngine({ shape, n: idx.length, capacity: 0 });
+    e.setPhi(phi.subarray(k * P, (k + 1) * P));
+    [u1, u2].forEach((u, t) => {
+      const g = Float32Array.from(idx, (i) => grads[t]![i]!);
+      const x = new Float32Array(idx.length * 2);
+      pre.apply(g, x);
+      const out = new Float32Array(idx.length);
+      e.forward(x, out, false);
+      idx.forEach((i, j) => assert.equal(u[i], Math.fround(0.1 * out[j]!)));
+    });
+  });
+  // Changing the fc LSTM's weights leaves the conv coordinates' updates alone.
+  const phi2 = phi.slice();
+  for (let k = P; k < 2 * P; k++) phi2[k] = phi2[k]! + 0.05;
+  const [v1] = opt.optFn(phi2, mixed).update(grads[0]!, s0, params);
+  for (const i of idxs[0]!) assert.equal(v1[i], u1[i]);
+  for (const i of idxs[1]!) assert.notEqual(v1[i], u1[i]);
+  assert.throws(() => tx.update(grads[0]!, { lstm: new Float32Array(3) }, params), /state\.lstm/);
+  tx.dispose();
+});
+
+test("unroll: groups with equal weights equal one LSTM; truncations continue the horizon; weights", () => {
+  const d = 7;
+  const ks = split(key(8), 4);
+  const W = normal(ks[0]!, d * d, 0.4);
+  const y = normal(ks[1]!, d);
+  const theta0 = normal(ks[2]!, d);
+  const task = quadTask(d, 1, W, y, mixed);
+  const one = lstmOptimizer({ hidden: 4 });
+  const two = lstmOptimizer({ hidden: 4, groups: [["conv"], ["fc"]] });
+  const phi = uniform(ks[3]!, one.phiSize, -0.5, 0.5);
+  const phi2 = new Float32Array(2 * phi.length);
+  phi2.set(phi);
+  phi2.set(phi, phi.length);
+  const T = 4;
+  const keys = () => key(0);
+  const r1 = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "after", keys });
+  const r2 = unrollMetaGrad({ task, lstm: two.instantiate(phi2, mixed, T), theta: theta0, T, weights: "after", keys });
+  assert.equal(r2.metaLoss, r1.metaLoss);
+  assert.deepEqual(r2.theta, r1.theta);
+  const P = phi.length;
+  const sum = Float32Array.from(phi, (_, k) => r2.dphi[k]! + r2.dphi[P + k]!);
+  assert.ok(relErr(sum, r1.dphi) < 1e-6, `${relErr(sum, r1.dphi)}`);
+  // Explicit weights equal the named ones.
+  const r3 = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, 1, 1, 1, 1], keys });
+  assert.equal(r3.metaLoss, r1.metaLoss);
+  assert.deepEqual(r3.dphi, r1.dphi);
+  assert.equal(r1.metaLoss, r1.losses.slice(1).reduce((a, b) => a + b, 0));
+  // Two truncations of 2 steps follow the same trajectory as one of 4.
+  const inst = one.instantiate(phi, mixed, 2);
+  const h1 = unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 2, weights: "before", keys });
+  const h2 = unrollMetaGrad({ task, lstm: inst, theta: h1.theta, T: 2, weights: "before", keys, first: h1.last });
+  const full = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, 4), theta: theta0, T: 4, weights: "before", keys });
+  assert.deepEqual(h2.theta, full.theta);
+  assert.ok(Math.abs(h1.metaLoss + h2.metaLoss - full.metaLoss) < 1e-9 * Math.abs(full.metaLoss));
+  assert.throws(() => unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 3, weights: "before", keys }), /tape holds 2/);
+  assert.throws(() => unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 2, weights: [1, 1], keys }), /T \+ 1/);
+  const { hvp: _unused, ...noHvp } = task;
+  assert.throws(() => unrollMetaGrad({ task: noHvp, lstm: inst, theta: theta0, T: 2, weights: "after", keys, secondOrder: true }), /hvp/);
+});

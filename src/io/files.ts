@@ -66,6 +66,14 @@ function syncDir(dir: string): void {
   }
 }
 
+/** A file the user named is missing or unreadable (the CLI reports it with exit code 2). */
+export class MissingFileError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "MissingFileError";
+  }
+}
+
 /**
  * Reads a whole file. A missing file throws an `Error` that names the path and what kind
  * of file was expected (`what`, e.g. "optimizer file"), with the system error as `cause`.
@@ -75,10 +83,10 @@ export function readFileExplained(path: string, what: string, hint: string): Uin
     return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new Error(`${what} not found: ${path}. ${hint}`, { cause: e });
-    if (code === "EISDIR") throw new Error(`${what} ${path} is a directory, not a file. ${hint}`, { cause: e });
+    if (code === "ENOENT") throw new MissingFileError(`${what} not found: ${path}. ${hint}`, { cause: e });
+    if (code === "EISDIR") throw new MissingFileError(`${what} ${path} is a directory, not a file. ${hint}`, { cause: e });
     if (code === "EACCES" || code === "EPERM") {
-      throw new Error(`${what} ${path} cannot be read (permission denied): check its permissions.`, { cause: e });
+      throw new MissingFileError(`${what} ${path} cannot be read (permission denied): check its permissions.`, { cause: e });
     }
     throw e;
   }

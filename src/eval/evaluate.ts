@@ -1,0 +1,225 @@
+/**
+ * The evaluation protocol, the same for every optimizer (Andrychowicz et al. 2016, section 3):
+ * each hand-designed baseline's learning rate is tuned per task by grid search on tuning
+ * instances that are separate from the test instances, judged by mean final loss; then every
+ * optimizer runs on the same fresh test instances (same functions, same initial points, same
+ * minibatches) and the per-function loss at every step is summarised with a 95% interval.
+ */
+import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
+import type { ParamLayout } from "../core/layout.ts";
+import type { Metrics, Task, TaskFamily } from "../tasks/base.ts";
+import type { GradientTransformation } from "../optimizers/transform.ts";
+import { summarize, summarizeSteps } from "./stats.ts";
+
+/** The learning-rate grid the paper's protocol calls for (at least these nine values). */
+export const DEFAULT_LR_GRID: readonly number[] = [1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4];
+
+/** An optimizer to evaluate: either its learning rate is tuned, or it is used as it is. */
+export interface Candidate {
+  /** Label for tables and JSON, e.g. `adam` or `lstm:pretrained/quadratic`. */
+  readonly label: string;
+  /** Builds the transform for a task's layout; `lr` is the tuned or fixed rate, if any. */
+  make(lr: number | undefined, layout: ParamLayout): GradientTransformation;
+  /** Tune the learning rate on the grid (hand-designed optimizers); false for learned ones. */
+  readonly tune: boolean;
+  /** A fixed learning rate (skips tuning). */
+  readonly lr?: number;
+}
+
+export interface RunResult {
+  /** Per-function loss at theta_0 .. theta_steps (length steps + 1); Infinity once diverged. */
+  readonly losses: Float64Array;
+  /** True if a loss or gradient became NaN or infinite. */
+  readonly diverged: boolean;
+  /** The task's extra metrics at the final point, if it has any and the run did not diverge. */
+  readonly metrics?: Metrics;
+}
+
+/**
+ * Runs `tx` on `task` from `theta0` for `steps` steps; the minibatch of step t is drawn with
+ * `foldIn(batchKey, t)`. Stops early, marking the run diverged, on a non-finite loss or gradient.
+ */
+export function runOptimizer(
+  task: Task,
+  tx: GradientTransformation,
+  theta0: Float32Array,
+  steps: number,
+  batchKey: Key,
+  withMetrics = false,
+): RunResult {
+  const losses = new Float64Array(steps + 1).fill(Infinity);
+  let theta = theta0;
+  let state = tx.init(theta);
+  for (let t = 0; t <= steps; t++) {
+    const { loss, grad } = task.lossAndGrad(theta, foldIn(batchKey, t));
+    if (!Number.isFinite(loss) || !allFinite(grad)) return { losses, diverged: true };
+    losses[t] = loss / task.instances;
+    if (t === steps) break;
+    const [updates, next] = tx.update(grad, state, theta);
+    state = next;
+    const out = new Float32Array(theta.length);
+    for (let i = 0; i < out.length; i++) out[i] = theta[i]! + updates[i]!;
+    theta = out;
+  }
+  if (withMetrics && task.evaluate) return { losses, diverged: false, metrics: task.evaluate(theta) };
+  return { losses, diverged: false };
+}
+
+/** Builds the candidate's transform for `inst`, runs it, and frees what it holds (engines, workers). */
+export function runCandidate(c: Candidate, lr: number | undefined, inst: Instance, steps: number, withMetrics = false): RunResult {
+  const tx = c.make(lr, inst.task.layout) as GradientTransformation & { dispose?: () => void };
+  try {
+    return runOptimizer(inst.task, tx, inst.theta0, steps, inst.batchKey, withMetrics);
+  } finally {
+    tx.dispose?.();
+  }
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
+  return true;
+}
+
+/** A test or tuning instance: a fresh function, its initial point and its minibatch key. */
+export interface Instance {
+  readonly task: Task;
+  readonly theta0: Float32Array;
+  readonly batchKey: Key;
+}
+
+/** The `count` instances drawn from `root`, identical for every optimizer that runs on them. */
+export function drawInstances(family: TaskFamily, root: Key, count: number): Instance[] {
+  const out: Instance[] = [];
+  for (let i = 0; i < count; i++) {
+    const [taskKey, initKey, batchKey] = split(foldIn(root, i), 3) as [Key, Key, Key];
+    const task = family.sample(taskKey);
+    out.push({ task, theta0: task.init(initKey), batchKey });
+  }
+  return out;
+}
+
+/**
+ * Key namespaces. Evaluation draws from roots that meta-training never uses ("eval/test",
+ * "eval/tune" versus "train" and "valid"), so test functions are fresh for any seed.
+ */
+export function evalRoots(seed: number): { test: Key; tune: Key } {
+  const root = makeKey(seed);
+  return { test: foldIn(root, "eval/test"), tune: foldIn(root, "eval/tune") };
+}
+
+export interface TuneResult {
+  readonly lr: number;
+  /** Mean final loss on the tuning instances for every learning rate tried (Infinity if any diverged). */
+  readonly scores: ReadonlyArray<{ readonly lr: number; readonly finalMean: number }>;
+}
+
+/** Grid search: the learning rate with the lowest mean final loss on the tuning instances. */
+export function tuneLearningRate(
+  c: Candidate,
+  instances: readonly Instance[],
+  steps: number,
+  grid: readonly number[] = DEFAULT_LR_GRID,
+): TuneResult {
+  if (grid.length === 0) throw new Error("tuneLearningRate: the learning-rate grid is empty");
+  const scores: Array<{ lr: number; finalMean: number }> = [];
+  for (const lr of grid) {
+    let sum = 0;
+    for (const inst of instances) {
+      const r = runCandidate(c, lr, inst, steps);
+      sum += r.diverged ? Infinity : r.losses[steps]!;
+    }
+    scores.push({ lr, finalMean: sum / instances.length });
+  }
+  let best = scores[0]!;
+  for (const s of scores) if (s.finalMean < best.finalMean) best = s;
+  return { lr: best.lr, scores };
+}
+
+export interface CandidateResult {
+  readonly optimizer: string;
+  /** The learning rate used (tuned or fixed); null for learned optimizers. */
+  readonly lr: number | null;
+  readonly meanLoss: number[];
+  readonly ci95: number[];
+  readonly finalMean: number;
+  readonly finalCi95: number;
+  /** Runs that diverged (their losses count as Infinity). */
+  readonly diverged: number;
+  /** Mean of the task's extra metrics at the final point (for MNIST: testLoss, testAccuracy). */
+  readonly metrics?: Record<string, { mean: number; ci95: number }>;
+  readonly tuning?: TuneResult["scores"];
+}
+
+export interface EvalOptions {
+  readonly steps: number;
+  readonly instances: number;
+  readonly seed: number;
+  /** Tuning instances (default 5, never the test ones). */
+  readonly tuneInstances?: number;
+  readonly lrGrid?: readonly number[];
+  /** Called as each candidate finishes (library code never prints). */
+  readonly onProgress?: (label: string, phase: "tune" | "test", done: number, total: number) => void;
+}
+
+export interface EvalReport {
+  readonly task: string;
+  readonly steps: number;
+  readonly instances: number;
+  readonly seed: number;
+  readonly results: CandidateResult[];
+}
+
+/** Tunes and evaluates each candidate on the same fresh instances of `family`. */
+export function evaluate(family: TaskFamily, candidates: readonly Candidate[], opts: EvalOptions): EvalReport {
+  if (!(Number.isInteger(opts.steps) && opts.steps > 0)) throw new Error(`evaluate: steps must be a positive integer`);
+  if (!(Number.isInteger(opts.instances) && opts.instances > 0)) {
+    throw new Error(`evaluate: instances must be a positive integer`);
+  }
+  const roots = evalRoots(opts.seed);
+  const test = drawInstances(family, roots.test, opts.instances);
+  const needTuning = candidates.some((c) => c.tune && c.lr === undefined);
+  const tuneSet = needTuning ? drawInstances(family, roots.tune, opts.tuneInstances ?? 5) : [];
+  const results: CandidateResult[] = [];
+  candidates.forEach((c, ci) => {
+    let lr: number | undefined = c.lr;
+    let tuning: TuneResult["scores"] | undefined;
+    if (c.tune && lr === undefined) {
+      opts.onProgress?.(c.label, "tune", ci, candidates.length);
+      const t = tuneLearningRate(c, tuneSet, opts.steps, opts.lrGrid);
+      lr = t.lr;
+      tuning = t.scores;
+    }
+    opts.onProgress?.(c.label, "test", ci, candidates.length);
+    const runs = test.map((inst) => runCandidate(c, lr, inst, opts.steps, true));
+    results.push(summariseRuns(c.label, lr ?? null, runs, tuning));
+  });
+  return { task: family.name, steps: opts.steps, instances: opts.instances, seed: opts.seed, results };
+}
+
+function summariseRuns(
+  label: string,
+  lr: number | null,
+  runs: readonly RunResult[],
+  tuning: TuneResult["scores"] | undefined,
+): CandidateResult {
+  const per = summarizeSteps(runs.map((r) => r.losses));
+  const steps = per.length - 1;
+  const final = summarize(runs.map((r) => r.losses[steps]!));
+  const metricNames = [...new Set(runs.flatMap((r) => Object.keys(r.metrics ?? {})))];
+  const metrics: Record<string, { mean: number; ci95: number }> = {};
+  for (const m of metricNames) {
+    const s = summarize(runs.filter((r) => r.metrics?.[m] !== undefined).map((r) => r.metrics![m]!));
+    metrics[m] = { mean: s.mean, ci95: s.ci95 };
+  }
+  return {
+    optimizer: label,
+    lr,
+    meanLoss: per.map((s) => s.mean),
+    ci95: per.map((s) => s.ci95),
+    finalMean: final.mean,
+    finalCi95: final.ci95,
+    diverged: runs.filter((r) => r.diverged).length,
+    ...(metricNames.length > 0 ? { metrics } : {}),
+    ...(tuning ? { tuning } : {}),
+  };
+}

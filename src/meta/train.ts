@@ -1,0 +1,285 @@
+/**
+ * Meta-training of the coordinatewise LSTM optimizer (Andrychowicz et al. 2016, section 3):
+ * Adam on phi over the meta-loss L(phi) = E_f [sum_t w_t f(theta_t)], w_t = 1, estimated by
+ * truncated backpropagation through time.
+ *
+ * Reset semantics. A *horizon* (default 100 optimizee steps) starts with a fresh task drawn
+ * from the family, a fresh theta_0 and a zero LSTM state. It is cut into *unrolls* of T steps
+ * (default 20); each unroll is one meta-iteration: the meta-gradient of its T losses, one Adam
+ * step on phi. Between unrolls theta and the LSTM state carry over, but no gradient flows
+ * back across the cut. An *epoch* is `horizonsPerEpoch` horizons, after which the optimizer
+ * runs on a fixed set of held-out validation tasks and the best phi so far is kept (early
+ * stopping after `patience` epochs without improvement).
+ *
+ * The meta-loss that is reported and differentiated is the mean per-function, per-step loss
+ * of the unroll (the sum divided by the task's instances and the number of weighted terms),
+ * so the learning rate and the clipping norm do not depend on the batch of functions.
+ *
+ * The whole state is one named record (`MetaTrainState`), so a checkpoint writes it as it is
+ * and training resumes exactly where it stopped.
+ */
+import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
+import type { ParamLayout } from "../core/layout.ts";
+import type { Task, TaskFamily } from "../tasks/base.ts";
+import { adam } from "../optimizers/alias.ts";
+import type { OptState } from "../optimizers/transform.ts";
+import type { LstmInstance, LstmOptimizer } from "../learned/lstm_optimizer.ts";
+import { unrollMetaGrad } from "./unroll.ts";
+import type { MetricWriter } from "../io/metrics.ts";
+
+export interface MetaTrainConfig {
+  /** Optimizee steps per truncation (T, default 20). */
+  readonly unroll: number;
+  /** Optimizee steps per sampled task before a reset (default 100; a multiple of `unroll`). */
+  readonly horizon: number;
+  /** Adam learning rate on phi (default 0.003). */
+  readonly metaLr: number;
+  /** Clip the meta-gradient to this global L2 norm before Adam (0 turns clipping off; default 1). */
+  readonly clipNorm: number;
+  readonly epochs: number;
+  /** Horizons per epoch (default 20). */
+  readonly horizonsPerEpoch: number;
+  /** Held-out validation tasks scored after each epoch (default 4). */
+  readonly validationTasks: number;
+  /** Stop after this many epochs without a better validation score (0: never stop early). */
+  readonly patience: number;
+  /** Keep second-order terms (needs a task with `hvp`); the paper drops them (default false). */
+  readonly secondOrder: boolean;
+  readonly seed: number;
+  /** Stop after this many seconds of training (checked between meta-iterations; 0: no limit). */
+  readonly maxSeconds: number;
+}
+
+export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
+  unroll: 20,
+  horizon: 100,
+  metaLr: 0.003,
+  clipNorm: 1,
+  epochs: 50,
+  horizonsPerEpoch: 20,
+  validationTasks: 4,
+  patience: 0,
+  secondOrder: false,
+  seed: 0,
+  maxSeconds: 0,
+};
+
+/** Validates a partial configuration over the defaults. */
+export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTrainConfig {
+  const out = { ...META_TRAIN_DEFAULTS, ...c };
+  const posInt = (k: keyof MetaTrainConfig): void => {
+    const v = out[k];
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`meta-training: ${k} must be a positive integer, got ${v}`);
+  };
+  (["unroll", "horizon", "epochs", "horizonsPerEpoch", "validationTasks"] as const).forEach(posInt);
+  if (out.horizon % out.unroll !== 0) throw new Error(`meta-training: horizon (${out.horizon}) must be a multiple of unroll (${out.unroll})`);
+  if (!(out.metaLr > 0 && Number.isFinite(out.metaLr))) throw new Error(`meta-training: metaLr must be > 0, got ${out.metaLr}`);
+  if (!(out.clipNorm >= 0)) throw new Error(`meta-training: clipNorm must be >= 0, got ${out.clipNorm}`);
+  if (!(Number.isInteger(out.patience) && out.patience >= 0)) throw new Error(`meta-training: patience must be an integer >= 0`);
+  if (!(out.maxSeconds >= 0)) throw new Error(`meta-training: maxSeconds must be >= 0`);
+  if (!Number.isSafeInteger(out.seed)) throw new Error(`meta-training: seed must be an integer`);
+  return out;
+}
+
+/** Everything meta-training needs to continue: one named record, checkpointed as it is. */
+export type MetaTrainState = {
+  readonly phi: Float32Array;
+  /** The outer Adam's state ({count, mu, nu}). */
+  readonly adam: OptState;
+  /** Root of the training keys; horizon h draws from foldIn(trainKey, h). */
+  readonly trainKey: Key;
+  /** Root of the validation tasks (fixed for the whole run). */
+  readonly validKey: Key;
+  readonly epoch: number;
+  readonly metaIteration: number;
+  readonly horizons: number;
+  /** Unrolls skipped because the meta-loss or meta-gradient was not finite. */
+  readonly skipped: number;
+  readonly bestPhi: Float32Array;
+  readonly bestScore: number;
+  readonly bestEpoch: number;
+};
+
+/** A fresh state: phi from the optimizer's initialiser, keys from the seed. */
+export function initMetaTrainState(opt: LstmOptimizer, cfg: MetaTrainConfig): MetaTrainState {
+  const root = makeKey(cfg.seed);
+  const phi = opt.init(foldIn(root, "phi"));
+  return {
+    phi,
+    adam: adam(cfg.metaLr).init(phi),
+    trainKey: foldIn(root, "train"),
+    validKey: foldIn(root, "valid"),
+    epoch: 0,
+    metaIteration: 0,
+    horizons: 0,
+    skipped: 0,
+    bestPhi: new Float32Array(phi),
+    bestScore: Infinity,
+    bestEpoch: -1,
+  };
+}
+
+/** Scales `g` in place so that its L2 norm is at most `max` (0: no clipping); returns the norm before. */
+export function clipByGlobalNorm(g: Float32Array, max: number): number {
+  let s = 0;
+  for (let i = 0; i < g.length; i++) s += g[i]! * g[i]!;
+  const norm = Math.sqrt(s);
+  if (max > 0 && norm > max) {
+    const c = max / norm;
+    for (let i = 0; i < g.length; i++) g[i] = g[i]! * c;
+  }
+  return norm;
+}
+
+/** Mean per-function loss over steps 1..horizon on each validation task, averaged: lower is better. */
+export function validationScore(opt: LstmOptimizer, phi: Float32Array, tasks: readonly ValidationTask[], horizon: number): number {
+  let total = 0;
+  for (const v of tasks) {
+    const tx = opt.optFn(phi, v.task.layout);
+    let theta = v.theta0;
+    let state = tx.init(theta);
+    let sum = 0;
+    for (let t = 0; t <= horizon; t++) {
+      const { loss, grad } = v.task.lossAndGrad(theta, foldIn(v.batchKey, t));
+      if (!Number.isFinite(loss)) {
+        sum = Infinity;
+        break;
+      }
+      if (t > 0) sum += loss / v.task.instances;
+      if (t === horizon) break;
+      const [u, next] = tx.update(grad, state, theta);
+      state = next;
+      const th = new Float32Array(theta.length);
+      for (let i = 0; i < th.length; i++) th[i] = theta[i]! + u[i]!;
+      theta = th;
+    }
+    tx.dispose();
+    total += sum / horizon;
+  }
+  return total / tasks.length;
+}
+
+export interface ValidationTask {
+  readonly task: Task;
+  readonly theta0: Float32Array;
+  readonly batchKey: Key;
+}
+
+function sampleTask(family: TaskFamily, k: Key): ValidationTask {
+  const [tk, ik, bk] = split(k, 3) as [Key, Key, Key];
+  const task = family.sample(tk);
+  return { task, theta0: task.init(ik), batchKey: bk };
+}
+
+export interface MetaTrainHooks {
+  readonly writer?: MetricWriter;
+  /** Called after every epoch with the new state (to checkpoint it). */
+  readonly onEpoch?: (state: MetaTrainState, score: number) => void;
+  /** Called after every meta-iteration (for progress bars). */
+  readonly onIteration?: (state: MetaTrainState, metaLoss: number) => void;
+}
+
+export interface MetaTrainResult {
+  readonly state: MetaTrainState;
+  /** Why training ended. */
+  readonly stopped: "epochs" | "patience" | "time";
+}
+
+/**
+ * Meta-trains `opt` on `family` from `state` (fresh or resumed) until `cfg.epochs` epochs,
+ * early stopping or the time limit. Returns the final state; its `bestPhi` is the result.
+ */
+export function metaTrain(
+  opt: LstmOptimizer,
+  family: TaskFamily,
+  cfg: MetaTrainConfig,
+  state: MetaTrainState,
+  hooks: MetaTrainHooks = {},
+): MetaTrainResult {
+  const started = performance.now();
+  const outer = adam(cfg.metaLr);
+  const valid = Array.from({ length: cfg.validationTasks }, (_, i) => sampleTask(family, foldIn(state.validKey, i)));
+  const unrollsPerHorizon = cfg.horizon / cfg.unroll;
+  let inst: LstmInstance | undefined;
+  let instLayout: ParamLayout | undefined;
+  let s = state;
+  let stopped: MetaTrainResult["stopped"] = "epochs";
+  try {
+    while (s.epoch < cfg.epochs) {
+      let epochLoss = 0;
+      let epochCount = 0;
+      for (let h = 0; h < cfg.horizonsPerEpoch; h++) {
+        const { task, theta0, batchKey } = sampleTask(family, foldIn(s.trainKey, s.horizons));
+        if (inst === undefined || instLayout !== task.layout) {
+          if (inst === undefined || instLayout?.size !== task.layout.size) {
+            inst?.dispose();
+            inst = opt.instantiate(s.phi, task.layout, cfg.unroll);
+          }
+          instLayout = task.layout;
+        }
+        inst.setPhi(s.phi);
+        inst.resetState();
+        let theta = theta0;
+        let first: ReturnType<Task["lossAndGrad"]> | undefined;
+        for (let u = 0; u < unrollsPerHorizon; u++) {
+          const r = unrollMetaGrad({
+            task,
+            lstm: inst,
+            theta,
+            T: cfg.unroll,
+            weights: "after",
+            keys: (t) => foldIn(batchKey, u * cfg.unroll + t),
+            ...(first ? { first } : {}),
+            secondOrder: cfg.secondOrder,
+          });
+          const norm = cfg.unroll * task.instances;
+          const metaLoss = r.metaLoss / norm;
+          for (let i = 0; i < r.dphi.length; i++) r.dphi[i] = r.dphi[i]! / norm;
+          const gnorm = clipByGlobalNorm(r.dphi, cfg.clipNorm);
+          if (!Number.isFinite(metaLoss) || !Number.isFinite(gnorm)) {
+            // A diverged trajectory: drop this horizon without touching phi.
+            s = { ...s, skipped: s.skipped + 1 };
+            hooks.writer?.scalar("meta/skipped", s.skipped, s.metaIteration);
+            break;
+          }
+          const [upd, adamState] = outer.update(r.dphi, s.adam, s.phi);
+          const phi = new Float32Array(s.phi.length);
+          for (let i = 0; i < phi.length; i++) phi[i] = s.phi[i]! + upd[i]!;
+          inst.setPhi(phi);
+          s = { ...s, phi, adam: adamState, metaIteration: s.metaIteration + 1 };
+          theta = r.theta;
+          first = r.last;
+          epochLoss += metaLoss;
+          epochCount++;
+          hooks.writer?.scalar("meta/loss", metaLoss, s.metaIteration);
+          hooks.writer?.scalar("meta/grad_norm", gnorm, s.metaIteration);
+          hooks.onIteration?.(s, metaLoss);
+          if (cfg.maxSeconds > 0 && (performance.now() - started) / 1000 > cfg.maxSeconds) {
+            stopped = "time";
+            break;
+          }
+        }
+        s = { ...s, horizons: s.horizons + 1 };
+        if (stopped === "time") break;
+      }
+      const score = validationScore(opt, s.phi, valid, cfg.horizon);
+      const better = score < s.bestScore;
+      s = {
+        ...s,
+        epoch: s.epoch + 1,
+        ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: s.epoch + 1 } : {}),
+      };
+      hooks.writer?.scalar("meta/epoch_loss", epochCount > 0 ? epochLoss / epochCount : NaN, s.epoch);
+      hooks.writer?.scalar("valid/score", score, s.epoch);
+      hooks.onEpoch?.(s, score);
+      if (stopped === "time") break;
+      if (cfg.patience > 0 && s.epoch - s.bestEpoch >= cfg.patience) {
+        stopped = "patience";
+        break;
+      }
+    }
+  } finally {
+    inst?.dispose();
+  }
+  return { state: s, stopped };
+}

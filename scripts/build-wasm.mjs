@@ -1,1 +1,55 @@
-console.log("wasm build placeholder")
+// Compiles the AssemblyScript kernels in assembly/ into build/*.wasm with the local compiler
+// (devDependency `assemblyscript`; nothing is downloaded). Run by `postinstall` and by
+// `npm run build:wasm`. Pass --text to also write the .wat text beside each binary.
+//
+// The module imports one shared memory (env.memory) so that an instance per worker thread can
+// work on the same SharedArrayBuffer; the host creates that memory with the size it needs.
+import { mkdirSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join, relative } from "node:path";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const outDir = join(root, "build");
+const text = process.argv.includes("--text");
+
+/** Entry files in assembly/ and the binaries they become. */
+const targets = [{ entry: "assembly/lstm.ts", out: "build/lstm.wasm" }];
+
+const flags = [
+  "-O3",
+  "--noAssert",
+  "--runtime", "stub",
+  "--use", "abort=",
+  "--enable", "simd",
+  "--enable", "threads",
+  "--importMemory",
+  "--noExportMemory",
+  "--sharedMemory",
+  "--initialMemory", "1",
+  "--maximumMemory", "65536",
+  // The first 64 KiB belong to the host (control block, constant table, context fields).
+  "--memoryBase", "65536",
+];
+
+let asc;
+try {
+  asc = (await import("assemblyscript/asc")).default;
+} catch {
+  if (targets.every((t) => existsSync(join(root, t.out)))) process.exit(0);
+  console.warn("build-wasm: assemblyscript is not installed; the WebAssembly engine will be unavailable");
+  process.exit(0);
+}
+
+mkdirSync(outDir, { recursive: true });
+const t0 = performance.now();
+for (const t of targets) {
+  const args = [t.entry, "-o", t.out, ...flags];
+  if (text) args.push("-t", t.out.replace(/\.wasm$/, ".wat"));
+  const res = await asc.main(args, { stdout: process.stdout, stderr: process.stderr });
+  if (res.error) {
+    console.error(`build-wasm: ${t.entry} failed: ${res.error.message}`);
+    process.exit(1);
+  }
+}
+const ms = Math.round(performance.now() - t0);
+console.log(`build-wasm: ${targets.map((t) => relative(root, join(root, t.out))).join(", ")} in ${ms} ms`);

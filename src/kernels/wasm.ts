@@ -1,0 +1,639 @@
+/**
+ * The WebAssembly SIMD engine for the coordinatewise LSTM (Andrychowicz et al. 2016, section
+ * 2.1; the contract and the layout of `phi` are in `types.ts`).
+ *
+ * The kernels (AssemblyScript, `assembly/lstm.ts`, compiled by `scripts/build-wasm.mjs` into
+ * `build/lstm.wasm`) run SIMD across the gate lanes of a coordinate, two coordinates at a time,
+ * and compute the weight gradient as a blocked GEMM over blocks of coordinates. With
+ * `threads > 1` the coordinates are split into contiguous ranges, one per thread: the calling
+ * thread works on the first range and worker threads on the others, all on one shared
+ * `WebAssembly.Memory`. Every call is synchronous: the caller wakes the workers through
+ * `Atomics` on a control block in that memory and waits for them with `Atomics.wait`.
+ *
+ * What the tape keeps matches the reference engine (activated gates and the new cell state per
+ * layer, the input features, a snapshot of the state when recording starts); weight gradients
+ * are summed in float32 within a block of coordinates and in float64 across blocks.
+ */
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { phiSize, stateSize, type LstmEngine, type LstmEngineOptions, type LstmShape } from "./types.ts";
+import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
+
+// The compiler settings include no DOM library, so the few WebAssembly types used here are
+// declared locally (the global exists in every Node release we support).
+declare namespace WebAssembly {
+  interface Module {}
+  interface Memory {
+    readonly buffer: SharedArrayBuffer;
+  }
+  interface Instance {
+    readonly exports: Record<string, unknown>;
+  }
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => WebAssembly.Module;
+  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WebAssembly.Memory;
+  Instance: new (m: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => WebAssembly.Instance;
+};
+
+/** Options of the WebAssembly engine. */
+export interface WasmEngineOptions extends LstmEngineOptions {
+  /**
+   * Threads, the calling one included (1: no workers). Defaults to the available cores (at
+   * most 8), fewer for small `n` (one per 4,096 coordinates).
+   */
+  readonly threads?: number;
+  /** Coordinates per block of the weight-gradient GEMM (default 64). */
+  readonly blockSize?: number;
+}
+
+/** The WebAssembly engine: the LSTM engine contract plus its thread count. */
+export interface WasmLstmEngine extends LstmEngine {
+  /** Threads working on each call, the calling one included. */
+  readonly threads: number;
+  /** Resolves once every worker thread has exited (after `dispose`). */
+  stopped(): Promise<void>;
+}
+
+/** Where the compiled kernels are expected. */
+export const WASM_KERNEL_URL = new URL("../../build/lstm.wasm", import.meta.url);
+
+let cachedModule: WebAssembly.Module | null = null;
+
+/** The compiled kernel module (compiled once per process, synchronously). */
+function kernelModule(): WebAssembly.Module {
+  if (cachedModule !== null) return cachedModule;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(WASM_KERNEL_URL);
+  } catch {
+    throw new Error(`WebAssembly engine: ${WASM_KERNEL_URL.pathname} not found; run \`npm run build:wasm\``);
+  }
+  cachedModule = new WebAssembly.Module(bytes);
+  return cachedModule;
+}
+
+/** Whether the compiled kernels are present and this runtime accepts them (SIMD, threads). */
+export function wasmEngineAvailable(): boolean {
+  try {
+    kernelModule();
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+interface KernelExports {
+  init(): void;
+  forward(ctx: number, tid: number): void;
+  backward(ctx: number, tid: number): void;
+  tanhArray(src: number, dst: number, n: number): void;
+  sigmoidArray(src: number, dst: number, n: number): void;
+}
+
+// Fixed addresses below 64 KiB (the kernels' constant table sits at 2048).
+const CTX = 4096;
+const HEAP = 65536;
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+
+// Context fields (i32 index), mirrored in assembly/lstm.ts.
+const F = {
+  I: 0, H: 1, HP: 2, L: 3, N: 4, P: 5, B: 6, X: 7, OUT: 8, DOUT: 9, DX: 10, T: 11, REC: 12, FIRST: 13,
+  STATE: 14, STATE0: 15, DSTATE: 16, TH: 17, TAPE: 18, TAPEX: 19, HEAD: 20, SCR: 21, SCRSTRIDE: 22,
+  GRAD: 23, GRADSTRIDE: 24, G64: 25, G64STRIDE: 26, PHI: 27, PINT: 28, AB: 29, RANGE: 32, LAYER: 256,
+} as const;
+const LF = { WIN: 0, WREC: 1, B: 2, WINT: 3, WRECT: 4, KIN: 5, KINP: 6 } as const;
+const MAX_THREADS = (F.LAYER - F.RANGE) / 2;
+
+const round4 = (k: number): number => Math.ceil(k / 4) * 4;
+const align = (b: number): number => Math.ceil(b / 64) * 64;
+
+/** Byte offsets of everything the engine keeps in its memory. */
+class Layout {
+  readonly Hp: number;
+  readonly G: number;
+  /** Internal state floats per coordinate (h and c of every layer, Hp lanes each). */
+  readonly S: number;
+  readonly win: number[] = [];
+  readonly wrec: number[] = [];
+  readonly bias: number[] = [];
+  readonly winT: number[] = [];
+  readonly wrecT: number[] = [];
+  readonly kin: number[] = [];
+  readonly kinP: number[] = [];
+  readonly phi: number;
+  readonly head: number;
+  /** Floats in the internal phi (and in each gradient accumulator). */
+  readonly pint: number;
+  /** The activation table: a [G], b [G] (sigmoid gates 1/2, 1/2; candidate 1, 0). */
+  readonly ab: number;
+  readonly state: number;
+  readonly state0: number;
+  readonly dstate: number;
+  readonly th: number;
+  readonly tape: number;
+  readonly tapeX: number;
+  readonly x: number;
+  readonly out: number;
+  readonly dout: number;
+  readonly dx: number;
+  readonly scr: number;
+  readonly scrStride: number;
+  readonly grad: number;
+  readonly gradStride: number;
+  readonly g64: number;
+  readonly g64Stride: number;
+  readonly bytes: number;
+
+  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number) {
+    const { inputs: I, hidden: H, layers: L } = s;
+    this.Hp = round4(H);
+    const Hp = this.Hp;
+    const G = (this.G = 4 * Hp);
+    this.S = 2 * L * Hp;
+    let p = HEAP;
+    const take = (bytes: number): number => {
+      const at = p;
+      p += align(bytes);
+      return at;
+    };
+    // The internal phi is one contiguous run (its float offsets define the gradient layout).
+    this.phi = p;
+    let q = p;
+    for (let l = 0; l < L; l++) {
+      const kin = l === 0 ? I : H;
+      this.kin.push(kin);
+      this.kinP.push(round4(kin));
+      this.win.push(q);
+      q += kin * G * 4;
+      this.wrec.push(q);
+      q += H * G * 4;
+      this.bias.push(q);
+      q += G * 4;
+    }
+    this.head = q;
+    q += (Hp + 4) * 4;
+    this.pint = (q - this.phi) / 4;
+    p = this.phi;
+    take(this.pint * 4);
+    for (let l = 0; l < L; l++) {
+      this.winT.push(take(G * this.kinP[l]! * 4));
+      this.wrecT.push(take(G * Hp * 4));
+    }
+    this.state = take(n * this.S * 4);
+    this.state0 = take(n * this.S * 4);
+    this.dstate = take(n * this.S * 4);
+    this.th = take(n * L * Hp * 4);
+    this.tape = take(capacity * L * n * 5 * Hp * 4);
+    this.tapeX = take(capacity * n * I * 4);
+    this.x = take(n * I * 4);
+    this.out = take(n * 4);
+    this.dout = take(n * 4);
+    this.dx = take(n * I * 4);
+    this.scrStride = align((10 * Hp + G + B * G + 4 * B * Hp + 2 * this.kinP[0]!) * 4);
+    this.ab = take(2 * G * 4);
+    this.scr = take(P * this.scrStride);
+    this.gradStride = align(this.pint * 4);
+    this.grad = take(P * this.gradStride);
+    this.g64Stride = align(this.pint * 8);
+    this.g64 = take(P * this.g64Stride);
+    this.bytes = p;
+  }
+}
+
+/**
+ * Creates the WebAssembly SIMD engine (synchronously, workers included). The paper's
+ * coordinatewise LSTM (Andrychowicz et al. 2016, section 2.1), agreeing with the reference
+ * engine to float32 rounding. Call `dispose()` to stop its workers; a forgotten engine does
+ * not keep the process alive.
+ */
+export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
+  const s = opts.shape;
+  for (const [k, v] of [["inputs", s.inputs], ["hidden", s.hidden], ["layers", s.layers]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`LSTM engine: shape.${k} must be a positive integer, got ${v}`);
+  }
+  if (!Number.isInteger(opts.n) || opts.n < 0) throw new Error(`LSTM engine: n must be a non-negative integer, got ${opts.n}`);
+  if (!Number.isInteger(opts.capacity) || opts.capacity < 0) {
+    throw new Error(`LSTM engine: capacity must be a non-negative integer, got ${opts.capacity}`);
+  }
+  const B = opts.blockSize ?? 64;
+  if (!Number.isInteger(B) || B < 2 || B % 2 !== 0) throw new Error(`WebAssembly engine: blockSize must be an even integer >= 2, got ${B}`);
+  let P = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8, Math.floor(opts.n / 4096)));
+  if (!Number.isInteger(P) || P < 1) throw new Error(`WebAssembly engine: threads must be a positive integer, got ${P}`);
+  P = Math.min(P, MAX_THREADS, Math.max(1, Math.ceil(opts.n / 2)));
+  return new WasmEngine(opts, P, B);
+}
+
+/** Thread-side resources, kept apart from the engine so that a finalizer can stop them. */
+interface Pool {
+  workers: Worker[];
+  ctrl: Int32Array;
+  exited: Promise<void>;
+}
+
+function stopPool(pool: Pool): void {
+  if (pool.workers.length === 0) return;
+  Atomics.store(pool.ctrl, CTRL.cmd, CMD.exit);
+  Atomics.add(pool.ctrl, CTRL.gen, 1);
+  Atomics.notify(pool.ctrl, CTRL.gen);
+  for (const w of pool.workers) void w.terminate();
+  pool.workers = [];
+}
+
+const finalizer = new FinalizationRegistry<Pool>(stopPool);
+
+class WasmEngine implements WasmLstmEngine {
+  readonly shape: LstmShape;
+  readonly n: number;
+  readonly capacity: number;
+  readonly threads: number;
+  private readonly lay: Layout;
+  private memory: WebAssembly.Memory | null;
+  private readonly ex: KernelExports;
+  private i32: Int32Array;
+  private f32: Float32Array;
+  private f64: Float64Array;
+  private readonly pool: Pool;
+  private workerError: Error | null = null;
+  private steps = 0;
+  private cursor = 0;
+  private stale = false;
+  private disposed = false;
+
+  constructor(opts: WasmEngineOptions, P: number, B: number) {
+    this.shape = { inputs: opts.shape.inputs, hidden: opts.shape.hidden, layers: opts.shape.layers };
+    this.n = opts.n;
+    this.capacity = opts.capacity;
+    this.threads = P;
+    const lay = (this.lay = new Layout(this.shape, this.n, this.capacity, P, B));
+    const pages = Math.ceil(lay.bytes / PAGE);
+    if (pages > MAX_PAGES) {
+      throw new Error(`WebAssembly engine: needs ${(lay.bytes / 2 ** 30).toFixed(2)} GiB of memory, more than 4 GiB (reduce n or capacity)`);
+    }
+    const module = kernelModule();
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    this.memory = memory;
+    const inst = new WebAssembly.Instance(module, { env: { memory } });
+    this.ex = inst.exports as unknown as KernelExports;
+    this.i32 = new Int32Array(memory.buffer);
+    this.f32 = new Float32Array(memory.buffer);
+    this.f64 = new Float64Array(memory.buffer);
+    this.ex.init();
+    this.writeContext(P, B);
+
+    const ctrl = new Int32Array(memory.buffer, CTRL_BYTES, 16);
+    const workers: Worker[] = [];
+    const exits: Promise<void>[] = [];
+    for (let tid = 1; tid < P; tid++) {
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, ctx: CTX, tid } });
+      w.on("error", (e: Error) => {
+        this.workerError ??= e;
+      });
+      exits.push(new Promise<void>((resolve) => w.once("exit", () => resolve())));
+      w.unref();
+      workers.push(w);
+    }
+    this.pool = { workers, ctrl, exited: Promise.all(exits).then(() => undefined) };
+    if (workers.length > 0) {
+      finalizer.register(this, this.pool, this);
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const r = Atomics.load(ctrl, CTRL.ready);
+        if (r >= workers.length) break;
+        if (Date.now() > deadline) {
+          stopPool(this.pool);
+          throw new Error("WebAssembly engine: worker threads did not start within 30 s");
+        }
+        Atomics.wait(ctrl, CTRL.ready, r, 50);
+      }
+    }
+  }
+
+  private writeContext(P: number, B: number): void {
+    const { lay, i32 } = this;
+    const { inputs: I, hidden: H, layers: L } = this.shape;
+    const c = CTX / 4;
+    const set = (f: number, v: number): void => {
+      i32[c + f] = v;
+    };
+    set(F.I, I);
+    set(F.H, H);
+    set(F.HP, lay.Hp);
+    set(F.L, L);
+    set(F.N, this.n);
+    set(F.P, P);
+    set(F.B, B);
+    set(F.OUT, lay.out);
+    set(F.DOUT, lay.dout);
+    set(F.STATE, lay.state);
+    set(F.STATE0, lay.state0);
+    set(F.DSTATE, lay.dstate);
+    set(F.TH, lay.th);
+    set(F.TAPE, lay.tape);
+    set(F.TAPEX, lay.tapeX);
+    set(F.HEAD, lay.head);
+    set(F.SCR, lay.scr);
+    set(F.SCRSTRIDE, lay.scrStride);
+    set(F.GRAD, lay.grad);
+    set(F.GRADSTRIDE, lay.gradStride);
+    set(F.G64, lay.g64);
+    set(F.G64STRIDE, lay.g64Stride);
+    set(F.PHI, lay.phi);
+    set(F.PINT, lay.pint);
+    set(F.AB, lay.ab);
+    const { Hp, G } = lay;
+    for (let j = 0; j < G; j++) {
+      const cand = Math.floor(j / Hp) === 2;
+      this.f32[lay.ab / 4 + j] = cand ? 1 : 0.5;
+      this.f32[lay.ab / 4 + G + j] = cand ? 0 : 0.5;
+    }
+    for (let t = 0; t < P; t++) {
+      const cut = (k: number): number => Math.min(this.n, 2 * Math.round((this.n * k) / P / 2));
+      set(F.RANGE + 2 * t, cut(t));
+      set(F.RANGE + 2 * t + 1, t === P - 1 ? this.n : cut(t + 1));
+    }
+    for (let l = 0; l < L; l++) {
+      const b = F.LAYER + 8 * l;
+      set(b + LF.WIN, lay.win[l]!);
+      set(b + LF.WREC, lay.wrec[l]!);
+      set(b + LF.B, lay.bias[l]!);
+      set(b + LF.WINT, lay.winT[l]!);
+      set(b + LF.WRECT, lay.wrecT[l]!);
+      set(b + LF.KIN, lay.kin[l]!);
+      set(b + LF.KINP, lay.kinP[l]!);
+    }
+  }
+
+  get recorded(): number {
+    return this.cursor;
+  }
+
+  private alive(what: string): void {
+    if (this.disposed) throw new Error(`LSTM engine: ${what} after dispose()`);
+  }
+
+  /** Runs a kernel on every thread and waits for all of them. */
+  private run(cmd: number): void {
+    const fn = cmd === CMD.forward ? this.ex.forward : this.ex.backward;
+    const ctrl = this.pool.ctrl;
+    const nw = this.pool.workers.length;
+    if (nw > 0) {
+      if (this.workerError !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.workerError.message}`);
+      Atomics.store(ctrl, CTRL.done, 0);
+      Atomics.store(ctrl, CTRL.cmd, cmd);
+      Atomics.add(ctrl, CTRL.gen, 1);
+      Atomics.notify(ctrl, CTRL.gen);
+    }
+    let own: unknown = null;
+    try {
+      fn(CTX, 0);
+    } catch (e) {
+      own = e;
+    }
+    if (nw > 0) {
+      let spins = 0;
+      for (;;) {
+        const d = Atomics.load(ctrl, CTRL.done);
+        if (d >= nw) break;
+        if (spins < 20000) {
+          spins++;
+          continue;
+        }
+        if (this.workerError !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.workerError.message}`);
+        Atomics.wait(ctrl, CTRL.done, d, 1000);
+      }
+      if (Atomics.load(ctrl, CTRL.err) !== 0) {
+        Atomics.store(ctrl, CTRL.err, 0);
+        throw new Error("WebAssembly engine: a kernel failed on a worker thread");
+      }
+    }
+    if (own !== null) throw own;
+  }
+
+  setPhi(phi: Float32Array): void {
+    this.alive("setPhi");
+    const want = phiSize(this.shape);
+    if (phi.length !== want) throw new Error(`LSTM engine: phi has ${phi.length} floats, expected ${want}`);
+    if (this.steps > 0) throw new Error("LSTM engine: setPhi while the tape holds steps; call finishBackward first");
+    const { lay, f32 } = this;
+    const { hidden: H, layers: L } = this.shape;
+    const { Hp, G } = lay;
+    const G0 = 4 * H;
+    let o = 0;
+    for (let l = 0; l < L; l++) {
+      const kin = lay.kin[l]!;
+      const kinP = lay.kinP[l]!;
+      const win = lay.win[l]! / 4;
+      const wrec = lay.wrec[l]! / 4;
+      const bias = lay.bias[l]! / 4;
+      const winT = lay.winT[l]! / 4;
+      const wrecT = lay.wrecT[l]! / 4;
+      f32.fill(0, win, bias + G);
+      f32.fill(0, winT, winT + G * kinP);
+      f32.fill(0, wrecT, wrecT + G * Hp);
+      for (let r = 0; r < kin + H; r++) {
+        for (let q = 0; q < 4; q++) {
+          for (let u = 0; u < H; u++) {
+            const v = phi[o + r * G0 + q * H + u]!;
+            const j = q * Hp + u;
+            if (r < kin) {
+              f32[win + r * G + j] = v;
+              f32[winT + j * kinP + r] = v;
+            } else {
+              f32[wrec + (r - kin) * G + j] = v;
+              f32[wrecT + j * Hp + (r - kin)] = v;
+            }
+          }
+        }
+      }
+      o += (kin + H) * G0;
+      for (let q = 0; q < 4; q++) for (let u = 0; u < H; u++) f32[bias + q * Hp + u] = phi[o + q * H + u]!;
+      o += G0;
+    }
+    const head = lay.head / 4;
+    f32.fill(0, head, head + Hp + 4);
+    for (let u = 0; u < H; u++) f32[head + u] = phi[o + u]!;
+    f32[head + Hp] = phi[o + H]!;
+  }
+
+  private clearTape(): void {
+    this.steps = 0;
+    this.cursor = 0;
+    this.stale = false;
+    const { lay } = this;
+    this.f64.fill(0, lay.g64 / 8, (lay.g64 + this.threads * lay.g64Stride) / 8);
+  }
+
+  resetState(): void {
+    this.alive("resetState");
+    const { lay } = this;
+    this.f32.fill(0, lay.state / 4, lay.state / 4 + this.n * lay.S);
+    this.clearTape();
+  }
+
+  getState(): Float32Array {
+    this.alive("getState");
+    const { hidden: H, layers: L } = this.shape;
+    const { Hp, S } = this.lay;
+    const out = new Float32Array(this.n * stateSize(this.shape));
+    const st = this.lay.state / 4;
+    if (Hp === H) {
+      out.set(this.f32.subarray(st, st + this.n * S));
+      return out;
+    }
+    for (let c = 0, o = 0; c < this.n; c++) {
+      for (let k = 0; k < 2 * L; k++, o += H) out.set(this.f32.subarray(st + c * S + k * Hp, st + c * S + k * Hp + H), o);
+    }
+    return out;
+  }
+
+  setState(state: Float32Array): void {
+    this.alive("setState");
+    const { hidden: H, layers: L } = this.shape;
+    const { Hp, S } = this.lay;
+    const per = stateSize(this.shape);
+    if (state.length !== this.n * per) {
+      throw new Error(`LSTM engine: state has ${state.length} floats, expected ${this.n * per} (n * ${per})`);
+    }
+    const st = this.lay.state / 4;
+    if (Hp === H) {
+      this.f32.set(state, st);
+    } else {
+      this.f32.fill(0, st, st + this.n * S);
+      for (let c = 0, o = 0; c < this.n; c++) {
+        for (let k = 0; k < 2 * L; k++, o += H) this.f32.set(state.subarray(o, o + H), st + c * S + k * Hp);
+      }
+    }
+    this.clearTape();
+  }
+
+  forward(x: Float32Array, out: Float32Array, record: boolean): void {
+    this.alive("forward");
+    const { n } = this;
+    const I = this.shape.inputs;
+    if (x.length !== n * I) throw new Error(`LSTM engine: forward x has ${x.length} floats, expected ${n * I} (n * inputs)`);
+    if (out.length !== n) throw new Error(`LSTM engine: forward out has ${out.length} floats, expected ${n}`);
+    const { lay, i32, f32 } = this;
+    let xAt = lay.x;
+    if (record) {
+      if (this.cursor !== this.steps) throw new Error("LSTM engine: forward during a backward pass; call finishBackward first");
+      if (this.stale) throw new Error("LSTM engine: recording after unrecorded steps; call finishBackward first");
+      if (this.steps >= this.capacity) throw new Error(`LSTM engine: tape is full (capacity ${this.capacity} steps)`);
+      xAt = lay.tapeX + this.steps * n * I * 4;
+    } else if (this.steps > 0) {
+      this.stale = true;
+    }
+    f32.set(x, xAt / 4);
+    const c = CTX / 4;
+    i32[c + F.X] = xAt;
+    i32[c + F.T] = record ? this.steps : 0;
+    i32[c + F.REC] = record ? 1 : 0;
+    this.run(CMD.forward);
+    out.set(f32.subarray(lay.out / 4, lay.out / 4 + n));
+    if (record) {
+      this.steps++;
+      this.cursor++;
+    }
+  }
+
+  backwardStep(dOut: Float32Array, dx?: Float32Array): void {
+    this.alive("backwardStep");
+    const { n } = this;
+    const I = this.shape.inputs;
+    if (this.cursor === 0) throw new Error("LSTM engine: backwardStep with no recorded step left");
+    if (dOut.length !== n) throw new Error(`LSTM engine: backwardStep dOut has ${dOut.length} floats, expected ${n}`);
+    if (dx !== undefined && dx.length !== n * I) {
+      throw new Error(`LSTM engine: backwardStep dx has ${dx.length} floats, expected ${n * I} (n * inputs)`);
+    }
+    const { lay, i32, f32 } = this;
+    f32.set(dOut, lay.dout / 4);
+    const c = CTX / 4;
+    i32[c + F.T] = this.cursor - 1;
+    i32[c + F.FIRST] = this.cursor === this.steps ? 1 : 0;
+    i32[c + F.DX] = dx !== undefined ? lay.dx : 0;
+    this.run(CMD.backward);
+    if (dx !== undefined) dx.set(f32.subarray(lay.dx / 4, lay.dx / 4 + n * I));
+    this.cursor--;
+  }
+
+  finishBackward(dphi: Float32Array): void {
+    this.alive("finishBackward");
+    const want = phiSize(this.shape);
+    if (dphi.length !== want) throw new Error(`LSTM engine: dphi has ${dphi.length} floats, expected ${want}`);
+    const { lay, f64 } = this;
+    const { hidden: H, layers: L } = this.shape;
+    const { Hp, G } = lay;
+    const G0 = 4 * H;
+    const sum = new Float64Array(lay.pint);
+    for (let t = 0; t < this.threads; t++) {
+      const b = (lay.g64 + t * lay.g64Stride) / 8;
+      for (let k = 0; k < lay.pint; k++) sum[k]! += f64[b + k]!;
+    }
+    const phi0 = lay.phi / 4;
+    let o = 0;
+    for (let l = 0; l < L; l++) {
+      const kin = lay.kin[l]!;
+      const win = lay.win[l]! / 4 - phi0;
+      const wrec = lay.wrec[l]! / 4 - phi0;
+      const bias = lay.bias[l]! / 4 - phi0;
+      for (let r = 0; r < kin + H; r++) {
+        const row = r < kin ? win + r * G : wrec + (r - kin) * G;
+        for (let q = 0; q < 4; q++) {
+          for (let u = 0; u < H; u++) {
+            const k = o + r * G0 + q * H + u;
+            dphi[k] = dphi[k]! + sum[row + q * Hp + u]!;
+          }
+        }
+      }
+      o += (kin + H) * G0;
+      for (let q = 0; q < 4; q++) for (let u = 0; u < H; u++) dphi[o + q * H + u] = dphi[o + q * H + u]! + sum[bias + q * Hp + u]!;
+      o += G0;
+    }
+    const head = lay.head / 4 - phi0;
+    for (let u = 0; u < H; u++) dphi[o + u] = dphi[o + u]! + sum[head + u]!;
+    dphi[o + H] = dphi[o + H]! + sum[head + Hp]!;
+    this.clearTape();
+  }
+
+  stopped(): Promise<void> {
+    return this.pool.exited;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    finalizer.unregister(this);
+    stopPool(this.pool);
+    this.memory = null;
+    this.i32 = new Int32Array(0);
+    this.f32 = new Float32Array(0);
+    this.f64 = new Float64Array(0);
+  }
+}
+
+/**
+ * The kernels' float32 tanh and sigmoid applied to `x` (for tests and benchmarks of the
+ * approximations the engine uses).
+ */
+export function wasmActivations(x: Float32Array): { tanh: Float32Array; sigmoid: Float32Array } {
+  const n4 = round4(x.length);
+  const bytes = HEAP + 3 * n4 * 4;
+  const pages = Math.ceil(bytes / PAGE);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+  const ex = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+  ex.init();
+  const f32 = new Float32Array(memory.buffer);
+  const src = HEAP;
+  const dT = HEAP + n4 * 4;
+  const dS = HEAP + 2 * n4 * 4;
+  f32.set(x, src / 4);
+  ex.tanhArray(src, dT, n4);
+  ex.sigmoidArray(src, dS, n4);
+  return {
+    tanh: f32.slice(dT / 4, dT / 4 + x.length),
+    sigmoid: f32.slice(dS / 4, dS / 4 + x.length),
+  };
+}

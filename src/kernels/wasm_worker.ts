@@ -1,0 +1,60 @@
+/**
+ * The worker side of the WebAssembly engine's thread pool.
+ *
+ * Each worker instantiates the kernel module on the engine's shared memory and then loops:
+ * wait on the generation counter of the control block, run the command for its thread index,
+ * count itself done. The source is plain JavaScript run with `eval: true`, so a worker needs
+ * no TypeScript loader and starts in a few milliseconds.
+ */
+
+/** Int32 slots of the control block (an Int32Array over the shared memory at `CTRL_BYTES`). */
+export const CTRL = {
+  /** Incremented by the main thread to start a command. */
+  gen: 0,
+  /** The command to run (see `CMD`). */
+  cmd: 1,
+  /** Workers that finished the current command. */
+  done: 2,
+  /** Set to 1 by a worker whose command threw. */
+  err: 3,
+  /** Workers that have instantiated the module and entered their loop. */
+  ready: 4,
+} as const;
+
+/** Commands: the index into the worker's table of kernel exports, or exit. */
+export const CMD = { exit: 0, forward: 1, backward: 2 } as const;
+
+/** Byte offset of the control block in the shared memory. */
+export const CTRL_BYTES = 1024;
+
+/** How long a worker spins on the control block before it sleeps in Atomics.wait. */
+const SPIN_ITERATIONS = 20000;
+
+/** The worker program (CommonJS, evaluated). workerData: { module, memory, ctx, tid }. */
+export const WORKER_SOURCE = `
+"use strict";
+const { workerData } = require("node:worker_threads");
+const { module, memory, ctx, tid } = workerData;
+const inst = new WebAssembly.Instance(module, { env: { memory } });
+const ex = inst.exports;
+const ctrl = new Int32Array(memory.buffer, ${CTRL_BYTES}, 16);
+const fns = [null, ex.forward, ex.backward];
+let gen = Atomics.load(ctrl, ${CTRL.gen});
+Atomics.add(ctrl, ${CTRL.ready}, 1);
+Atomics.notify(ctrl, ${CTRL.ready});
+for (;;) {
+  let spins = 0;
+  while (Atomics.load(ctrl, ${CTRL.gen}) === gen && spins < ${SPIN_ITERATIONS}) spins++;
+  Atomics.wait(ctrl, ${CTRL.gen}, gen);
+  gen = Atomics.load(ctrl, ${CTRL.gen});
+  const cmd = Atomics.load(ctrl, ${CTRL.cmd});
+  if (cmd === ${CMD.exit}) break;
+  try {
+    fns[cmd](ctx, tid);
+  } catch (e) {
+    Atomics.store(ctrl, ${CTRL.err}, 1);
+  }
+  Atomics.add(ctrl, ${CTRL.done}, 1);
+  Atomics.notify(ctrl, ${CTRL.done});
+}
+`;

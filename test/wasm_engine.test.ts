@@ -1,0 +1,362 @@
+// The WebAssembly SIMD engine against the plain-TypeScript reference engine (which computes in
+// float64): outputs, states, dx and dphi over several steps and across a truncation cut, for
+// coordinate counts that are not multiples of the pair or block size, on 1 and 2 threads;
+// the activation approximations; the PyTorch fixtures; errors and worker shutdown.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { key, split, uniform } from "../src/core/rng.ts";
+import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
+import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
+import { createWasmEngine, wasmActivations, wasmEngineAvailable } from "../src/kernels/wasm.ts";
+import { ParamLayout } from "../src/core/layout.ts";
+import type { Task } from "../src/tasks/base.ts";
+import { lstmOptimizer } from "../src/learned/lstm_optimizer.ts";
+import { unrollMetaGrad } from "../src/meta/unroll.ts";
+
+const skip = wasmEngineAvailable() ? false : "build/lstm.wasm missing (npm run build:wasm)";
+
+/** Relative L2 error of a against b. */
+function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  assert.equal(a.length, b.length);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return den === 0 ? Math.sqrt(num) : Math.sqrt(num / den);
+}
+
+const concat = (parts: Float32Array[]): Float32Array => {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+};
+
+const TOL = 1e-6;
+const paper: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
+
+interface Trace {
+  outs: Float32Array;
+  states: Float32Array;
+  dxs: Float32Array;
+  dphi: Float32Array;
+}
+
+/**
+ * Two truncations of T steps each (the second starting from the first's final state), with
+ * random inputs and output gradients; returns everything the engine produced.
+ */
+function runTrace(e: LstmEngine, seed: number, T: number, phiScale: number): Trace {
+  const { n, shape } = e;
+  const I = shape.inputs;
+  const ks = split(key(seed), 4);
+  const phi = uniform(ks[0]!, phiSize(shape), -phiScale, phiScale);
+  const xs = uniform(ks[1]!, 2 * T * n * I, -1, 1);
+  const dOut = uniform(ks[2]!, 2 * T * n, -1, 1);
+  const s0 = uniform(ks[3]!, n * stateSize(shape), -0.5, 0.5);
+  e.setPhi(phi);
+  e.setState(s0);
+  const outs: Float32Array[] = [];
+  const states: Float32Array[] = [];
+  const dxs: Float32Array[] = [];
+  const dphi = new Float32Array(phiSize(shape));
+  for (let cut = 0; cut < 2; cut++) {
+    for (let t = 0; t < T; t++) {
+      const s = cut * T + t;
+      const out = new Float32Array(n);
+      e.forward(xs.subarray(s * n * I, (s + 1) * n * I), out, true);
+      outs.push(out);
+      states.push(e.getState());
+    }
+    assert.equal(e.recorded, T);
+    for (let t = T - 1; t >= 0; t--) {
+      const s = cut * T + t;
+      const dx = new Float32Array(n * I);
+      e.backwardStep(dOut.subarray(s * n, (s + 1) * n), dx);
+      dxs.push(dx);
+    }
+    assert.equal(e.recorded, 0);
+    e.finishBackward(dphi);
+  }
+  return { outs: concat(outs), states: concat(states), dxs: concat(dxs), dphi };
+}
+
+const cases: { shape: LstmShape; n: number; threads: number; T: number }[] = [
+  { shape: paper, n: 1, threads: 1, T: 4 },
+  { shape: paper, n: 7, threads: 1, T: 4 },
+  { shape: paper, n: 7, threads: 2, T: 4 },
+  { shape: paper, n: 130, threads: 1, T: 5 },
+  { shape: paper, n: 130, threads: 2, T: 5 },
+  { shape: paper, n: 333, threads: 3, T: 3 },
+  { shape: { inputs: 1, hidden: 3, layers: 1 }, n: 9, threads: 2, T: 3 },
+  { shape: { inputs: 3, hidden: 6, layers: 3 }, n: 70, threads: 2, T: 3 },
+  { shape: { inputs: 2, hidden: 8, layers: 2 }, n: 67, threads: 1, T: 3 },
+];
+
+for (const { shape, n, threads, T } of cases) {
+  const name = `inputs ${shape.inputs}, hidden ${shape.hidden}, layers ${shape.layers}; n ${n}, ${threads} thread(s)`;
+  test(`matches the reference engine (${name})`, { skip }, (t) => {
+    const ref = createReferenceEngine({ shape, n, capacity: T });
+    const w = createWasmEngine({ shape, n, capacity: T, threads, blockSize: 8 });
+    try {
+      assert.equal(w.threads, threads);
+      const a = runTrace(ref, 100 + n, T, 0.5);
+      const b = runTrace(w, 100 + n, T, 0.5);
+      const errs = {
+        out: relErr(b.outs, a.outs),
+        state: relErr(b.states, a.states),
+        dx: relErr(b.dxs, a.dxs),
+        dphi: relErr(b.dphi, a.dphi),
+      };
+      t.diagnostic(Object.entries(errs).map(([k, v]) => `${k} ${v.toExponential(2)}`).join(", "));
+      for (const [k, v] of Object.entries(errs)) assert.ok(v <= TOL, `${k}: relative error ${v}`);
+    } finally {
+      w.dispose();
+    }
+  });
+}
+
+test("the default block size, many blocks per thread, unrecorded steps and dx omitted", { skip }, () => {
+  const n = 1001;
+  const T = 3;
+  const ks = split(key(5), 5);
+  const phi = uniform(ks[0]!, phiSize(paper), -0.3, 0.3);
+  const xs = uniform(ks[1]!, (T + 2) * n * 2, -1, 1);
+  const dOut = uniform(ks[2]!, T * n, -1, 1);
+  const engines = [createReferenceEngine({ shape: paper, n, capacity: T }), createWasmEngine({ shape: paper, n, capacity: T, threads: 2 })];
+  const res = engines.map((e) => {
+    e.setPhi(phi);
+    const out = new Float32Array(n);
+    for (let t = 0; t < 2; t++) e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, false);
+    for (let t = 2; t < T + 2; t++) e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, true);
+    for (let t = T - 1; t >= 0; t--) e.backwardStep(dOut.subarray(t * n, (t + 1) * n));
+    const dphi = new Float32Array(phiSize(paper));
+    e.finishBackward(dphi);
+    return { out, state: e.getState(), dphi };
+  });
+  engines[1]!.dispose();
+  const [a, b] = res as [(typeof res)[0], (typeof res)[0]];
+  assert.ok(relErr(b.out, a.out) <= TOL, `out ${relErr(b.out, a.out)}`);
+  assert.ok(relErr(b.state, a.state) <= TOL, `state ${relErr(b.state, a.state)}`);
+  assert.ok(relErr(b.dphi, a.dphi) <= TOL, `dphi ${relErr(b.dphi, a.dphi)}`);
+});
+
+test("tanh and sigmoid approximations: within a few float32 ulps", { skip }, (t) => {
+  const xs: number[] = [0, -0, 1e-30, 1e-8, -3e-5, 100, -100, 1e30, -1e30, Infinity, -Infinity];
+  for (let k = 0; k <= 400000; k++) xs.push(-20 + (40 * k) / 400000);
+  const x = Float32Array.from(xs);
+  const { tanh, sigmoid } = wasmActivations(x);
+  let tRel = 0;
+  let tMean = 0;
+  let sAbs = 0;
+  for (let k = 0; k < x.length; k++) {
+    const v = x[k]!;
+    const et = Math.tanh(v);
+    const es = 1 / (1 + Math.exp(-v));
+    assert.ok(Math.abs(tanh[k]!) <= 1 && sigmoid[k]! >= 0 && sigmoid[k]! <= 1, `range at ${v}`);
+    const r = et === 0 ? Math.abs(tanh[k]!) : Math.abs(tanh[k]! - et) / Math.abs(et);
+    tRel = Math.max(tRel, r);
+    tMean += r / x.length;
+    sAbs = Math.max(sAbs, Math.abs(sigmoid[k]! - es));
+  }
+  t.diagnostic(`tanh max rel ${tRel.toExponential(2)}, mean rel ${tMean.toExponential(2)}; sigmoid max abs ${sAbs.toExponential(2)}`);
+  assert.ok(tRel < 5e-7, `tanh relative error ${tRel}`);
+  assert.ok(tMean < 1e-7, `tanh mean relative error ${tMean}`);
+  assert.ok(sAbs < 2.5e-7, `sigmoid absolute error ${sAbs}`);
+  assert.equal(tanh[0], 0);
+  assert.equal(tanh[3], Math.fround(1e-8));
+});
+
+test("set/getState round trip, errors, and the contract's guards", { skip }, () => {
+  const shape: LstmShape = { inputs: 2, hidden: 3, layers: 2 };
+  const n = 5;
+  const e = createWasmEngine({ shape, n, capacity: 2, threads: 2 });
+  const ks = split(key(9), 3);
+  const s0 = uniform(ks[0]!, n * stateSize(shape), -1, 1);
+  e.setPhi(uniform(ks[1]!, phiSize(shape), -0.5, 0.5));
+  e.setState(s0);
+  assert.deepEqual(e.getState(), s0);
+  const got = e.getState();
+  got[0] = 99;
+  assert.deepEqual(e.getState(), s0, "getState returns a copy");
+  const x = uniform(ks[2]!, n * 2, -1, 1);
+  const out = new Float32Array(n);
+  assert.throws(() => e.setState(new Float32Array(3)), /expected/);
+  assert.throws(() => e.setPhi(new Float32Array(3)), /expected/);
+  assert.throws(() => e.forward(new Float32Array(3), out, false), /n \* inputs/);
+  assert.throws(() => e.forward(x, new Float32Array(2), false), /expected 5/);
+  assert.throws(() => e.backwardStep(new Float32Array(n)), /no recorded step/);
+  e.forward(x, out, true);
+  assert.throws(() => e.setPhi(new Float32Array(phiSize(shape))), /tape/);
+  assert.throws(() => e.backwardStep(new Float32Array(2)), /dOut/);
+  assert.throws(() => e.backwardStep(new Float32Array(n), new Float32Array(1)), /dx/);
+  assert.throws(() => e.finishBackward(new Float32Array(1)), /dphi/);
+  e.forward(x, out, true);
+  assert.throws(() => e.forward(x, out, true), /tape is full/);
+  e.backwardStep(new Float32Array(n));
+  assert.throws(() => e.forward(x, out, true), /finishBackward/);
+  e.finishBackward(new Float32Array(phiSize(shape)));
+  assert.equal(e.recorded, 0);
+  e.resetState();
+  assert.ok(e.getState().every((v) => v === 0));
+  assert.throws(() => createWasmEngine({ shape, n, capacity: 1, threads: 0 }), /threads/);
+  assert.throws(() => createWasmEngine({ shape: { inputs: 0, hidden: 3, layers: 1 }, n, capacity: 1 }), /inputs/);
+  e.dispose();
+  assert.throws(() => e.getState(), /dispose/);
+  assert.throws(() => e.forward(x, out, false), /dispose/);
+  e.dispose(); // twice is harmless
+});
+
+test("n = 0 and capacity 0 are valid", { skip }, () => {
+  const e = createWasmEngine({ shape: paper, n: 0, capacity: 0 });
+  e.setPhi(new Float32Array(phiSize(paper)));
+  e.forward(new Float32Array(0), new Float32Array(0), false);
+  assert.equal(e.getState().length, 0);
+  e.dispose();
+});
+
+test("dispose stops the worker threads", { skip }, async () => {
+  const e = createWasmEngine({ shape: paper, n: 64, capacity: 1, threads: 3 });
+  assert.equal(e.threads, 3);
+  e.setPhi(new Float32Array(phiSize(paper)).fill(0.01));
+  e.forward(new Float32Array(128).fill(0.5), new Float32Array(64), true);
+  e.dispose();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<string>((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), 5000);
+  });
+  const r = await Promise.race([e.stopped().then(() => "stopped"), timeout]);
+  clearTimeout(timer);
+  assert.equal(r, "stopped");
+});
+
+// ---- The PyTorch fixtures through the whole meta-gradient (as test/lstm_fixtures.test.ts). ----
+
+const FIXTURES = fileURLToPath(new URL("../../shared/ref/fixtures/", import.meta.url));
+const skipFixtures = skip || (existsSync(FIXTURES) ? false : `PyTorch fixtures not found at ${FIXTURES}`);
+
+interface Fixture {
+  task: string;
+  T: number;
+  dims: Record<string, number>;
+  theta0: number[];
+  phi: number[][];
+  X?: number[];
+  labels?: number[];
+  W?: number[];
+  y?: number[];
+}
+
+/** The fixtures' tasks in float64 (loss and gradient only). */
+function fixtureTask(fx: Fixture): Task {
+  const m = fx.dims;
+  if (fx.task === "Q") {
+    const d = m.d!;
+    const B = m.B!;
+    const W = fx.W!;
+    const y = fx.y!;
+    return {
+      name: "fixture-quadratic",
+      layout: new ParamLayout([{ name: "theta", shape: [B * d], group: "quadratic" }]),
+      instances: B,
+      init: () => new Float32Array(B * d),
+      lossAndGrad(th) {
+        const g = new Float64Array(B * d);
+        let loss = 0;
+        for (let b = 0; b < B; b++) {
+          for (let i = 0; i < d; i++) {
+            let r = -y[b * d + i]!;
+            for (let j = 0; j < d; j++) r += W[(b * d + i) * d + j]! * th[b * d + j]!;
+            loss += r * r;
+            for (let j = 0; j < d; j++) g[b * d + j]! += 2 * W[(b * d + i) * d + j]! * r;
+          }
+        }
+        return { loss, grad: Float32Array.from(g) };
+      },
+    };
+  }
+  const [din, dh, dout, B] = [m.din!, m.dh!, m.dout!, m.B!];
+  const X = fx.X!;
+  const labels = fx.labels!;
+  const oB1 = din * dh;
+  const oW2 = oB1 + dh;
+  const oB2 = oW2 + dh * dout;
+  return {
+    name: "fixture-mlp",
+    layout: new ParamLayout([
+      { name: "W1", shape: [din, dh], group: "fc" },
+      { name: "b1", shape: [dh], group: "fc" },
+      { name: "W2", shape: [dh, dout], group: "fc" },
+      { name: "b2", shape: [dout], group: "fc" },
+    ]),
+    instances: 1,
+    init: () => new Float32Array(oB2 + dout),
+    lossAndGrad(th) {
+      const g = new Float64Array(oB2 + dout);
+      let loss = 0;
+      for (let b = 0; b < B; b++) {
+        const h = new Float64Array(dh);
+        for (let k = 0; k < dh; k++) {
+          let s = th[oB1 + k]!;
+          for (let i = 0; i < din; i++) s += X[b * din + i]! * th[i * dh + k]!;
+          h[k] = 1 / (1 + Math.exp(-s));
+        }
+        const z = new Float64Array(dout);
+        for (let q = 0; q < dout; q++) {
+          let s = th[oB2 + q]!;
+          for (let k = 0; k < dh; k++) s += h[k]! * th[oW2 + k * dout + q]!;
+          z[q] = s;
+        }
+        const mx = Math.max(...z);
+        const lse = mx + Math.log(z.reduce((a, v) => a + Math.exp(v - mx), 0));
+        const lab = labels[b]!;
+        loss += (lse - z[lab]!) / B;
+        const dz = z.map((v, q) => (Math.exp(v - lse) - (q === lab ? 1 : 0)) / B);
+        for (let q = 0; q < dout; q++) {
+          g[oB2 + q]! += dz[q]!;
+          for (let k = 0; k < dh; k++) g[oW2 + k * dout + q]! += h[k]! * dz[q]!;
+        }
+        for (let k = 0; k < dh; k++) {
+          let s = 0;
+          for (let q = 0; q < dout; q++) s += th[oW2 + k * dout + q]! * dz[q]!;
+          const da = s * h[k]! * (1 - h[k]!);
+          g[oB1 + k]! += da;
+          for (let i = 0; i < din; i++) g[i * dh + k]! += X[b * din + i]! * da;
+        }
+      }
+      return { loss, grad: Float32Array.from(g) };
+    },
+  };
+}
+
+for (const name of ["W", "Q"] as const) {
+  for (const threads of [1, 2]) {
+    test(`meta-gradient matches PyTorch (${name}, ${threads} thread(s))`, { skip: skipFixtures }, (t) => {
+      const fx = JSON.parse(readFileSync(FIXTURES + `check_${name}.json`, "utf8")) as Fixture;
+      const ref = JSON.parse(readFileSync(FIXTURES + `torch_grad_${name}.json`, "utf8")) as { L: number; grad: number[] };
+      const task = fixtureTask(fx);
+      const opt = lstmOptimizer(
+        { hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 },
+        (o) => createWasmEngine({ ...o, threads }),
+      );
+      const inst = opt.instantiate(Float32Array.from(fx.phi.flat()), task.layout, fx.T);
+      try {
+        const r = unrollMetaGrad({ task, lstm: inst, theta: Float32Array.from(fx.theta0), T: fx.T, weights: "before", keys: () => key(0) });
+        const eL = Math.abs(r.metaLoss - ref.L) / Math.abs(ref.L);
+        const eG = relErr(r.dphi, ref.grad);
+        t.diagnostic(`${name}: meta-loss rel ${eL.toExponential(2)}, meta-gradient rel L2 ${eG.toExponential(2)}`);
+        assert.ok(eL < 1e-6, `meta-loss relative error ${eL}`);
+        assert.ok(eG < 1e-6, `meta-gradient relative L2 error ${eG}`);
+      } finally {
+        inst.dispose();
+      }
+    });
+  }
+}

@@ -79,6 +79,11 @@ export function loadLstmOptimizer(spec: string, engine?: LstmEngineFactory): Loa
   } catch (e) {
     throw new FileFormatError(`${path}: weights do not fit the configuration (${(e as Error).message}); re-train or re-download the optimizer file`, { path });
   }
+  const expected = new Set(lstmPhiEntries(optimizer).map((e) => e.name));
+  const extra = Object.keys(file.phi).filter((n) => !expected.has(n));
+  if (extra.length > 0) {
+    throw new FileFormatError(`${path}: tensors ${extra.join(", ")} do not belong to its configuration; re-train or re-download the optimizer file`, { path });
+  }
   if (!phi.every(Number.isFinite)) {
     throw new FileFormatError(`${path}: weights contain NaN or infinite values; re-train or re-download the optimizer file`, { path });
   }

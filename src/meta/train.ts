@@ -159,6 +159,11 @@ export function validationScore(opt: LstmOptimizer, phi: Float32Array, tasks: re
   return total / tasks.length;
 }
 
+/** Same names, shapes and groups in the same order (so the LSTM engines can be reused). */
+function sameLayout(a: ParamLayout, b: ParamLayout): boolean {
+  return a === b || JSON.stringify(a.toJSON()) === JSON.stringify(b.toJSON());
+}
+
 export interface ValidationTask {
   readonly task: Task;
   readonly theta0: Float32Array;
@@ -210,11 +215,9 @@ export function metaTrain(
       let epochCount = 0;
       for (let h = 0; h < cfg.horizonsPerEpoch; h++) {
         const { task, theta0, batchKey } = sampleTask(family, foldIn(s.trainKey, s.horizons));
-        if (inst === undefined || instLayout !== task.layout) {
-          if (inst === undefined || instLayout?.size !== task.layout.size) {
-            inst?.dispose();
-            inst = opt.instantiate(s.phi, task.layout, cfg.unroll);
-          }
+        if (inst === undefined || instLayout === undefined || !sameLayout(instLayout, task.layout)) {
+          inst?.dispose();
+          inst = opt.instantiate(s.phi, task.layout, cfg.unroll);
           instLayout = task.layout;
         }
         inst.setPhi(s.phi);
@@ -273,7 +276,7 @@ export function metaTrain(
       hooks.writer?.scalar("valid/score", score, s.epoch);
       hooks.onEpoch?.(s, score);
       if (stopped === "time") break;
-      if (cfg.patience > 0 && s.epoch - s.bestEpoch >= cfg.patience) {
+      if (cfg.patience > 0 && s.epoch - Math.max(s.bestEpoch, 0) >= cfg.patience) {
         stopped = "patience";
         break;
       }

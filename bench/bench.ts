@@ -1,0 +1,191 @@
+/**
+ * `npm run bench`: meta-training speed, end to end, in one process.
+ *
+ * - W: MNIST MLP 784-20-10, batch 128 (15,910 coordinates), real minibatches, unroll 20,
+ *   LogAndSign, one Adam step on phi per meta-iteration (the task's gradients included).
+ * - Q: 128 independent 10-d quadratics (1,280 coordinates), same protocol.
+ * Each as the median seconds per meta-iteration after warm-up, for the reference kernel
+ * (W only on request: it is slow), and the WebAssembly kernel on 1 and all threads; effective
+ * GFLOP/s of the LSTM work (30 kFLOP per coordinate per step: see FLOP_PER_COORD_STEP), and
+ * the process's peak RSS after each workload.
+ * - Step: one full MNIST MLP training step (minibatch forward and backward through jax-js,
+ *   then the update) with the LSTM optimizer, as a ratio to the same step with Adam.
+ *
+ * Flags: --json (one JSON object on stdout), --iters N (default 7), --warmup N (default 2),
+ * --threads N (the "all threads" count, default the available cores), --ref (also time the
+ * reference kernel on W).
+ */
+import { availableParallelism } from "node:os";
+import { foldIn, key, split, type Key } from "../src/core/rng.ts";
+import type { TaskFamily } from "../src/tasks/base.ts";
+import { quadraticFamily } from "../src/tasks/quadratic.ts";
+import { mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
+import { lstmOptimizer, type LstmOptimizerConfig } from "../src/learned/lstm_optimizer.ts";
+import { unrollMetaGrad } from "../src/meta/unroll.ts";
+import { adam } from "../src/optimizers/alias.ts";
+import { engineFactory, type EngineKind } from "../src/kernels/select.ts";
+import type { GradientTransformation } from "../src/optimizers/transform.ts";
+
+/**
+ * LSTM FLOP per coordinate per optimizee step, forward + backward: the three mat-vecs of a
+ * layer's gates (forward z = [x, h] W, backward dW += [x, h]^T dz and d[x, h] = dz W^T), each
+ * 2 * rows * 80: layer 1 rows 22, layer 2 rows 40, so 3 * 2 * (22 + 40) * 80 = 29,760, plus
+ * the head and elementwise gate work, rounded to 30,000.
+ */
+const FLOP_PER_COORD_STEP = 30_000;
+
+const args = process.argv.slice(2);
+const flag = (name: string): boolean => args.includes(name);
+const value = (name: string, def: number): number => {
+  const i = args.indexOf(name);
+  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : def;
+};
+const json = flag("--json");
+const iters = value("--iters", 7);
+const warmup = value("--warmup", 2);
+const allThreads = value("--threads", Math.min(availableParallelism(), 8));
+
+function log(s: string): void {
+  if (!json) process.stdout.write(s + "\n");
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+function peakRssMB(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+interface MetaResult {
+  workload: string;
+  engine: EngineKind;
+  threads: number;
+  n: number;
+  median_s: number;
+  times: number[];
+  gflops: number;
+  peak_rss_MB: number;
+}
+
+/** Median seconds per meta-iteration: unroll of T steps + meta-gradient + one Adam step on phi. */
+function benchMeta(workload: string, family: TaskFamily, lstmCfg: LstmOptimizerConfig, kind: EngineKind, threads: number): MetaResult {
+  const T = 20;
+  const opt = lstmOptimizer(lstmCfg, engineFactory(kind, threads));
+  const root = key(1);
+  let phi = opt.init(foldIn(root, "phi"));
+  const outer = adam(1e-3);
+  let adamState = outer.init(phi);
+  const [tk, ik, bk] = split(foldIn(root, "task"), 3) as [Key, Key, Key];
+  const task = family.sample(tk);
+  const inst = opt.instantiate(phi, task.layout, T);
+  let theta = task.init(ik);
+  let first: ReturnType<typeof task.lossAndGrad> | undefined;
+  const times: number[] = [];
+  try {
+    for (let it = 0; it < warmup + iters; it++) {
+      const t0 = performance.now();
+      if (it % 5 === 0) {
+        // A new horizon every 5 unrolls (100 steps), as in training.
+        theta = task.init(foldIn(ik, it));
+        inst.resetState();
+        first = undefined;
+      }
+      const r = unrollMetaGrad({
+        task,
+        lstm: inst,
+        theta,
+        T,
+        weights: "after",
+        keys: (t) => foldIn(bk, it * T + t),
+        ...(first ? { first } : {}),
+      });
+      const [u, s] = outer.update(r.dphi, adamState, phi);
+      adamState = s;
+      const next = new Float32Array(phi.length);
+      for (let i = 0; i < phi.length; i++) next[i] = phi[i]! + u[i]!;
+      phi = next;
+      inst.setPhi(phi);
+      theta = r.theta;
+      first = r.last;
+      const dt = (performance.now() - t0) / 1000;
+      if (it >= warmup) times.push(dt);
+    }
+  } finally {
+    inst.dispose();
+  }
+  const med = median(times);
+  const n = task.layout.size;
+  const res: MetaResult = {
+    workload,
+    engine: kind,
+    threads,
+    n,
+    median_s: med,
+    times: times.map((t) => Math.round(t * 10000) / 10000),
+    gflops: (n * T * FLOP_PER_COORD_STEP) / med / 1e9,
+    peak_rss_MB: peakRssMB(),
+  };
+  log(
+    `${workload}  ${kind.padEnd(4)} ${threads}T  n=${n}  ${med.toFixed(4)} s/meta-iteration  ` +
+      `${res.gflops.toFixed(1)} GFLOP/s  peak RSS ${res.peak_rss_MB} MB`,
+  );
+  return res;
+}
+
+/** Median milliseconds of one full MNIST MLP training step (lossAndGrad + update + apply). */
+function benchStep(label: string, family: TaskFamily, makeTx: (n: number) => GradientTransformation & { dispose?: () => void }): number {
+  const [tk, ik, bk] = split(key(3), 3) as [Key, Key, Key];
+  const task = family.sample(tk);
+  let theta = task.init(ik);
+  const tx = makeTx(task.layout.size);
+  let state = tx.init(theta);
+  const times: number[] = [];
+  for (let it = 0; it < 60; it++) {
+    const t0 = performance.now();
+    const { grad } = task.lossAndGrad(theta, foldIn(bk, it));
+    const [u, s] = tx.update(grad, state, theta);
+    state = s;
+    const next = new Float32Array(theta.length);
+    for (let i = 0; i < next.length; i++) next[i] = theta[i]! + u[i]!;
+    theta = next;
+    if (it >= 10) times.push(performance.now() - t0);
+  }
+  tx.dispose?.();
+  const med = median(times);
+  log(`step  ${label.padEnd(12)} ${med.toFixed(2)} ms per MNIST MLP training step`);
+  return med;
+}
+
+const mnist = mnistMlpFamily({});
+const quad = quadraticFamily({ instances: 128 });
+const W_CFG: LstmOptimizerConfig = { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 };
+const results: MetaResult[] = [];
+log(`l2o bench: ${iters} timed meta-iterations after ${warmup} warm-up; Node ${process.version}; ${availableParallelism()} cores`);
+results.push(benchMeta("Q", quad, W_CFG, "ref", 1));
+results.push(benchMeta("Q", quad, W_CFG, "wasm", 1));
+if (allThreads > 1) results.push(benchMeta("Q", quad, W_CFG, "wasm", allThreads));
+if (flag("--ref")) results.push(benchMeta("W", mnist, W_CFG, "ref", 1));
+results.push(benchMeta("W", mnist, W_CFG, "wasm", 1));
+if (allThreads > 1) results.push(benchMeta("W", mnist, W_CFG, "wasm", allThreads));
+
+const lstm = lstmOptimizer(W_CFG, engineFactory("wasm", 1));
+const phi = lstm.init(key(5));
+const stepAdam = benchStep("adam", mnist, () => adam(1e-3));
+const stepLstm1 = benchStep("lstm 1T", mnist, () => lstm.optFn(phi, mnist.sample(key(0)).layout));
+const lstmAll = lstmOptimizer(W_CFG, engineFactory("wasm", allThreads));
+const stepLstmAll = allThreads > 1 ? benchStep(`lstm ${allThreads}T`, mnist, () => lstmAll.optFn(phi, mnist.sample(key(0)).layout)) : stepLstm1;
+log(`step  ratio lstm/adam: ${(stepLstm1 / stepAdam).toFixed(2)} (1 thread), ${(stepLstmAll / stepAdam).toFixed(2)} (${allThreads} threads)`);
+
+if (json) {
+  process.stdout.write(
+    JSON.stringify({
+      node: process.version,
+      cores: availableParallelism(),
+      flopPerCoordStep: FLOP_PER_COORD_STEP,
+      meta: results,
+      step: { adam_ms: stepAdam, lstm_1T_ms: stepLstm1, lstm_allT_ms: stepLstmAll, threads: allThreads, ratio_1T: stepLstm1 / stepAdam, ratio_allT: stepLstmAll / stepAdam },
+    }) + "\n",
+  );
+}

@@ -1,0 +1,83 @@
+// Micro-benchmark of the LSTM engines (not a test): one truncation of the MNIST experiment's
+// shape (n = 15,910 coordinates, T = 20 steps, 2-layer LSTM with 20 units, 2 inputs):
+// T recorded forward steps, T backward steps (no dx, as in first-order meta-training) and
+// finishBackward. Prints the median seconds per iteration and GFLOP/s.
+//
+//   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--threads 1,2] [--block 64] [--no-ref]
+//
+// FLOPs counted: the matrix products only, 2 per multiply-add. Per coordinate and step, with
+// K_l the inputs of layer l (I, then H): forward 2*4H*sum_l(K_l + H) + 2H (head); backward the
+// same for the weight gradient, 2*4H*(sum_l(K_l + H) - I) for the gradients of the inputs and
+// the previous hidden states (dx skipped), and 2H for the head: 29,520 for the paper's LSTM.
+import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
+import { createWasmEngine } from "../src/kernels/wasm.ts";
+import { phiSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
+import { key, split, uniform } from "../src/core/rng.ts";
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
+}
+const n = Number(arg("n", "15910"));
+const T = Number(arg("T", "20"));
+const reps = Number(arg("reps", "7"));
+const threadList = arg("threads", "1,2").split(",").map(Number);
+const block = Number(arg("block", "64"));
+const withRef = !process.argv.includes("--no-ref");
+const shape: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
+
+function flopsPerCoordStep(s: LstmShape): number {
+  const { inputs: I, hidden: H, layers: L } = s;
+  let rows = 0;
+  for (let l = 0; l < L; l++) rows += (l === 0 ? I : H) + H;
+  const fwd = 2 * 4 * H * rows + 2 * H;
+  const bwd = 2 * 4 * H * rows + 2 * 4 * H * (rows - I) + 2 * H;
+  return fwd + bwd;
+}
+
+const ks = split(key(1), 3);
+const phi = uniform(ks[0]!, phiSize(shape), -0.1, 0.1);
+// Inputs like LogAndSign features: log|g|/p in [-1, 0], sign in {-1, 1}.
+const xs = uniform(ks[1]!, T * n * 2, -1, 1).map((v, i) => (i % 2 === 1 ? Math.sign(v) || 1 : -Math.abs(v)));
+const dOuts = uniform(ks[2]!, T * n, -1, 1);
+const out = new Float32Array(n);
+const dphi = new Float32Array(phi.length);
+
+function iteration(e: LstmEngine): void {
+  for (let t = 0; t < T; t++) e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, true);
+  for (let t = T - 1; t >= 0; t--) e.backwardStep(dOuts.subarray(t * n, (t + 1) * n));
+  e.finishBackward(dphi);
+}
+
+function time(label: string, e: LstmEngine, r: number): number {
+  e.setPhi(phi);
+  e.resetState();
+  iteration(e); // warm-up
+  const ts: number[] = [];
+  for (let k = 0; k < r; k++) {
+    const t0 = performance.now();
+    iteration(e);
+    ts.push((performance.now() - t0) / 1000);
+  }
+  ts.sort((a, b) => a - b);
+  const med = ts[Math.floor(ts.length / 2)]!;
+  const gflops = (flopsPerCoordStep(shape) * n * T) / med / 1e9;
+  console.log(
+    `${label.padEnd(18)} ${med.toFixed(4)} s/iter  ${gflops.toFixed(1).padStart(6)} GFLOP/s  (min ${ts[0]!.toFixed(4)}, max ${ts[ts.length - 1]!.toFixed(4)}, ${r} reps)`,
+  );
+  return med;
+}
+
+console.log(`n ${n}, T ${T}, ${flopsPerCoordStep(shape)} FLOP per coordinate-step, ${((flopsPerCoordStep(shape) * n * T) / 1e9).toFixed(2)} GFLOP per iteration`);
+if (withRef) {
+  const ref = createReferenceEngine({ shape, n, capacity: T });
+  time("reference (TS)", ref, Math.max(1, Math.min(3, reps)));
+  ref.dispose();
+}
+for (const threads of threadList) {
+  const e = createWasmEngine({ shape, n, capacity: T, threads, blockSize: block });
+  time(`wasm ${threads} thread(s)`, e, reps);
+  e.dispose();
+}
+const rss = process.resourceUsage().maxRSS / 1024;
+console.log(`peak RSS ${rss.toFixed(0)} MB`);

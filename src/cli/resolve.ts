@@ -1,0 +1,59 @@
+/** Turns command-line names into task families and optimizer candidates, with clear errors. */
+import { taskFamily } from "../tasks/registry.ts";
+import type { TaskFamily } from "../tasks/base.ts";
+import { optimizerSpec } from "../optimizers/registry.ts";
+import type { Candidate } from "../eval/evaluate.ts";
+import { loadLstmOptimizer, type LoadedLstmOptimizer } from "../learned/file.ts";
+import { defaultEngineFactory } from "../kernels/select.ts";
+import { parseNumber, UsageError } from "./errors.ts";
+
+/** A task family by registry name; unknown names and bad configuration are usage errors. */
+export function resolveTaskFamily(name: string, config: Record<string, unknown>): TaskFamily {
+  try {
+    return taskFamily(name, config);
+  } catch (e) {
+    if (e instanceof Error && e.name !== "Error") throw e; // data errors keep their class
+    throw new UsageError((e as Error).message);
+  }
+}
+
+export interface ResolvedCandidate extends Candidate {
+  /** The optimizer's suggested learning rate (hand-designed only). */
+  readonly defaultLr?: number;
+  /** The loaded file (learned only). */
+  readonly loaded?: LoadedLstmOptimizer;
+}
+
+/**
+ * `adam` (learning rate tuned), `adam@0.01` (fixed), or `lstm:FILE` / `lstm:pretrained/NAME`
+ * (a trained optimizer file). `lr`, when given, fixes the rate of a hand-designed optimizer.
+ */
+export function resolveCandidate(spec: string, lr?: number): ResolvedCandidate {
+  const s = spec.trim();
+  if (s.startsWith("lstm:")) {
+    const file = s.slice("lstm:".length);
+    if (file === "") throw new UsageError(`'${spec}': give the optimizer file after 'lstm:', e.g. lstm:pretrained/quadratic`);
+    const loaded = loadLstmOptimizer(file, defaultEngineFactory());
+    return {
+      label: s,
+      tune: false,
+      loaded,
+      make: (_lr, layout) => loaded.optimizer.optFn(loaded.phi, layout),
+    };
+  }
+  const [name, rate] = s.split("@") as [string, string | undefined];
+  let o;
+  try {
+    o = optimizerSpec(name);
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}; or give a trained optimizer as lstm:FILE`);
+  }
+  const fixed = rate !== undefined ? parseNumber(`learning rate in '${spec}'`, rate, { positive: true }) : lr;
+  return {
+    label: rate !== undefined ? s : o.name,
+    tune: true,
+    defaultLr: o.defaultLr,
+    ...(fixed !== undefined ? { lr: fixed } : {}),
+    make: (r) => o.make(r ?? o.defaultLr),
+  };
+}

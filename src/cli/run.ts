@@ -1,0 +1,83 @@
+/** `l2o run`: one optimizer on fresh instances of a task, mean loss every few steps, JSONL log. */
+import type { Command } from "commander";
+import { foldIn, key as makeKey } from "../core/rng.ts";
+import { drawInstances, runCandidate, type RunResult } from "../eval/evaluate.ts";
+import { summarizeSteps } from "../eval/stats.ts";
+import { jsonlWriter } from "../io/metrics.ts";
+import { parseJsonObject, parseNumber, UsageError } from "./errors.ts";
+import { resolveTaskFamily, resolveCandidate } from "./resolve.ts";
+import { progress } from "./progress.ts";
+
+interface RunFlags {
+  task: string;
+  taskConfig?: string;
+  optimizer: string;
+  lr?: string;
+  steps: string;
+  instances: string;
+  seed: string;
+  every?: string;
+  out?: string;
+}
+
+export function registerRunCommand(program: Command): void {
+  program
+    .command("run")
+    .description("run one optimizer on fresh instances of a task and print the mean loss")
+    .requiredOption("--task <name>", "task family (see `l2o tasks`)")
+    .option("--task-config <json>", "task configuration as a JSON object, e.g. '{\"hidden\":[40]}'")
+    .requiredOption("--optimizer <spec>", "optimizer name (see `l2o optimizers`) or lstm:FILE")
+    .option("--lr <number>", "learning rate (hand-designed optimizers; default: the optimizer's default)")
+    .option("--steps <n>", "optimization steps", "100")
+    .option("--instances <n>", "independent instances (fresh functions / runs)", "20")
+    .option("--seed <n>", "random seed", "0")
+    .option("--every <n>", "print the mean loss every n steps (default steps/10)")
+    .option("--out <file>", "write a JSONL log of the per-step mean loss")
+    .action((f: RunFlags) => runCommand(f));
+}
+
+function runCommand(f: RunFlags): void {
+  const steps = parseNumber("--steps", f.steps, { integer: true, positive: true });
+  const instances = parseNumber("--instances", f.instances, { integer: true, positive: true });
+  const seed = parseNumber("--seed", f.seed, { integer: true });
+  const every = f.every === undefined ? Math.max(1, Math.round(steps / 10)) : parseNumber("--every", f.every, { integer: true, positive: true });
+  const lr = f.lr === undefined ? undefined : parseNumber("--lr", f.lr, { positive: true });
+  const family = resolveTaskFamily(f.task, f.taskConfig === undefined ? {} : parseJsonObject("--task-config", f.taskConfig));
+  const cand = resolveCandidate(f.optimizer, lr);
+  if (!cand.tune && lr !== undefined) throw new UsageError(`--lr does not apply to the learned optimizer '${f.optimizer}'`);
+  const rate = cand.tune ? (cand.lr ?? lr ?? cand.defaultLr) : undefined;
+  const insts = drawInstances(family, foldIn(makeKey(seed), "run"), instances);
+  const bar = progress(instances, "runs");
+  const runs: RunResult[] = insts.map((inst, i) => {
+    const r = runCandidate(cand, rate, inst, steps, true);
+    bar.update(i + 1);
+    return r;
+  });
+  bar.stop();
+  const per = summarizeSteps(runs.map((r) => r.losses));
+  const log = f.out === undefined ? undefined : jsonlWriter(f.out);
+  process.stdout.write(
+    `${family.name}, ${cand.label}${rate === undefined ? "" : ` lr=${rate}`}, ${instances} instances, seed ${seed}\n`,
+  );
+  process.stdout.write(`${"step".padStart(6)}  ${"mean loss".padStart(12)}  ${"+-95%".padStart(10)}\n`);
+  per.forEach((s, t) => {
+    log?.record?.({ step: t, meanLoss: s.mean, ci95: s.ci95, n: s.n });
+    if (t % every === 0 || t === steps) {
+      process.stdout.write(`${String(t).padStart(6)}  ${fmt(s.mean).padStart(12)}  ${fmt(s.ci95).padStart(10)}\n`);
+    }
+  });
+  const diverged = runs.filter((r) => r.diverged).length;
+  if (diverged > 0) process.stdout.write(`${diverged} of ${instances} runs diverged (loss or gradient not finite)\n`);
+  const metrics = runs.filter((r) => r.metrics).map((r) => r.metrics!);
+  for (const name of Object.keys(metrics[0] ?? {})) {
+    const mean = metrics.reduce((a, m) => a + (m[name] ?? 0), 0) / metrics.length;
+    process.stdout.write(`final ${name}: ${fmt(mean)} (mean over ${metrics.length} runs)\n`);
+  }
+  log?.close();
+  if (f.out !== undefined) process.stdout.write(`log written to ${f.out}\n`);
+}
+
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  return Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : x.toFixed(4);
+}

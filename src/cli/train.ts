@@ -1,0 +1,209 @@
+/** `l2o train`: meta-train an LSTM optimizer on a task family and save it to one file. */
+import { existsSync } from "node:fs";
+import type { Command } from "commander";
+import { lstmOptimizer, type LstmOptimizer, type LstmOptimizerConfig } from "../learned/lstm_optimizer.ts";
+import { parsePreprocessConfig, type PreprocessConfig } from "../learned/preprocess.ts";
+import { saveLstmOptimizer } from "../learned/file.ts";
+import { defaultEngineFactory, type EngineKind } from "../kernels/select.ts";
+import {
+  initMetaTrainState,
+  metaTrain,
+  resolveMetaTrainConfig,
+  type MetaTrainConfig,
+  type MetaTrainResult,
+  type MetaTrainState,
+} from "../meta/train.ts";
+import { stateFromCheckpoint, stateToCheckpoint } from "../meta/checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
+import { jsonlWriter } from "../io/metrics.ts";
+import { parseJsonObject, parseNumber, UsageError } from "./errors.ts";
+import { resolveTaskFamily } from "./resolve.ts";
+import { progress } from "./progress.ts";
+
+/**
+ * Per-task training defaults: quadratics are meta-trained on batches of 128 functions with
+ * raw gradients (the paper's setting); MNIST uses LogAndSign (p = 10) and output scale 0.1.
+ */
+export const TRAIN_DEFAULTS: Readonly<Record<string, { taskConfig: Record<string, unknown>; lstm: LstmOptimizerConfig }>> = {
+  quadratic: { taskConfig: { instances: 128 }, lstm: { preprocess: { kind: "none" }, outputScale: 0.1 } },
+  "mnist-mlp": { taskConfig: {}, lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 } },
+};
+
+export interface TrainJob {
+  readonly task: string;
+  readonly taskConfig: Record<string, unknown>;
+  readonly lstm: LstmOptimizerConfig;
+  readonly meta: MetaTrainConfig;
+  readonly out: string;
+  readonly engine: EngineKind;
+  readonly threads: number;
+  readonly checkpoint?: string;
+  readonly log?: string;
+  /** Print a line per epoch. */
+  readonly verbose: boolean;
+}
+
+/** Runs a training job; the best phi is saved to `out` after every epoch that improves it. */
+export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: LstmOptimizer; seconds: number } {
+  const family = resolveTaskFamily(job.task, job.taskConfig);
+  const opt = lstmOptimizer(job.lstm, defaultEngineFactory(job.engine, job.threads));
+  let state: MetaTrainState = initMetaTrainState(opt, job.meta);
+  if (job.checkpoint !== undefined && existsSync(job.checkpoint)) {
+    state = stateFromCheckpoint(loadCheckpoint(job.checkpoint), opt.phiSize);
+    if (job.verbose) process.stdout.write(`resuming from ${job.checkpoint} at epoch ${state.epoch}\n`);
+  }
+  const writer = job.log === undefined ? undefined : jsonlWriter(job.log);
+  const totalIters = job.meta.epochs * job.meta.horizonsPerEpoch * (job.meta.horizon / job.meta.unroll);
+  const bar = progress(totalIters, "meta-iterations", " | meta-loss {loss}");
+  const started = performance.now();
+  const training = (s: MetaTrainState): Record<string, unknown> => ({
+    task: job.task,
+    taskConfig: family.config as Record<string, unknown>,
+    ...job.meta,
+    epochsDone: s.epoch,
+    metaIterations: s.metaIteration,
+    skippedUnrolls: s.skipped,
+  });
+  const result = metaTrain(opt, family, job.meta, state, {
+    ...(writer ? { writer } : {}),
+    onIteration: (s, loss) => bar.update(s.metaIteration, { loss: loss.toFixed(4) }),
+    onEpoch: (s, score) => {
+      if (s.bestEpoch === s.epoch) {
+        saveLstmOptimizer(job.out, opt, s.bestPhi, {
+          training: training(s),
+          validation: { score: s.bestScore, epoch: s.bestEpoch, tasks: job.meta.validationTasks, steps: job.meta.horizon },
+        });
+      }
+      if (job.checkpoint !== undefined) saveCheckpoint(job.checkpoint, stateToCheckpoint(s));
+      if (job.verbose) {
+        const secs = ((performance.now() - started) / 1000).toFixed(0);
+        process.stdout.write(
+          `epoch ${String(s.epoch).padStart(3)}  validation ${score.toPrecision(5)}  best ${s.bestScore.toPrecision(5)} (epoch ${s.bestEpoch})  ${secs}s\n`,
+        );
+      }
+    },
+  });
+  bar.stop();
+  writer?.close();
+  return { result, opt, seconds: (performance.now() - started) / 1000 };
+}
+
+interface TrainFlags {
+  task: string;
+  taskConfig?: string;
+  out: string;
+  preprocess?: string;
+  outputScale?: string;
+  hidden: string;
+  layers: string;
+  unroll: string;
+  horizon: string;
+  metaLr: string;
+  clip: string;
+  epochs: string;
+  horizonsPerEpoch: string;
+  validationTasks: string;
+  patience: string;
+  secondOrder?: boolean;
+  seed: string;
+  maxSeconds: string;
+  engine: string;
+  threads: string;
+  checkpoint?: string;
+  log?: string;
+}
+
+/** `none`, `logsign`, `logsign:P` or `scale:C`. */
+export function parsePreprocessFlag(raw: string): PreprocessConfig {
+  const [kind, arg] = raw.split(":") as [string, string | undefined];
+  try {
+    if (kind === "none" && arg === undefined) return parsePreprocessConfig({ kind: "none" });
+    if (kind === "logsign") return parsePreprocessConfig({ kind: "logSign", p: arg === undefined ? 10 : Number(arg) });
+    if (kind === "scale" && arg !== undefined) return parsePreprocessConfig({ kind: "scale", scale: Number(arg) });
+  } catch (e) {
+    throw new UsageError(`--preprocess ${raw}: ${(e as Error).message}`);
+  }
+  throw new UsageError(`--preprocess expects none, logsign, logsign:P or scale:C, got '${raw}'`);
+}
+
+export function parseEngine(raw: string): EngineKind {
+  if (raw === "ref" || raw === "wasm") return raw;
+  throw new UsageError(`--engine expects 'wasm' or 'ref', got '${raw}'`);
+}
+
+export function registerTrainCommand(program: Command): void {
+  program
+    .command("train")
+    .description("meta-train an LSTM optimizer on a task family and save it to one file")
+    .requiredOption("--task <name>", "task family to train on (see `l2o tasks`)")
+    .option("--task-config <json>", "task configuration (JSON object); quadratic defaults to {\"instances\":128}")
+    .requiredOption("--out <file>", "where to save the trained optimizer (.safetensors)")
+    .option("--preprocess <kind>", "gradient preprocessing: none, logsign[:P], scale:C (default per task)")
+    .option("--output-scale <x>", "update = scale * LSTM output (default 0.1)")
+    .option("--hidden <n>", "LSTM units per layer", "20")
+    .option("--layers <n>", "LSTM layers", "2")
+    .option("--unroll <n>", "truncation length T", "20")
+    .option("--horizon <n>", "optimizee steps per sampled task", "100")
+    .option("--meta-lr <x>", "Adam learning rate on the LSTM weights", String(0.003))
+    .option("--clip <x>", "clip the meta-gradient's global norm (0: off)", "1")
+    .option("--epochs <n>", "epochs (validation after each)", "50")
+    .option("--horizons-per-epoch <n>", "sampled tasks per epoch", "20")
+    .option("--validation-tasks <n>", "held-out tasks for validation", "4")
+    .option("--patience <n>", "stop after n epochs without improvement (0: never)", "0")
+    .option("--second-order", "keep second-order terms (needs task Hessian-vector products)")
+    .option("--seed <n>", "random seed", "0")
+    .option("--max-seconds <x>", "stop training after this many seconds (0: no limit)", "0")
+    .option("--engine <kind>", "LSTM kernel: wasm (SIMD) or ref (plain TypeScript)", "wasm")
+    .option("--threads <n>", "worker threads for the wasm kernel", "2")
+    .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
+    .option("--log <file>", "JSONL log of meta-loss and validation scores")
+    .action((f: TrainFlags) => {
+      const defaults = TRAIN_DEFAULTS[f.task];
+      const taskConfig = { ...(defaults?.taskConfig ?? {}), ...(f.taskConfig === undefined ? {} : parseJsonObject("--task-config", f.taskConfig)) };
+      const lstm: LstmOptimizerConfig = {
+        ...(defaults?.lstm ?? {}),
+        hidden: parseNumber("--hidden", f.hidden, { integer: true, positive: true }),
+        layers: parseNumber("--layers", f.layers, { integer: true, positive: true }),
+        ...(f.preprocess !== undefined ? { preprocess: parsePreprocessFlag(f.preprocess) } : {}),
+        ...(f.outputScale !== undefined ? { outputScale: parseNumber("--output-scale", f.outputScale, { positive: true }) } : {}),
+      };
+      let meta: MetaTrainConfig;
+      try {
+        meta = resolveMetaTrainConfig({
+          unroll: parseNumber("--unroll", f.unroll, { integer: true, positive: true }),
+          horizon: parseNumber("--horizon", f.horizon, { integer: true, positive: true }),
+          metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true }),
+          clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
+          epochs: parseNumber("--epochs", f.epochs, { integer: true, positive: true }),
+          horizonsPerEpoch: parseNumber("--horizons-per-epoch", f.horizonsPerEpoch, { integer: true, positive: true }),
+          validationTasks: parseNumber("--validation-tasks", f.validationTasks, { integer: true, positive: true }),
+          patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
+          secondOrder: f.secondOrder === true,
+          seed: parseNumber("--seed", f.seed, { integer: true }),
+          maxSeconds: parseNumber("--max-seconds", f.maxSeconds, { min: 0 }),
+        });
+      } catch (e) {
+        throw new UsageError((e as Error).message);
+      }
+      const job: TrainJob = {
+        task: f.task,
+        taskConfig,
+        lstm,
+        meta,
+        out: f.out,
+        engine: parseEngine(f.engine),
+        threads: parseNumber("--threads", f.threads, { integer: true, positive: true }),
+        ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
+        ...(f.log !== undefined ? { log: f.log } : {}),
+        verbose: true,
+      };
+      const { result, seconds } = runTrainJob(job);
+      const s = result.state;
+      process.stdout.write(
+        `stopped (${result.stopped}) after ${s.epoch} epochs, ${s.metaIteration} meta-iterations, ${seconds.toFixed(0)}s; ` +
+          `best validation ${s.bestScore.toPrecision(5)} at epoch ${s.bestEpoch}\n`,
+      );
+      if (s.bestEpoch < 0) throw new UsageError("training never produced a finite validation score; nothing was saved (try a smaller --meta-lr or --output-scale)");
+      process.stdout.write(`saved ${job.out}\n`);
+    });
+}

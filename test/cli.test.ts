@@ -1,0 +1,181 @@
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadLstmOptimizer } from "../src/learned/file.ts";
+import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
+
+const REPO = fileURLToPath(new URL("..", import.meta.url));
+const BIN = join(REPO, "bin", "l2o.js");
+const dir = mkdtempSync(join(tmpdir(), "l2o-cli-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+interface Result {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs `node bin/l2o.js ...args` in the repository (async, so independent runs overlap). */
+function l2o(...args: string[]): Promise<Result> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
+  });
+}
+
+/** Exit code 2 and exactly one line on standard error, `l2o: error: ...` matching `msg`. */
+function assertInputError(r: Result, msg: RegExp, what: string): void {
+  assert.equal(r.code, 2, `${what}: exit code ${r.code}, stderr ${r.stderr}`);
+  assert.match(r.stderr, /^l2o: error: [^\n]+\n$/, `${what}: stderr is not one 'l2o: error:' line: ${JSON.stringify(r.stderr)}`);
+  assert.match(r.stderr, msg, what);
+}
+
+describe("l2o tasks / optimizers", () => {
+  it("list the registries", async () => {
+    const [tasks, opts] = await Promise.all([l2o("tasks"), l2o("optimizers")]);
+    assert.equal(tasks.code, 0, tasks.stderr);
+    assert.match(tasks.stdout, /^quadratic\s/m);
+    assert.match(tasks.stdout, /^mnist-mlp\s/m);
+    assert.match(tasks.stdout, /defaults \{"dim":10,"instances":1,"initStd":1\}/);
+    assert.equal(opts.code, 0, opts.stderr);
+    for (const name of ["sgd", "adam", "rmsprop", "nesterov"]) assert.match(opts.stdout, new RegExp(`^${name}\\s`, "m"), name);
+    assert.match(opts.stdout, /^lstm:FILE\s/m);
+    assert.equal(tasks.stderr + opts.stderr, "");
+  });
+});
+
+describe("l2o run", () => {
+  it("prints step rows and writes a JSONL log of steps + 1 lines with a falling mean loss", async () => {
+    const out = join(dir, "run", "adam.jsonl");
+    const r = await l2o("run", "--task", "quadratic", "--optimizer", "adam", "--lr", "0.1", "--steps", "20", "--instances", "3", "--seed", "1", "--out", out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^quadratic, adam lr=0\.1, 3 instances, seed 1$/m);
+    // Every 2nd step (steps / 10) is printed, 0 and 20 included.
+    const rows = r.stdout.split("\n").filter((l) => /^\s+\d+\s+\S+\s+\S+$/.test(l));
+    assert.deepEqual(
+      rows.map((l) => Number(l.trim().split(/\s+/)[0])),
+      [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20],
+    );
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    assert.equal(lines.length, 21);
+    const recs = lines.map((l) => JSON.parse(l) as { step: number; meanLoss: number; ci95: number; n: number });
+    assert.deepEqual(
+      recs.map((x) => x.step),
+      Array.from({ length: 21 }, (_, i) => i),
+    );
+    assert.ok(recs.every((x) => x.n === 3 && Number.isFinite(x.meanLoss)));
+    assert.ok(recs[20]!.meanLoss < recs[0]!.meanLoss / 2, `${recs[0]!.meanLoss} -> ${recs[20]!.meanLoss}`);
+    // The printed numbers are the logged ones.
+    assert.equal(Number(rows[10]!.trim().split(/\s+/)[1]), Number(recs[20]!.meanLoss.toFixed(4)));
+  });
+
+  it("reports bad input as one 'l2o: error:' line with exit code 2", async () => {
+    const corrupt = join(dir, "corrupt.safetensors");
+    writeFileSync(corrupt, "definitely not safetensors, but long enough to have a header length");
+    const base = ["run", "--task", "quadratic", "--steps", "3", "--instances", "2"];
+    const cases: Array<[string, string[], RegExp]> = [
+      ["unknown task", ["run", "--task", "nope", "--optimizer", "adam"], /unknown task 'nope'.*quadratic/],
+      ["unknown optimizer", [...base, "--optimizer", "adamz"], /unknown optimizer 'adamz'/],
+      ["malformed number", [...base, "--optimizer", "adam", "--steps", "1x"], /--steps expects an integer, got '1x'/],
+      ["missing lstm file", [...base, "--optimizer", `lstm:${join(dir, "missing.safetensors")}`], /not found: .*missing\.safetensors/],
+      ["corrupt lstm file", [...base, "--optimizer", `lstm:${corrupt}`], /corrupt\.safetensors/],
+      ["bad --task-config JSON", [...base, "--optimizer", "adam", "--task-config", "{dim:3"], /--task-config expects a JSON object/],
+      ["bad task config value", [...base, "--optimizer", "adam", "--task-config", '{"dim":0}'], /'dim' must be a positive integer/],
+      ["zero fixed rate", [...base, "--optimizer", "adam@0"], /must be greater than 0/],
+      ["malformed --lr", [...base, "--optimizer", "sgd", "--lr", "0.1.2"], /--lr expects a number, got '0\.1\.2'/],
+    ];
+    const results = await Promise.all(cases.map(([, args]) => l2o(...args)));
+    cases.forEach(([what, , msg], i) => assertInputError(results[i]!, msg, what));
+  });
+});
+
+describe("l2o train and eval", () => {
+  const F = join(dir, "train", "F.safetensors");
+  const C = join(dir, "train", "C.safetensors");
+  const trainArgs = [
+    "train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",
+    "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--engine", "ref", "--hidden", "6", "--out", F, "--checkpoint", C,
+  ];
+  let train: Result;
+  before(async () => {
+    train = await l2o(...trainArgs);
+  });
+
+  it("train writes the optimizer file and a checkpoint", () => {
+    assert.equal(train.code, 0, train.stderr);
+    assert.match(train.stdout, /^epoch +1 +validation /m);
+    assert.match(train.stdout, /stopped \(epochs\) after 1 epochs, 2 meta-iterations/);
+    assert.ok(existsSync(F) && statSync(F).size > 0);
+    const loaded = loadLstmOptimizer(F, createReferenceEngine);
+    // The quadratic defaults (raw gradients) with the flags given.
+    assert.deepEqual(loaded.optimizer.config, { hidden: 6, layers: 2, preprocess: { kind: "none" }, outputScale: 0.1 });
+    assert.equal(loaded.meta.training.task, "quadratic");
+    assert.deepEqual(loaded.meta.training.taskConfig, { dim: 3, instances: 4, initStd: 1 });
+    assert.equal(loaded.meta.validation.epoch, 1);
+    const ck = loadCheckpoint(C);
+    assert.equal(ck.kind, "l2o-meta-train");
+    assert.equal(ck.epoch, 1);
+    assert.equal(ck.metaIteration, 2);
+    assert.deepEqual(ck.bestPhi, loaded.phi);
+  });
+
+  it("eval compares a trained file with tuned and fixed-rate baselines and writes the JSON report", async () => {
+    const J = join(dir, "eval", "J.json");
+    const r = await l2o(
+      "eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--optimizers", `lstm:${F},adam@0.1,sgd`,
+      "--steps", "10", "--instances", "3", "--lr-grid", "0.1,0.01", "--json", J, "--quiet",
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "", "--quiet prints no progress");
+    assert.match(r.stdout, /lowest final loss: /);
+    const j = JSON.parse(readFileSync(J, "utf8")) as {
+      task: string;
+      steps: number;
+      results: Array<{ optimizer: string; lr: number | null; meanLoss: number[]; ci95: number[]; finalMean: number }>;
+    };
+    assert.equal(j.task, "quadratic");
+    assert.equal(j.steps, 10);
+    assert.deepEqual(
+      j.results.map((x) => x.optimizer),
+      [`lstm:${F}`, "adam@0.1", "sgd"],
+    );
+    const [lstm, adam, sgd] = j.results as [(typeof j.results)[0], (typeof j.results)[0], (typeof j.results)[0]];
+    assert.equal(lstm.lr, null);
+    assert.equal(adam.lr, 0.1);
+    assert.ok(sgd.lr === 0.1 || sgd.lr === 0.01, `sgd lr ${sgd.lr}`);
+    for (const x of j.results) {
+      assert.equal(x.meanLoss.length, 11, x.optimizer);
+      assert.ok(x.meanLoss.every((v) => typeof v === "number" && Number.isFinite(v)), x.optimizer);
+      assert.equal(x.ci95.length, 11);
+      assert.equal(x.finalMean, x.meanLoss[10]);
+    }
+    // Same test instances for all: the same loss at theta_0.
+    assert.equal(lstm.meanLoss[0], adam.meanLoss[0]);
+    assert.equal(sgd.meanLoss[0], adam.meanLoss[0]);
+  });
+
+  it("train resumes from its checkpoint, and refuses one from another architecture", async () => {
+    const more = trainArgs.map((a, i) => (trainArgs[i - 1] === "--epochs" ? "2" : a));
+    const other = trainArgs.map((a, i) => (trainArgs[i - 1] === "--hidden" ? "5" : a));
+    const badSplit = trainArgs.map((a, i) => (trainArgs[i - 1] === "--unroll" ? "3" : a));
+    const [resumed, mismatch, split] = await Promise.all([l2o(...more), l2o(...other), l2o(...badSplit)]);
+    assertInputError(mismatch, /checkpoint: field 'phi'/, "checkpoint of another architecture");
+    assertInputError(split, /horizon \(10\) must be a multiple of unroll \(3\)/, "horizon not a multiple of unroll");
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, /resuming from .*C\.safetensors at epoch 1/);
+    assert.match(resumed.stdout, /^epoch +2 /m);
+    assert.doesNotMatch(resumed.stdout, /^epoch +1 /m);
+    assert.match(resumed.stdout, /after 2 epochs, 4 meta-iterations/);
+    assert.equal(loadCheckpoint(C).epoch, 2);
+  });
+});

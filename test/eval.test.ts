@@ -1,0 +1,291 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { foldIn, key } from "../src/core/rng.ts";
+import { quadraticFamily, type QuadraticTask } from "../src/tasks/quadratic.ts";
+import { adam, sgd } from "../src/optimizers/alias.ts";
+import type { GradientTransformation } from "../src/optimizers/transform.ts";
+import {
+  drawInstances,
+  evalRoots,
+  evaluate,
+  runCandidate,
+  runOptimizer,
+  tuneLearningRate,
+  type Candidate,
+  type Instance,
+} from "../src/eval/evaluate.ts";
+
+const family = quadraticFamily({ dim: 4, instances: 3 });
+const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+
+/** A hand-designed candidate built from `f(lr)`; records every lr it was built with and every theta_0 it started from. */
+function spy(label: string, f: (lr: number) => GradientTransformation, extra: Partial<Candidate> = {}) {
+  const lrs: Array<number | undefined> = [];
+  const starts: number[][] = [];
+  let disposed = 0;
+  const c: Candidate = {
+    label,
+    tune: true,
+    ...extra,
+    make(lr) {
+      lrs.push(lr);
+      const tx = f(lr ?? 0.01);
+      return Object.assign(
+        {
+          init(p: Float32Array) {
+            starts.push(bits(p));
+            return tx.init(p);
+          },
+          update: tx.update.bind(tx),
+        },
+        { dispose: () => void disposed++ },
+      );
+    },
+  };
+  return { c, lrs, starts, disposed: () => disposed };
+}
+
+describe("runOptimizer", () => {
+  it("records the per-function loss at theta_0 .. theta_steps, as plain SGD computes it", () => {
+    const task = family.sample(key(1)) as QuadraticTask;
+    const theta0 = task.init(key(2));
+    const steps = 6;
+    const lr = 0.01;
+    const r = runOptimizer(task, sgd(lr), theta0, steps, key(3));
+    assert.equal(r.diverged, false);
+    assert.equal(r.losses.length, steps + 1);
+    assert.equal(r.losses[0], task.lossAndGrad(theta0, key(0)).loss / task.instances);
+    // Independently: theta <- theta - lr * g, stored as float32; per-function loss = loss / 3.
+    let theta = Float32Array.from(theta0);
+    for (let t = 0; t <= steps; t++) {
+      const { loss, grad } = task.lossAndGrad(theta, key(0));
+      const want = loss / 3;
+      assert.ok(Math.abs(r.losses[t]! - want) <= 1e-6 * want, `step ${t}: ${r.losses[t]} vs ${want}`);
+      theta = theta.map((x, i) => x - lr * grad[i]!);
+    }
+    assert.ok(r.losses[steps]! < r.losses[0]!);
+    // theta0 was not modified.
+    assert.deepEqual(bits(theta0), bits(task.init(key(2))));
+    assert.equal(r.metrics, undefined);
+  });
+
+  it("passes foldIn(batchKey, t) to the task at step t", () => {
+    const base = family.sample(key(1));
+    const seen: string[] = [];
+    const task = { ...base, lossAndGrad: (th: Float32Array, k: readonly [number, number]) => (seen.push(k.join(",")), base.lossAndGrad(th, k)) };
+    runOptimizer(task, sgd(0.01), base.init(key(2)), 3, key(9));
+    assert.deepEqual(
+      seen,
+      [0, 1, 2, 3].map((t) => foldIn(key(9), t).join(",")),
+    );
+  });
+
+  it("marks a diverging run and leaves Infinity from the first non-finite loss on", () => {
+    const task = family.sample(key(1));
+    const steps = 30;
+    const r = runOptimizer(task, sgd(1e6), task.init(key(2)), steps, key(3));
+    assert.equal(r.diverged, true);
+    assert.equal(r.losses.length, steps + 1);
+    assert.ok(Number.isFinite(r.losses[0]!));
+    const firstBad = r.losses.findIndex((x) => !Number.isFinite(x));
+    assert.ok(firstBad > 0 && firstBad <= steps, `first non-finite step ${firstBad}`);
+    for (let t = firstBad; t <= steps; t++) assert.equal(r.losses[t], Infinity);
+    for (let t = 0; t < firstBad; t++) assert.ok(Number.isFinite(r.losses[t]!));
+    // It grew on the way (not a NaN from nowhere).
+    assert.ok(r.losses[firstBad - 1]! > 1e6 * r.losses[0]!);
+  });
+
+  it("returns the task's metrics at the final point when asked", () => {
+    const base = family.sample(key(1));
+    let evaluatedAt: Float32Array | undefined;
+    const task = {
+      ...base,
+      evaluate: (th: Float32Array) => {
+        evaluatedAt = th;
+        return { accuracy: 0.5 };
+      },
+    };
+    const r = runOptimizer(task, sgd(0.01), base.init(key(2)), 2, key(3), true);
+    assert.deepEqual(r.metrics, { accuracy: 0.5 });
+    assert.equal(base.lossAndGrad(evaluatedAt!, key(0)).loss / 3, r.losses[2]);
+    assert.equal(runOptimizer(task, sgd(0.01), base.init(key(2)), 2, key(3), false).metrics, undefined);
+  });
+});
+
+describe("drawInstances and evalRoots", () => {
+  it("the same root gives the same instances; other roots and indices differ", () => {
+    const root = key(11);
+    const a = drawInstances(family, root, 3);
+    const b = drawInstances(family, root, 3);
+    assert.equal(a.length, 3);
+    for (let i = 0; i < 3; i++) {
+      assert.deepEqual(bits(a[i]!.theta0), bits(b[i]!.theta0));
+      assert.deepEqual(bits((a[i]!.task as QuadraticTask).W), bits((b[i]!.task as QuadraticTask).W));
+      assert.deepEqual(a[i]!.batchKey, b[i]!.batchKey);
+    }
+    assert.notDeepEqual(bits((a[0]!.task as QuadraticTask).W), bits((a[1]!.task as QuadraticTask).W));
+    assert.notDeepEqual(bits(a[0]!.theta0), bits(a[1]!.theta0));
+    // A prefix of a longer draw is the shorter draw.
+    const c = drawInstances(family, root, 5);
+    assert.deepEqual(bits(c[2]!.theta0), bits(a[2]!.theta0));
+    const d = drawInstances(family, key(12), 1);
+    assert.notDeepEqual(bits(d[0]!.theta0), bits(a[0]!.theta0));
+  });
+
+  it("test and tuning roots differ, and are a function of the seed", () => {
+    const r0 = evalRoots(0);
+    assert.notDeepEqual(r0.test, r0.tune);
+    assert.deepEqual(evalRoots(0), r0);
+    assert.notDeepEqual(evalRoots(1).test, r0.test);
+    assert.notDeepEqual(evalRoots(1).tune, r0.tune);
+    const test = drawInstances(family, r0.test, 2);
+    const tune = drawInstances(family, r0.tune, 2);
+    assert.notDeepEqual(bits((test[0]!.task as QuadraticTask).W), bits((tune[0]!.task as QuadraticTask).W));
+    // Evaluation never draws from meta-training's roots ("train", "valid").
+    assert.notDeepEqual(r0.test, foldIn(key(0), "valid"));
+    assert.notDeepEqual(r0.tune, foldIn(key(0), "train"));
+  });
+});
+
+describe("tuneLearningRate", () => {
+  it("picks the grid value with the lowest mean final loss, scores recomputed independently", () => {
+    const insts = drawInstances(family, key(21), 3);
+    const grid = [0.3, 0.1, 0.03, 0.01, 0.001];
+    const steps = 10;
+    const s = spy("sgd", (lr) => sgd(lr));
+    const t = tuneLearningRate(s.c, insts, steps, grid);
+    assert.deepEqual(
+      t.scores.map((x) => x.lr),
+      grid,
+    );
+    assert.equal(s.lrs.length, grid.length * insts.length);
+    let best = { lr: NaN, score: Infinity };
+    for (const [i, lr] of grid.entries()) {
+      let sum = 0;
+      for (const inst of insts) {
+        const r = runOptimizer(inst.task, sgd(lr), inst.theta0, steps, inst.batchKey);
+        sum += r.diverged ? Infinity : r.losses[steps]!;
+      }
+      const want = sum / insts.length;
+      assert.equal(t.scores[i]!.finalMean, want, `lr ${lr}`);
+      if (want < best.score) best = { lr, score: want };
+    }
+    assert.equal(t.lr, best.lr);
+    // The grid spans both sides of the optimum: the largest rate blows up, the smallest barely moves.
+    assert.ok(t.scores[0]!.finalMean > 1e6 * best.score);
+    assert.notEqual(t.lr, grid[0]);
+    assert.notEqual(t.lr, grid[grid.length - 1]);
+  });
+
+  it("rejects an empty grid", () => {
+    const s = spy("sgd", (lr) => sgd(lr));
+    assert.throws(() => tuneLearningRate(s.c, drawInstances(family, key(1), 1), 3, []), /grid is empty/);
+  });
+
+  it("runCandidate disposes of the transform it built", () => {
+    const s = spy("sgd", (lr) => sgd(lr));
+    const [inst] = drawInstances(family, key(1), 1) as [Instance];
+    const r = runCandidate(s.c, 0.01, inst, 3);
+    assert.equal(r.losses.length, 4);
+    assert.equal(s.disposed(), 1);
+    assert.deepEqual(s.lrs, [0.01]);
+  });
+});
+
+describe("evaluate", () => {
+  const opts = { steps: 8, instances: 3, seed: 4, tuneInstances: 2, lrGrid: [0.3, 0.1, 0.01] };
+
+  it("gives identical results to two identical candidates, run on the same test instances", () => {
+    const a = spy("adam-a", (lr) => adam(lr));
+    const b = spy("adam-b", (lr) => adam(lr));
+    const report = evaluate(family, [a.c, b.c], opts);
+    assert.equal(report.task, "quadratic");
+    assert.equal(report.steps, 8);
+    assert.equal(report.instances, 3);
+    assert.equal(report.seed, 4);
+    assert.equal(report.results.length, 2);
+    const [ra, rb] = report.results as [(typeof report.results)[0], (typeof report.results)[0]];
+    assert.equal(ra.optimizer, "adam-a");
+    assert.equal(rb.optimizer, "adam-b");
+    assert.deepEqual({ ...ra, optimizer: "" }, { ...rb, optimizer: "" });
+    // Same starting points, in the same order, and they are the documented test instances.
+    assert.deepEqual(a.starts, b.starts);
+    const test = drawInstances(family, evalRoots(4).test, 3).map((i) => bits(i.theta0));
+    const tune = drawInstances(family, evalRoots(4).tune, 2).map((i) => bits(i.theta0));
+    // Tuning ran first: 3 rates x 2 tuning instances, then the 3 test instances.
+    assert.equal(a.starts.length, 3 * 2 + 3);
+    assert.deepEqual(a.starts.slice(6), test);
+    assert.deepEqual(a.starts.slice(0, 2), tune);
+    for (const t of test) assert.ok(!tune.some((u) => u.join() === t.join()), "a test instance was used for tuning");
+  });
+
+  it("reports per-step mean and interval, a tuned lr from the grid, and the tuning scores", () => {
+    const s = spy("sgd", (lr) => sgd(lr));
+    const report = evaluate(family, [s.c], opts);
+    const r = report.results[0]!;
+    assert.equal(r.meanLoss.length, opts.steps + 1);
+    assert.equal(r.ci95.length, opts.steps + 1);
+    assert.equal(r.finalMean, r.meanLoss[opts.steps]);
+    assert.ok(Number.isFinite(r.finalCi95) && r.finalCi95 >= 0);
+    assert.ok(opts.lrGrid.includes(r.lr!));
+    assert.deepEqual(
+      r.tuning!.map((x) => x.lr),
+      opts.lrGrid,
+    );
+    const bestTuned = [...r.tuning!].sort((x, y) => x.finalMean - y.finalMean)[0]!;
+    assert.equal(r.lr, bestTuned.lr);
+    assert.equal(r.diverged, 0);
+    assert.ok(r.meanLoss[opts.steps]! < r.meanLoss[0]!);
+    // The test runs used the tuned rate.
+    assert.deepEqual(s.lrs.slice(-3), [r.lr, r.lr, r.lr]);
+    // meanLoss[t] is the mean over the test instances of runOptimizer's losses.
+    const test = drawInstances(family, evalRoots(opts.seed).test, opts.instances);
+    const runs = test.map((inst) => runOptimizer(inst.task, sgd(r.lr!), inst.theta0, opts.steps, inst.batchKey));
+    for (let t = 0; t <= opts.steps; t++) {
+      const mean = runs.reduce((acc, x) => acc + x.losses[t]!, 0) / runs.length;
+      assert.ok(Math.abs(r.meanLoss[t]! - mean) <= 1e-12 * mean);
+    }
+    // JSON-shaped: survives a round trip as is.
+    const j = JSON.parse(JSON.stringify(report)) as typeof report;
+    assert.deepEqual(j.results[0]!.meanLoss, r.meanLoss);
+  });
+
+  it("a fixed-lr candidate and a learned one skip tuning; no tuning instances are drawn for them", () => {
+    const fixed = spy("sgd@0.05", (lr) => sgd(lr), { lr: 0.05 });
+    const learned = spy("lstm:x", () => sgd(0.02), { tune: false });
+    const report = evaluate(family, [fixed.c, learned.c], opts);
+    const [rf, rl] = report.results as [(typeof report.results)[0], (typeof report.results)[0]];
+    assert.equal(rf.lr, 0.05);
+    assert.equal(rf.tuning, undefined);
+    assert.deepEqual(fixed.lrs, [0.05, 0.05, 0.05]);
+    assert.equal(rl.lr, null);
+    assert.equal(rl.tuning, undefined);
+    assert.deepEqual(learned.lrs, [undefined, undefined, undefined]);
+    assert.deepEqual(fixed.starts, learned.starts);
+    // Both are sgd at different rates: different curves, same starting losses.
+    assert.equal(rf.meanLoss[0], rl.meanLoss[0]);
+    assert.notEqual(rf.finalMean, rl.finalMean);
+  });
+
+  it("counts diverged runs and reports them as an infinite final loss", () => {
+    const s = spy("sgd@1e6", (lr) => sgd(lr), { lr: 1e6 });
+    const r = evaluate(family, [s.c], { ...opts, steps: 30 }).results[0]!;
+    assert.equal(r.diverged, 3);
+    assert.equal(r.finalMean, Infinity);
+  });
+
+  it("calls onProgress for tuning and testing", () => {
+    const calls: string[] = [];
+    const tuned = spy("sgd", (lr) => sgd(lr));
+    const fixed = spy("sgd@0.1", (lr) => sgd(lr), { lr: 0.1 });
+    evaluate(family, [tuned.c, fixed.c], { ...opts, onProgress: (label, phase, done, total) => calls.push(`${label}:${phase}:${done}/${total}`) });
+    assert.deepEqual(calls, ["sgd:tune:0/2", "sgd:test:0/2", "sgd@0.1:test:1/2"]);
+  });
+
+  it("rejects a non-positive or fractional number of steps or instances", () => {
+    const s = spy("sgd", (lr) => sgd(lr));
+    assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 0 }), /steps must be a positive integer/);
+    assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 2.5 }), /steps must be a positive integer/);
+    assert.throws(() => evaluate(family, [s.c], { ...opts, instances: 0 }), /instances must be a positive integer/);
+  });
+});

@@ -10,7 +10,7 @@ export function formatReport(r: EvalReport): string {
   const head = ["optimizer", "lr", `loss@${mid}`, `loss@${r.steps}`, "+-95%", "log10", ...metricNames, "diverged"];
   const rows = r.results.map((x) => [
     x.optimizer,
-    x.lr === null ? "-" : String(x.lr),
+    x.lr === null ? "-" : `${x.lr}${x.lrAtGridEdge ? "*" : ""}`,
     fmt(x.meanLoss[mid] ?? NaN),
     fmt(x.finalMean),
     fmt(x.finalCi95),
@@ -24,5 +24,6 @@ export function formatReport(r: EvalReport): string {
   for (const row of rows) lines.push(line(row));
   const best = [...r.results].sort((a, b) => a.finalMean - b.finalMean)[0];
   if (best) lines.push(`lowest final loss: ${best.optimizer}`);
+  if (r.results.some((x) => x.lrAtGridEdge)) lines.push("* tuned learning rate at the edge of the grid: widen --lr-grid to be sure");
   return lines.join("\n") + "\n";
 }

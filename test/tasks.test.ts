@@ -212,3 +212,20 @@ describe("task registry", () => {
     assert.throws(() => taskFamily("quadratic", { dim: -2 }), /'dim' must be a positive integer/);
   });
 });
+
+describe("mlp numerics", () => {
+  it("keeps gradients finite when sigmoid pre-activations are far below -88", () => {
+    // One input of 1 and a first-layer weight of -200: the hidden pre-activation is -200,
+    // where exp(-x) overflows float32. The exact gradient there is tiny but finite.
+    const task = mlpTaskFrom({ x: new Float32Array([1, 1]), labels: [0], dims: [2, 1, 2], activation: "sigmoid" });
+    const theta = new Float32Array(task.layout.size);
+    theta.set([-100, -100], 0); // w1 (2 x 1): pre-activation -200
+    theta[4] = 1; // w2[0][1]
+    const { loss, grad } = task.lossAndGrad(theta, key(0));
+    assert.ok(Number.isFinite(loss));
+    assert.ok(grad.every(Number.isFinite), `gradient has non-finite entries: ${Array.from(grad)}`);
+    // d loss / d b2 = softmax(z) - onehot(0) with z = [0, sigmoid(-200)] ~ [0, 0]: [-0.5, 0.5].
+    const b2 = task.layout.view(grad, "b2");
+    assert.ok(Math.abs(b2[0]! + 0.5) < 1e-6 && Math.abs(b2[1]! - 0.5) < 1e-6, `b2 gradient ${Array.from(b2)}`);
+  });
+});

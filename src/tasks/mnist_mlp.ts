@@ -79,7 +79,13 @@ export function mlpLayout(dims: readonly number[]): ParamLayout {
 }
 
 type Fn = (x: np.Array) => np.Array;
-const ACT: Record<MlpActivation, Fn> = { sigmoid: (x) => nn.sigmoid(x), relu: (x) => nn.relu(x), tanh: (x) => np.tanh(x) };
+/**
+ * Sigmoid as (1 + tanh(x / 2)) / 2: jax-js 0.1.25's `nn.sigmoid` has a NaN gradient for
+ * x below about -88 (exp(-x) overflows float32 and its derivative becomes inf / inf), which
+ * a learned optimizer's larger steps reach within a few dozen MNIST steps.
+ */
+const stableSigmoid: Fn = (x) => np.tanh(x.mul(0.5)).mul(0.5).add(0.5);
+const ACT: Record<MlpActivation, Fn> = { sigmoid: stableSigmoid, relu: (x) => nn.relu(x), tanh: (x) => np.tanh(x) };
 
 /** Compiled functions for one architecture. Arguments are consumed, as everywhere in jax-js. */
 interface MlpKernels {

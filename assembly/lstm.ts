@@ -1,20 +1,29 @@
 // The coordinatewise LSTM (Andrychowicz et al. 2016, section 2.1) as WebAssembly SIMD kernels.
 //
-// One instance per thread, all sharing one memory. The host (src/kernels/wasm.ts) lays the
-// memory out and writes a context block of i32 fields at `ctx`; every kernel takes
-// (ctx, tid) and works on the coordinate range of thread `tid`.
+// One instance per thread, all on one shared memory. The host (src/kernels/wasm.ts) lays the
+// memory out, permutes the weights and writes a context block of i32 fields at `ctx`; every
+// kernel takes (ctx, tid) and works on the coordinate range of thread `tid`.
 //
-// Layout (floats; G = 4 * Hp gate lanes, Hp = hidden rounded up to a multiple of 4, each gate
-// block i, f, g, o padded to Hp lanes with zero weights):
-//   weights per layer: Win [Kin][G], Wrec [H][G], b [G] (the "internal phi", whose layout the
-//     per-thread gradient accumulators share), then the head Wout [Hp], bout [4];
-//     transposed copies WinT [G][KinP], WrecT [G][Hp] for the backward mat-vecs.
-//   state per coordinate: per layer h [Hp], c [Hp]; dstate the same (dL/dh, dL/dc).
-//   tape per step t, layer l, coordinate c: i, f, g, o, c' (5 Hp floats), activated.
-//   tapeX per step: the n x inputs features.
+// Notation: Hp = hidden rounded up to a multiple of 4 (pad units have zero weights and stay
+// zero); G = 4 Hp gate lanes; XP = inputs rounded up to a multiple of 4. Gate lanes are
+// interleaved by groups of four units: lane (u/4)*16 + gate*4 + u%4 for gate i, f, g, o, so
+// that the four gates of a unit group are four consecutive vectors ("group" v = u/4).
 //
-// SIMD runs across the gate lanes of one coordinate, two coordinates at a time (2 x 5 vector
-// accumulators stay in registers); the weight gradient is a blocked GEMM over B coordinates.
+//   state row of a coordinate (S = XP + 2 L Hp floats): [pad | x (I)], h_0 .. h_{L-1},
+//     c_0 .. c_{L-1}. The inputs of layer l are one contiguous run of K_l floats:
+//     [x, h_0] for l = 0 (K_0 = I + Hp), [h_{l-1}, h_l] after (K_l = 2 Hp).
+//   W_l [K_l][G] and b_l [G]: the weights, rows in the order of that input run.
+//   WT_l [G][O_l]: W_l transposed; O_l = KinP_l + Hp output lanes (input part, recurrent part).
+//   tape per step t, layer l, coordinate c: per group, i, f, g, o (activated) and c' (5 Hp).
+//   dstate per coordinate and layer: per group, dL/dh and dL/dc (2 Hp).
+//   float64 gradient sums per thread: per layer dW [K_l][G], db [G]; head dWout [Hp], dbout.
+//     Products are summed in float32 over at most CHUNK coordinates, then in float64: the
+//     gradient's terms cancel heavily, and longer float32 sums lose accuracy.
+//
+// Matrix products run as 2 x 4 register tiles: two rows (coordinates, or weight-gradient rows)
+// times four vectors of lanes; 8 accumulators + 4 weight vectors + 2 splats fit in the 15
+// vector registers V8 allocates on x64 (V8 schedules a loop body's loads first, so a bigger
+// tile or an unrolled loop spills). The two rows' scalars sit side by side (pa, pa + 4).
 
 // ---- constant table (pre-splatted vectors) ----
 const CT: usize = 2048;
@@ -22,27 +31,26 @@ const K_HALF: usize = 0;
 const K_ONE: usize = 1;
 const K_HI: usize = 2;
 const K_LO: usize = 3;
-const K_P1: usize = 4; // P1..P6 at 4..9
-const K_Q1: usize = 10; // Q1..Q4 at 10..13
-const K_ZERO: usize = 16; // 32 zero vectors from here (init source for accumulators)
+const K_P: usize = 4; // P1..P5 at 4..8
+const K_Q: usize = 9; // Q1..Q4 at 9..12
+const K_ZERO: usize = 16; // 16 zero vectors from here
 
-// tanh(x) ~ x P(x^2) / Q(x^2), P(0) = Q(0) = 1, minimax in relative error on [0, 8.5], input
-// clamped where the quotient reaches 1 in float32. Mean error under one ulp, max ~6 ulp.
-const TANH_CLAMP: f32 = 7.782852;
-const P1: f32 = 0.13916589319705963;
-const P2: f32 = 0.004172726534307003;
-const P3: f32 = 3.47839122696314e-5;
-const P4: f32 = 5.145047055066243e-8;
-const P5: f32 = -3.984132468382029e-11;
-const P6: f32 = 3.7906435396183394e-14;
-const Q1: f32 = 0.47249922156333923;
-const Q2: f32 = 0.02833913452923298;
-const Q3: f32 = 0.00044951942982152104;
-const Q4: f32 = 1.809618083825626e-6;
+// tanh(x) ~ x P(x^2) / Q(x^2), P(0) = Q(0) = 1, minimax in relative error on [0, 8.5]; the input
+// is clamped where the quotient reaches its largest value below 1 in float32 (Estrin
+// evaluation). Max error 3.4e-7 relative, mean 6e-8.
+const TANH_CLAMP: f32 = 7.773730278015137;
+const P1: f32 = 0.13795015215873718;
+const P2: f32 = 0.004014064557850361;
+const P3: f32 = 3.10582181555219e-5;
+const P4: f32 = 3.850229290947027e-8;
+const P5: f32 = -1.880085323535674e-11;
+const Q1: f32 = 0.471283495426178;
+const Q2: f32 = 0.027775228023529053;
+const Q3: f32 = 0.0004199226968921721;
+const Q4: f32 = 1.507622073404491e-6;
 
-// ---- context fields (i32 index) ----
+// ---- context fields (i32 index), mirrored in src/kernels/wasm.ts ----
 const F_I = 0;
-const F_H = 1;
 const F_HP = 2;
 const F_L = 3;
 const F_N = 4;
@@ -63,25 +71,41 @@ const F_TAPEX = 19;
 const F_HEAD = 20;
 const F_SCR = 21;
 const F_SCRSTRIDE = 22;
-const F_GRAD = 23;
-const F_GRADSTRIDE = 24;
 const F_G64 = 25;
 const F_G64STRIDE = 26;
-const F_PHI = 27;
-const F_PINT = 28;
-const F_AB = 29; // activation table: a [G], b [G]
-const F_RANGE = 32; // c0, c1 per thread
+const F_GHEAD = 27;
+const F_XP = 30;
+const F_S = 31;
+// scratch offsets (bytes from the thread's scratch base) and row lengths (floats)
+const F_ZB = 32;
+const F_PI = 33;
+const F_DUMMY = 34;
+const F_DZ = 35;
+const F_DZI = 37;
+const F_INR = 38;
+const F_THS = 40;
+const F_DIO = 41;
+const F_KR = 42;
+const F_OMAX = 43;
+const F_GA = 44;
+const F_GBS = 45;
+const F_GHS = 46; // head gradient partial sums (Hp + 4 floats)
+const F_RANGE = 64; // c0, c1 per thread
 const F_LAYER = 256; // per layer 8 fields
-const L_WIN = 0;
-const L_WREC = 1;
-const L_B = 2;
-const L_WINT = 3;
-const L_WRECT = 4;
-const L_KIN = 5;
-const L_KINP = 6;
+const L_W = 0;
+const L_B = 1;
+const L_WT = 2;
+const L_K = 3;
+const L_KIN = 4;
+const L_KINP = 5;
+const L_GW = 6;
+const L_GB = 7;
 
 @inline function fld(ctx: usize, i: i32): i32 {
   return load<i32>(ctx + (<usize>i << 2));
+}
+@inline function ufld(ctx: usize, i: i32): usize {
+  return <usize>load<i32>(ctx + (<usize>i << 2));
 }
 @inline function lfld(ctx: usize, l: i32, i: i32): i32 {
   return load<i32>(ctx + (<usize>(F_LAYER + l * 8 + i) << 2));
@@ -95,36 +119,36 @@ export function init(): void {
   v128.store(CT + (K_ONE << 4), f32x4.splat(1.0));
   v128.store(CT + (K_HI << 4), f32x4.splat(TANH_CLAMP));
   v128.store(CT + (K_LO << 4), f32x4.splat(-TANH_CLAMP));
-  v128.store(CT + ((K_P1 + 0) << 4), f32x4.splat(P1));
-  v128.store(CT + ((K_P1 + 1) << 4), f32x4.splat(P2));
-  v128.store(CT + ((K_P1 + 2) << 4), f32x4.splat(P3));
-  v128.store(CT + ((K_P1 + 3) << 4), f32x4.splat(P4));
-  v128.store(CT + ((K_P1 + 4) << 4), f32x4.splat(P5));
-  v128.store(CT + ((K_P1 + 5) << 4), f32x4.splat(P6));
-  v128.store(CT + ((K_Q1 + 0) << 4), f32x4.splat(Q1));
-  v128.store(CT + ((K_Q1 + 1) << 4), f32x4.splat(Q2));
-  v128.store(CT + ((K_Q1 + 2) << 4), f32x4.splat(Q3));
-  v128.store(CT + ((K_Q1 + 3) << 4), f32x4.splat(Q4));
-  for (let k: usize = 0; k < 32; k++) v128.store(CT + ((K_ZERO + k) << 4), f32x4.splat(0));
+  v128.store(CT + ((K_P + 0) << 4), f32x4.splat(P1));
+  v128.store(CT + ((K_P + 1) << 4), f32x4.splat(P2));
+  v128.store(CT + ((K_P + 2) << 4), f32x4.splat(P3));
+  v128.store(CT + ((K_P + 3) << 4), f32x4.splat(P4));
+  v128.store(CT + ((K_P + 4) << 4), f32x4.splat(P5));
+  v128.store(CT + ((K_Q + 0) << 4), f32x4.splat(Q1));
+  v128.store(CT + ((K_Q + 1) << 4), f32x4.splat(Q2));
+  v128.store(CT + ((K_Q + 2) << 4), f32x4.splat(Q3));
+  v128.store(CT + ((K_Q + 3) << 4), f32x4.splat(Q4));
+  for (let k: usize = 0; k < 16; k++) v128.store(CT + ((K_ZERO + k) << 4), f32x4.splat(0));
 }
 
 // ---- activations ----
+// Estrin's scheme keeps the dependency chains short (these loops are latency-bound otherwise).
+
 @inline function vtanh(x: v128): v128 {
   const xc = f32x4.pmax(f32x4.pmin(x, kv(K_HI)), kv(K_LO));
-  const x2 = f32x4.mul(xc, xc);
-  let p = f32x4.add(f32x4.mul(kv(K_P1 + 5), x2), kv(K_P1 + 4));
-  p = f32x4.add(f32x4.mul(p, x2), kv(K_P1 + 3));
-  p = f32x4.add(f32x4.mul(p, x2), kv(K_P1 + 2));
-  p = f32x4.add(f32x4.mul(p, x2), kv(K_P1 + 1));
-  p = f32x4.add(f32x4.mul(p, x2), kv(K_P1));
-  p = f32x4.add(f32x4.mul(p, x2), kv(K_ONE));
-  p = f32x4.mul(p, xc);
-  let q = f32x4.add(f32x4.mul(kv(K_Q1 + 3), x2), kv(K_Q1 + 2));
-  q = f32x4.add(f32x4.mul(q, x2), kv(K_Q1 + 1));
-  q = f32x4.add(f32x4.mul(q, x2), kv(K_Q1));
-  q = f32x4.add(f32x4.mul(q, x2), kv(K_ONE));
-  return f32x4.div(p, q);
+  const y = f32x4.mul(xc, xc);
+  const y2 = f32x4.mul(y, y);
+  const y4 = f32x4.mul(y2, y2);
+  const pa = f32x4.add(f32x4.mul(kv(K_P), y), kv(K_ONE));
+  const pb = f32x4.add(f32x4.mul(kv(K_P + 2), y), kv(K_P + 1));
+  const pc = f32x4.add(f32x4.mul(kv(K_P + 4), y), kv(K_P + 3));
+  const p = f32x4.add(f32x4.add(pa, f32x4.mul(y2, pb)), f32x4.mul(y4, pc));
+  const qa = f32x4.add(f32x4.mul(kv(K_Q), y), kv(K_ONE));
+  const qb = f32x4.add(f32x4.mul(kv(K_Q + 2), y), kv(K_Q + 1));
+  const q = f32x4.add(f32x4.add(qa, f32x4.mul(y2, qb)), f32x4.mul(y4, kv(K_Q + 3)));
+  return f32x4.div(f32x4.mul(xc, p), q);
 }
+/** sigmoid(x) = (1 + tanh(x / 2)) / 2. */
 @inline function vsig(x: v128): v128 {
   const h = kv(K_HALF);
   return f32x4.add(h, f32x4.mul(h, vtanh(f32x4.mul(h, x))));
@@ -139,56 +163,11 @@ export function sigmoidArray(src: usize, dst: usize, n: i32): void {
   for (let k = 0; k < n; k += 4) v128.store(dst + (<usize>k << 2), vsig(v128.load(src + (<usize>k << 2))));
 }
 
-// ---- 2-row register-blocked multiply-accumulate ----
-// For m < nv vectors: dA[m] = iA[m] + sum_k pa[k*ss] * pw[k*ws + m], dB likewise with pb.
-// (dA may equal iA to accumulate in place.)
+// ---- 2-row register tiles ----
+// dA[m] = iA[m] + sum_k pa[k*ss] pw[k*ws + m], dB[m] = iB[m] + sum_k pa[k*ss + 1] pw[k*ws + m]
+// for the tile's vectors m (the two rows' scalars are adjacent floats).
 
-function mm2x5(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, pb: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
-  let a0 = v128.load(iA);
-  let a1 = v128.load(iA, 16);
-  let a2 = v128.load(iA, 32);
-  let a3 = v128.load(iA, 48);
-  let a4 = v128.load(iA, 64);
-  let b0 = v128.load(iB);
-  let b1 = v128.load(iB, 16);
-  let b2 = v128.load(iB, 32);
-  let b3 = v128.load(iB, 48);
-  let b4 = v128.load(iB, 64);
-  for (let k = 0; k < K; k++) {
-    const sa = v128.load32_splat(pa);
-    const sb = v128.load32_splat(pb);
-    let w = v128.load(pw);
-    a0 = f32x4.add(a0, f32x4.mul(w, sa));
-    b0 = f32x4.add(b0, f32x4.mul(w, sb));
-    w = v128.load(pw, 16);
-    a1 = f32x4.add(a1, f32x4.mul(w, sa));
-    b1 = f32x4.add(b1, f32x4.mul(w, sb));
-    w = v128.load(pw, 32);
-    a2 = f32x4.add(a2, f32x4.mul(w, sa));
-    b2 = f32x4.add(b2, f32x4.mul(w, sb));
-    w = v128.load(pw, 48);
-    a3 = f32x4.add(a3, f32x4.mul(w, sa));
-    b3 = f32x4.add(b3, f32x4.mul(w, sb));
-    w = v128.load(pw, 64);
-    a4 = f32x4.add(a4, f32x4.mul(w, sa));
-    b4 = f32x4.add(b4, f32x4.mul(w, sb));
-    pa += ss;
-    pb += ss;
-    pw += ws;
-  }
-  v128.store(dA, a0);
-  v128.store(dA, a1, 16);
-  v128.store(dA, a2, 32);
-  v128.store(dA, a3, 48);
-  v128.store(dA, a4, 64);
-  v128.store(dB, b0);
-  v128.store(dB, b1, 16);
-  v128.store(dB, b2, 32);
-  v128.store(dB, b3, 48);
-  v128.store(dB, b4, 64);
-}
-
-function mm2x4(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, pb: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
+function mmk4(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
   let a0 = v128.load(iA);
   let a1 = v128.load(iA, 16);
   let a2 = v128.load(iA, 32);
@@ -197,9 +176,10 @@ function mm2x4(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, pb: usize,
   let b1 = v128.load(iB, 16);
   let b2 = v128.load(iB, 32);
   let b3 = v128.load(iB, 48);
-  for (let k = 0; k < K; k++) {
+  const end = pa + <usize>K * ss;
+  while (pa < end) {
     const sa = v128.load32_splat(pa);
-    const sb = v128.load32_splat(pb);
+    const sb = v128.load32_splat(pa, 4);
     let w = v128.load(pw);
     a0 = f32x4.add(a0, f32x4.mul(w, sa));
     b0 = f32x4.add(b0, f32x4.mul(w, sb));
@@ -213,7 +193,6 @@ function mm2x4(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, pb: usize,
     a3 = f32x4.add(a3, f32x4.mul(w, sa));
     b3 = f32x4.add(b3, f32x4.mul(w, sb));
     pa += ss;
-    pb += ss;
     pw += ws;
   }
   v128.store(dA, a0);
@@ -226,345 +205,496 @@ function mm2x4(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, pb: usize,
   v128.store(dB, b3, 48);
 }
 
-function mm2x1(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, pb: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
+function mmk2(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
+  let a0 = v128.load(iA);
+  let a1 = v128.load(iA, 16);
+  let b0 = v128.load(iB);
+  let b1 = v128.load(iB, 16);
+  const end = pa + <usize>K * ss;
+  while (pa < end) {
+    const sa = v128.load32_splat(pa);
+    const sb = v128.load32_splat(pa, 4);
+    let w = v128.load(pw);
+    a0 = f32x4.add(a0, f32x4.mul(w, sa));
+    b0 = f32x4.add(b0, f32x4.mul(w, sb));
+    w = v128.load(pw, 16);
+    a1 = f32x4.add(a1, f32x4.mul(w, sa));
+    b1 = f32x4.add(b1, f32x4.mul(w, sb));
+    pa += ss;
+    pw += ws;
+  }
+  v128.store(dA, a0);
+  v128.store(dA, a1, 16);
+  v128.store(dB, b0);
+  v128.store(dB, b1, 16);
+}
+
+function mmk1(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
   let a0 = v128.load(iA);
   let b0 = v128.load(iB);
-  for (let k = 0; k < K; k++) {
+  const end = pa + <usize>K * ss;
+  while (pa < end) {
     const w = v128.load(pw);
     a0 = f32x4.add(a0, f32x4.mul(w, v128.load32_splat(pa)));
-    b0 = f32x4.add(b0, f32x4.mul(w, v128.load32_splat(pb)));
+    b0 = f32x4.add(b0, f32x4.mul(w, v128.load32_splat(pa, 4)));
     pa += ss;
-    pb += ss;
     pw += ws;
   }
   v128.store(dA, a0);
   v128.store(dB, b0);
 }
 
-/** The 2-row kernel over nv vectors, tiled by 5 (when nv is a multiple of 5), else 4, then 1. */
-function mm2(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, pb: usize, ss: usize, pw: usize, ws: usize, K: i32, nv: i32, initStep: bool): void {
-  // initStep: whether iA/iB advance with the tile (false for the zero source)
-  let m = 0;
-  if (nv % 5 == 0 && nv % 4 != 0) {
-    for (; m < nv; m += 5) {
-      const o = <usize>m << 4;
-      const io = initStep ? o : 0;
-      mm2x5(dA + o, dB + o, iA + io, iB + io, pa, pb, ss, pw + o, ws, K);
+/** Products summed in float32 over at most this many terms, then added into float64 sums. */
+const CHUNK = 32;
+
+/** p[0..3] (float64) += the four lanes of v. */
+@inline function addF64(p: usize, v: v128): void {
+  v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v)));
+  v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
+}
+
+/**
+ * The 2 x 4 tile for weight gradients: like mmk4 from zero, but the float64 sums at dA and dB
+ * (4 vectors = 16 doubles each) receive the float32 partial sums every CHUNK terms. With the
+ * terms' heavy cancellation (the gradient is a sum over coordinates and steps), longer float32
+ * runs would cost accuracy well above float32 rounding.
+ */
+function mmk4f64(dA: usize, dB: usize, pa: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
+  let k = 0;
+  while (k < K) {
+    const m = K - k < CHUNK ? K - k : CHUNK;
+    let a0 = f32x4.splat(0);
+    let a1 = f32x4.splat(0);
+    let a2 = f32x4.splat(0);
+    let a3 = f32x4.splat(0);
+    let b0 = f32x4.splat(0);
+    let b1 = f32x4.splat(0);
+    let b2 = f32x4.splat(0);
+    let b3 = f32x4.splat(0);
+    const end = pa + <usize>m * ss;
+    while (pa < end) {
+      const sa = v128.load32_splat(pa);
+      const sb = v128.load32_splat(pa, 4);
+      let w = v128.load(pw);
+      a0 = f32x4.add(a0, f32x4.mul(w, sa));
+      b0 = f32x4.add(b0, f32x4.mul(w, sb));
+      w = v128.load(pw, 16);
+      a1 = f32x4.add(a1, f32x4.mul(w, sa));
+      b1 = f32x4.add(b1, f32x4.mul(w, sb));
+      w = v128.load(pw, 32);
+      a2 = f32x4.add(a2, f32x4.mul(w, sa));
+      b2 = f32x4.add(b2, f32x4.mul(w, sb));
+      w = v128.load(pw, 48);
+      a3 = f32x4.add(a3, f32x4.mul(w, sa));
+      b3 = f32x4.add(b3, f32x4.mul(w, sb));
+      pa += ss;
+      pw += ws;
     }
-    return;
-  }
-  for (; m + 4 <= nv; m += 4) {
-    const o = <usize>m << 4;
-    const io = initStep ? o : 0;
-    mm2x4(dA + o, dB + o, iA + io, iB + io, pa, pb, ss, pw + o, ws, K);
-  }
-  for (; m < nv; m++) {
-    const o = <usize>m << 4;
-    const io = initStep ? o : 0;
-    mm2x1(dA + o, dB + o, iA + io, iB + io, pa, pb, ss, pw + o, ws, K);
+    addF64(dA, a0);
+    addF64(dA + 32, a1);
+    addF64(dA + 64, a2);
+    addF64(dA + 96, a3);
+    addF64(dB, b0);
+    addF64(dB + 32, b1);
+    addF64(dB + 64, b2);
+    addF64(dB + 96, b3);
+    k += m;
   }
 }
 
-// ---- scratch layout per thread (bytes from the thread's scratch base) ----
-// zA [5 Hp], zB [5 Hp], dummy [G], DZ [B][G], IN [B][Hp], HP [B][Hp], TH [B][Hp], DIN [B][Hp], DXS [2][KinP0]
+/** dst[2k] = a[k], dst[2k+1] = b[k] for k < K (rounded up to 4; reads past K are harmless). */
+@inline function interleave(dst: usize, a: usize, b: usize, K: i32): void {
+  const kb = <usize>K << 2;
+  for (let k: usize = 0; k < kb; k += 16) {
+    const va = v128.load(a + k);
+    const vb = v128.load(b + k);
+    v128.store(dst + (k << 1), v128.shuffle<f32>(va, vb, 0, 4, 1, 5));
+    v128.store(dst + (k << 1), v128.shuffle<f32>(va, vb, 2, 6, 3, 7), 16);
+  }
+}
+
+/**
+ * dA/dB over output vectors [v0, v1) of a pair's backward mat-vec: sum_j dz[j] WT[j][.],
+ * with WT rows of `ob` bytes, in tiles of 4, 2 or 1 vectors.
+ */
+function dinTiles(dA: usize, dB: usize, dzi: usize, WT: usize, ob: usize, G: i32, v0: i32, v1: i32): void {
+  const zero = CT + (K_ZERO << 4);
+  let v = v0;
+  while (v < v1) {
+    const rem = v1 - v;
+    const o = <usize>v << 4;
+    if (rem >= 4) {
+      mmk4(dA + o, dB + o, zero, zero, dzi, 8, WT + o, ob, G);
+      v += 4;
+    } else if (rem >= 2) {
+      mmk2(dA + o, dB + o, zero, zero, dzi, 8, WT + o, ob, G);
+      v += 2;
+    } else {
+      mmk1(dA + o, dB + o, zero, zero, dzi, 8, WT + o, ob, G);
+      v += 1;
+    }
+  }
+}
 
 // ---- forward ----
 
 /**
- * Activates the pre-activations of one coordinate: dst[j] = a[j] tanh(a[j] z[j]) + b[j] with
- * (a, b) = (1/2, 1/2) on the sigmoid gates i, f, o and (1, 0) on the candidate g.
+ * Activates one coordinate's pre-activations z (four gate vectors per unit group) into `g`
+ * (the tape, or scratch; five vectors per group, the fifth for c'). Two independent chains per
+ * loop: loops are separate blocks for V8's scheduler, so the live values stay in registers.
  */
-@inline function activate(z: usize, dst: usize, ab: usize, gb: usize): void {
-  for (let v: usize = 0; v < gb; v += 16) {
-    const a = v128.load(ab + v);
-    const t = vtanh(f32x4.mul(a, v128.load(z + v)));
-    v128.store(dst + v, f32x4.add(f32x4.mul(a, t), v128.load(ab + gb + v)));
+@inline function activate(z: usize, g: usize, ng: usize): void {
+  const h = kv(K_HALF);
+  for (let v: usize = 0; v < ng; v++) {
+    const zp = z + (v << 6);
+    const gp = g + v * 80;
+    const ti = vtanh(f32x4.mul(h, v128.load(zp)));
+    const tf = vtanh(f32x4.mul(h, v128.load(zp, 16)));
+    v128.store(gp, f32x4.add(h, f32x4.mul(h, ti)));
+    v128.store(gp, f32x4.add(h, f32x4.mul(h, tf)), 16);
+  }
+  for (let v: usize = 0; v < ng; v++) {
+    const zp = z + (v << 6);
+    const gp = g + v * 80;
+    const tg = vtanh(v128.load(zp, 32));
+    const to = vtanh(f32x4.mul(h, v128.load(zp, 48)));
+    v128.store(gp, tg, 32);
+    v128.store(gp, f32x4.add(h, f32x4.mul(h, to)), 48);
   }
 }
 
-/** The cell update of one coordinate from its activated gates (at `gt`); writes h and c. */
-@inline function cellUpdate(gt: usize, st: usize, cOut: usize, hb: usize): void {
-  for (let v: usize = 0; v < hb; v += 16) {
-    const cn = f32x4.add(f32x4.mul(v128.load(gt + hb + v), v128.load(st + hb + v)), f32x4.mul(v128.load(gt + v), v128.load(gt + 2 * hb + v)));
-    v128.store(cOut + v, cn);
-    v128.store(st + hb + v, cn);
-  }
-  for (let v: usize = 0; v < hb; v += 16) {
-    v128.store(st + v, f32x4.mul(v128.load(gt + 3 * hb + v), vtanh(v128.load(st + hb + v))));
+/** c' = f c + i g for one coordinate; c' goes to the state and to the gate record. */
+@inline function cellC(g: usize, cs: usize, ng: usize): void {
+  for (let v: usize = 0; v < ng; v++) {
+    const gp = g + v * 80;
+    const cp = cs + (v << 4);
+    const cn = f32x4.add(f32x4.mul(v128.load(gp, 16), v128.load(cp)), f32x4.mul(v128.load(gp), v128.load(gp, 32)));
+    v128.store(gp, cn, 64);
+    v128.store(cp, cn);
   }
 }
 
-@inline function headOut(h: usize, wout: usize, Hp: i32): f32 {
+/** h = o tanh(c') for two coordinates at once (B may alias A). */
+@inline function cellH(gA: usize, hsA: usize, gB: usize, hsB: usize, ng: usize): void {
+  for (let v: usize = 0; v < ng; v++) {
+    const pA = gA + v * 80;
+    const pB = gB + v * 80;
+    const tA = vtanh(v128.load(pA, 64));
+    const tB = vtanh(v128.load(pB, 64));
+    v128.store(hsA + (v << 4), f32x4.mul(v128.load(pA, 48), tA));
+    v128.store(hsB + (v << 4), f32x4.mul(v128.load(pB, 48), tB));
+  }
+}
+
+@inline function headOut(h: usize, wout: usize, hb: usize): f32 {
   let acc = f32x4.splat(0);
-  const hb = <usize>Hp << 2;
   for (let v: usize = 0; v < hb; v += 16) acc = f32x4.add(acc, f32x4.mul(v128.load(h + v), v128.load(wout + v)));
   return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)) + load<f32>(wout + hb);
 }
 
 export function forward(ctx: usize, tid: i32): void {
   const I = fld(ctx, F_I);
-  const H = fld(ctx, F_H);
   const Hp = fld(ctx, F_HP);
   const L = fld(ctx, F_L);
   const n = fld(ctx, F_N);
-  const G = 4 * Hp;
-  const nv = Hp; // G / 4 vectors
-  const S = 2 * L * Hp; // state floats per coordinate
+  const XP = fld(ctx, F_XP);
+  const S = fld(ctx, F_S);
   const c0 = fld(ctx, F_RANGE + 2 * tid);
   const c1 = fld(ctx, F_RANGE + 2 * tid + 1);
   if (c1 <= c0) return;
   const rec = fld(ctx, F_REC) != 0;
   const t = fld(ctx, F_T);
-  const X = <usize>fld(ctx, F_X);
-  const OUT = <usize>fld(ctx, F_OUT);
-  const state = <usize>fld(ctx, F_STATE);
-  const tape = <usize>fld(ctx, F_TAPE);
-  const head = <usize>fld(ctx, F_HEAD);
-  const scr = <usize>fld(ctx, F_SCR) + <usize>tid * <usize>fld(ctx, F_SCRSTRIDE);
+  const X = ufld(ctx, F_X);
+  const OUT = ufld(ctx, F_OUT);
+  const state = ufld(ctx, F_STATE);
+  const tape = ufld(ctx, F_TAPE);
+  const head = ufld(ctx, F_HEAD);
+  const scr = ufld(ctx, F_SCR) + <usize>tid * ufld(ctx, F_SCRSTRIDE);
   const zA = scr;
-  const zB = scr + (<usize>(5 * Hp) << 2);
-  const gb = <usize>G << 2;
-  const sb = <usize>S << 2;
+  const zB = scr + ufld(ctx, F_ZB);
+  const PI = scr + ufld(ctx, F_PI);
+  const sgA = scr + ufld(ctx, F_GA);
+  const sgB = scr + ufld(ctx, F_GBS);
   const hb = <usize>Hp << 2;
+  const gb = hb << 2;
+  const sb = <usize>S << 2;
   const tb: usize = hb * 5;
-  const AB = <usize>fld(ctx, F_AB);
+  const kI = <usize>I << 2;
+  const xOff = <usize>(XP - I) << 2;
+  const nq = Hp >> 2; // 16-lane tiles in G, and unit groups
   if (rec && t == 0) {
-    const state0 = <usize>fld(ctx, F_STATE0);
+    const state0 = ufld(ctx, F_STATE0);
     memory.copy(state0 + <usize>c0 * sb, state + <usize>c0 * sb, <usize>(c1 - c0) * sb);
   }
-  const topOff = <usize>(2 * (L - 1) * Hp) << 2;
+  const hTop = <usize>(XP + (L - 1) * Hp) << 2;
   for (let a = c0; a < c1; a += 2) {
-    const b = a + 1 < c1 ? a + 1 : a;
+    const hasB = a + 1 < c1;
+    const b = hasB ? a + 1 : a;
     const stA = state + <usize>a * sb;
     const stB = state + <usize>b * sb;
-    for (let l = 0; l < L; l++) {
-      const Kin = lfld(ctx, l, L_KIN);
-      const Win = <usize>lfld(ctx, l, L_WIN);
-      const Wrec = <usize>lfld(ctx, l, L_WREC);
-      const bias = <usize>lfld(ctx, l, L_B);
-      let inA: usize, inB: usize;
-      if (l == 0) {
-        inA = X + ((<usize>a * <usize>I) << 2);
-        inB = X + ((<usize>b * <usize>I) << 2);
-      } else {
-        inA = stA + (<usize>(2 * (l - 1) * Hp) << 2);
-        inB = stB + (<usize>(2 * (l - 1) * Hp) << 2);
-      }
-      const lo = <usize>(2 * l * Hp) << 2;
-      mm2(zA, zB, bias, bias, inA, inB, 4, Win, gb, Kin, nv, true);
-      mm2(zA, zB, zA, zB, stA + lo, stB + lo, 4, Wrec, gb, H, nv, true);
-      const tpl = tape + (<usize>(t * L + l) * <usize>n) * tb;
-      const gA = rec ? tpl + <usize>a * tb : zA;
-      const gB = rec ? tpl + <usize>b * tb : zB;
-      activate(zA, gA, AB, gb);
-      cellUpdate(gA, stA + lo, gA + 4 * hb, hb);
-      if (b != a) {
-        activate(zB, gB, AB, gb);
-        cellUpdate(gB, stB + lo, gB + 4 * hb, hb);
-      }
+    for (let k: usize = 0; k < kI; k += 4) {
+      store<f32>(stA + xOff + k, load<f32>(X + <usize>a * kI + k));
+      store<f32>(stB + xOff + k, load<f32>(X + <usize>b * kI + k));
     }
-    store<f32>(OUT + (<usize>a << 2), headOut(stA + topOff, head, Hp));
-    if (b != a) store<f32>(OUT + (<usize>b << 2), headOut(stB + topOff, head, Hp));
+    for (let l = 0; l < L; l++) {
+      const K = lfld(ctx, l, L_K);
+      const W = <usize>lfld(ctx, l, L_W);
+      const bias = <usize>lfld(ctx, l, L_B);
+      const inOff = l == 0 ? xOff : <usize>(XP + (l - 1) * Hp) << 2;
+      interleave(PI, stA + inOff, stB + inOff, K);
+      for (let q = 0; q < nq; q++) {
+        const o = <usize>q << 6;
+        mmk4(zA + o, zB + o, bias + o, bias + o, PI, 8, W + o, gb, K);
+      }
+      const tpl = tape + (<usize>(t * L + l) * <usize>n) * tb;
+      const hOff = <usize>(XP + l * Hp) << 2;
+      const cOff = <usize>(XP + (L + l) * Hp) << 2;
+      const gA = rec ? tpl + <usize>a * tb : sgA;
+      const gB = hasB ? (rec ? tpl + <usize>b * tb : sgB) : gA;
+      activate(zA, gA, <usize>nq);
+      cellC(gA, stA + cOff, <usize>nq);
+      if (hasB) {
+        activate(zB, gB, <usize>nq);
+        cellC(gB, stB + cOff, <usize>nq);
+      }
+      cellH(gA, stA + hOff, gB, stB + hOff, <usize>nq);
+    }
+    store<f32>(OUT + (<usize>a << 2), headOut(stA + hTop, head, hb));
+    if (hasB) store<f32>(OUT + (<usize>b << 2), headOut(stB + hTop, head, hb));
   }
 }
 
 // ---- backward ----
 
-/** f64 accumulator += f32 block accumulator, for nf floats (a multiple of 4). */
-function flush(g64: usize, g32: usize, nf: i32): void {
-  for (let k: usize = 0; k < <usize>nf; k += 4) {
-    const v = v128.load(g32 + (k << 2));
-    const lo = f64x2.promote_low_f32x4(v);
-    const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-    const p = g64 + (k << 3);
-    v128.store(p, f64x2.add(v128.load(p), lo));
-    v128.store(p, f64x2.add(v128.load(p, 16), hi), 16);
-  }
-}
-
 export function backward(ctx: usize, tid: i32): void {
   const I = fld(ctx, F_I);
-  const H = fld(ctx, F_H);
   const Hp = fld(ctx, F_HP);
   const L = fld(ctx, F_L);
   const n = fld(ctx, F_N);
   const B = fld(ctx, F_B);
+  const XP = fld(ctx, F_XP);
+  const S = fld(ctx, F_S);
   const G = 4 * Hp;
-  const S = 2 * L * Hp;
   const c0 = fld(ctx, F_RANGE + 2 * tid);
   const c1 = fld(ctx, F_RANGE + 2 * tid + 1);
   if (c1 <= c0) return;
   const t = fld(ctx, F_T);
   const first = fld(ctx, F_FIRST) != 0;
-  const DOUT = <usize>fld(ctx, F_DOUT);
-  const DX = <usize>fld(ctx, F_DX);
-  const state0 = <usize>fld(ctx, F_STATE0);
-  const dstate = <usize>fld(ctx, F_DSTATE);
-  const thc = <usize>fld(ctx, F_TH);
-  const tape = <usize>fld(ctx, F_TAPE);
-  const tapeX = <usize>fld(ctx, F_TAPEX);
-  const head = <usize>fld(ctx, F_HEAD);
-  const phi = <usize>fld(ctx, F_PHI);
-  const pint = fld(ctx, F_PINT);
-  const g32 = <usize>fld(ctx, F_GRAD) + <usize>tid * <usize>fld(ctx, F_GRADSTRIDE);
-  const g64 = <usize>fld(ctx, F_G64) + <usize>tid * <usize>fld(ctx, F_G64STRIDE);
-  const scr = <usize>fld(ctx, F_SCR) + <usize>tid * <usize>fld(ctx, F_SCRSTRIDE);
+  const DOUT = ufld(ctx, F_DOUT);
+  const DX = ufld(ctx, F_DX);
+  const state0 = ufld(ctx, F_STATE0);
+  const dstate = ufld(ctx, F_DSTATE);
+  const thc = ufld(ctx, F_TH);
+  const tape = ufld(ctx, F_TAPE);
+  const tapeX = ufld(ctx, F_TAPEX);
+  const head = ufld(ctx, F_HEAD);
+  const g64 = ufld(ctx, F_G64) + <usize>tid * ufld(ctx, F_G64STRIDE);
+  const scr = ufld(ctx, F_SCR) + <usize>tid * ufld(ctx, F_SCRSTRIDE);
+  const dummy = scr + ufld(ctx, F_DUMMY);
+  const DZ = scr + ufld(ctx, F_DZ);
+  const DZI = scr + ufld(ctx, F_DZI);
+  const INR = scr + ufld(ctx, F_INR);
+  const THS = scr + ufld(ctx, F_THS);
+  const DIO = scr + ufld(ctx, F_DIO);
+  const krb = ufld(ctx, F_KR) << 2; // bytes per input row
+  const iob = ufld(ctx, F_OMAX) << 2; // bytes per DIO row
 
-  const hb = <usize>Hp << 2; // bytes of Hp floats
+  const hb = <usize>Hp << 2;
   const gb = <usize>G << 2;
   const sb = <usize>S << 2;
-  const tb: usize = hb * 5; // tape bytes per coordinate and layer
-  const nvh = Hp >> 2;
-  const dummy = scr + 10 * hb;
-  const DZ = dummy + gb;
-  const IN = DZ + <usize>B * gb;
-  const HPs = IN + <usize>B * hb;
-  const THs = HPs + <usize>B * hb;
-  const DIN = THs + <usize>B * hb;
-  const DXS = DIN + <usize>B * hb;
-  const zero = CT + (K_ZERO << 4);
-  const headOff = head - phi;
-  const gWout = g32 + headOff;
+  const dsb = <usize>(2 * L * Hp) << 2;
+  const tb: usize = hb * 5;
   const kI = <usize>I << 2;
+  const nq = <usize>(Hp >> 2);
+  // float64 gradient sums (at twice the float offsets of the gradient layout); the head's
+  // float32 partial sums, flushed every CHUNK coordinates
+  const gHead64 = g64 + (ufld(ctx, F_GHEAD) << 1);
+  const gHead = scr + ufld(ctx, F_GHS);
 
+  let dbout: f64 = 0;
   for (let cb = c0; cb < c1; cb += B) {
     const ce = cb + B < c1 ? cb + B : c1;
     const nb = ce - cb;
     if (first) {
-      memory.fill(dstate + <usize>cb * sb, 0, <usize>nb * sb);
+      memory.fill(dstate + <usize>cb * dsb, 0, <usize>nb * dsb);
       for (let c = cb; c < ce; c++) {
         for (let l = 0; l < L; l++) {
           const tp = tape + (<usize>(t * L + l) * <usize>n + <usize>c) * tb;
           const th = thc + (<usize>(c * L + l)) * hb;
-          for (let v: usize = 0; v < hb; v += 16) v128.store(th + v, vtanh(v128.load(tp + 4 * hb + v)));
+          for (let v: usize = 0; v < nq; v++) v128.store(th + (v << 4), vtanh(v128.load(tp + v * 80, 64)));
         }
       }
-    }
-    // head gradient for this block
-    {
-      const lt = L - 1;
-      let dbo: f32 = 0;
-      memory.fill(gWout, 0, hb);
-      for (let c = cb; c < ce; c++) {
-        const d = load<f32>(DOUT + (<usize>c << 2));
-        dbo += d;
-        const ds = f32x4.splat(d);
-        const tp = tape + (<usize>(t * L + lt) * <usize>n + <usize>c) * tb;
-        const th = thc + (<usize>(c * L + lt)) * hb;
-        for (let v: usize = 0; v < hb; v += 16) {
-          const h = f32x4.mul(v128.load(tp + 3 * hb + v), v128.load(th + v));
-          v128.store(gWout + v, f32x4.add(v128.load(gWout + v), f32x4.mul(ds, h)));
-        }
-      }
-      v128.store(gWout + hb, f32x4.replace_lane(f32x4.splat(0), 0, dbo));
     }
     for (let l = L - 1; l >= 0; l--) {
+      const K = lfld(ctx, l, L_K);
       const Kin = lfld(ctx, l, L_KIN);
       const KinP = lfld(ctx, l, L_KINP);
+      const O = KinP + Hp;
       const top = l == L - 1;
       const tpl = tape + (<usize>(t * L + l) * <usize>n) * tb;
       const tplPrev = t > 0 ? tape + (<usize>((t - 1) * L + l) * <usize>n) * tb : 0;
       const tplLow = l > 0 ? tape + (<usize>(t * L + l - 1) * <usize>n) * tb : 0;
-      // pass A: per coordinate, dz and the layer inputs
+      const kinb = <usize>Kin << 2;
+
+      // pass A, per coordinate: the layer's inputs (row-major) and dz
       for (let c = cb; c < ce; c++) {
         const j = <usize>(c - cb);
+        const inr = INR + j * krb;
+        const hpv = inr + kinb;
+        // h_prev (and tanh(c_prev) for the next step back), c_prev
+        let cpp: usize; // c_prev: at cpp + 80 v (tape) or cpp + 16 v (snapshot)
+        let cps: usize;
+        if (t > 0) {
+          const tpp = tplPrev + <usize>c * tb;
+          cpp = tpp + 64;
+          cps = 80;
+          const ths = THS + j * hb;
+          for (let v: usize = 0; v < nq; v++) {
+            const p = tpp + v * 80;
+            const tc = vtanh(v128.load(p, 64));
+            v128.store(ths + (v << 4), tc);
+            v128.store(hpv + (v << 4), f32x4.mul(v128.load(p, 48), tc));
+          }
+        } else {
+          const s0 = state0 + <usize>c * sb;
+          cpp = s0 + (<usize>(XP + (L + l) * Hp) << 2);
+          cps = 16;
+          const h0 = s0 + (<usize>(XP + l * Hp) << 2);
+          for (let v: usize = 0; v < hb; v += 16) v128.store(hpv + v, v128.load(h0 + v));
+        }
+        // the layer's input: x, or h of the layer below at step t
+        if (l == 0) {
+          const xs = tapeX + (<usize>t * <usize>n + <usize>c) * kI;
+          for (let k: usize = 0; k < kI; k += 4) store<f32>(inr + k, load<f32>(xs + k));
+        } else {
+          const tlo = tplLow + <usize>c * tb;
+          const thlo = thc + (<usize>(c * L + l - 1)) * hb;
+          for (let v: usize = 0; v < nq; v++) {
+            v128.store(inr + (v << 4), f32x4.mul(v128.load(tlo + v * 80, 48), v128.load(thlo + (v << 4))));
+          }
+        }
+        const d = load<f32>(DOUT + (<usize>c << 2));
+        const dOut = f32x4.splat(d);
         const tp = tpl + <usize>c * tb;
         const th = thc + (<usize>(c * L + l)) * hb;
-        const ds = dstate + <usize>c * sb + 2 * <usize>l * hb;
+        const ds = dstate + <usize>c * dsb + 2 * <usize>l * hb;
+        const dio = DIO + j * iob;
         const dz = DZ + j * gb;
-        const hp = HPs + j * hb;
-        const ths = THs + j * hb;
-        const din = DIN + j * hb;
-        const dOut = f32x4.splat(load<f32>(DOUT + (<usize>c << 2)));
         const one = kv(K_ONE);
-        for (let v: usize = 0; v < hb; v += 16) {
-          let dh = v128.load(ds + v);
-          if (top) dh = f32x4.add(dh, f32x4.mul(dOut, v128.load(head + v)));
-          else dh = f32x4.add(dh, v128.load(din + v));
-          let cp: v128;
-          if (t > 0) {
-            const tpp = tplPrev + <usize>c * tb;
-            cp = v128.load(tpp + 4 * hb + v);
-            const tc = vtanh(cp);
-            v128.store(ths + v, tc);
-            v128.store(hp + v, f32x4.mul(v128.load(tpp + 3 * hb + v), tc));
-          } else {
-            const s0 = state0 + <usize>c * sb + 2 * <usize>l * hb;
-            cp = v128.load(s0 + hb + v);
-            v128.store(hp + v, v128.load(s0 + v));
+        for (let v: usize = 0; v < nq; v++) {
+          const p = tp + v * 80;
+          const dsv = ds + (v << 5);
+          const v16 = v << 4;
+          let dh = v128.load(dsv);
+          if (top) dh = f32x4.add(dh, f32x4.mul(dOut, v128.load(head + v16)));
+          else dh = f32x4.add(dh, v128.load(dio + v16));
+          const ig = v128.load(p);
+          const fg = v128.load(p, 16);
+          const gg = v128.load(p, 32);
+          const og = v128.load(p, 48);
+          const tc = v128.load(th + v16);
+          const dct = f32x4.add(v128.load(dsv, 16), f32x4.mul(f32x4.mul(dh, og), f32x4.sub(one, f32x4.mul(tc, tc))));
+          const dzp = dz + (v << 6);
+          v128.store(dzp, f32x4.mul(f32x4.mul(dct, gg), f32x4.mul(ig, f32x4.sub(one, ig))));
+          v128.store(dzp, f32x4.mul(f32x4.mul(dct, v128.load(cpp + v * cps)), f32x4.mul(fg, f32x4.sub(one, fg))), 16);
+          v128.store(dzp, f32x4.mul(f32x4.mul(dct, ig), f32x4.sub(one, f32x4.mul(gg, gg))), 32);
+          v128.store(dzp, f32x4.mul(f32x4.mul(dh, tc), f32x4.mul(og, f32x4.sub(one, og))), 48);
+          v128.store(dsv, f32x4.mul(dct, fg), 16);
+          if (top) {
+            const gh = gHead + v16;
+            v128.store(gh, f32x4.add(v128.load(gh), f32x4.mul(dOut, f32x4.mul(og, tc))));
           }
-          if (l > 0) {
-            const tlo = tplLow + <usize>c * tb;
-            const thlo = thc + (<usize>(c * L + l - 1)) * hb;
-            v128.store(IN + j * hb + v, f32x4.mul(v128.load(tlo + 3 * hb + v), v128.load(thlo + v)));
+        }
+        if (top) {
+          dbout += <f64>d;
+          if (j % CHUNK == CHUNK - 1 || c == ce - 1) {
+            for (let v: usize = 0; v < hb; v += 16) {
+              addF64(gHead64 + (v << 1), v128.load(gHead + v));
+              v128.store(gHead + v, f32x4.splat(0));
+            }
           }
-          const ig = v128.load(tp + v);
-          const fg = v128.load(tp + hb + v);
-          const gg = v128.load(tp + 2 * hb + v);
-          const og = v128.load(tp + 3 * hb + v);
-          const tc = v128.load(th + v);
-          const dct = f32x4.add(v128.load(ds + hb + v), f32x4.mul(f32x4.mul(dh, og), f32x4.sub(one, f32x4.mul(tc, tc))));
-          v128.store(dz + v, f32x4.mul(f32x4.mul(dct, gg), f32x4.mul(ig, f32x4.sub(one, ig))));
-          v128.store(dz + hb + v, f32x4.mul(f32x4.mul(dct, cp), f32x4.mul(fg, f32x4.sub(one, fg))));
-          v128.store(dz + 2 * hb + v, f32x4.mul(f32x4.mul(dct, ig), f32x4.sub(one, f32x4.mul(gg, gg))));
-          v128.store(dz + 3 * hb + v, f32x4.mul(f32x4.mul(dh, tc), f32x4.mul(og, f32x4.sub(one, og))));
-          v128.store(ds + hb + v, f32x4.mul(dct, fg));
         }
       }
-      // pass B: per coordinate pair, gradients to the inputs and the previous hidden state
-      const WinT = <usize>lfld(ctx, l, L_WINT);
-      const WrecT = <usize>lfld(ctx, l, L_WRECT);
-      const kpb = <usize>KinP << 2;
+
+      // pass B, per coordinate pair: dL/d(inputs) and dL/d(h_prev) through W^T
+      const WT = <usize>lfld(ctx, l, L_WT);
+      const ob = <usize>O << 2;
+      const kp = <usize>KinP << 2;
+      const vFrom = l == 0 && DX == 0 ? KinP >> 2 : 0;
       for (let a = cb; a < ce; a += 2) {
         const hasB = a + 1 < ce;
         const b = hasB ? a + 1 : a;
         const ja = <usize>(a - cb);
         const jb = <usize>(b - cb);
-        const dsA = dstate + <usize>a * sb + 2 * <usize>l * hb;
-        const dsB = hasB ? dstate + <usize>b * sb + 2 * <usize>l * hb : dummy;
-        mm2(dsA, dsB, zero, zero, DZ + ja * gb, DZ + jb * gb, 4, WrecT, hb, G, nvh, false);
-        if (l > 0) {
-          mm2(DIN + ja * hb, DIN + jb * hb, zero, zero, DZ + ja * gb, DZ + jb * gb, 4, WinT, kpb, G, KinP >> 2, false);
-        } else if (DX != 0) {
-          mm2(DXS, DXS + kpb, zero, zero, DZ + ja * gb, DZ + jb * gb, 4, WinT, kpb, G, KinP >> 2, false);
-          memory.copy(DX + <usize>a * kI, DXS, kI);
-          if (hasB) memory.copy(DX + <usize>b * kI, DXS + kpb, kI);
+        interleave(DZI, DZ + ja * gb, DZ + jb * gb, G);
+        const dA = DIO + ja * iob;
+        const dB = hasB ? DIO + jb * iob : dummy;
+        if (l == 0) {
+          // the input and recurrent parts separately, so that the first can be skipped
+          if (vFrom == 0) dinTiles(dA, dB, DZI, WT, ob, G, 0, KinP >> 2);
+          dinTiles(dA, dB, DZI, WT, ob, G, KinP >> 2, O >> 2);
+        } else {
+          dinTiles(dA, dB, DZI, WT, ob, G, 0, O >> 2);
+        }
+        const dsA = dstate + <usize>a * dsb + 2 * <usize>l * hb;
+        for (let v: usize = 0; v < nq; v++) v128.store(dsA + (v << 5), v128.load(dA + kp + (v << 4)));
+        if (hasB) {
+          const dsB = dstate + <usize>b * dsb + 2 * <usize>l * hb;
+          for (let v: usize = 0; v < nq; v++) v128.store(dsB + (v << 5), v128.load(dB + kp + (v << 4)));
+        }
+        if (l == 0 && DX != 0) {
+          for (let k: usize = 0; k < kI; k += 4) store<f32>(DX + <usize>a * kI + k, load<f32>(dA + k));
+          if (hasB) for (let k: usize = 0; k < kI; k += 4) store<f32>(DX + <usize>b * kI + k, load<f32>(dB + k));
         }
       }
-      // pass C: weight gradients as a blocked GEMM over the block's coordinates
-      const gWin = g32 + (<usize>lfld(ctx, l, L_WIN) - phi);
-      const gWrec = g32 + (<usize>lfld(ctx, l, L_WREC) - phi);
-      const gB = g32 + (<usize>lfld(ctx, l, L_B) - phi);
-      let inSrc: usize, inStride: usize;
-      if (l == 0) {
-        inSrc = tapeX + (<usize>t * <usize>n + <usize>cb) * kI;
-        inStride = kI;
-      } else {
-        inSrc = IN;
-        inStride = hb;
+
+      // pass C: dW += inputs^T dz over the block, two weight rows at a time
+      const gW = g64 + (<usize>lfld(ctx, l, L_GW) << 1);
+      for (let k = 0; k < K; k += 2) {
+        const dA = gW + ((<usize>k * gb) << 1);
+        const pa = INR + (<usize>k << 2);
+        if (k + 1 >= K) {
+          // an odd last row: pair it with a zero column written over the next row's slot
+          for (let j: usize = 0; j < <usize>nb; j++) store<f32>(pa + j * krb, 0, 4);
+        }
+        const dB = k + 1 < K ? dA + (gb << 1) : dummy;
+        for (let q: usize = 0; q < nq; q++) {
+          const o = q << 6;
+          mmk4f64(dA + (o << 1), dB + (o << 1), pa, krb, DZ + o, gb, nb);
+        }
       }
-      for (let k = 0; k < Kin; k += 2) {
-        const two = k + 1 < Kin;
-        const dA = gWin + <usize>k * gb;
-        const dB = two ? dA + gb : dummy;
-        const pa = inSrc + (<usize>k << 2);
-        mm2(dA, dB, zero, zero, pa, two ? pa + 4 : pa, inStride, DZ, gb, nb, Hp, false);
+      const gBias = g64 + (<usize>lfld(ctx, l, L_GB) << 1);
+      for (let q: usize = 0; q < nq; q++) {
+        const dq = gBias + (q << 7);
+        for (let j0: usize = 0; j0 < <usize>nb; j0 += CHUNK) {
+          const j1 = j0 + CHUNK < <usize>nb ? j0 + CHUNK : <usize>nb;
+          let s0 = f32x4.splat(0);
+          let s1 = f32x4.splat(0);
+          let s2 = f32x4.splat(0);
+          let s3 = f32x4.splat(0);
+          for (let j = j0; j < j1; j++) {
+            const p = DZ + (q << 6) + j * gb;
+            s0 = f32x4.add(s0, v128.load(p));
+            s1 = f32x4.add(s1, v128.load(p, 16));
+            s2 = f32x4.add(s2, v128.load(p, 32));
+            s3 = f32x4.add(s3, v128.load(p, 48));
+          }
+          addF64(dq, s0);
+          addF64(dq + 32, s1);
+          addF64(dq + 64, s2);
+          addF64(dq + 96, s3);
+        }
       }
-      for (let k = 0; k < H; k += 2) {
-        const two = k + 1 < H;
-        const dA = gWrec + <usize>k * gb;
-        const dB = two ? dA + gb : dummy;
-        const pa = HPs + (<usize>k << 2);
-        mm2(dA, dB, zero, zero, pa, two ? pa + 4 : pa, hb, DZ, gb, nb, Hp, false);
-      }
-      mm2(gB, dummy, zero, zero, CT + (K_ONE << 4), CT + (K_ONE << 4), 0, DZ, gb, nb, Hp, false);
+
       // pass D: tanh(c) of step t-1 becomes the cached one for the next (earlier) step
       if (t > 0) {
         for (let c = cb; c < ce; c++) {
-          memory.copy(thc + (<usize>(c * L + l)) * hb, THs + <usize>(c - cb) * hb, hb);
+          const th = thc + (<usize>(c * L + l)) * hb;
+          const ths = THS + <usize>(c - cb) * hb;
+          for (let v: usize = 0; v < hb; v += 16) v128.store(th + v, v128.load(ths + v));
         }
       }
     }
-    flush(g64, g32, pint);
   }
+  store<f64>(gHead64 + (hb << 1), load<f64>(gHead64 + (hb << 1)) + dbout);
 }

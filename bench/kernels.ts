@@ -1,14 +1,19 @@
 // Micro-benchmark of the LSTM engines (not a test): one truncation of the MNIST experiment's
 // shape (n = 15,910 coordinates, T = 20 steps, 2-layer LSTM with 20 units, 2 inputs):
 // T recorded forward steps, T backward steps (no dx, as in first-order meta-training) and
-// finishBackward. Prints the median seconds per iteration and GFLOP/s.
+// finishBackward. Prints seconds per iteration (median and best of the repetitions) and
+// GFLOP/s at the median, and the process's peak RSS after each engine.
 //
-//   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--threads 1,2] [--block 64] [--no-ref]
+//   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--engines ref,wasm1,wasm2] [--block 64]
+//
+// `wasmK` is the WebAssembly engine on K threads. Run one engine per process
+// (`--engines wasm2`) to read its own peak RSS.
 //
 // FLOPs counted: the matrix products only, 2 per multiply-add. Per coordinate and step, with
 // K_l the inputs of layer l (I, then H): forward 2*4H*sum_l(K_l + H) + 2H (head); backward the
 // same for the weight gradient, 2*4H*(sum_l(K_l + H) - I) for the gradients of the inputs and
-// the previous hidden states (dx skipped), and 2H for the head: 29,520 for the paper's LSTM.
+// the previous hidden states (dx skipped), and 2H for the head: 29,520 for the paper's LSTM,
+// 9.39 GFLOP per iteration at n = 15,910, T = 20.
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { createWasmEngine } from "../src/kernels/wasm.ts";
 import { phiSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
@@ -21,9 +26,8 @@ function arg(name: string, dflt: string): string {
 const n = Number(arg("n", "15910"));
 const T = Number(arg("T", "20"));
 const reps = Number(arg("reps", "7"));
-const threadList = arg("threads", "1,2").split(",").map(Number);
+const engines = arg("engines", "ref,wasm1,wasm2").split(",");
 const block = Number(arg("block", "64"));
-const withRef = !process.argv.includes("--no-ref");
 const shape: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
 
 function flopsPerCoordStep(s: LstmShape): number {
@@ -49,10 +53,10 @@ function iteration(e: LstmEngine): void {
   e.finishBackward(dphi);
 }
 
-function time(label: string, e: LstmEngine, r: number): number {
+function time(label: string, e: LstmEngine, r: number): void {
   e.setPhi(phi);
   e.resetState();
-  iteration(e); // warm-up
+  iteration(e); // warm-up: first touch of the memory, tier-up of the WebAssembly code
   const ts: number[] = [];
   for (let k = 0; k < r; k++) {
     const t0 = performance.now();
@@ -62,22 +66,25 @@ function time(label: string, e: LstmEngine, r: number): number {
   ts.sort((a, b) => a - b);
   const med = ts[Math.floor(ts.length / 2)]!;
   const gflops = (flopsPerCoordStep(shape) * n * T) / med / 1e9;
+  const rss = process.resourceUsage().maxRSS / 1024;
   console.log(
-    `${label.padEnd(18)} ${med.toFixed(4)} s/iter  ${gflops.toFixed(1).padStart(6)} GFLOP/s  (min ${ts[0]!.toFixed(4)}, max ${ts[ts.length - 1]!.toFixed(4)}, ${r} reps)`,
+    `${label.padEnd(16)} median ${med.toFixed(4)} s/iter  best ${ts[0]!.toFixed(4)}  ${gflops.toFixed(1).padStart(5)} GFLOP/s  (${r} reps; peak RSS so far ${rss.toFixed(0)} MB)`,
   );
-  return med;
 }
 
-console.log(`n ${n}, T ${T}, ${flopsPerCoordStep(shape)} FLOP per coordinate-step, ${((flopsPerCoordStep(shape) * n * T) / 1e9).toFixed(2)} GFLOP per iteration`);
-if (withRef) {
-  const ref = createReferenceEngine({ shape, n, capacity: T });
-  time("reference (TS)", ref, Math.max(1, Math.min(3, reps)));
-  ref.dispose();
+const gf = (flopsPerCoordStep(shape) * n * T) / 1e9;
+console.log(`n ${n}, T ${T}: ${flopsPerCoordStep(shape)} FLOP per coordinate-step, ${gf.toFixed(2)} GFLOP per iteration`);
+for (const name of engines) {
+  if (name === "ref") {
+    const e = createReferenceEngine({ shape, n, capacity: T });
+    time("reference (TS)", e, Math.max(1, Math.min(3, reps)));
+    e.dispose();
+  } else if (/^wasm\d+$/.test(name)) {
+    const threads = Number(name.slice(4));
+    const e = createWasmEngine({ shape, n, capacity: T, threads, blockSize: block });
+    time(`wasm, ${threads} thread${threads > 1 ? "s" : ""}`, e, reps);
+    e.dispose();
+  } else {
+    throw new Error(`unknown engine '${name}' (ref, wasm1, wasm2, ...)`);
+  }
 }
-for (const threads of threadList) {
-  const e = createWasmEngine({ shape, n, capacity: T, threads, blockSize: block });
-  time(`wasm ${threads} thread(s)`, e, reps);
-  e.dispose();
-}
-const rss = process.resourceUsage().maxRSS / 1024;
-console.log(`peak RSS ${rss.toFixed(0)} MB`);

@@ -11,14 +11,17 @@
  * `Atomics` on a control block in that memory and waits for them with `Atomics.wait`.
  *
  * What the tape keeps matches the reference engine (activated gates and the new cell state per
- * layer, the input features, a snapshot of the state when recording starts); weight gradients
- * are summed in float32 within a block of coordinates and in float64 across blocks.
+ * layer, the input features, a snapshot of the state when recording starts). The gradient of
+ * phi is summed in float32 over at most 32 coordinates at a time and in float64 beyond, since
+ * its terms cancel heavily. sigmoid and tanh use a rational approximation of tanh accurate to
+ * a few float32 ulps (max 3.4e-7 relative).
  */
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { phiSize, stateSize, type LstmEngine, type LstmEngineOptions, type LstmShape } from "./types.ts";
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
+import { CTX, F, HEAP, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
 
 // The compiler settings include no DOM library, so the few WebAssembly types used here are
 // declared locally (the global exists in every Node release we support).
@@ -93,117 +96,6 @@ interface KernelExports {
   sigmoidArray(src: number, dst: number, n: number): void;
 }
 
-// Fixed addresses below 64 KiB (the kernels' constant table sits at 2048).
-const CTX = 4096;
-const HEAP = 65536;
-const PAGE = 65536;
-const MAX_PAGES = 65536;
-
-// Context fields (i32 index), mirrored in assembly/lstm.ts.
-const F = {
-  I: 0, H: 1, HP: 2, L: 3, N: 4, P: 5, B: 6, X: 7, OUT: 8, DOUT: 9, DX: 10, T: 11, REC: 12, FIRST: 13,
-  STATE: 14, STATE0: 15, DSTATE: 16, TH: 17, TAPE: 18, TAPEX: 19, HEAD: 20, SCR: 21, SCRSTRIDE: 22,
-  GRAD: 23, GRADSTRIDE: 24, G64: 25, G64STRIDE: 26, PHI: 27, PINT: 28, AB: 29, RANGE: 32, LAYER: 256,
-} as const;
-const LF = { WIN: 0, WREC: 1, B: 2, WINT: 3, WRECT: 4, KIN: 5, KINP: 6 } as const;
-const MAX_THREADS = (F.LAYER - F.RANGE) / 2;
-
-const round4 = (k: number): number => Math.ceil(k / 4) * 4;
-const align = (b: number): number => Math.ceil(b / 64) * 64;
-
-/** Byte offsets of everything the engine keeps in its memory. */
-class Layout {
-  readonly Hp: number;
-  readonly G: number;
-  /** Internal state floats per coordinate (h and c of every layer, Hp lanes each). */
-  readonly S: number;
-  readonly win: number[] = [];
-  readonly wrec: number[] = [];
-  readonly bias: number[] = [];
-  readonly winT: number[] = [];
-  readonly wrecT: number[] = [];
-  readonly kin: number[] = [];
-  readonly kinP: number[] = [];
-  readonly phi: number;
-  readonly head: number;
-  /** Floats in the internal phi (and in each gradient accumulator). */
-  readonly pint: number;
-  /** The activation table: a [G], b [G] (sigmoid gates 1/2, 1/2; candidate 1, 0). */
-  readonly ab: number;
-  readonly state: number;
-  readonly state0: number;
-  readonly dstate: number;
-  readonly th: number;
-  readonly tape: number;
-  readonly tapeX: number;
-  readonly x: number;
-  readonly out: number;
-  readonly dout: number;
-  readonly dx: number;
-  readonly scr: number;
-  readonly scrStride: number;
-  readonly grad: number;
-  readonly gradStride: number;
-  readonly g64: number;
-  readonly g64Stride: number;
-  readonly bytes: number;
-
-  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number) {
-    const { inputs: I, hidden: H, layers: L } = s;
-    this.Hp = round4(H);
-    const Hp = this.Hp;
-    const G = (this.G = 4 * Hp);
-    this.S = 2 * L * Hp;
-    let p = HEAP;
-    const take = (bytes: number): number => {
-      const at = p;
-      p += align(bytes);
-      return at;
-    };
-    // The internal phi is one contiguous run (its float offsets define the gradient layout).
-    this.phi = p;
-    let q = p;
-    for (let l = 0; l < L; l++) {
-      const kin = l === 0 ? I : H;
-      this.kin.push(kin);
-      this.kinP.push(round4(kin));
-      this.win.push(q);
-      q += kin * G * 4;
-      this.wrec.push(q);
-      q += H * G * 4;
-      this.bias.push(q);
-      q += G * 4;
-    }
-    this.head = q;
-    q += (Hp + 4) * 4;
-    this.pint = (q - this.phi) / 4;
-    p = this.phi;
-    take(this.pint * 4);
-    for (let l = 0; l < L; l++) {
-      this.winT.push(take(G * this.kinP[l]! * 4));
-      this.wrecT.push(take(G * Hp * 4));
-    }
-    this.state = take(n * this.S * 4);
-    this.state0 = take(n * this.S * 4);
-    this.dstate = take(n * this.S * 4);
-    this.th = take(n * L * Hp * 4);
-    this.tape = take(capacity * L * n * 5 * Hp * 4);
-    this.tapeX = take(capacity * n * I * 4);
-    this.x = take(n * I * 4);
-    this.out = take(n * 4);
-    this.dout = take(n * 4);
-    this.dx = take(n * I * 4);
-    this.scrStride = align((10 * Hp + G + B * G + 4 * B * Hp + 2 * this.kinP[0]!) * 4);
-    this.ab = take(2 * G * 4);
-    this.scr = take(P * this.scrStride);
-    this.gradStride = align(this.pint * 4);
-    this.grad = take(P * this.gradStride);
-    this.g64Stride = align(this.pint * 8);
-    this.g64 = take(P * this.g64Stride);
-    this.bytes = p;
-  }
-}
-
 /**
  * Creates the WebAssembly SIMD engine (synchronously, workers included). The paper's
  * coordinatewise LSTM (Andrychowicz et al. 2016, section 2.1), agreeing with the reference
@@ -215,6 +107,7 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   for (const [k, v] of [["inputs", s.inputs], ["hidden", s.hidden], ["layers", s.layers]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`LSTM engine: shape.${k} must be a positive integer, got ${v}`);
   }
+  if (s.layers > MAX_LAYERS) throw new Error(`WebAssembly engine: at most ${MAX_LAYERS} layers, got ${s.layers}`);
   if (!Number.isInteger(opts.n) || opts.n < 0) throw new Error(`LSTM engine: n must be a non-negative integer, got ${opts.n}`);
   if (!Number.isInteger(opts.capacity) || opts.capacity < 0) {
     throw new Error(`LSTM engine: capacity must be a non-negative integer, got ${opts.capacity}`);
@@ -227,11 +120,16 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   return new WasmEngine(opts, P, B);
 }
 
-/** Thread-side resources, kept apart from the engine so that a finalizer can stop them. */
+/**
+ * Thread-side resources, kept apart from the engine (nothing here refers to it) so that an
+ * engine dropped without `dispose` can be collected and its finalizer can stop the workers.
+ */
 interface Pool {
   workers: Worker[];
   ctrl: Int32Array;
   exited: Promise<void>;
+  /** The first error a worker reported. */
+  error: Error | null;
 }
 
 function stopPool(pool: Pool): void {
@@ -257,7 +155,6 @@ class WasmEngine implements WasmLstmEngine {
   private f32: Float32Array;
   private f64: Float64Array;
   private readonly pool: Pool;
-  private workerError: Error | null = null;
   private steps = 0;
   private cursor = 0;
   private stale = false;
@@ -287,21 +184,29 @@ class WasmEngine implements WasmLstmEngine {
     const ctrl = new Int32Array(memory.buffer, CTRL_BYTES, 16);
     const workers: Worker[] = [];
     const exits: Promise<void>[] = [];
+    const pool: Pool = { workers, ctrl, exited: Promise.resolve(), error: null };
     for (let tid = 1; tid < P; tid++) {
-      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, ctx: CTX, tid } });
+      // No inherited execArgv: the worker is plain CommonJS and needs no loader (--import tsx,
+      // --input-type=module and the like would break or slow it).
+      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, ctx: CTX, tid } });
       w.on("error", (e: Error) => {
-        this.workerError ??= e;
+        pool.error ??= e;
       });
       exits.push(new Promise<void>((resolve) => w.once("exit", () => resolve())));
       w.unref();
       workers.push(w);
     }
-    this.pool = { workers, ctrl, exited: Promise.all(exits).then(() => undefined) };
+    pool.exited = Promise.all(exits).then(() => undefined);
+    this.pool = pool;
     if (workers.length > 0) {
       finalizer.register(this, this.pool, this);
       const deadline = Date.now() + 30_000;
       for (;;) {
         const r = Atomics.load(ctrl, CTRL.ready);
+        if (Atomics.load(ctrl, CTRL.failed) !== 0) {
+          stopPool(this.pool);
+          throw new Error("WebAssembly engine: a worker thread could not instantiate the kernels");
+        }
         if (r >= workers.length) break;
         if (Date.now() > deadline) {
           stopPool(this.pool);
@@ -315,13 +220,14 @@ class WasmEngine implements WasmLstmEngine {
   private writeContext(P: number, B: number): void {
     const { lay, i32 } = this;
     const { inputs: I, hidden: H, layers: L } = this.shape;
+    const { Hp } = lay;
     const c = CTX / 4;
     const set = (f: number, v: number): void => {
       i32[c + f] = v;
     };
     set(F.I, I);
     set(F.H, H);
-    set(F.HP, lay.Hp);
+    set(F.HP, Hp);
     set(F.L, L);
     set(F.N, this.n);
     set(F.P, P);
@@ -337,33 +243,40 @@ class WasmEngine implements WasmLstmEngine {
     set(F.HEAD, lay.head);
     set(F.SCR, lay.scr);
     set(F.SCRSTRIDE, lay.scrStride);
-    set(F.GRAD, lay.grad);
-    set(F.GRADSTRIDE, lay.gradStride);
     set(F.G64, lay.g64);
     set(F.G64STRIDE, lay.g64Stride);
-    set(F.PHI, lay.phi);
-    set(F.PINT, lay.pint);
-    set(F.AB, lay.ab);
-    const { Hp, G } = lay;
-    for (let j = 0; j < G; j++) {
-      const cand = Math.floor(j / Hp) === 2;
-      this.f32[lay.ab / 4 + j] = cand ? 1 : 0.5;
-      this.f32[lay.ab / 4 + G + j] = cand ? 0 : 0.5;
-    }
+    set(F.GHEAD, lay.gHead);
+    set(F.XP, lay.XP);
+    set(F.S, lay.S);
+    set(F.ZB, lay.sc.zB);
+    set(F.PI, lay.sc.pi);
+    set(F.GA, lay.sc.gA);
+    set(F.GBS, lay.sc.gB);
+    set(F.DUMMY, lay.sc.dummy);
+    set(F.DZ, lay.sc.dz);
+    set(F.DZI, lay.sc.dzi);
+    set(F.INR, lay.sc.inr);
+    set(F.THS, lay.sc.ths);
+    set(F.DIO, lay.sc.dio);
+    set(F.GHS, lay.sc.ghs);
+    set(F.KR, lay.KR);
+    set(F.OMAX, lay.OMAX);
     for (let t = 0; t < P; t++) {
       const cut = (k: number): number => Math.min(this.n, 2 * Math.round((this.n * k) / P / 2));
       set(F.RANGE + 2 * t, cut(t));
       set(F.RANGE + 2 * t + 1, t === P - 1 ? this.n : cut(t + 1));
     }
     for (let l = 0; l < L; l++) {
+      const y = lay.layers[l]!;
       const b = F.LAYER + 8 * l;
-      set(b + LF.WIN, lay.win[l]!);
-      set(b + LF.WREC, lay.wrec[l]!);
-      set(b + LF.B, lay.bias[l]!);
-      set(b + LF.WINT, lay.winT[l]!);
-      set(b + LF.WRECT, lay.wrecT[l]!);
-      set(b + LF.KIN, lay.kin[l]!);
-      set(b + LF.KINP, lay.kinP[l]!);
+      set(b + LF.W, y.w);
+      set(b + LF.B, y.bias);
+      set(b + LF.WT, y.wt);
+      set(b + LF.K, y.K);
+      set(b + LF.KIN, y.Kin);
+      set(b + LF.KINP, y.KinP);
+      set(b + LF.GW, y.gw);
+      set(b + LF.GB, y.gb);
     }
   }
 
@@ -381,7 +294,7 @@ class WasmEngine implements WasmLstmEngine {
     const ctrl = this.pool.ctrl;
     const nw = this.pool.workers.length;
     if (nw > 0) {
-      if (this.workerError !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.workerError.message}`);
+      if (this.pool.error !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.pool.error.message}`);
       Atomics.store(ctrl, CTRL.done, 0);
       Atomics.store(ctrl, CTRL.cmd, cmd);
       Atomics.add(ctrl, CTRL.gen, 1);
@@ -398,11 +311,11 @@ class WasmEngine implements WasmLstmEngine {
       for (;;) {
         const d = Atomics.load(ctrl, CTRL.done);
         if (d >= nw) break;
-        if (spins < 20000) {
+        if (spins < 2000) {
           spins++;
           continue;
         }
-        if (this.workerError !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.workerError.message}`);
+        if (this.pool.error !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.pool.error.message}`);
         Atomics.wait(ctrl, CTRL.done, d, 1000);
       }
       if (Atomics.load(ctrl, CTRL.err) !== 0) {
@@ -418,46 +331,9 @@ class WasmEngine implements WasmLstmEngine {
     const want = phiSize(this.shape);
     if (phi.length !== want) throw new Error(`LSTM engine: phi has ${phi.length} floats, expected ${want}`);
     if (this.steps > 0) throw new Error("LSTM engine: setPhi while the tape holds steps; call finishBackward first");
-    const { lay, f32 } = this;
-    const { hidden: H, layers: L } = this.shape;
-    const { Hp, G } = lay;
-    const G0 = 4 * H;
-    let o = 0;
-    for (let l = 0; l < L; l++) {
-      const kin = lay.kin[l]!;
-      const kinP = lay.kinP[l]!;
-      const win = lay.win[l]! / 4;
-      const wrec = lay.wrec[l]! / 4;
-      const bias = lay.bias[l]! / 4;
-      const winT = lay.winT[l]! / 4;
-      const wrecT = lay.wrecT[l]! / 4;
-      f32.fill(0, win, bias + G);
-      f32.fill(0, winT, winT + G * kinP);
-      f32.fill(0, wrecT, wrecT + G * Hp);
-      for (let r = 0; r < kin + H; r++) {
-        for (let q = 0; q < 4; q++) {
-          for (let u = 0; u < H; u++) {
-            const v = phi[o + r * G0 + q * H + u]!;
-            const j = q * Hp + u;
-            if (r < kin) {
-              f32[win + r * G + j] = v;
-              f32[winT + j * kinP + r] = v;
-            } else {
-              f32[wrec + (r - kin) * G + j] = v;
-              f32[wrecT + j * Hp + (r - kin)] = v;
-            }
-          }
-        }
-      }
-      o += (kin + H) * G0;
-      for (let q = 0; q < 4; q++) for (let u = 0; u < H; u++) f32[bias + q * Hp + u] = phi[o + q * H + u]!;
-      o += G0;
-    }
-    const head = lay.head / 4;
-    f32.fill(0, head, head + Hp + 4);
-    for (let u = 0; u < H; u++) f32[head + u] = phi[o + u]!;
-    f32[head + Hp] = phi[o + H]!;
+    this.lay.writePhi(this.shape, phi, this.f32);
   }
+
 
   private clearTape(): void {
     this.steps = 0;
@@ -476,39 +352,20 @@ class WasmEngine implements WasmLstmEngine {
 
   getState(): Float32Array {
     this.alive("getState");
-    const { hidden: H, layers: L } = this.shape;
-    const { Hp, S } = this.lay;
-    const out = new Float32Array(this.n * stateSize(this.shape));
-    const st = this.lay.state / 4;
-    if (Hp === H) {
-      out.set(this.f32.subarray(st, st + this.n * S));
-      return out;
-    }
-    for (let c = 0, o = 0; c < this.n; c++) {
-      for (let k = 0; k < 2 * L; k++, o += H) out.set(this.f32.subarray(st + c * S + k * Hp, st + c * S + k * Hp + H), o);
-    }
-    return out;
+    return this.lay.readState(this.shape, this.n, this.f32);
   }
+
 
   setState(state: Float32Array): void {
     this.alive("setState");
-    const { hidden: H, layers: L } = this.shape;
-    const { Hp, S } = this.lay;
     const per = stateSize(this.shape);
     if (state.length !== this.n * per) {
       throw new Error(`LSTM engine: state has ${state.length} floats, expected ${this.n * per} (n * ${per})`);
     }
-    const st = this.lay.state / 4;
-    if (Hp === H) {
-      this.f32.set(state, st);
-    } else {
-      this.f32.fill(0, st, st + this.n * S);
-      for (let c = 0, o = 0; c < this.n; c++) {
-        for (let k = 0; k < 2 * L; k++, o += H) this.f32.set(state.subarray(o, o + H), st + c * S + k * Hp);
-      }
-    }
+    this.lay.writeState(this.shape, this.n, state, this.f32);
     this.clearTape();
   }
+
 
   forward(x: Float32Array, out: Float32Array, record: boolean): void {
     this.alive("forward");
@@ -563,40 +420,10 @@ class WasmEngine implements WasmLstmEngine {
     this.alive("finishBackward");
     const want = phiSize(this.shape);
     if (dphi.length !== want) throw new Error(`LSTM engine: dphi has ${dphi.length} floats, expected ${want}`);
-    const { lay, f64 } = this;
-    const { hidden: H, layers: L } = this.shape;
-    const { Hp, G } = lay;
-    const G0 = 4 * H;
-    const sum = new Float64Array(lay.pint);
-    for (let t = 0; t < this.threads; t++) {
-      const b = (lay.g64 + t * lay.g64Stride) / 8;
-      for (let k = 0; k < lay.pint; k++) sum[k]! += f64[b + k]!;
-    }
-    const phi0 = lay.phi / 4;
-    let o = 0;
-    for (let l = 0; l < L; l++) {
-      const kin = lay.kin[l]!;
-      const win = lay.win[l]! / 4 - phi0;
-      const wrec = lay.wrec[l]! / 4 - phi0;
-      const bias = lay.bias[l]! / 4 - phi0;
-      for (let r = 0; r < kin + H; r++) {
-        const row = r < kin ? win + r * G : wrec + (r - kin) * G;
-        for (let q = 0; q < 4; q++) {
-          for (let u = 0; u < H; u++) {
-            const k = o + r * G0 + q * H + u;
-            dphi[k] = dphi[k]! + sum[row + q * Hp + u]!;
-          }
-        }
-      }
-      o += (kin + H) * G0;
-      for (let q = 0; q < 4; q++) for (let u = 0; u < H; u++) dphi[o + q * H + u] = dphi[o + q * H + u]! + sum[bias + q * Hp + u]!;
-      o += G0;
-    }
-    const head = lay.head / 4 - phi0;
-    for (let u = 0; u < H; u++) dphi[o + u] = dphi[o + u]! + sum[head + u]!;
-    dphi[o + H] = dphi[o + H]! + sum[head + Hp]!;
+    this.lay.addGradient(this.shape, this.f64, this.threads, dphi);
     this.clearTape();
   }
+
 
   stopped(): Promise<void> {
     return this.pool.exited;

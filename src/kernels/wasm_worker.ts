@@ -3,8 +3,8 @@
  *
  * Each worker instantiates the kernel module on the engine's shared memory and then loops:
  * wait on the generation counter of the control block, run the command for its thread index,
- * count itself done. The source is plain JavaScript run with `eval: true`, so a worker needs
- * no TypeScript loader and starts in a few milliseconds.
+ * count itself done. The source is plain CommonJS run with `eval: true` and no inherited
+ * execArgv, so a worker needs no TypeScript loader and starts in a few milliseconds.
  */
 
 /** Int32 slots of the control block (an Int32Array over the shared memory at `CTRL_BYTES`). */
@@ -19,6 +19,8 @@ export const CTRL = {
   err: 3,
   /** Workers that have instantiated the module and entered their loop. */
   ready: 4,
+  /** Set to 1 by a worker that could not start. */
+  failed: 5,
 } as const;
 
 /** Commands: the index into the worker's table of kernel exports, or exit. */
@@ -28,17 +30,24 @@ export const CMD = { exit: 0, forward: 1, backward: 2 } as const;
 export const CTRL_BYTES = 1024;
 
 /** How long a worker spins on the control block before it sleeps in Atomics.wait. */
-const SPIN_ITERATIONS = 20000;
+const SPIN_ITERATIONS = 2000;
 
 /** The worker program (CommonJS, evaluated). workerData: { module, memory, ctx, tid }. */
 export const WORKER_SOURCE = `
 "use strict";
 const { workerData } = require("node:worker_threads");
 const { module, memory, ctx, tid } = workerData;
-const inst = new WebAssembly.Instance(module, { env: { memory } });
-const ex = inst.exports;
 const ctrl = new Int32Array(memory.buffer, ${CTRL_BYTES}, 16);
-const fns = [null, ex.forward, ex.backward];
+let fns;
+try {
+  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
+  fns = [null, ex.forward, ex.backward];
+} catch (e) {
+  Atomics.store(ctrl, ${CTRL.failed}, 1);
+  Atomics.add(ctrl, ${CTRL.ready}, 1);
+  Atomics.notify(ctrl, ${CTRL.ready});
+  throw e;
+}
 let gen = Atomics.load(ctrl, ${CTRL.gen});
 Atomics.add(ctrl, ${CTRL.ready}, 1);
 Atomics.notify(ctrl, ${CTRL.ready});

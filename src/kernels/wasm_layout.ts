@@ -1,0 +1,269 @@
+/**
+ * Memory layout of the WebAssembly engine (`wasm.ts`): the context fields shared with the
+ * kernels (`assembly/lstm.ts`, which mirrors them), the permuted gate lanes, and the byte
+ * offsets of weights, state, tape, scratch and gradient sums inside the shared memory.
+ */
+import { stateSize, type LstmShape } from "./types.ts";
+
+// Fixed addresses below 64 KiB (the kernels' constant table sits at 2048).
+export const CTX = 4096;
+export const HEAP = 65536;
+export const PAGE = 65536;
+export const MAX_PAGES = 65536;
+
+// Context fields (i32 index), mirrored in assembly/lstm.ts.
+export const F = {
+  I: 0, H: 1, HP: 2, L: 3, N: 4, P: 5, B: 6, X: 7, OUT: 8, DOUT: 9, DX: 10, T: 11, REC: 12, FIRST: 13,
+  STATE: 14, STATE0: 15, DSTATE: 16, TH: 17, TAPE: 18, TAPEX: 19, HEAD: 20, SCR: 21, SCRSTRIDE: 22,
+  G64: 25, G64STRIDE: 26, GHEAD: 27, XP: 30, S: 31,
+  ZB: 32, PI: 33, DUMMY: 34, DZ: 35, DZI: 37, INR: 38, THS: 40, DIO: 41, KR: 42, OMAX: 43, GA: 44, GBS: 45, GHS: 46,
+  RANGE: 64, LAYER: 256,
+} as const;
+export const LF = { W: 0, B: 1, WT: 2, K: 3, KIN: 4, KINP: 5, GW: 6, GB: 7 } as const;
+export const MAX_THREADS = (F.LAYER - F.RANGE) / 2;
+/** The per-layer context fields must end below HEAP; this leaves ample room. */
+export const MAX_LAYERS = 256;
+
+export const round4 = (k: number): number => Math.ceil(k / 4) * 4;
+const align = (b: number): number => Math.ceil(b / 64) * 64;
+
+/** Gate lane of unit u of gate q (i, f, g, o): groups of four units, the four gates side by side. */
+export function lane(q: number, u: number): number {
+  return (u >> 2) * 16 + q * 4 + (u & 3);
+}
+
+/** Where each float of the contract's phi goes inside the engine (see assembly/lstm.ts). */
+export interface LayerLayout {
+  /** Rows of the layer's input run: Kin (inputs, I or Hp) + Hp (recurrent). */
+  readonly K: number;
+  readonly Kin: number;
+  readonly KinP: number;
+  /** Weights W [K][G], bias [G], transposed weights WT [G][KinP + Hp] (byte offsets). */
+  readonly w: number;
+  readonly bias: number;
+  readonly wt: number;
+  /** Float offsets times 4 of dW [K][G] and db [G] inside a gradient block (float64 sums). */
+  readonly gw: number;
+  readonly gb: number;
+}
+
+/** Byte offsets of everything the engine keeps in its memory. */
+export class Layout {
+  readonly Hp: number;
+  readonly G: number;
+  readonly XP: number;
+  /** Floats per coordinate in the state rows: [pad | x], h_l..., c_l... */
+  readonly S: number;
+  readonly layers: LayerLayout[] = [];
+  readonly head: number;
+  /** Values in a gradient block, and the head's offset in it (as for LayerLayout.gw). */
+  readonly pint: number;
+  readonly gHead: number;
+  readonly state: number;
+  readonly state0: number;
+  readonly dstate: number;
+  readonly th: number;
+  readonly tape: number;
+  readonly tapeX: number;
+  readonly x: number;
+  readonly out: number;
+  readonly dout: number;
+  readonly dx: number;
+  readonly scr: number;
+  readonly scrStride: number;
+  /** Scratch offsets inside a thread's scratch (bytes), row lengths (floats). */
+  readonly sc: Record<"zB" | "pi" | "gA" | "gB" | "dummy" | "dz" | "dzi" | "inr" | "ths" | "dio" | "ghs", number>;
+  readonly KR: number;
+  readonly OMAX: number;
+  readonly g64: number;
+  readonly g64Stride: number;
+  readonly bytes: number;
+
+  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number) {
+    const { inputs: I, layers: L } = s;
+    const Hp = (this.Hp = round4(s.hidden));
+    const G = (this.G = 4 * Hp);
+    this.XP = round4(I);
+    this.S = this.XP + 2 * L * Hp;
+    let p = HEAP;
+    const take = (bytes: number): number => {
+      const at = p;
+      p += align(bytes);
+      return at;
+    };
+    let g = 0;
+    for (let l = 0; l < L; l++) {
+      const Kin = l === 0 ? I : Hp;
+      const KinP = round4(Kin);
+      const K = Kin + Hp;
+      const O = KinP + Hp;
+      const w = take(G * K * 4);
+      const bias = take(G * 4);
+      const wt = take(G * O * 4);
+      this.layers.push({ K, Kin, KinP, w, bias, wt, gw: g, gb: g + K * G * 4 });
+      g += (K + 1) * G * 4;
+    }
+    this.gHead = g;
+    g += (Hp + 4) * 4;
+    this.pint = g / 4;
+    this.head = take((Hp + 4) * 4);
+    this.state = take(n * this.S * 4);
+    this.state0 = take(n * this.S * 4);
+    this.dstate = take(n * 2 * L * Hp * 4);
+    this.th = take(n * L * Hp * 4);
+    this.tape = take(capacity * L * n * 5 * Hp * 4);
+    this.tapeX = take(capacity * n * I * 4);
+    this.x = take(n * I * 4);
+    this.out = take(n * 4);
+    this.dout = take(n * 4);
+    this.dx = take(n * I * 4);
+    // One spare column: an odd last weight-gradient row is paired with a zero column.
+    this.KR = round4(Math.max(...this.layers.map((y) => y.K)) + 1);
+    this.OMAX = Math.max(...this.layers.map((y) => y.KinP + Hp));
+    let q = 0;
+    const sub = (floats: number): number => {
+      const at = q;
+      q += align(floats * 4);
+      return at;
+    };
+    sub(G); // zA at 0
+    this.sc = {
+      zB: sub(G),
+      pi: sub(2 * this.KR + 8),
+      gA: sub(5 * Hp),
+      gB: sub(5 * Hp),
+      dummy: sub(2 * Math.max(G, this.OMAX) + 32),
+      dz: sub(B * G),
+      dzi: sub(2 * G),
+      inr: sub(B * this.KR),
+      ths: sub(B * Hp),
+      dio: sub(B * this.OMAX),
+      ghs: sub(Hp + 4),
+    };
+    this.scrStride = q;
+    this.scr = take(P * this.scrStride);
+    this.g64Stride = align(this.pint * 8);
+    this.g64 = take(P * this.g64Stride);
+    this.bytes = p;
+  }
+
+  /** Internal input row of the contract's row r of W_l (inputs, then recurrent). */
+  row(l: number, r: number, H: number): number {
+    const y = this.layers[l]!;
+    const kinC = l === 0 ? y.Kin : H;
+    return r < kinC ? r : y.Kin + (r - kinC);
+  }
+
+  /** Output lane of WT_l for input row k (the input part, then the recurrent part). */
+  outLane(l: number, k: number): number {
+    const y = this.layers[l]!;
+    return k < y.Kin ? k : y.KinP + (k - y.Kin);
+  }
+
+  /** Copies the contract's phi into the weights, permuted and transposed. */
+  writePhi(s: LstmShape, phi: Float32Array, f32: Float32Array): void {
+    const { hidden: H, layers: L } = s;
+    const { Hp, G } = this;
+    const G0 = 4 * H;
+    let o = 0;
+    for (let l = 0; l < L; l++) {
+      const y = this.layers[l]!;
+      const w = y.w / 4;
+      const wt = y.wt / 4;
+      const bias = y.bias / 4;
+      const O = y.KinP + Hp;
+      f32.fill(0, w, w + G * y.K);
+      f32.fill(0, wt, wt + G * O);
+      f32.fill(0, bias, bias + G);
+      const rows = (l === 0 ? s.inputs : H) + H;
+      for (let r = 0; r < rows; r++) {
+        const k = this.row(l, r, H);
+        const ol = this.outLane(l, k);
+        for (let q = 0; q < 4; q++) {
+          for (let u = 0; u < H; u++) {
+            const v = phi[o + r * G0 + q * H + u]!;
+            const j = lane(q, u);
+            f32[w + k * G + j] = v;
+            f32[wt + j * O + ol] = v;
+          }
+        }
+      }
+      o += rows * G0;
+      for (let q = 0; q < 4; q++) for (let u = 0; u < H; u++) f32[bias + lane(q, u)] = phi[o + q * H + u]!;
+      o += G0;
+    }
+    const head = this.head / 4;
+    f32.fill(0, head, head + Hp + 4);
+    for (let u = 0; u < H; u++) f32[head + u] = phi[o + u]!;
+    f32[head + Hp] = phi[o + H]!;
+  }
+
+  /** The recurrent state in the contract's layout (a copy). */
+  readState(s: LstmShape, n: number, f32: Float32Array): Float32Array {
+    const { hidden: H, layers: L } = s;
+    const { Hp, S, XP } = this;
+    const per = stateSize(s);
+    const out = new Float32Array(n * per);
+    const st = this.state / 4;
+    for (let c = 0; c < n; c++) {
+      const row = st + c * S + XP;
+      for (let l = 0; l < L; l++) {
+        const o = c * per + 2 * l * H;
+        out.set(f32.subarray(row + l * Hp, row + l * Hp + H), o);
+        out.set(f32.subarray(row + (L + l) * Hp, row + (L + l) * Hp + H), o + H);
+      }
+    }
+    return out;
+  }
+
+  /** Replaces the recurrent state from the contract's layout. */
+  writeState(s: LstmShape, n: number, state: Float32Array, f32: Float32Array): void {
+    const { hidden: H, layers: L } = s;
+    const { Hp, S, XP } = this;
+    const per = stateSize(s);
+    const st = this.state / 4;
+    f32.fill(0, st, st + n * S);
+    for (let c = 0; c < n; c++) {
+      const row = st + c * S + XP;
+      for (let l = 0; l < L; l++) {
+        const o = c * per + 2 * l * H;
+        f32.set(state.subarray(o, o + H), row + l * Hp);
+        f32.set(state.subarray(o + H, o + 2 * H), row + (L + l) * Hp);
+      }
+    }
+  }
+
+  /** Adds the threads' float64 gradient sums into dphi (the contract's layout). */
+  addGradient(s: LstmShape, f64: Float64Array, threads: number, dphi: Float32Array): void {
+    const { hidden: H, layers: L } = s;
+    const { Hp, G } = this;
+    const G0 = 4 * H;
+    const sum = new Float64Array(this.pint);
+    for (let t = 0; t < threads; t++) {
+      const b = (this.g64 + t * this.g64Stride) / 8;
+      for (let k = 0; k < this.pint; k++) sum[k]! += f64[b + k]!;
+    }
+    let o = 0;
+    for (let l = 0; l < L; l++) {
+      const y = this.layers[l]!;
+      const gw = y.gw / 4;
+      const gb = y.gb / 4;
+      const rows = (l === 0 ? s.inputs : H) + H;
+      for (let r = 0; r < rows; r++) {
+        const row = gw + this.row(l, r, H) * G;
+        for (let q = 0; q < 4; q++) {
+          for (let u = 0; u < H; u++) {
+            const k = o + r * G0 + q * H + u;
+            dphi[k] = dphi[k]! + sum[row + lane(q, u)]!;
+          }
+        }
+      }
+      o += rows * G0;
+      for (let q = 0; q < 4; q++) for (let u = 0; u < H; u++) dphi[o + q * H + u] = dphi[o + q * H + u]! + sum[gb + lane(q, u)]!;
+      o += G0;
+    }
+    const head = this.gHead / 4;
+    for (let u = 0; u < H; u++) dphi[o + u] = dphi[o + u]! + sum[head + u]!;
+    dphi[o + H] = dphi[o + H]! + sum[head + Hp]!;
+  }
+}

@@ -5,14 +5,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { key, split, uniform } from "../src/core/rng.ts";
 import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { createWasmEngine, wasmActivations, wasmEngineAvailable } from "../src/kernels/wasm.ts";
-import { ParamLayout } from "../src/core/layout.ts";
-import type { Task } from "../src/tasks/base.ts";
+import { loadCase, skipFixtures as fixturesMissing } from "./fixture_tasks.ts";
 import { lstmOptimizer } from "../src/learned/lstm_optimizer.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 
@@ -270,109 +268,13 @@ test("dispose stops the worker threads", { skip }, async () => {
 
 // ---- The PyTorch fixtures through the whole meta-gradient (as test/lstm_fixtures.test.ts). ----
 
-const FIXTURES = fileURLToPath(new URL("../../shared/ref/fixtures/", import.meta.url));
-const skipFixtures = skip || (existsSync(FIXTURES) ? false : `PyTorch fixtures not found at ${FIXTURES}`);
-
-interface Fixture {
-  task: string;
-  T: number;
-  dims: Record<string, number>;
-  theta0: number[];
-  phi: number[][];
-  X?: number[];
-  labels?: number[];
-  W?: number[];
-  y?: number[];
-}
-
-/** The fixtures' tasks in float64 (loss and gradient only). */
-function fixtureTask(fx: Fixture): Task {
-  const m = fx.dims;
-  if (fx.task === "Q") {
-    const d = m.d!;
-    const B = m.B!;
-    const W = fx.W!;
-    const y = fx.y!;
-    return {
-      name: "fixture-quadratic",
-      layout: new ParamLayout([{ name: "theta", shape: [B * d], group: "quadratic" }]),
-      instances: B,
-      init: () => new Float32Array(B * d),
-      lossAndGrad(th) {
-        const g = new Float64Array(B * d);
-        let loss = 0;
-        for (let b = 0; b < B; b++) {
-          for (let i = 0; i < d; i++) {
-            let r = -y[b * d + i]!;
-            for (let j = 0; j < d; j++) r += W[(b * d + i) * d + j]! * th[b * d + j]!;
-            loss += r * r;
-            for (let j = 0; j < d; j++) g[b * d + j]! += 2 * W[(b * d + i) * d + j]! * r;
-          }
-        }
-        return { loss, grad: Float32Array.from(g) };
-      },
-    };
-  }
-  const [din, dh, dout, B] = [m.din!, m.dh!, m.dout!, m.B!];
-  const X = fx.X!;
-  const labels = fx.labels!;
-  const oB1 = din * dh;
-  const oW2 = oB1 + dh;
-  const oB2 = oW2 + dh * dout;
-  return {
-    name: "fixture-mlp",
-    layout: new ParamLayout([
-      { name: "W1", shape: [din, dh], group: "fc" },
-      { name: "b1", shape: [dh], group: "fc" },
-      { name: "W2", shape: [dh, dout], group: "fc" },
-      { name: "b2", shape: [dout], group: "fc" },
-    ]),
-    instances: 1,
-    init: () => new Float32Array(oB2 + dout),
-    lossAndGrad(th) {
-      const g = new Float64Array(oB2 + dout);
-      let loss = 0;
-      for (let b = 0; b < B; b++) {
-        const h = new Float64Array(dh);
-        for (let k = 0; k < dh; k++) {
-          let s = th[oB1 + k]!;
-          for (let i = 0; i < din; i++) s += X[b * din + i]! * th[i * dh + k]!;
-          h[k] = 1 / (1 + Math.exp(-s));
-        }
-        const z = new Float64Array(dout);
-        for (let q = 0; q < dout; q++) {
-          let s = th[oB2 + q]!;
-          for (let k = 0; k < dh; k++) s += h[k]! * th[oW2 + k * dout + q]!;
-          z[q] = s;
-        }
-        const mx = Math.max(...z);
-        const lse = mx + Math.log(z.reduce((a, v) => a + Math.exp(v - mx), 0));
-        const lab = labels[b]!;
-        loss += (lse - z[lab]!) / B;
-        const dz = z.map((v, q) => (Math.exp(v - lse) - (q === lab ? 1 : 0)) / B);
-        for (let q = 0; q < dout; q++) {
-          g[oB2 + q]! += dz[q]!;
-          for (let k = 0; k < dh; k++) g[oW2 + k * dout + q]! += h[k]! * dz[q]!;
-        }
-        for (let k = 0; k < dh; k++) {
-          let s = 0;
-          for (let q = 0; q < dout; q++) s += th[oW2 + k * dout + q]! * dz[q]!;
-          const da = s * h[k]! * (1 - h[k]!);
-          g[oB1 + k]! += da;
-          for (let i = 0; i < din; i++) g[i * dh + k]! += X[b * din + i]! * da;
-        }
-      }
-      return { loss, grad: Float32Array.from(g) };
-    },
-  };
-}
+const skipFixtures = skip || fixturesMissing;
 
 for (const name of ["W", "Q"] as const) {
   for (const threads of [1, 2]) {
     test(`meta-gradient matches PyTorch (${name}, ${threads} thread(s))`, { skip: skipFixtures }, (t) => {
-      const fx = JSON.parse(readFileSync(FIXTURES + `check_${name}.json`, "utf8")) as Fixture;
-      const ref = JSON.parse(readFileSync(FIXTURES + `torch_grad_${name}.json`, "utf8")) as { L: number; grad: number[] };
-      const task = fixtureTask(fx);
+      const { task, fx, L, grad } = loadCase(name);
+      const ref = { L, grad };
       const opt = lstmOptimizer(
         { hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 },
         (o) => createWasmEngine({ ...o, threads }),

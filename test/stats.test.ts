@@ -36,3 +36,13 @@ test("summarizeSteps summarises each step across runs and rejects ragged runs", 
   );
   assert.throws(() => summarizeSteps([[1, 2], [1]]), /different lengths/);
 });
+
+test("comparePaired counts wins and summarises the log10 advantage per instance", async () => {
+  const { comparePaired } = await import("../src/eval/paired.ts");
+  // a beats b on instances 0 and 2; log10 advantages: log10(10/1) = 1, log10(1/10) = -1, log10(100/1) = 2.
+  const c = comparePaired([1, 10, 1], [10, 1, 100]);
+  assert.equal(c.wins, 2);
+  assert.equal(c.n, 3);
+  assert.ok(Math.abs(c.log10Advantage.mean - 2 / 3) < 1e-12);
+  assert.throws(() => comparePaired([1], [1, 2]), /instances/);
+});

@@ -1,6 +1,7 @@
 /** Prints an evaluation report as a table. */
 import type { EvalReport } from "../eval/evaluate.ts";
 import { fmt } from "./run.ts";
+import { comparePaired } from "../eval/paired.ts";
 
 export function formatReport(r: EvalReport): string {
   const lines: string[] = [];
@@ -24,6 +25,15 @@ export function formatReport(r: EvalReport): string {
   for (const row of rows) lines.push(line(row));
   const best = [...r.results].sort((a, b) => a.finalMean - b.finalMean)[0];
   if (best) lines.push(`lowest final loss: ${best.optimizer}`);
+  const first = r.results[0];
+  if (first && r.results.length > 1) {
+    lines.push(`paired with ${first.optimizer} on the same instances (final loss):`);
+    for (const x of r.results.slice(1)) {
+      const c = comparePaired(first.finalLosses, x.finalLosses);
+      const a = c.log10Advantage;
+      lines.push(`  vs ${x.optimizer}: lower on ${c.wins}/${c.n}; mean log10 advantage ${a.mean.toFixed(3)} +- ${a.ci95.toFixed(3)}`);
+    }
+  }
   if (r.results.some((x) => x.lrAtGridEdge)) lines.push("* tuned learning rate at the edge of the grid: widen --lr-grid to be sure");
   return lines.join("\n") + "\n";
 }

@@ -149,6 +149,8 @@ export interface CandidateResult {
   readonly ci95: number[];
   readonly finalMean: number;
   readonly finalCi95: number;
+  /** Each test instance's final loss, in instance order (the same for every optimizer): for paired comparisons. */
+  readonly finalLosses: number[];
   /** Runs that diverged (their losses count as Infinity). */
   readonly diverged: number;
   /** Mean of the task's extra metrics at the final point (for MNIST: testLoss, testAccuracy). */
@@ -229,6 +231,7 @@ function summariseRuns(
     ci95: per.map((s) => s.ci95),
     finalMean: final.mean,
     finalCi95: final.ci95,
+    finalLosses: runs.map((r) => r.losses[steps]!),
     diverged: runs.filter((r) => r.diverged).length,
     ...(metricNames.length > 0 ? { metrics } : {}),
     ...(tuning ? { tuning } : {}),

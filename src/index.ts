@@ -6,7 +6,7 @@ export { ParamLayout, type ParamSpec, type ParamEntry } from "./core/layout.ts";
 export { key, split, foldIn, bits, uniform, normal, randint, permutation, keyToJSON, keyFromJSON, type Key } from "./core/rng.ts";
 // data
 export { DataError, parseIdx, readIdxFile, encodeIdx, type IdxArray, type ReadIdxOptions } from "./data/idx.ts";
-export { loadMnist, mnistDir, MNIST_PIXELS, MNIST_CLASSES, MNIST_FILES, type MnistData, type MnistSplit, type LoadMnistOptions } from "./data/mnist.ts";
+export { loadMnist, mnistDir, gatherImages, imageRows, MNIST_PIXELS, MNIST_CLASSES, MNIST_FILES, type MnistData, type MnistSplit, type LoadMnistOptions } from "./data/mnist.ts";
 // tasks
 export type { Task, TaskFamily, LossAndGrad, Metrics } from "./tasks/base.ts";
 export {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { after, describe, it } from "node:test";
 import { DataError, encodeIdx, parseIdx, readIdxFile } from "../src/data/idx.ts";
-import { MNIST_FILES, loadMnist, mnistDir } from "../src/data/mnist.ts";
+import { MNIST_FILES, gatherImages, imageRows, loadMnist, mnistDir, type MnistSplit } from "../src/data/mnist.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "l2o-data-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -99,16 +99,28 @@ describe("MNIST", () => {
     assert.equal(train.n, 60000);
     assert.equal(test.n, 10000);
     for (const s of [train, test]) {
-      assert.equal(s.images.length, s.n * 784);
+      assert.ok(s.pixels instanceof Uint8Array, "pixels are kept as raw bytes");
+      assert.equal(s.pixels.length, s.n * 784);
       assert.equal(s.labels.length, s.n);
       let lo = Infinity;
       let hi = -Infinity;
-      for (const v of s.images) {
+      for (const v of s.pixels) {
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
       assert.equal(lo, 0);
-      assert.equal(hi, 1);
+      assert.equal(hi, 255);
+      // Scaled, a whole split lies in [0, 1] and reaches both ends.
+      const x = imageRows(s, 0, s.n);
+      assert.equal(x.length, s.n * 784);
+      let xlo = Infinity;
+      let xhi = -Infinity;
+      for (const v of x) {
+        if (v < xlo) xlo = v;
+        if (v > xhi) xhi = v;
+      }
+      assert.equal(xlo, 0);
+      assert.equal(xhi, 1);
       const counts = new Array<number>(10).fill(0);
       for (const l of s.labels) counts[l]!++;
       // Every digit appears, none more than 12% of the time.
@@ -126,7 +138,8 @@ describe("MNIST", () => {
     const d = loadMnist({ dir });
     assert.equal(d.train.n, 12);
     assert.equal(d.test.n, 5);
-    assert.deepEqual([...d.train.images.subarray(0, 4)], [1, 0, 1, 0]);
+    assert.deepEqual([...d.train.pixels.subarray(0, 4)], [255, 0, 255, 0]);
+    assert.deepEqual([...imageRows(d.train, 0, 1).subarray(0, 4)], [1, 0, 1, 0]);
     assert.deepEqual([...d.test.labels], [0, 1, 2, 3, 4]);
 
     const gz = join(tmp, "fake-mnist-gz");
@@ -152,5 +165,67 @@ describe("MNIST", () => {
     fakeMnist(mismatch, 4, 2);
     writeFileSync(join(mismatch, MNIST_FILES.trainLabels), encodeIdx([3], new Uint8Array(3)));
     throwsData(() => loadMnist({ dir: mismatch }), /3 labels for 4 images/);
+  });
+});
+
+describe("MNIST image scaling", () => {
+  /** A split of 3 images whose pixels are `(image * 100 + pixel) % 256`, so every byte value occurs. */
+  const n = 3;
+  const pixels = Uint8Array.from({ length: n * 784 }, (_, i) => (Math.floor(i / 784) * 100 + (i % 784)) % 256);
+  const split: MnistSplit = { pixels, labels: new Uint8Array(n), n };
+  /** The scaling loadMnist used to apply to the whole data set: `v / 255` stored as float32. */
+  const oldScale = (v: number) => Math.fround(v / 255);
+
+  it("scales a byte v to float32(v / 255), bit for bit, for all 256 values", () => {
+    const x = imageRows(split, 0, n);
+    const seen = new Set<number>();
+    for (let i = 0; i < x.length; i++) {
+      assert.ok(Object.is(x[i], oldScale(pixels[i]!)), `pixel ${i}: ${x[i]} vs ${oldScale(pixels[i]!)}`);
+      assert.ok(x[i]! >= 0 && x[i]! <= 1);
+      seen.add(pixels[i]!);
+    }
+    assert.equal(seen.size, 256);
+    // The same bits as the old Float32Array(bytes / 255), for a few pixels spelled out.
+    const old = new Float32Array(pixels.length);
+    for (let i = 0; i < old.length; i++) old[i] = pixels[i]! / 255;
+    assert.deepEqual(new Uint32Array(x.buffer), new Uint32Array(old.buffer));
+    assert.equal(x[0], 0); // byte 0
+    assert.equal(x[255], 1); // byte 255
+    assert.equal(x[1], Math.fround(1 / 255));
+    assert.equal(x[128], Math.fround(128 / 255));
+  });
+
+  it("gathers rows by index, in order, repeats allowed", () => {
+    const idx = [2, 0, 2];
+    const x = gatherImages(split, idx);
+    assert.equal(x.length, idx.length * 784);
+    for (let r = 0; r < idx.length; r++) {
+      for (const p of [0, 1, 77, 783]) assert.equal(x[r * 784 + p], oldScale(pixels[idx[r]! * 784 + p]!), `row ${r} pixel ${p}`);
+    }
+    assert.deepEqual(x.subarray(0, 784), imageRows(split, 2, 1));
+    assert.deepEqual(x.subarray(784, 2 * 784), imageRows(split, 0, 1));
+    assert.deepEqual(gatherImages(split, Int32Array.from([1])), imageRows(split, 1, 1));
+    assert.equal(gatherImages(split, []).length, 0);
+  });
+
+  it("writes into a given output array and leaves the rest of it alone", () => {
+    const out = new Float32Array(3 * 784).fill(-1);
+    assert.equal(gatherImages(split, [1, 0], out), out);
+    assert.deepEqual(out.subarray(0, 784), imageRows(split, 1, 1));
+    assert.deepEqual(out.subarray(784, 2 * 784), imageRows(split, 0, 1));
+    assert.ok(out.subarray(2 * 784).every((v) => v === -1));
+    const chunk = new Float32Array(784).fill(-1);
+    assert.equal(imageRows(split, 2, 1, chunk), chunk);
+    assert.deepEqual(chunk, gatherImages(split, [2]));
+  });
+
+  it("refuses bad indices, ranges and short outputs", () => {
+    assert.throws(() => gatherImages(split, [0, 3]), /index 3 at position 1 is not in \[0, 3\)/);
+    assert.throws(() => gatherImages(split, [-1]), /index -1/);
+    assert.throws(() => gatherImages(split, [0.5]), /index 0.5/);
+    assert.throws(() => imageRows(split, 2, 2), /rows \[2, 2 \+ 2\) are not within \[0, 3\)/);
+    assert.throws(() => imageRows(split, -1, 1), RangeError);
+    assert.throws(() => gatherImages(split, [0, 1], new Float32Array(784)), /output holds 784 values, need 1568/);
+    assert.throws(() => imageRows(split, 0, 1, new Float32Array(10)), /output holds 10 values, need 784/);
   });
 });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { key, split, type Key } from "../src/core/rng.ts";
+import { foldIn, key, randint, split, type Key } from "../src/core/rng.ts";
+import { gatherImages, imageRows, loadMnist } from "../src/data/mnist.ts";
 import { mlpTaskFrom, mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
 import { quadraticFamily, quadraticTaskFrom, type QuadraticTask } from "../src/tasks/quadratic.ts";
 import { TASKS, taskFamily } from "../src/tasks/registry.ts";
@@ -149,6 +150,23 @@ describe("mnist-mlp", () => {
     const after = task.evaluate!(theta);
     assert.ok(after["testLoss"]! < 0.6, `test loss after SGD ${after["testLoss"]}`);
     assert.ok(after["testAccuracy"]! > 0.85, `test accuracy after SGD ${after["testAccuracy"]}`);
+  });
+
+  it("feeds minibatches and test chunks of images scaled to [0, 1] from the raw pixels", () => {
+    const { train, test } = loadMnist();
+    const sampleKey = key(3);
+    const task = mnistMlpFamily().sample(sampleKey);
+    const theta = task.init(key(1));
+    // The minibatch for step key k: 128 training images drawn from the task's and the step's keys.
+    const k = key(42);
+    const idx = randint(foldIn(foldIn(k, sampleKey[0]), sampleKey[1]), 128, 0, train.n);
+    const same = mlpTaskFrom({ x: gatherImages(train, idx), labels: Array.from(idx, (j) => train.labels[j]!), dims: [784, 20, 10] });
+    assert.deepEqual(task.lossAndGrad(theta, k), same.lossAndGrad(theta, k));
+    // evaluate covers the whole test split, chunk by chunk.
+    const whole = mlpTaskFrom({ x: imageRows(test, 0, test.n), labels: test.labels, dims: [784, 20, 10] });
+    const want = whole.lossAndGrad(theta, k).loss;
+    const got = task.evaluate!(theta)["testLoss"]!;
+    assert.ok(Math.abs(got - want) < 1e-5 * want, `test loss ${got} vs ${want}`);
   });
 
   it("rejects bad configs", () => {

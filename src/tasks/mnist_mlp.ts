@@ -11,7 +11,7 @@
 import { jit, jvp, grad, valueAndGrad, nn, numpy as np } from "@jax-js/jax";
 import { ParamLayout } from "../core/layout.ts";
 import { foldIn, normal, randint, type Key } from "../core/rng.ts";
-import { loadMnist, MNIST_CLASSES, MNIST_PIXELS, type LoadMnistOptions, type MnistSplit } from "../data/mnist.ts";
+import { gatherImages, imageRows, loadMnist, MNIST_CLASSES, MNIST_PIXELS, type LoadMnistOptions, type MnistSplit } from "../data/mnist.ts";
 import type { LossAndGrad, Metrics, Task, TaskFamily } from "./base.ts";
 
 /** Hidden-layer nonlinearities. */
@@ -206,7 +206,7 @@ function makeMlpTask(spec: MlpSpec): Task {
       let correct = 0;
       for (let s = 0; s < test.n; s += EVAL_CHUNK) {
         const n = Math.min(EVAL_CHUNK, test.n - s);
-        const x = np.array(test.images.subarray(s * din, (s + n) * din)).reshape([n, din]);
+        const x = np.array(imageRows(test, s, n)).reshape([n, din]);
         const z = f32(k.logits(np.array(theta), x).dataSync());
         for (let i = 0; i < n; i++) {
           const row = z.subarray(i * classes, (i + 1) * classes);
@@ -285,14 +285,9 @@ export function mnistMlpFamily(config: MnistMlpConfig = {}, data: LoadMnistOptio
       const B = cfg.batchSize;
       const batch = (k: Key): Batch => {
         const idx = randint(foldIn(foldIn(k, key[0]), key[1]), B, 0, train.n);
-        const x = new Float32Array(B * MNIST_PIXELS);
         const labels = new Uint8Array(B);
-        for (let i = 0; i < B; i++) {
-          const j = idx[i]!;
-          x.set(train.images.subarray(j * MNIST_PIXELS, (j + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
-          labels[i] = train.labels[j]!;
-        }
-        return { x, y: oneHot(labels, MNIST_CLASSES), n: B };
+        for (let i = 0; i < B; i++) labels[i] = train.labels[idx[i]!]!;
+        return { x: gatherImages(train, idx), y: oneHot(labels, MNIST_CLASSES), n: B };
       };
       return makeMlpTask({ name: "mnist-mlp", dims, activation: cfg.activation, initStd: cfg.initStd, batch, test: mnist.test });
     },

@@ -179,3 +179,19 @@ describe("l2o train and eval", () => {
     assert.equal(loadCheckpoint(C).epoch, 2);
   });
 });
+
+describe("l2o demo (what npm start runs)", () => {
+  it("trains within its budget, saves the optimizer and prints the comparison table", async () => {
+    const out = join(dir, "demo", "q.safetensors");
+    const r = await l2o("demo", "--seconds", "0.001", "--instances", "3", "--out", out, "--engine", "ref");
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(existsSync(out), "the trained optimizer file was not written");
+    const loaded = loadLstmOptimizer(out, createReferenceEngine);
+    assert.equal(loaded.meta.training.task, "quadratic");
+    for (const row of [`lstm:${out}`, "adam", "rmsprop", "nesterov", "sgd"]) {
+      assert.match(r.stdout, new RegExp(`^${row.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\s`, "m"), `no table row for ${row}`);
+    }
+    assert.match(r.stdout, /3 fresh instances, 100 steps/);
+    assert.match(r.stdout, /lower on \d\/3/);
+  });
+});

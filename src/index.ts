@@ -69,7 +69,7 @@ export {
 } from "./optimizers/alias.ts";
 export { OPTIMIZERS, OPTIMIZER_NAMES, optimizerSpec, optimizerByName, type OptimizerSpec, type OptimizerOptions } from "./optimizers/registry.ts";
 // kernels
-export { phiShapes, phiSize, stateSize, type LstmShape, type LstmEngine, type LstmEngineOptions } from "./kernels/types.ts";
+export { phiShapes, phiSize, stateSize, hasSnapshots, type LstmShape, type LstmEngine, type LstmEngineOptions, type SnapshotLstmEngine } from "./kernels/types.ts";
 export { createReferenceEngine } from "./kernels/lstm_ref.ts";
 export { engineFactory, defaultEngineFactory, type EngineKind, type EngineFactory } from "./kernels/select.ts";
 // learned optimizers

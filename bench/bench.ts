@@ -24,7 +24,7 @@ import { lstmOptimizer, type LstmOptimizerConfig } from "../src/learned/lstm_opt
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 import { adam } from "../src/optimizers/alias.ts";
 import { engineFactory, type EngineKind } from "../src/kernels/select.ts";
-import type { GradientTransformation } from "../src/optimizers/transform.ts";
+import { applyUpdates, type GradientTransformation } from "../src/optimizers/transform.ts";
 
 /**
  * LSTM FLOP per coordinate per optimizee step, forward + backward: the three mat-vecs of a
@@ -103,9 +103,7 @@ function benchMeta(workload: string, family: TaskFamily, lstmCfg: LstmOptimizerC
       });
       const [u, s] = outer.update(r.dphi, adamState, phi);
       adamState = s;
-      const next = new Float32Array(phi.length);
-      for (let i = 0; i < phi.length; i++) next[i] = phi[i]! + u[i]!;
-      phi = next;
+      phi = applyUpdates(phi, u);
       inst.setPhi(phi);
       theta = r.theta;
       first = r.last;
@@ -147,9 +145,7 @@ function benchStep(label: string, family: TaskFamily, makeTx: (n: number) => Gra
     const { grad } = task.lossAndGrad(theta, foldIn(bk, it));
     const [u, s] = tx.update(grad, state, theta);
     state = s;
-    const next = new Float32Array(theta.length);
-    for (let i = 0; i < next.length; i++) next[i] = theta[i]! + u[i]!;
-    theta = next;
+    theta = applyUpdates(theta, u);
     if (it >= 10) times.push(performance.now() - t0);
   }
   tx.dispose?.();

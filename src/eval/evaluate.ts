@@ -8,7 +8,7 @@
 import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
 import type { Metrics, Task, TaskFamily } from "../tasks/base.ts";
-import type { GradientTransformation } from "../optimizers/transform.ts";
+import { applyUpdates, type GradientTransformation } from "../optimizers/transform.ts";
 import { summarize, summarizeSteps } from "./stats.ts";
 
 /**
@@ -60,9 +60,7 @@ export function runOptimizer(
     if (t === steps) break;
     const [updates, next] = tx.update(grad, state, theta);
     state = next;
-    const out = new Float32Array(theta.length);
-    for (let i = 0; i < out.length; i++) out[i] = theta[i]! + updates[i]!;
-    theta = out;
+    theta = applyUpdates(theta, updates);
   }
   if (withMetrics && task.evaluate) return { losses, diverged: false, metrics: task.evaluate(theta) };
   return { losses, diverged: false };

@@ -22,7 +22,7 @@ import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
 import type { Task, TaskFamily } from "../tasks/base.ts";
 import { adam } from "../optimizers/alias.ts";
-import type { OptState } from "../optimizers/transform.ts";
+import { applyUpdates, type OptState } from "../optimizers/transform.ts";
 import type { LstmInstance, LstmOptimizer } from "../learned/lstm_optimizer.ts";
 import { unrollMetaGrad } from "./unroll.ts";
 import type { MetricWriter } from "../io/metrics.ts";
@@ -149,9 +149,7 @@ export function validationScore(opt: LstmOptimizer, phi: Float32Array, tasks: re
       if (t === horizon) break;
       const [u, next] = tx.update(grad, state, theta);
       state = next;
-      const th = new Float32Array(theta.length);
-      for (let i = 0; i < th.length; i++) th[i] = theta[i]! + u[i]!;
-      theta = th;
+      theta = applyUpdates(theta, u);
     }
     tx.dispose();
     total += sum / horizon;
@@ -246,8 +244,7 @@ export function metaTrain(
             break;
           }
           const [upd, adamState] = outer.update(r.dphi, s.adam, s.phi);
-          const phi = new Float32Array(s.phi.length);
-          for (let i = 0; i < phi.length; i++) phi[i] = s.phi[i]! + upd[i]!;
+          const phi = applyUpdates(s.phi, upd);
           inst.setPhi(phi);
           s = { ...s, phi, adam: adamState, metaIteration: s.metaIteration + 1 };
           theta = r.theta;

@@ -71,7 +71,7 @@ export { OPTIMIZERS, OPTIMIZER_NAMES, optimizerSpec, optimizerByName, type Optim
 // kernels
 export { phiShapes, phiSize, stateSize, hasSnapshots, type LstmShape, type LstmEngine, type LstmEngineOptions, type SnapshotLstmEngine } from "./kernels/types.ts";
 export { createReferenceEngine } from "./kernels/lstm_ref.ts";
-export { engineFactory, defaultEngineFactory, type EngineKind, type EngineFactory } from "./kernels/select.ts";
+export { engineFactory, defaultEngineFactory, KernelUnavailableError, type EngineKind, type EngineFactory } from "./kernels/select.ts";
 // learned optimizers
 export { handDesigned, type LearnedOptimizer } from "./learned/base.ts";
 export { preprocessor, parsePreprocessConfig, DEFAULT_PREPROCESS, type PreprocessConfig, type Preprocessor } from "./learned/preprocess.ts";

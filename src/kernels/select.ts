@@ -7,6 +7,11 @@ import { createReferenceEngine } from "./lstm_ref.ts";
 import { createWasmEngine, wasmEngineAvailable } from "./wasm.ts";
 
 export type EngineKind = "ref" | "wasm";
+
+/** The WebAssembly kernel was asked for but is not built (the CLI reports it with exit code 2). */
+export class KernelUnavailableError extends Error {
+  override readonly name = "KernelUnavailableError";
+}
 export type EngineFactory = (opts: LstmEngineOptions) => LstmEngine;
 
 /**
@@ -17,7 +22,7 @@ export type EngineFactory = (opts: LstmEngineOptions) => LstmEngine;
 export function engineFactory(kind: EngineKind = "wasm", threads = 1): EngineFactory {
   if (kind === "ref") return createReferenceEngine;
   if (!wasmEngineAvailable()) {
-    throw new Error("the WebAssembly LSTM kernel is not built (build/lstm.wasm is missing): run `npm run build:wasm`, or use --engine ref");
+    throw new KernelUnavailableError("the WebAssembly LSTM kernel is not built (build/lstm.wasm is missing): run `npm run build:wasm`, or use --engine ref");
   }
   return (opts) => createWasmEngine({ ...opts, threads });
 }

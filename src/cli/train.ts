@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import type { Command } from "commander";
 import { lstmOptimizer, type LstmOptimizer, type LstmOptimizerConfig } from "../learned/lstm_optimizer.ts";
 import { parsePreprocessConfig, type PreprocessConfig } from "../learned/preprocess.ts";
-import { saveLstmOptimizer } from "../learned/file.ts";
+import { loadLstmOptimizer, saveLstmOptimizer } from "../learned/file.ts";
 import { defaultEngineFactory, type EngineKind } from "../kernels/select.ts";
 import {
   initMetaTrainState,
@@ -39,6 +39,8 @@ export interface TrainJob {
   readonly threads: number;
   readonly checkpoint?: string;
   readonly log?: string;
+  /** Start from these weights (a file trained before) instead of a fresh initialisation. */
+  readonly init?: { readonly path: string; readonly phi: Float32Array };
   /** Print a line per epoch. */
   readonly verbose: boolean;
 }
@@ -47,7 +49,7 @@ export interface TrainJob {
 export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: LstmOptimizer; seconds: number } {
   const family = resolveTaskFamily(job.task, job.taskConfig);
   const opt = lstmOptimizer(job.lstm, defaultEngineFactory(job.engine, job.threads));
-  let state: MetaTrainState = initMetaTrainState(opt, job.meta);
+  let state: MetaTrainState = initMetaTrainState(opt, job.meta, job.init?.phi);
   if (job.checkpoint !== undefined && existsSync(job.checkpoint)) {
     state = stateFromCheckpoint(loadCheckpoint(job.checkpoint), opt.phiSize);
     if (job.verbose) process.stdout.write(`resuming from ${job.checkpoint} at epoch ${state.epoch}\n`);
@@ -63,6 +65,7 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
     engine: job.engine,
     threads: job.engine === "wasm" ? job.threads : 1,
     lstm: job.lstm,
+    ...(job.init !== undefined ? { init: job.init.path } : {}),
     epochsDone: s.epoch,
     metaIterations: s.metaIteration,
     skippedUnrolls: s.skipped,
@@ -117,6 +120,7 @@ interface TrainFlags {
   threads: string;
   checkpoint?: string;
   log?: string;
+  init?: string;
 }
 
 /** `none`, `logsign`, `logsign:P` or `scale:C`. */
@@ -163,10 +167,21 @@ export function registerTrainCommand(program: Command): void {
     .option("--threads <n>", "worker threads for the wasm kernel", "2")
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
-    .action((f: TrainFlags) => {
+    .option("--init <file>", "start from a trained optimizer file (fine-tuning); its architecture, preprocessing and output scale are kept")
+    .action((f: TrainFlags, cmd: Command) => {
       const defaults = TRAIN_DEFAULTS[f.task];
       const taskConfig = { ...(defaults?.taskConfig ?? {}), ...(f.taskConfig === undefined ? {} : parseJsonObject("--task-config", f.taskConfig)) };
-      const lstm: LstmOptimizerConfig = {
+      let init: { path: string; phi: Float32Array; lstm: LstmOptimizerConfig } | undefined;
+      if (f.init !== undefined) {
+        const fixed = ["hidden", "layers", "preprocess", "outputScale"].filter((k) => cmd.getOptionValueSource(k) === "cli");
+        if (fixed.length > 0) {
+          const flags = fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ");
+          throw new UsageError(`--init ${f.init} fixes the architecture, preprocessing and output scale; drop ${flags}`);
+        }
+        const loaded = loadLstmOptimizer(f.init);
+        init = { path: f.init, phi: loaded.phi, lstm: loaded.optimizer.config };
+      }
+      const lstm: LstmOptimizerConfig = init !== undefined ? init.lstm : {
         ...(defaults?.lstm ?? {}),
         hidden: parseNumber("--hidden", f.hidden, { integer: true, positive: true }),
         layers: parseNumber("--layers", f.layers, { integer: true, positive: true }),
@@ -201,6 +216,7 @@ export function registerTrainCommand(program: Command): void {
         threads: parseNumber("--threads", f.threads, { integer: true, positive: true }),
         ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
         ...(f.log !== undefined ? { log: f.log } : {}),
+        ...(init !== undefined ? { init: { path: init.path, phi: init.phi } } : {}),
         verbose: true,
       };
       const { result, seconds } = runTrainJob(job);

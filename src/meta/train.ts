@@ -100,10 +100,17 @@ export type MetaTrainState = {
   readonly bestEpoch: number;
 };
 
-/** A fresh state: phi from the optimizer's initialiser, keys from the seed. */
-export function initMetaTrainState(opt: LstmOptimizer, cfg: MetaTrainConfig): MetaTrainState {
+/**
+ * A fresh state: phi from the optimizer's initialiser (or `phi0`, to fine-tune weights
+ * trained before), a fresh outer Adam, keys from the seed.
+ */
+export function initMetaTrainState(opt: LstmOptimizer, cfg: MetaTrainConfig, phi0?: Float32Array): MetaTrainState {
   const root = makeKey(cfg.seed);
-  const phi = opt.init(foldIn(root, "phi"));
+  if (phi0 !== undefined) {
+    if (phi0.length !== opt.phiSize) throw new Error(`meta-training: the initial phi has ${phi0.length} floats, the optimizer ${opt.phiSize}`);
+    if (!phi0.every(Number.isFinite)) throw new Error("meta-training: the initial phi holds NaN or infinite values");
+  }
+  const phi = phi0 !== undefined ? new Float32Array(phi0) : opt.init(foldIn(root, "phi"));
   return {
     phi,
     adam: adam(cfg.metaLr).init(phi),

@@ -698,3 +698,40 @@ export function backward(ctx: usize, tid: i32): void {
   }
   store<f64>(gHead64 + (hb << 1), load<f64>(gHead64 + (hb << 1)) + dbout);
 }
+
+// ---- roofline (bench/kernels.ts) ----
+
+/**
+ * The arithmetic ceiling of the matrix-product tiles: `iters` iterations of mmk4's
+ * instruction mix (8 f32x4 multiplies and 8 adds into 8 independent accumulators) with
+ * every operand in registers, so no load, store or dependency chain limits it. 64 FLOP per
+ * iteration. Returns a sum of the accumulators so that nothing is optimised away.
+ */
+export function peakMulAdd(iters: i32, seed: f32): f32 {
+  const sa = f32x4.splat(seed);
+  const sb = f32x4.splat(seed * 0.5);
+  const w0 = f32x4.splat(0.999);
+  const w1 = f32x4.splat(0.998);
+  const w2 = f32x4.splat(0.997);
+  const w3 = f32x4.splat(0.996);
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let b2 = f32x4.splat(0);
+  let b3 = f32x4.splat(0);
+  for (let i = 0; i < iters; i++) {
+    a0 = f32x4.add(a0, f32x4.mul(w0, sa));
+    b0 = f32x4.add(b0, f32x4.mul(w0, sb));
+    a1 = f32x4.add(a1, f32x4.mul(w1, sa));
+    b1 = f32x4.add(b1, f32x4.mul(w1, sb));
+    a2 = f32x4.add(a2, f32x4.mul(w2, sa));
+    b2 = f32x4.add(b2, f32x4.mul(w2, sb));
+    a3 = f32x4.add(a3, f32x4.mul(w3, sa));
+    b3 = f32x4.add(b3, f32x4.mul(w3, sb));
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3)));
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+}

@@ -6,6 +6,11 @@
 //
 //   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--engines ref,wasm1,wasm2] [--block 64]
 //
+// First it measures the roofline: the arithmetic ceiling of the kernels' f32x4 multiply-add
+// mix with every operand in registers (`peakMulAdd` in assembly/lstm.ts), on 1 thread and on
+// every core at once, so that the engines' GFLOP/s read as a fraction of what WebAssembly
+// SIMD can reach on this machine.
+//
 // `wasmK` is the WebAssembly engine on K threads. Run one engine per process
 // (`--engines wasm2`) to read its own peak RSS.
 //
@@ -18,6 +23,10 @@ import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { createWasmEngine } from "../src/kernels/wasm.ts";
 import { phiSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { key, split, uniform } from "../src/core/rng.ts";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { Worker } from "node:worker_threads";
+import { WASM_KERNEL_URL } from "../src/kernels/wasm.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -71,6 +80,37 @@ function time(label: string, e: LstmEngine, r: number): void {
     `${label.padEnd(16)} median ${med.toFixed(4)} s/iter  best ${ts[0]!.toFixed(4)}  ${gflops.toFixed(1).padStart(5)} GFLOP/s  (${r} reps; peak RSS so far ${rss.toFixed(0)} MB)`,
   );
 }
+
+/** GFLOP/s of `peakMulAdd` (64 FLOP per iteration) on `threads` threads at once, summed. */
+async function roofline(threads: number): Promise<number> {
+  const iters = 50_000_000;
+  const src = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+    const ex = new WebAssembly.Instance(new WebAssembly.Module(workerData.bytes), { env: { memory } }).exports;
+    ex.peakMulAdd(1000000, 1);
+    let best = Infinity;
+    for (let r = 0; r < 3; r++) {
+      const t0 = performance.now();
+      ex.peakMulAdd(workerData.iters, 1e-3);
+      best = Math.min(best, (performance.now() - t0) / 1000);
+    }
+    parentPort.postMessage(best);`;
+  const bytes = readFileSync(WASM_KERNEL_URL);
+  const secs = await Promise.all(
+    Array.from({ length: threads }, () => new Promise<number>((res, rej) => {
+      const w = new Worker(src, { eval: true, workerData: { bytes, iters } });
+      w.once("message", (m: number) => { res(m); void w.terminate(); });
+      w.once("error", rej);
+    })),
+  );
+  return secs.reduce((a, t) => a + (64 * iters) / t / 1e9, 0);
+}
+
+const cores = availableParallelism();
+const peak1 = await roofline(1);
+const peakAll = cores > 1 ? await roofline(cores) : peak1;
+console.log(`roofline (f32x4 multiply + add, operands in registers): ${peak1.toFixed(1)} GFLOP/s on 1 thread, ${peakAll.toFixed(1)} on ${cores} threads`);
 
 const gf = (flopsPerCoordStep(shape) * n * T) / 1e9;
 console.log(`n ${n}, T ${T}: ${flopsPerCoordStep(shape)} FLOP per coordinate-step, ${gf.toFixed(2)} GFLOP per iteration`);

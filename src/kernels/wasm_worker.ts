@@ -29,8 +29,13 @@ export const CMD = { exit: 0, forward: 1, backward: 2 } as const;
 /** Byte offset of the control block in the shared memory. */
 export const CTRL_BYTES = 1024;
 
-/** How long a worker spins on the control block before it sleeps in Atomics.wait. */
-const SPIN_ITERATIONS = 2000;
+/**
+ * How long (milliseconds) a worker spins on the control block before it sleeps in
+ * Atomics.wait. Meta-training calls the kernel every 1-3 ms, the task's gradient (on the
+ * calling thread) in between; a worker that went to sleep in that gap woke up slower, and the
+ * W meta-iteration took about 5% longer with a spin of a few microseconds (BENCHMARKS.md).
+ */
+const SPIN_MS = 3;
 
 /** The worker program (CommonJS, evaluated). workerData: { module, memory, ctx, tid }. */
 export const WORKER_SOURCE = `
@@ -52,8 +57,9 @@ let gen = Atomics.load(ctrl, ${CTRL.gen});
 Atomics.add(ctrl, ${CTRL.ready}, 1);
 Atomics.notify(ctrl, ${CTRL.ready});
 for (;;) {
+  const until = performance.now() + ${SPIN_MS};
   let spins = 0;
-  while (Atomics.load(ctrl, ${CTRL.gen}) === gen && spins < ${SPIN_ITERATIONS}) spins++;
+  while (Atomics.load(ctrl, ${CTRL.gen}) === gen && ((++spins & 1023) !== 0 || performance.now() < until));
   Atomics.wait(ctrl, ${CTRL.gen}, gen);
   gen = Atomics.load(ctrl, ${CTRL.gen});
   const cmd = Atomics.load(ctrl, ${CTRL.cmd});

@@ -144,8 +144,12 @@ function preprocess64(c: PreprocessConfig, g: number): number[] {
   return Math.abs(g) >= Math.exp(-c.p) ? [Math.log(Math.abs(g)) / c.p, Math.sign(g)] : [-1, Math.exp(c.p) * g];
 }
 
-for (const pre of [{ kind: "scale", scale: 0.5 }, { kind: "logSign", p: 10 }] as const) {
-  test(`second-order meta-gradient matches finite differences of the full meta-loss (${pre.kind})`, (t) => {
+for (const [pre, weights] of [
+  [{ kind: "scale", scale: 0.5 }, "after"],
+  [{ kind: "logSign", p: 10 }, "after"],
+  [{ kind: "logSign", p: 10 }, "log"],
+] as const) {
+  test(`second-order meta-gradient matches finite differences of the full meta-loss (${pre.kind}, ${weights})`, (t) => {
     const d = 3;
     const B = 2;
     const T = 4;
@@ -159,10 +163,10 @@ for (const pre of [{ kind: "scale", scale: 0.5 }, { kind: "logSign", p: 10 }] as
     const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: pre, outputScale: 0.3 });
     const phi = uniform(ks[3]!, opt.phiSize, -0.5, 0.5);
     const run = (secondOrder: boolean) =>
-      unrollMetaGrad({ task, lstm: opt.instantiate(phi, task.layout, T), theta: theta0, T, weights: "after", keys: () => key(0), secondOrder });
+      unrollMetaGrad({ task, lstm: opt.instantiate(phi, task.layout, T), theta: theta0, T, weights, keys: () => key(0), secondOrder });
     const first = run(false);
     const second = run(true);
-    // sum_{s=1..T} f(theta_s) with theta_{t+1} = theta_t + scale * LSTM(pre(grad f(theta_t))), all float64.
+    // sum_{s=1..T} f(theta_s) (or log f(theta_s)) with theta_{t+1} = theta_t + scale * LSTM(pre(grad f(theta_t))), all float64.
     const metaLoss64 = (p: Float64Array): number => {
       const th = Float64Array.from(theta0);
       const st = new Float64Array(n * stateSize(opt.shape));
@@ -172,7 +176,7 @@ for (const pre of [{ kind: "scale", scale: 0.5 }, { kind: "logSign", p: 10 }] as
         const x = Array.from(g, (v) => preprocess64(pre, v)).flat();
         const out = lstmStep64(opt.shape, p, x, st, n);
         for (let i = 0; i < n; i++) th[i]! += 0.3 * out[i]!;
-        L += q.loss(th);
+        L += weights === "log" ? Math.log(q.loss(th)) : q.loss(th);
       }
       return L;
     };
@@ -183,7 +187,7 @@ for (const pre of [{ kind: "scale", scale: 0.5 }, { kind: "logSign", p: 10 }] as
     const fd = centralDiff(metaLoss64, phi64, 1e-6);
     const e2 = relErr(second.dphi, fd);
     const e1 = relErr(first.dphi, fd);
-    t.diagnostic(`${pre.kind}: second order vs FD ${e2.toExponential(2)}, first order vs FD ${e1.toExponential(2)}`);
+    t.diagnostic(`${pre.kind}, ${weights}: second order vs FD ${e2.toExponential(2)}, first order vs FD ${e1.toExponential(2)}`);
     assert.ok(e2 < 1e-4, `second order vs FD: ${e2}`);
     assert.ok(e1 > 30 * e2, `first order should differ clearly: ${e1} vs ${e2}`);
   });
@@ -376,6 +380,11 @@ test("unroll: groups with equal weights equal one LSTM; truncations continue the
   assert.equal(r3.metaLoss, r1.metaLoss);
   assert.deepEqual(r3.dphi, r1.dphi);
   assert.equal(r1.metaLoss, r1.losses.slice(1).reduce((a, b) => a + b, 0));
+  // The log meta-loss: sum of log f_s, with the gradient of the weights 1 / f_s.
+  const rl = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "log", keys });
+  const rw = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, ...Array.from(r1.losses.slice(1), (f) => 1 / f)], keys });
+  assert.ok(Math.abs(rl.metaLoss - r1.losses.slice(1).reduce((a, f) => a + Math.log(f), 0)) < 1e-12);
+  assert.deepEqual(rl.dphi, rw.dphi);
   // Two truncations of 2 steps follow the same trajectory as one of 4.
   const inst = one.instantiate(phi, mixed, 2);
   const h1 = unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 2, weights: "before", keys });

@@ -8,6 +8,7 @@ import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm_optimizer.ts";
 import { quadraticFamily } from "../src/tasks/quadratic.ts";
 import type { TaskFamily } from "../src/tasks/base.ts";
+import { applyUpdates } from "../src/optimizers/transform.ts";
 import {
   META_TRAIN_DEFAULTS,
   clipByGlobalNorm,
@@ -90,6 +91,7 @@ describe("resolveMetaTrainConfig", () => {
     ["patience negative", { patience: -1 }, /patience must be an integer >= 0/],
     ["maxSeconds negative", { maxSeconds: -1 }, /maxSeconds must be >= 0/],
     ["seed fractional", { seed: 0.5 }, /seed must be an integer/],
+    ["an unknown metaLoss", { metaLoss: "mean" as "sum" }, /metaLoss must be 'sum' or 'log', got 'mean'/],
   ];
   for (const [what, c, msg] of bad) {
     it(`rejects ${what}`, () => assert.throws(() => resolveMetaTrainConfig(c), msg));
@@ -158,6 +160,37 @@ describe("metaTrain", () => {
       // Nothing was written into the starting state.
       assert.deepEqual(bits(s0.phi), phi0);
     }
+  });
+
+  it("with the log meta-loss, lowers the mean log loss and scores validation by it", () => {
+    const opt = smallLstm();
+    const fam = family();
+    const cfg = config({ epochs: 3, horizonsPerEpoch: 4, seed: 3, metaLoss: "log" });
+    const s0 = initMetaTrainState(opt, cfg);
+    const valid = validationTasks(fam, s0, cfg.validationTasks);
+    const initial = validationScore(opt, s0.phi, valid, cfg.horizon, "log");
+    const scores: number[] = [];
+    const { state } = metaTrain(opt, fam, cfg, s0, { onEpoch: (_s, score) => scores.push(score) });
+    assert.equal(state.skipped, 0);
+    assert.equal(validationScore(opt, state.phi, valid, cfg.horizon, "log"), scores[2]);
+    // The score is the mean over tasks and steps of log(loss per function): the same number
+    // computed by hand from the losses the optimizer reaches.
+    let byHand = 0;
+    for (const v of valid) {
+      const tx = opt.optFn(state.phi, v.task.layout);
+      let theta = v.theta0;
+      let st = tx.init(theta);
+      for (let t = 0; t < cfg.horizon; t++) {
+        const [u, next] = tx.update(v.task.lossAndGrad(theta, foldIn(v.batchKey, t)).grad, st, theta);
+        st = next;
+        theta = applyUpdates(theta, u);
+        byHand += Math.log(v.task.lossAndGrad(theta, foldIn(v.batchKey, t + 1)).loss / v.task.instances);
+      }
+      tx.dispose();
+    }
+    byHand /= valid.length * cfg.horizon;
+    assert.ok(Math.abs(byHand - scores[2]!) < 1e-9 * Math.abs(byHand), `${byHand} vs ${scores[2]}`);
+    assert.ok(state.bestScore < initial - 0.1, `best ${state.bestScore} vs initial ${initial}`);
   });
 
   it("keeps the best phi, its score and its epoch", () => {

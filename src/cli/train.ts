@@ -114,6 +114,7 @@ interface TrainFlags {
   validationTasks: string;
   patience: string;
   secondOrder?: boolean;
+  metaLoss: string;
   seed: string;
   maxSeconds: string;
   engine: string;
@@ -161,6 +162,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--validation-tasks <n>", "held-out tasks for validation", "4")
     .option("--patience <n>", "stop after n epochs without improvement (0: never)", "0")
     .option("--second-order", "keep second-order terms (needs task Hessian-vector products)")
+    .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
     .option("--seed <n>", "random seed", "0")
     .option("--max-seconds <x>", "stop training after this many seconds (0: no limit)", "0")
     .option("--engine <kind>", "LSTM kernel: wasm (SIMD) or ref (plain TypeScript)", "wasm")
@@ -200,6 +202,7 @@ export function registerTrainCommand(program: Command): void {
           validationTasks: parseNumber("--validation-tasks", f.validationTasks, { integer: true, positive: true }),
           patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
           secondOrder: f.secondOrder === true,
+          metaLoss: f.metaLoss as MetaTrainConfig["metaLoss"],
           seed: parseNumber("--seed", f.seed, { integer: true }),
           maxSeconds: parseNumber("--max-seconds", f.maxSeconds, { min: 0 }),
         });

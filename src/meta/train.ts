@@ -45,10 +45,18 @@ export interface MetaTrainConfig {
   readonly patience: number;
   /** Keep second-order terms (needs a task with `hvp`); the paper drops them (default false). */
   readonly secondOrder: boolean;
+  /**
+   * What each optimizee step contributes: `"sum"`, its loss (the paper's sum_t f(theta_t),
+   * the default), or `"log"`, the log of its loss, which weighs late, small losses as much
+   * as the first, large ones (see docs/RESULTS.md, MNIST). Validation scores the same quantity.
+   */
+  readonly metaLoss: MetaLossKind;
   readonly seed: number;
   /** Stop after this many seconds of training (checked between meta-iterations; 0: no limit). */
   readonly maxSeconds: number;
 }
+
+export type MetaLossKind = "sum" | "log";
 
 export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   unroll: 20,
@@ -60,6 +68,7 @@ export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   validationTasks: 4,
   patience: 0,
   secondOrder: false,
+  metaLoss: "sum",
   seed: 0,
   maxSeconds: 0,
 };
@@ -78,6 +87,7 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
   if (!(Number.isInteger(out.patience) && out.patience >= 0)) throw new Error(`meta-training: patience must be an integer >= 0`);
   if (!(out.maxSeconds >= 0)) throw new Error(`meta-training: maxSeconds must be >= 0`);
   if (!Number.isSafeInteger(out.seed)) throw new Error(`meta-training: seed must be an integer`);
+  if (out.metaLoss !== "sum" && out.metaLoss !== "log") throw new Error(`meta-training: metaLoss must be 'sum' or 'log', got '${String(out.metaLoss)}'`);
   return out;
 }
 
@@ -138,8 +148,17 @@ export function clipByGlobalNorm(g: Float32Array, max: number): number {
   return norm;
 }
 
-/** Mean per-function loss over steps 1..horizon on each validation task, averaged: lower is better. */
-export function validationScore(opt: LstmOptimizer, phi: Float32Array, tasks: readonly ValidationTask[], horizon: number): number {
+/**
+ * Mean per-function loss over steps 1..horizon on each validation task, averaged (with
+ * `metaLoss` "log": the mean of its natural log): lower is better.
+ */
+export function validationScore(
+  opt: LstmOptimizer,
+  phi: Float32Array,
+  tasks: readonly ValidationTask[],
+  horizon: number,
+  metaLoss: MetaLossKind = "sum",
+): number {
   let total = 0;
   for (const v of tasks) {
     const tx = opt.optFn(phi, v.task.layout);
@@ -152,7 +171,8 @@ export function validationScore(opt: LstmOptimizer, phi: Float32Array, tasks: re
         sum = Infinity;
         break;
       }
-      if (t > 0) sum += loss / v.task.instances;
+      // (A loss that underflows to 0 counts as 1e-30 under "log", not as -Infinity.)
+      if (t > 0) sum += metaLoss === "log" ? Math.log(Math.max(loss / v.task.instances, 1e-30)) : loss / v.task.instances;
       if (t === horizon) break;
       const [u, next] = tx.update(grad, state, theta);
       state = next;
@@ -235,12 +255,13 @@ export function metaTrain(
             lstm: inst,
             theta,
             T: cfg.unroll,
-            weights: "after",
+            weights: cfg.metaLoss === "log" ? "log" : "after",
             keys: (t) => foldIn(batchKey, u * cfg.unroll + t),
             ...(first ? { first } : {}),
             secondOrder: cfg.secondOrder,
           });
-          const norm = cfg.unroll * task.instances;
+          // A mean per step (and per function: log f is already free of the batch's size).
+          const norm = cfg.metaLoss === "log" ? cfg.unroll : cfg.unroll * task.instances;
           const metaLoss = r.metaLoss / norm;
           for (let i = 0; i < r.dphi.length; i++) r.dphi[i] = r.dphi[i]! / norm;
           const gnorm = clipByGlobalNorm(r.dphi, cfg.clipNorm);
@@ -269,7 +290,7 @@ export function metaTrain(
         s = { ...s, horizons: s.horizons + 1 };
         if (stopped === "time") break;
       }
-      const score = validationScore(opt, s.phi, valid, cfg.horizon);
+      const score = validationScore(opt, s.phi, valid, cfg.horizon, cfg.metaLoss);
       const better = score < s.bestScore;
       s = {
         ...s,

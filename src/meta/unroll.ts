@@ -34,6 +34,12 @@ export type MetaLossWeights =
   | "before"
   /** f(theta_1) .. f(theta_T): the paper's training objective. */
   | "after"
+  /**
+   * log f(theta_1) .. log f(theta_T): each step's loss counts by its ratio to the step
+   * before rather than its size, so the late, small losses weigh as much as the first, large
+   * ones. Its gradient is the "after" one with w_s = 1 / f(theta_s); the losses must be > 0.
+   */
+  | "log"
   /** Explicit weights w_0..w_T (T + 1 numbers). */
   | ArrayLike<number>;
 
@@ -69,7 +75,7 @@ export interface UnrollResult {
   readonly losses: Float64Array;
 }
 
-function resolveWeights(w: MetaLossWeights, T: number): Float64Array {
+function resolveWeights(w: Exclude<MetaLossWeights, "log">, T: number): Float64Array {
   const out = new Float64Array(T + 1);
   if (w === "before" || w === "after") {
     for (let s = 0; s < T; s++) out[w === "before" ? s : s + 1] = 1;
@@ -104,7 +110,8 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
     if (p.engine.recorded !== 0) throw new Error("unroll: an engine has steps on its tape; call finishBackward first");
     if (p.engine.shape.inputs !== I) throw new Error(`unroll: engine takes ${p.engine.shape.inputs} inputs, preprocessing makes ${I}`);
   }
-  const w = resolveWeights(opts.weights, T);
+  const logLoss = opts.weights === "log";
+  const w = resolveWeights(opts.weights === "log" ? "after" : opts.weights, T);
   const keys = opts.keys;
   const keyAt = (t: number): Key => {
     const k = typeof keys === "function" ? keys(t) : keys[t];
@@ -148,7 +155,25 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   losses[T] = cur.loss;
   grads.push(cur.grad);
   let metaLoss = 0;
-  for (let s = 0; s <= T; s++) if (w[s] !== 0) metaLoss += w[s]! * losses[s]!;
+  // A non-positive loss under the log meta-loss is an error, raised once the tape is cleared.
+  let logError: string | null = null;
+  if (logLoss) {
+    // d log f / d theta = grad f / f: the "after" weights divided by each loss. A non-finite
+    // loss makes the meta-loss NaN (the caller skips the unroll, as with "after").
+    for (let s = 1; s <= T; s++) {
+      const f = losses[s]!;
+      if (f > 0 && f < Infinity) {
+        metaLoss += Math.log(f);
+        w[s] = 1 / f;
+      } else {
+        if (f <= 0) logError ??= `unroll: the log meta-loss needs positive losses, got f(theta_${s}) = ${f}`;
+        metaLoss = NaN;
+        w[s] = 0;
+      }
+    }
+  } else {
+    for (let s = 0; s <= T; s++) if (w[s] !== 0) metaLoss += w[s]! * losses[s]!;
+  }
 
   // Backward: A = dL/dtheta_{t+1}, accumulated in float64.
   const A = new Float64Array(n);
@@ -173,6 +198,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
     }
   }
   for (const p of lstm.parts) p.engine.finishBackward(dphi.subarray(p.phiOffset, p.phiOffset + p.phiLength));
+  if (logError !== null) throw new Error(logError);
   return { metaLoss, dphi, theta, last: cur, losses };
 }
 

@@ -1,14 +1,14 @@
 // Optimizee tasks in float64 for the meta-gradient tests, and the PyTorch fixture cases
-// (../shared/ref/fixtures/, beside the repository). Shared by the reference-engine and
+// (test/fixtures/pytorch/: a copy of ../shared/ref/fixtures/, kept in the repository so a
+// clean clone checks against them too). Shared by the reference-engine and
 // WebAssembly-engine tests so both check against the same tasks.
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { ParamLayout } from "../src/core/layout.ts";
 import type { Task } from "../src/tasks/base.ts";
 
-export const FIXTURES = fileURLToPath(new URL("../../shared/ref/fixtures/", import.meta.url));
-export const haveFixtures = existsSync(FIXTURES);
-export const skipFixtures = haveFixtures ? false : `PyTorch fixtures not found at ${FIXTURES} (clone shared/ beside the repo)`;
+export const FIXTURES = fileURLToPath(new URL("./fixtures/pytorch/", import.meta.url));
+if (!existsSync(FIXTURES)) throw new Error(`PyTorch fixtures not found at ${FIXTURES}: they are part of the repository`);
 
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let num = 0;

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { key, normal, uniform, split } from "../src/core/rng.ts";
 import { ParamLayout } from "../src/core/layout.ts";
-import { f32, loadCase, quad64, quadTask, relErr, skipFixtures } from "./fixture_tasks.ts";
+import { f32, loadCase, quad64, quadTask, relErr } from "./fixture_tasks.ts";
 import type { LossAndGrad, Task } from "../src/tasks/base.ts";
 import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
@@ -24,7 +24,7 @@ function fixtureUnroll(name: "W" | "Q", secondOrder: boolean) {
 }
 
 for (const name of ["W", "Q"] as const) {
-  test(`meta-loss and first-order meta-gradient match PyTorch (${name})`, { skip: skipFixtures }, (t) => {
+  test(`meta-loss and first-order meta-gradient match PyTorch (${name})`, (t) => {
     const { r, L, grad } = fixtureUnroll(name, false);
     const eL = Math.abs(r.metaLoss - L) / Math.abs(L);
     const eG = relErr(r.dphi, grad);
@@ -34,7 +34,7 @@ for (const name of ["W", "Q"] as const) {
   });
 }
 
-test("second-order meta-gradient departs from the detached one by the README's margin", { skip: skipFixtures }, (t) => {
+test("second-order meta-gradient departs from the detached one by the README's margin", (t) => {
   // README: keeping second-order terms moves the gradient by about 5e-6 (W) and 2e-4 (Q).
   for (const [name, expected] of [["W", 5e-6], ["Q", 2e-4]] as const) {
     const { r, grad } = fixtureUnroll(name, true);

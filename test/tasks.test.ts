@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { foldIn, key, randint, split, type Key } from "../src/core/rng.ts";
 import { gatherImages, imageRows, loadMnist } from "../src/data/mnist.ts";
@@ -8,11 +8,8 @@ import { quadraticFamily, quadraticTaskFrom, type QuadraticTask } from "../src/t
 import { TASKS, taskFamily } from "../src/tasks/registry.ts";
 import { smoketestTask } from "./conformance.ts";
 
-const FIXTURES = new URL("../../shared/ref/fixtures/", import.meta.url);
-const fixture = (name: string): Record<string, unknown> | undefined => {
-  const url = new URL(name, FIXTURES);
-  return existsSync(url) ? (JSON.parse(readFileSync(url, "utf8")) as Record<string, unknown>) : undefined;
-};
+const FIXTURES = new URL("./fixtures/pytorch/", import.meta.url);
+const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, FIXTURES), "utf8")) as Record<string, unknown>;
 const checkW = fixture("check_W.json");
 const checkQ = fixture("check_Q.json");
 
@@ -77,7 +74,7 @@ describe("quadratic", () => {
     assert.throws(() => t.lossAndGrad(new Float32Array(4), key(0)), /expected 3 coordinates, got 4/);
   });
 
-  it("reproduces the check_Q fixture's loss at theta_0", { skip: checkQ === undefined && "fixture not found" }, () => {
+  it("reproduces the check_Q fixture's loss at theta_0", () => {
     const f = checkQ!;
     const { d, B } = f["dims"] as { d: number; B: number };
     const W = Float32Array.from(f["W"] as number[]);
@@ -178,7 +175,7 @@ describe("mnist-mlp", () => {
 });
 
 describe("mlp on given data", () => {
-  it("reproduces the check_W fixture's loss at theta_0", { skip: checkW === undefined && "fixture not found" }, () => {
+  it("reproduces the check_W fixture's loss at theta_0", () => {
     const f = checkW!;
     const { din, dh, dout } = f["dims"] as Record<string, number>;
     const task = mlpTaskFrom({ x: Float32Array.from(f["X"] as number[]), labels: f["labels"] as number[], dims: [din!, dh!, dout!] });

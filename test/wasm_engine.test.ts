@@ -10,7 +10,7 @@ import { key, split, uniform } from "../src/core/rng.ts";
 import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { createWasmEngine, wasmActivations, wasmEngineAvailable } from "../src/kernels/wasm.ts";
-import { loadCase, skipFixtures as fixturesMissing } from "./fixture_tasks.ts";
+import { loadCase } from "./fixture_tasks.ts";
 import { lstmOptimizer } from "../src/learned/lstm_optimizer.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 
@@ -268,11 +268,11 @@ test("dispose stops the worker threads", { skip }, async () => {
 
 // ---- The PyTorch fixtures through the whole meta-gradient (as test/lstm_fixtures.test.ts). ----
 
-const skipFixtures = skip || fixturesMissing;
+
 
 for (const name of ["W", "Q"] as const) {
   for (const threads of [1, 2]) {
-    test(`meta-gradient matches PyTorch (${name}, ${threads} thread(s))`, { skip: skipFixtures }, (t) => {
+    test(`meta-gradient matches PyTorch (${name}, ${threads} thread(s))`, { skip }, (t) => {
       const { task, fx, L, grad } = loadCase(name);
       const ref = { L, grad };
       const opt = lstmOptimizer(

@@ -277,6 +277,26 @@ describe("metaTrain", () => {
     assert.equal(resumed.bestEpoch, straight.bestEpoch);
   });
 
+  it("records what its scores measure and refuses to resume a run under another meta-loss", () => {
+    const opt = smallLstm();
+    const fam = family();
+    const logCfg = config({ epochs: 1, seed: 4, metaLoss: "log" });
+    const done = metaTrain(opt, fam, logCfg, initMetaTrainState(opt, logCfg)).state;
+    assert.equal(done.scoreKind, "log");
+    const path = join(dir, "resume", "log.safetensors");
+    saveCheckpoint(path, stateToCheckpoint(done));
+    const loaded = stateFromCheckpoint(loadCheckpoint(path), opt.phiSize);
+    assert.equal(loaded.scoreKind, "log");
+    const sumCfg = config({ epochs: 2, seed: 4 });
+    assert.throws(() => metaTrain(opt, fam, sumCfg, loaded), /scores are mean log losses, this run's metaLoss is 'sum'; resume with metaLoss 'log'/);
+    // A checkpoint from before the option says nothing: it resumes under either.
+    const { scoreKind: _kind, ...older } = stateToCheckpoint(done);
+    const unknown = stateFromCheckpoint(older, opt.phiSize);
+    assert.equal(unknown.scoreKind, null);
+    assert.equal(metaTrain(opt, fam, config({ epochs: 2, seed: 4, metaLoss: "log" }), unknown).state.scoreKind, "log");
+    assert.throws(() => stateFromCheckpoint({ ...older, scoreKind: "mean" }, opt.phiSize), /field 'scoreKind' is "mean"/);
+  });
+
   it("checkpoints a fresh state (bestScore Infinity) and reads it back", () => {
     const opt = smallLstm();
     const s0 = initMetaTrainState(opt, config());

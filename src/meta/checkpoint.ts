@@ -6,7 +6,7 @@ import { keyFromJSON, keyToJSON } from "../core/rng.ts";
 import type { OptState } from "../optimizers/transform.ts";
 import type { CheckpointRecord, CheckpointValue } from "../io/checkpoint.ts";
 import { FileFormatError } from "../io/safetensors.ts";
-import type { MetaTrainState } from "./train.ts";
+import type { MetaLossKind, MetaTrainState } from "./train.ts";
 
 export function stateToCheckpoint(s: MetaTrainState): CheckpointRecord {
   return {
@@ -23,6 +23,7 @@ export function stateToCheckpoint(s: MetaTrainState): CheckpointRecord {
     // JSON has no Infinity: the checkpoint writer tags non-finite numbers itself.
     bestScore: s.bestScore,
     bestEpoch: s.bestEpoch,
+    ...(s.scoreKind !== null ? { scoreKind: s.scoreKind } : {}),
   };
 }
 
@@ -39,6 +40,14 @@ function num(r: CheckpointRecord, k: string): number {
 function f32(r: CheckpointRecord, k: string, n: number): Float32Array {
   const v = r[k];
   if (!(v instanceof Float32Array) || v.length !== n) bad(`field '${k}' is not ${n} float32 numbers (a different optimizer configuration?)`);
+  return v;
+}
+
+/** Checkpoints written before `metaLoss` existed do not say (null). */
+function scoreKind(r: CheckpointRecord): MetaLossKind | null {
+  const v = r.scoreKind;
+  if (v === undefined) return null;
+  if (v !== "sum" && v !== "log") bad(`field 'scoreKind' is ${JSON.stringify(v)}, not 'sum' or 'log'`);
   return v;
 }
 
@@ -66,5 +75,6 @@ export function stateFromCheckpoint(r: CheckpointRecord, phiSize: number): MetaT
     bestPhi: f32(r, "bestPhi", phiSize),
     bestScore: num(r, "bestScore"),
     bestEpoch: num(r, "bestEpoch"),
+    scoreKind: scoreKind(r),
   };
 }

@@ -108,6 +108,11 @@ export type MetaTrainState = {
   readonly bestPhi: Float32Array;
   readonly bestScore: number;
   readonly bestEpoch: number;
+  /**
+   * What the scores measure (the run's `metaLoss`; null: not recorded, a checkpoint older
+   * than the option): a run may only resume with the same.
+   */
+  readonly scoreKind: MetaLossKind | null;
 };
 
 /**
@@ -133,6 +138,7 @@ export function initMetaTrainState(opt: LstmOptimizer, cfg: MetaTrainConfig, phi
     bestPhi: new Float32Array(phi),
     bestScore: Infinity,
     bestEpoch: -1,
+    scoreKind: cfg.metaLoss,
   };
 }
 
@@ -226,13 +232,19 @@ export function metaTrain(
   state: MetaTrainState,
   hooks: MetaTrainHooks = {},
 ): MetaTrainResult {
+  if (state.scoreKind !== null && state.scoreKind !== cfg.metaLoss) {
+    throw new Error(
+      `meta-training: the state's scores are mean ${state.scoreKind} losses, this run's metaLoss is '${cfg.metaLoss}'; ` +
+        `resume with metaLoss '${state.scoreKind}' (--meta-loss ${state.scoreKind}), or start a new run`,
+    );
+  }
   const started = performance.now();
   const outer = adam(cfg.metaLr);
   const valid = Array.from({ length: cfg.validationTasks }, (_, i) => sampleTask(family, foldIn(state.validKey, i)));
   const unrollsPerHorizon = cfg.horizon / cfg.unroll;
   let inst: LstmInstance | undefined;
   let instLayout: ParamLayout | undefined;
-  let s = state;
+  let s: MetaTrainState = { ...state, scoreKind: cfg.metaLoss };
   let stopped: MetaTrainResult["stopped"] = "epochs";
   try {
     while (s.epoch < cfg.epochs) {

@@ -324,17 +324,48 @@ describe("metaTrain", () => {
     assert.throws(() => stateFromCheckpoint(rec, big.phiSize), FileFormatError);
   });
 
-  it("stops with reason 'time' after the first meta-iteration when maxSeconds is tiny", () => {
+  it("stops with reason 'time' after the first horizon when maxSeconds is tiny, the epoch still in progress", () => {
     const opt = smallLstm();
     const cfg = config({ epochs: 5, maxSeconds: 1e-9 });
-    const epochs: number[] = [];
-    const r = metaTrain(opt, family(), cfg, initMetaTrainState(opt, cfg), { onEpoch: (s) => epochs.push(s.epoch) });
+    const calls: Array<[number, boolean]> = [];
+    const r = metaTrain(opt, family(), cfg, initMetaTrainState(opt, cfg), { onEpoch: (s, _score, partial) => calls.push([s.epoch, partial]) });
     assert.equal(r.stopped, "time");
-    assert.equal(r.state.metaIteration, 1);
-    // The interrupted epoch is still validated (so its phi can be kept) and then training ends.
-    assert.deepEqual(epochs, [1]);
+    // Time is checked between horizons: one whole horizon of 2 unrolls ran.
+    assert.equal(r.state.metaIteration, 2);
+    assert.equal(r.state.horizons, 1);
+    // The interrupted epoch is validated (so its phi can be kept, as epoch 1) but not closed.
+    assert.deepEqual(calls, [[0, true]]);
+    assert.equal(r.state.epoch, 0);
+    assert.equal(r.state.epochHorizons, 1);
     assert.ok(Number.isFinite(r.state.bestScore));
     assert.equal(r.state.bestEpoch, 1);
+  });
+
+  it("a run stopped by its time limit part-way through an epoch resumes into the same training as one never stopped", () => {
+    const opt = smallLstm();
+    const fam = family();
+    const cfg = config({ epochs: 2, seed: 6 });
+    const straight = metaTrain(opt, fam, cfg, initMetaTrainState(opt, cfg)).state;
+    const cut = metaTrain(opt, fam, { ...cfg, maxSeconds: 1e-9 }, initMetaTrainState(opt, cfg));
+    assert.equal(cut.stopped, "time");
+    assert.equal(cut.state.epochHorizons, 1);
+    const path = join(dir, "resume", "cut.safetensors");
+    saveCheckpoint(path, stateToCheckpoint(cut.state));
+    const loaded = stateFromCheckpoint(loadCheckpoint(path), opt.phiSize);
+    assert.equal(loaded.epochHorizons, 1);
+    const calls: Array<[number, boolean]> = [];
+    const resumed = metaTrain(opt, fam, cfg, loaded, { onEpoch: (s, _score, partial) => calls.push([s.epoch, partial]) }).state;
+    // It finishes epoch 1 (2 more horizons), then runs epoch 2.
+    assert.deepEqual(calls, [[1, false], [2, false]]);
+    assert.equal(resumed.epoch, 2);
+    assert.equal(resumed.epochHorizons, 0);
+    assert.equal(resumed.horizons, straight.horizons);
+    assert.equal(resumed.metaIteration, straight.metaIteration);
+    assert.deepEqual(bits(resumed.phi), bits(straight.phi));
+    assert.deepEqual(adamArrays(resumed.adam), adamArrays(straight.adam));
+    // A checkpoint written before the field existed ended on a whole epoch.
+    const { epochHorizons: _h, ...older } = stateToCheckpoint(straight);
+    assert.equal(stateFromCheckpoint(older, opt.phiSize).epochHorizons, 0);
   });
 
   it("skips diverging unrolls without touching phi, and patience then stops training", () => {

@@ -52,7 +52,10 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
   let state: MetaTrainState = initMetaTrainState(opt, job.meta, job.init?.phi);
   if (job.checkpoint !== undefined && existsSync(job.checkpoint)) {
     state = stateFromCheckpoint(loadCheckpoint(job.checkpoint), opt.phiSize);
-    if (job.verbose) process.stdout.write(`resuming from ${job.checkpoint} at epoch ${state.epoch}\n`);
+    if (job.verbose) {
+      const within = state.epochHorizons > 0 ? `, ${state.epochHorizons} horizons into epoch ${state.epoch + 1}` : "";
+      process.stdout.write(`resuming from ${job.checkpoint} at epoch ${state.epoch}${within}\n`);
+    }
   }
   const writer = job.log === undefined ? undefined : jsonlWriter(job.log);
   const totalIters = job.meta.epochs * job.meta.horizonsPerEpoch * (job.meta.horizon / job.meta.unroll);
@@ -79,13 +82,16 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
   const result = metaTrain(opt, family, job.meta, state, {
     ...(writer ? { writer } : {}),
     onIteration: (s, loss) => bar.update(s.metaIteration, { loss: loss.toFixed(4) }),
-    onEpoch: (s, score) => {
-      if (s.bestEpoch === s.epoch) saveBest(s);
+    onEpoch: (s, score, partial) => {
+      // An epoch cut short by --max-seconds is validated as epoch `s.epoch + 1` and resumed later.
+      const epochNo = partial ? s.epoch + 1 : s.epoch;
+      if (s.bestEpoch === epochNo && s.bestScore === score) saveBest(s);
       if (job.checkpoint !== undefined) saveCheckpoint(job.checkpoint, stateToCheckpoint(s));
       if (job.verbose) {
         const secs = ((performance.now() - started) / 1000).toFixed(0);
+        const cut = partial ? ` (time limit after ${s.epochHorizons} of ${job.meta.horizonsPerEpoch} horizons)` : "";
         process.stdout.write(
-          `epoch ${String(s.epoch).padStart(3)}  validation ${score.toPrecision(5)}  best ${s.bestScore.toPrecision(5)} (epoch ${s.bestEpoch})  ${secs}s\n`,
+          `epoch ${String(epochNo).padStart(3)}${cut}  validation ${score.toPrecision(5)}  best ${s.bestScore.toPrecision(5)} (epoch ${s.bestEpoch})  ${secs}s\n`,
         );
       }
     },
@@ -225,7 +231,7 @@ export function registerTrainCommand(program: Command): void {
       const { result, seconds } = runTrainJob(job);
       const s = result.state;
       process.stdout.write(
-        `stopped (${result.stopped}) after ${s.epoch} epochs, ${s.metaIteration} meta-iterations, ${seconds.toFixed(0)}s; ` +
+        `stopped (${result.stopped}) after ${s.epoch} epochs${s.epochHorizons > 0 ? ` and ${s.epochHorizons} horizons` : ""}, ${s.metaIteration} meta-iterations, ${seconds.toFixed(0)}s; ` +
           `best validation ${s.bestScore.toPrecision(5)} at epoch ${s.bestEpoch}\n`,
       );
       if (s.bestEpoch < 0) throw new UsageError("training never produced a finite validation score; nothing was saved (try a smaller --meta-lr or --output-scale)");

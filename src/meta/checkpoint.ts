@@ -18,6 +18,7 @@ export function stateToCheckpoint(s: MetaTrainState): CheckpointRecord {
     epoch: s.epoch,
     metaIteration: s.metaIteration,
     horizons: s.horizons,
+    epochHorizons: s.epochHorizons,
     skipped: s.skipped,
     bestPhi: s.bestPhi,
     // JSON has no Infinity: the checkpoint writer tags non-finite numbers itself.
@@ -71,6 +72,8 @@ export function stateFromCheckpoint(r: CheckpointRecord, phiSize: number): MetaT
     epoch: num(r, "epoch"),
     metaIteration: num(r, "metaIteration"),
     horizons: num(r, "horizons"),
+    // Checkpoints from before the field always ended on a whole epoch.
+    epochHorizons: r.epochHorizons === undefined ? 0 : num(r, "epochHorizons"),
     skipped: num(r, "skipped"),
     bestPhi: f32(r, "bestPhi", phiSize),
     bestScore: num(r, "bestScore"),

@@ -52,7 +52,10 @@ export interface MetaTrainConfig {
    */
   readonly metaLoss: MetaLossKind;
   readonly seed: number;
-  /** Stop after this many seconds of training (checked between meta-iterations; 0: no limit). */
+  /**
+   * Stop after this many seconds of training (0: no limit). Checked after each horizon, so
+   * that a resumed run continues the same sequence of horizons as an uninterrupted one.
+   */
   readonly maxSeconds: number;
 }
 
@@ -103,6 +106,11 @@ export type MetaTrainState = {
   readonly epoch: number;
   readonly metaIteration: number;
   readonly horizons: number;
+  /**
+   * Horizons already done in the epoch in progress (epoch + 1): non-zero only when a time
+   * limit stopped training part-way through an epoch, which a resumed run then finishes.
+   */
+  readonly epochHorizons: number;
   /** Unrolls skipped because the meta-loss or meta-gradient was not finite. */
   readonly skipped: number;
   readonly bestPhi: Float32Array;
@@ -134,6 +142,7 @@ export function initMetaTrainState(opt: LstmOptimizer, cfg: MetaTrainConfig, phi
     epoch: 0,
     metaIteration: 0,
     horizons: 0,
+    epochHorizons: 0,
     skipped: 0,
     bestPhi: new Float32Array(phi),
     bestScore: Infinity,
@@ -209,8 +218,12 @@ function sampleTask(family: TaskFamily, k: Key): ValidationTask {
 
 export interface MetaTrainHooks {
   readonly writer?: MetricWriter;
-  /** Called after every epoch with the new state (to checkpoint it). */
-  readonly onEpoch?: (state: MetaTrainState, score: number) => void;
+  /**
+   * Called after every validation with the new state (to checkpoint it). `partial`: a time
+   * limit ended the epoch early; it was validated (so its phi can be kept as the best, as
+   * epoch `state.epoch + 1`) but stays in progress, and a resumed run finishes it.
+   */
+  readonly onEpoch?: (state: MetaTrainState, score: number, partial: boolean) => void;
   /** Called after every meta-iteration (for progress bars). */
   readonly onIteration?: (state: MetaTrainState, metaLoss: number) => void;
 }
@@ -250,7 +263,7 @@ export function metaTrain(
     while (s.epoch < cfg.epochs) {
       let epochLoss = 0;
       let epochCount = 0;
-      for (let h = 0; h < cfg.horizonsPerEpoch; h++) {
+      for (let h = s.epochHorizons; h < cfg.horizonsPerEpoch; h++) {
         const { task, theta0, batchKey } = sampleTask(family, foldIn(s.trainKey, s.horizons));
         if (inst === undefined || instLayout === undefined || !sameLayout(instLayout, task.layout)) {
           inst?.dispose();
@@ -294,24 +307,25 @@ export function metaTrain(
           hooks.writer?.scalar("meta/loss", metaLoss, s.metaIteration);
           hooks.writer?.scalar("meta/grad_norm", gnorm, s.metaIteration);
           hooks.onIteration?.(s, metaLoss);
-          if (cfg.maxSeconds > 0 && (performance.now() - started) / 1000 > cfg.maxSeconds) {
-            stopped = "time";
-            break;
-          }
         }
-        s = { ...s, horizons: s.horizons + 1 };
-        if (stopped === "time") break;
+        s = { ...s, horizons: s.horizons + 1, epochHorizons: h + 1 };
+        if (cfg.maxSeconds > 0 && (performance.now() - started) / 1000 > cfg.maxSeconds) {
+          stopped = "time";
+          break;
+        }
       }
+      const partial = s.epochHorizons < cfg.horizonsPerEpoch;
       const score = validationScore(opt, s.phi, valid, cfg.horizon, cfg.metaLoss);
       const better = score < s.bestScore;
+      const epochNo = s.epoch + 1;
       s = {
         ...s,
-        epoch: s.epoch + 1,
-        ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: s.epoch + 1 } : {}),
+        ...(partial ? {} : { epoch: epochNo, epochHorizons: 0 }),
+        ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: epochNo } : {}),
       };
-      hooks.writer?.scalar("meta/epoch_loss", epochCount > 0 ? epochLoss / epochCount : NaN, s.epoch);
-      hooks.writer?.scalar("valid/score", score, s.epoch);
-      hooks.onEpoch?.(s, score);
+      hooks.writer?.scalar("meta/epoch_loss", epochCount > 0 ? epochLoss / epochCount : NaN, epochNo);
+      hooks.writer?.scalar("valid/score", score, epochNo);
+      hooks.onEpoch?.(s, score, partial);
       if (stopped === "time") break;
       if (cfg.patience > 0 && s.epoch - Math.max(s.bestEpoch, 0) >= cfg.patience) {
         stopped = "patience";

@@ -7,9 +7,9 @@ import { mlpTaskFrom, mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
 import { quadraticFamily, quadraticTaskFrom, type QuadraticTask } from "../src/tasks/quadratic.ts";
 import { TASKS, taskFamily } from "../src/tasks/registry.ts";
 import { smoketestTask } from "./conformance.ts";
+import { FIXTURES } from "./fixture_tasks.ts";
 
-const FIXTURES = new URL("./fixtures/pytorch/", import.meta.url);
-const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(name, FIXTURES), "utf8")) as Record<string, unknown>;
+const fixture = (name: string): Record<string, unknown> => JSON.parse(readFileSync(FIXTURES + name, "utf8")) as Record<string, unknown>;
 const checkW = fixture("check_W.json");
 const checkQ = fixture("check_Q.json");
 

@@ -20,6 +20,8 @@
 //     Products are summed in float32 over at most CHUNK coordinates, then in float64: the
 //     gradient's terms cancel heavily, and longer float32 sums lose accuracy.
 //
+// Products use `madd` (fused in the relaxed-SIMD build, see there), except in the activations.
+//
 // Matrix products run as 2 x 4 register tiles: two rows (coordinates, or weight-gradient rows)
 // times four vectors of lanes; 8 accumulators + 4 weight vectors + 2 splats fit in the 15
 // vector registers V8 allocates on x64 (V8 schedules a loop body's loads first, so a bigger
@@ -114,6 +116,16 @@ const L_GB = 7;
   return v128.load(CT + (k << 4));
 }
 
+/**
+ * c + a b. Built twice (scripts/build-wasm.mjs): with relaxed SIMD this is one fused
+ * multiply-add (one rounding; V8 emits vfmadd where the CPU has FMA), without it a multiply
+ * and an add (two roundings), the same as kernels built before the fused variant existed.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
 export function init(): void {
   v128.store(CT + (K_HALF << 4), f32x4.splat(0.5));
   v128.store(CT + (K_ONE << 4), f32x4.splat(1.0));
@@ -133,6 +145,9 @@ export function init(): void {
 
 // ---- activations ----
 // Estrin's scheme keeps the dependency chains short (these loops are latency-bound otherwise).
+// They multiply and add separately in both builds: the clamp below is where the quotient, so
+// evaluated, reaches the largest float32 under 1 (fused, it lands elsewhere and the mean error
+// over the clamped range doubles).
 
 @inline function vtanh(x: v128): v128 {
   const xc = f32x4.pmax(f32x4.pmin(x, kv(K_HI)), kv(K_LO));
@@ -181,17 +196,17 @@ function mmk4(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, ss: usize, 
     const sa = v128.load32_splat(pa);
     const sb = v128.load32_splat(pa, 4);
     let w = v128.load(pw);
-    a0 = f32x4.add(a0, f32x4.mul(w, sa));
-    b0 = f32x4.add(b0, f32x4.mul(w, sb));
+    a0 = madd(w, sa, a0);
+    b0 = madd(w, sb, b0);
     w = v128.load(pw, 16);
-    a1 = f32x4.add(a1, f32x4.mul(w, sa));
-    b1 = f32x4.add(b1, f32x4.mul(w, sb));
+    a1 = madd(w, sa, a1);
+    b1 = madd(w, sb, b1);
     w = v128.load(pw, 32);
-    a2 = f32x4.add(a2, f32x4.mul(w, sa));
-    b2 = f32x4.add(b2, f32x4.mul(w, sb));
+    a2 = madd(w, sa, a2);
+    b2 = madd(w, sb, b2);
     w = v128.load(pw, 48);
-    a3 = f32x4.add(a3, f32x4.mul(w, sa));
-    b3 = f32x4.add(b3, f32x4.mul(w, sb));
+    a3 = madd(w, sa, a3);
+    b3 = madd(w, sb, b3);
     pa += ss;
     pw += ws;
   }
@@ -215,11 +230,11 @@ function mmk2(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, ss: usize, 
     const sa = v128.load32_splat(pa);
     const sb = v128.load32_splat(pa, 4);
     let w = v128.load(pw);
-    a0 = f32x4.add(a0, f32x4.mul(w, sa));
-    b0 = f32x4.add(b0, f32x4.mul(w, sb));
+    a0 = madd(w, sa, a0);
+    b0 = madd(w, sb, b0);
     w = v128.load(pw, 16);
-    a1 = f32x4.add(a1, f32x4.mul(w, sa));
-    b1 = f32x4.add(b1, f32x4.mul(w, sb));
+    a1 = madd(w, sa, a1);
+    b1 = madd(w, sb, b1);
     pa += ss;
     pw += ws;
   }
@@ -235,8 +250,8 @@ function mmk1(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, ss: usize, 
   const end = pa + <usize>K * ss;
   while (pa < end) {
     const w = v128.load(pw);
-    a0 = f32x4.add(a0, f32x4.mul(w, v128.load32_splat(pa)));
-    b0 = f32x4.add(b0, f32x4.mul(w, v128.load32_splat(pa, 4)));
+    a0 = madd(w, v128.load32_splat(pa), a0);
+    b0 = madd(w, v128.load32_splat(pa, 4), b0);
     pa += ss;
     pw += ws;
   }
@@ -276,17 +291,17 @@ function mmk4f64(dA: usize, dB: usize, pa: usize, ss: usize, pw: usize, ws: usiz
       const sa = v128.load32_splat(pa);
       const sb = v128.load32_splat(pa, 4);
       let w = v128.load(pw);
-      a0 = f32x4.add(a0, f32x4.mul(w, sa));
-      b0 = f32x4.add(b0, f32x4.mul(w, sb));
+      a0 = madd(w, sa, a0);
+      b0 = madd(w, sb, b0);
       w = v128.load(pw, 16);
-      a1 = f32x4.add(a1, f32x4.mul(w, sa));
-      b1 = f32x4.add(b1, f32x4.mul(w, sb));
+      a1 = madd(w, sa, a1);
+      b1 = madd(w, sb, b1);
       w = v128.load(pw, 32);
-      a2 = f32x4.add(a2, f32x4.mul(w, sa));
-      b2 = f32x4.add(b2, f32x4.mul(w, sb));
+      a2 = madd(w, sa, a2);
+      b2 = madd(w, sb, b2);
       w = v128.load(pw, 48);
-      a3 = f32x4.add(a3, f32x4.mul(w, sa));
-      b3 = f32x4.add(b3, f32x4.mul(w, sb));
+      a3 = madd(w, sa, a3);
+      b3 = madd(w, sb, b3);
       pa += ss;
       pw += ws;
     }
@@ -368,7 +383,7 @@ function dinTiles(dA: usize, dB: usize, dzi: usize, WT: usize, ob: usize, G: i32
   for (let v: usize = 0; v < ng; v++) {
     const gp = g + v * 80;
     const cp = cs + (v << 4);
-    const cn = f32x4.add(f32x4.mul(v128.load(gp, 16), v128.load(cp)), f32x4.mul(v128.load(gp), v128.load(gp, 32)));
+    const cn = madd(v128.load(gp), v128.load(gp, 32), f32x4.mul(v128.load(gp, 16), v128.load(cp)));
     v128.store(gp, cn, 64);
     v128.store(cp, cn);
   }
@@ -388,7 +403,7 @@ function dinTiles(dA: usize, dB: usize, dzi: usize, WT: usize, ob: usize, G: i32
 
 @inline function headOut(h: usize, wout: usize, hb: usize): f32 {
   let acc = f32x4.splat(0);
-  for (let v: usize = 0; v < hb; v += 16) acc = f32x4.add(acc, f32x4.mul(v128.load(h + v), v128.load(wout + v)));
+  for (let v: usize = 0; v < hb; v += 16) acc = madd(v128.load(h + v), v128.load(wout + v), acc);
   return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)) + load<f32>(wout + hb);
 }
 
@@ -586,14 +601,14 @@ export function backward(ctx: usize, tid: i32): void {
           const dsv = ds + (v << 5);
           const v16 = v << 4;
           let dh = v128.load(dsv);
-          if (top) dh = f32x4.add(dh, f32x4.mul(dOut, v128.load(head + v16)));
+          if (top) dh = madd(dOut, v128.load(head + v16), dh);
           else dh = f32x4.add(dh, v128.load(dio + v16));
           const ig = v128.load(p);
           const fg = v128.load(p, 16);
           const gg = v128.load(p, 32);
           const og = v128.load(p, 48);
           const tc = v128.load(th + v16);
-          const dct = f32x4.add(v128.load(dsv, 16), f32x4.mul(f32x4.mul(dh, og), f32x4.sub(one, f32x4.mul(tc, tc))));
+          const dct = madd(f32x4.mul(dh, og), f32x4.sub(one, f32x4.mul(tc, tc)), v128.load(dsv, 16));
           const dzp = dz + (v << 6);
           v128.store(dzp, f32x4.mul(f32x4.mul(dct, gg), f32x4.mul(ig, f32x4.sub(one, ig))));
           v128.store(dzp, f32x4.mul(f32x4.mul(dct, v128.load(cpp + v * cps)), f32x4.mul(fg, f32x4.sub(one, fg))), 16);
@@ -602,7 +617,7 @@ export function backward(ctx: usize, tid: i32): void {
           v128.store(dsv, f32x4.mul(dct, fg), 16);
           if (top) {
             const gh = gHead + v16;
-            v128.store(gh, f32x4.add(v128.load(gh), f32x4.mul(dOut, f32x4.mul(og, tc))));
+            v128.store(gh, madd(dOut, f32x4.mul(og, tc), v128.load(gh)));
           }
         }
         if (top) {
@@ -703,7 +718,8 @@ export function backward(ctx: usize, tid: i32): void {
 
 /**
  * The arithmetic ceiling of the matrix-product tiles: `iters` iterations of mmk4's
- * instruction mix (8 f32x4 multiplies and 8 adds into 8 independent accumulators) with
+ * instruction mix (8 `madd`s into 8 independent accumulators: 8 f32x4 multiplies and 8 adds,
+ * or 8 fused multiply-adds in the relaxed-SIMD build) with
  * every operand in registers, so no load, store or dependency chain limits it. 64 FLOP per
  * iteration. Returns a sum of the accumulators so that nothing is optimised away.
  */
@@ -723,14 +739,14 @@ export function peakMulAdd(iters: i32, seed: f32): f32 {
   let b2 = f32x4.splat(0);
   let b3 = f32x4.splat(0);
   for (let i = 0; i < iters; i++) {
-    a0 = f32x4.add(a0, f32x4.mul(w0, sa));
-    b0 = f32x4.add(b0, f32x4.mul(w0, sb));
-    a1 = f32x4.add(a1, f32x4.mul(w1, sa));
-    b1 = f32x4.add(b1, f32x4.mul(w1, sb));
-    a2 = f32x4.add(a2, f32x4.mul(w2, sa));
-    b2 = f32x4.add(b2, f32x4.mul(w2, sb));
-    a3 = f32x4.add(a3, f32x4.mul(w3, sa));
-    b3 = f32x4.add(b3, f32x4.mul(w3, sb));
+    a0 = madd(w0, sa, a0);
+    b0 = madd(w0, sb, b0);
+    a1 = madd(w1, sa, a1);
+    b1 = madd(w1, sb, b1);
+    a2 = madd(w2, sa, a2);
+    b2 = madd(w2, sb, b2);
+    a3 = madd(w3, sa, a3);
+    b3 = madd(w3, sb, b3);
   }
   const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(b0, b1), f32x4.add(b2, b3)));
   return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);

@@ -13,7 +13,8 @@
  *
  * Flags: --json (one JSON object on stdout), --iters N (default 7), --warmup N (default 2),
  * --threads N (the "all threads" count, default the available cores), --ref (also time the
- * reference kernel on W).
+ * reference kernel on W), --engine K (the WebAssembly kernel: wasm, the default, or wasm-simd
+ * or wasm-fma; the JSON records which build ran).
  */
 import { availableParallelism } from "node:os";
 import { foldIn, key, split, type Key } from "../src/core/rng.ts";
@@ -23,7 +24,7 @@ import { mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
 import { lstmOptimizer, type LstmOptimizerConfig } from "../src/learned/lstm_optimizer.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 import { adam } from "../src/optimizers/alias.ts";
-import { engineFactory, type EngineKind } from "../src/kernels/select.ts";
+import { engineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind } from "../src/kernels/select.ts";
 import { applyUpdates, type GradientTransformation } from "../src/optimizers/transform.ts";
 
 /**
@@ -44,6 +45,10 @@ const json = flag("--json");
 const iters = value("--iters", 7);
 const warmup = value("--warmup", 2);
 const allThreads = value("--threads", Math.min(availableParallelism(), 8));
+const engineArg = args.includes("--engine") ? args[args.indexOf("--engine") + 1] : "wasm";
+const kernel = ENGINE_KINDS.find((k) => k === engineArg && k !== "ref");
+if (kernel === undefined) throw new Error(`--engine expects wasm, wasm-simd or wasm-fma, got '${engineArg}'`);
+const kernelUsed = resolveEngineKind(kernel);
 
 function log(s: string): void {
   if (!json) process.stdout.write(s + "\n");
@@ -158,21 +163,21 @@ const mnist = mnistMlpFamily({});
 const quad = quadraticFamily({ instances: 128 });
 const W_CFG: LstmOptimizerConfig = { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 };
 const results: MetaResult[] = [];
-log(`l2o bench: ${iters} timed meta-iterations after ${warmup} warm-up; Node ${process.version}; ${availableParallelism()} cores`);
+log(`l2o bench: ${iters} timed meta-iterations after ${warmup} warm-up; Node ${process.version}; ${availableParallelism()} cores; kernel ${kernelUsed}`);
 // W on all threads first: peak RSS is the process's high-water mark, so the first workload's
 // figure is its own; later figures include whatever earlier ones left allocated.
-results.push(benchMeta("W", mnist, W_CFG, "wasm", allThreads));
-if (allThreads > 1) results.push(benchMeta("W", mnist, W_CFG, "wasm", 1));
+results.push(benchMeta("W", mnist, W_CFG, kernelUsed, allThreads));
+if (allThreads > 1) results.push(benchMeta("W", mnist, W_CFG, kernelUsed, 1));
 if (flag("--ref")) results.push(benchMeta("W", mnist, W_CFG, "ref", 1));
-results.push(benchMeta("Q", quad, W_CFG, "wasm", allThreads));
-if (allThreads > 1) results.push(benchMeta("Q", quad, W_CFG, "wasm", 1));
+results.push(benchMeta("Q", quad, W_CFG, kernelUsed, allThreads));
+if (allThreads > 1) results.push(benchMeta("Q", quad, W_CFG, kernelUsed, 1));
 results.push(benchMeta("Q", quad, W_CFG, "ref", 1));
 
-const lstm = lstmOptimizer(W_CFG, engineFactory("wasm", 1));
+const lstm = lstmOptimizer(W_CFG, engineFactory(kernelUsed, 1));
 const phi = lstm.init(key(5));
 const stepAdam = benchStep("adam", mnist, () => adam(1e-3));
 const stepLstm1 = benchStep("lstm 1T", mnist, () => lstm.optFn(phi, mnist.sample(key(0)).layout));
-const lstmAll = lstmOptimizer(W_CFG, engineFactory("wasm", allThreads));
+const lstmAll = lstmOptimizer(W_CFG, engineFactory(kernelUsed, allThreads));
 const stepLstmAll = allThreads > 1 ? benchStep(`lstm ${allThreads}T`, mnist, () => lstmAll.optFn(phi, mnist.sample(key(0)).layout)) : stepLstm1;
 log(`step  ratio lstm/adam: ${(stepLstm1 / stepAdam).toFixed(2)} (1 thread), ${(stepLstmAll / stepAdam).toFixed(2)} (${allThreads} threads)`);
 
@@ -181,6 +186,7 @@ if (json) {
     JSON.stringify({
       node: process.version,
       cores: availableParallelism(),
+      kernel: kernelUsed,
       flopPerCoordStep: FLOP_PER_COORD_STEP,
       meta: results,
       step: { adam_ms: stepAdam, lstm_1T_ms: stepLstm1, lstm_allT_ms: stepLstmAll, threads: allThreads, ratio_1T: stepLstm1 / stepAdam, ratio_allT: stepLstmAll / stepAdam },

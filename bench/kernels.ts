@@ -4,15 +4,17 @@
 // finishBackward. Prints seconds per iteration (median and best of the repetitions) and
 // GFLOP/s at the median, and the process's peak RSS after each engine.
 //
-//   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--engines ref,wasm1,wasm2] [--block 64]
+//   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--engines ref,simd1,simd2,fma1,fma2] [--block 64]
 //
-// First it measures the roofline: the arithmetic ceiling of the kernels' f32x4 multiply-add
-// mix with every operand in registers (`peakMulAdd` in assembly/lstm.ts), on 1 thread and on
-// every core at once, so that the engines' GFLOP/s read as a fraction of what WebAssembly
-// SIMD can reach on this machine.
+// First it measures the roofline of each build of the kernels: the arithmetic ceiling of the
+// tiles' f32x4 multiply-add mix with every operand in registers (`peakMulAdd` in
+// assembly/lstm.ts: a multiply and an add in the `simd` build, a fused multiply-add in the
+// `fma` build), on 1 thread and on every core at once, so that the engines' GFLOP/s read as
+// a fraction of what WebAssembly can reach on this machine.
 //
-// `wasmK` is the WebAssembly engine on K threads. Run one engine per process
-// (`--engines wasm2`) to read its own peak RSS.
+// `simdK` and `fmaK` are the WebAssembly engine's two builds on K threads, `wasmK` the build
+// an engine gets by default. Run one engine per process (`--engines fma2`) to read its own
+// peak RSS.
 //
 // FLOPs counted: the matrix products only, 2 per multiply-add. Per coordinate and step, with
 // K_l the inputs of layer l (I, then H): forward 2*4H*sum_l(K_l + H) + 2H (head); backward the
@@ -20,13 +22,12 @@
 // the previous hidden states (dx skipped), and 2H for the head: 29,520 for the paper's LSTM,
 // 9.39 GFLOP per iteration at n = 15,910, T = 20.
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
-import { createWasmEngine } from "../src/kernels/wasm.ts";
+import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, WASM_KERNEL_URLS, type WasmVariant } from "../src/kernels/wasm.ts";
 import { phiSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { key, split, uniform } from "../src/core/rng.ts";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { WASM_KERNEL_URL } from "../src/kernels/wasm.ts";
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +36,8 @@ function arg(name: string, dflt: string): string {
 const n = Number(arg("n", "15910"));
 const T = Number(arg("T", "20"));
 const reps = Number(arg("reps", "7"));
-const engines = arg("engines", "ref,wasm1,wasm2").split(",");
+const fmaOk = wasmEngineAvailable("fma");
+const engines = arg("engines", fmaOk ? "ref,simd1,simd2,fma1,fma2" : "ref,simd1,simd2").split(",");
 const block = Number(arg("block", "64"));
 const shape: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
 
@@ -82,7 +84,7 @@ function time(label: string, e: LstmEngine, r: number): void {
 }
 
 /** GFLOP/s of `peakMulAdd` (64 FLOP per iteration) on `threads` threads at once, summed. */
-async function roofline(threads: number): Promise<number> {
+async function roofline(variant: WasmVariant, threads: number): Promise<number> {
   const iters = 50_000_000;
   const src = `
     const { parentPort, workerData } = require("node:worker_threads");
@@ -96,7 +98,7 @@ async function roofline(threads: number): Promise<number> {
       best = Math.min(best, (performance.now() - t0) / 1000);
     }
     parentPort.postMessage(best);`;
-  const bytes = readFileSync(WASM_KERNEL_URL);
+  const bytes = readFileSync(WASM_KERNEL_URLS[variant]);
   const secs = await Promise.all(
     Array.from({ length: threads }, () => new Promise<number>((res, rej) => {
       const w = new Worker(src, { eval: true, workerData: { bytes, iters } });
@@ -108,9 +110,12 @@ async function roofline(threads: number): Promise<number> {
 }
 
 const cores = availableParallelism();
-const peak1 = await roofline(1);
-const peakAll = cores > 1 ? await roofline(cores) : peak1;
-console.log(`roofline (f32x4 multiply + add, operands in registers): ${peak1.toFixed(1)} GFLOP/s on 1 thread, ${peakAll.toFixed(1)} on ${cores} threads`);
+for (const variant of fmaOk ? (["simd", "fma"] as const) : (["simd"] as const)) {
+  const peak1 = await roofline(variant, 1);
+  const peakAll = cores > 1 ? await roofline(variant, cores) : peak1;
+  const what = variant === "simd" ? "f32x4 multiply + add" : "f32x4 fused multiply-add";
+  console.log(`roofline, ${variant} build (${what}, operands in registers): ${peak1.toFixed(1)} GFLOP/s on 1 thread, ${peakAll.toFixed(1)} on ${cores} threads`);
+}
 
 const gf = (flopsPerCoordStep(shape) * n * T) / 1e9;
 console.log(`n ${n}, T ${T}: ${flopsPerCoordStep(shape)} FLOP per coordinate-step, ${gf.toFixed(2)} GFLOP per iteration`);
@@ -119,12 +124,14 @@ for (const name of engines) {
     const e = createReferenceEngine({ shape, n, capacity: T });
     time("reference (TS)", e, Math.max(1, Math.min(3, reps)));
     e.dispose();
-  } else if (/^wasm\d+$/.test(name)) {
-    const threads = Number(name.slice(4));
-    const e = createWasmEngine({ shape, n, capacity: T, threads, blockSize: block });
-    time(`wasm, ${threads} thread${threads > 1 ? "s" : ""}`, e, reps);
+  } else if (/^(wasm|simd|fma)\d+$/.test(name)) {
+    const m = /^(wasm|simd|fma)(\d+)$/.exec(name)!;
+    const variant: WasmVariant = m[1] === "wasm" ? defaultWasmVariant() : (m[1] as WasmVariant);
+    const threads = Number(m[2]);
+    const e = createWasmEngine({ shape, n, capacity: T, threads, blockSize: block, variant });
+    time(`${variant}, ${threads} thread${threads > 1 ? "s" : ""}`, e, reps);
     e.dispose();
   } else {
-    throw new Error(`unknown engine '${name}' (ref, wasm1, wasm2, ...)`);
+    throw new Error(`unknown engine '${name}' (ref, simd1, simd2, fma1, fma2, wasm1, ...)`);
   }
 }

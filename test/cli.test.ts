@@ -98,6 +98,7 @@ describe("l2o run", () => {
       ["bad task config value", [...base, "--optimizer", "adam", "--task-config", '{"dim":0}'], /'dim' must be a positive integer/],
       ["zero fixed rate", [...base, "--optimizer", "adam@0"], /must be greater than 0/],
       ["malformed --lr", [...base, "--optimizer", "sgd", "--lr", "0.1.2"], /--lr expects a number, got '0\.1\.2'/],
+      ["unknown --engine", [...base, "--optimizer", "lstm:pretrained/quadratic", "--engine", "gpu"], /--engine expects one of wasm, wasm-simd, wasm-fma, ref, got 'gpu'/],
     ];
     const results = await Promise.all(cases.map(([, args]) => l2o(...args)));
     cases.forEach(([what, , msg], i) => assertInputError(results[i]!, msg, what));

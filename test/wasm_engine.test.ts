@@ -9,12 +9,16 @@ import { fileURLToPath } from "node:url";
 import { key, split, uniform } from "../src/core/rng.ts";
 import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
-import { createWasmEngine, wasmActivations, wasmEngineAvailable } from "../src/kernels/wasm.ts";
+import { createWasmEngine, defaultWasmVariant, wasmActivations, wasmEngineAvailable, type WasmVariant } from "../src/kernels/wasm.ts";
+import { engineFactory, resolveEngineKind, type EngineKind } from "../src/kernels/select.ts";
 import { loadCase } from "./fixture_tasks.ts";
 import { lstmOptimizer } from "../src/learned/lstm_optimizer.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 
 const skip = wasmEngineAvailable() ? false : "build/lstm.wasm missing (npm run build:wasm)";
+/** Both builds where this runtime takes them: every check below runs on each. */
+const fmaOk = wasmEngineAvailable("fma");
+const variants: WasmVariant[] = fmaOk ? ["simd", "fma"] : ["simd"];
 
 /** Relative L2 error of a against b. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -117,13 +121,14 @@ const cases: { shape: LstmShape; n: number; threads: number; T: number }[] = [
   { shape: { inputs: 2, hidden: 8, layers: 2 }, n: 67, threads: 1, T: 3 },
 ];
 
-for (const { shape, n, threads, T } of cases) {
-  const name = `inputs ${shape.inputs}, hidden ${shape.hidden}, layers ${shape.layers}; n ${n}, ${threads} thread(s)`;
+for (const variant of variants) for (const { shape, n, threads, T } of cases) {
+  const name = `inputs ${shape.inputs}, hidden ${shape.hidden}, layers ${shape.layers}; n ${n}, ${threads} thread(s); ${variant}`;
   test(`matches the reference engine (${name})`, { skip }, (t) => {
     const ref = createReferenceEngine({ shape, n, capacity: T });
-    const w = createWasmEngine({ shape, n, capacity: T, threads, blockSize: 8 });
+    const w = createWasmEngine({ shape, n, capacity: T, threads, blockSize: 8, variant });
     try {
       assert.equal(w.threads, threads);
+      assert.equal(w.variant, variant);
       const a = runTrace(ref, 100 + n, T, 0.5);
       const b = runTrace(w, 100 + n, T, 0.5);
       const errs = {
@@ -165,11 +170,11 @@ test("the default block size, many blocks per thread, unrecorded steps and dx om
   assert.ok(relErr(b.dphi, a.dphi) <= TOL, `dphi ${relErr(b.dphi, a.dphi)}`);
 });
 
-test("tanh and sigmoid approximations: within a few float32 ulps", { skip }, (t) => {
+for (const variant of variants) test(`tanh and sigmoid approximations: within a few float32 ulps (${variant})`, { skip }, (t) => {
   const xs: number[] = [0, -0, 1e-30, 1e-8, -3e-5, 100, -100, 1e30, -1e30, Infinity, -Infinity];
   for (let k = 0; k <= 400000; k++) xs.push(-20 + (40 * k) / 400000);
   const x = Float32Array.from(xs);
-  const { tanh, sigmoid } = wasmActivations(x);
+  const { tanh, sigmoid } = wasmActivations(x, variant);
   let tRel = 0;
   let tMean = 0;
   let sAbs = 0;
@@ -270,14 +275,14 @@ test("dispose stops the worker threads", { skip }, async () => {
 
 
 
-for (const name of ["W", "Q"] as const) {
+for (const variant of variants) for (const name of ["W", "Q"] as const) {
   for (const threads of [1, 2]) {
-    test(`meta-gradient matches PyTorch (${name}, ${threads} thread(s))`, { skip }, (t) => {
+    test(`meta-gradient matches PyTorch (${name}, ${threads} thread(s), ${variant})`, { skip }, (t) => {
       const { task, fx, L, grad } = loadCase(name);
       const ref = { L, grad };
       const opt = lstmOptimizer(
         { hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 },
-        (o) => createWasmEngine({ ...o, threads }),
+        (o) => createWasmEngine({ ...o, threads, variant }),
       );
       const inst = opt.instantiate(Float32Array.from(fx.phi.flat()), task.layout, fx.T);
       try {
@@ -293,3 +298,41 @@ for (const name of ["W", "Q"] as const) {
     });
   }
 }
+
+// ---- The two builds ----
+
+test("builds: the default is fma where the runtime takes it; kinds resolve to what runs", { skip }, () => {
+  assert.equal(defaultWasmVariant(), fmaOk ? "fma" : "simd");
+  assert.equal(resolveEngineKind("wasm"), fmaOk ? "wasm-fma" : "wasm-simd");
+  assert.equal(resolveEngineKind("wasm-simd"), "wasm-simd");
+  assert.equal(resolveEngineKind("ref"), "ref");
+  const shape: LstmShape = { inputs: 2, hidden: 4, layers: 1 };
+  const pairs: [EngineKind, WasmVariant][] = [["wasm-simd", "simd"], ["wasm", defaultWasmVariant()]];
+  if (fmaOk) pairs.push(["wasm-fma", "fma"]);
+  for (const [kind, variant] of pairs) {
+    const e = engineFactory(kind, 1)({ shape, n: 4, capacity: 1 }) as ReturnType<typeof createWasmEngine>;
+    assert.equal(e.variant, variant, kind);
+    e.dispose();
+  }
+  assert.throws(() => createWasmEngine({ shape, n: 4, capacity: 1, variant: "avx" as WasmVariant }), /variant must be 'simd' or 'fma', got 'avx'/);
+  assert.throws(() => engineFactory("wasm-avx" as EngineKind, 1), /unknown LSTM engine 'wasm-avx'/);
+});
+
+test("builds: fma rounds differently from simd (so it is really fused), both within the reference's tolerance", { skip: fmaOk ? skip : "relaxed SIMD not available" }, () => {
+  const n = 500;
+  const T = 3;
+  const run = (variant: WasmVariant) => {
+    const e = createWasmEngine({ shape: paper, n, capacity: T, threads: 1, variant });
+    try {
+      return runTrace(e, 7, T, 0.5);
+    } finally {
+      e.dispose();
+    }
+  };
+  const a = run("simd");
+  const b = run("fma");
+  let differ = 0;
+  for (let i = 0; i < a.outs.length; i++) if (a.outs[i] !== b.outs[i]) differ++;
+  assert.ok(differ > a.outs.length / 10, `only ${differ} of ${a.outs.length} outputs differ between the builds`);
+  assert.ok(relErr(b.dphi, a.dphi) <= TOL, `dphi ${relErr(b.dphi, a.dphi)}`);
+});

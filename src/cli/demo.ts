@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import { resolveMetaTrainConfig } from "../meta/train.ts";
 import { DEFAULT_LR_GRID } from "../eval/evaluate.ts";
 import { parseNumber } from "./errors.ts";
-import { runTrainJob, TRAIN_DEFAULTS, parseEngine } from "./train.ts";
+import { runTrainJob, TRAIN_DEFAULTS, parseEngine, ENGINE_HELP } from "./train.ts";
 import { runEvalJob } from "./eval.ts";
 import { formatReport } from "./report.ts";
 
@@ -27,7 +27,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--out <file>", "where to save the trained optimizer", "runs/demo-quadratic.safetensors")
     .option("--instances <n>", "fresh test functions", "100")
     .option("--seed <n>", "random seed", "0")
-    .option("--engine <kind>", "LSTM kernel: wasm or ref", "wasm")
+    .option("--engine <kind>", ENGINE_HELP, "wasm")
     .action((f: DemoFlags) => {
       const seconds = parseNumber("--seconds", f.seconds, { positive: true });
       const seed = parseNumber("--seed", f.seed, { integer: true });
@@ -60,6 +60,7 @@ export function registerDemoCommand(program: Command): void {
         tuneInstances: 10,
         lrGrid: DEFAULT_LR_GRID,
         verbose: false,
+        engine,
       });
       process.stdout.write(formatReport(report));
       process.stdout.write(`\nThe trained optimizer is in ${f.out}; evaluate it again with\n  npx l2o eval --task quadratic --optimizers lstm:${f.out},adam,rmsprop,nag,sgd\n`);

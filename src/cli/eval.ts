@@ -5,6 +5,8 @@ import type { Command } from "commander";
 import { DEFAULT_LR_GRID, evaluate, type EvalReport } from "../eval/evaluate.ts";
 import { parseJsonObject, parseNumber, UsageError } from "./errors.ts";
 import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
+import { ENGINE_HELP, parseEngine } from "./train.ts";
+import type { EngineKind } from "../kernels/select.ts";
 import { formatReport } from "./report.ts";
 
 export interface EvalJob {
@@ -17,11 +19,13 @@ export interface EvalJob {
   readonly tuneInstances: number;
   readonly lrGrid: readonly number[];
   readonly verbose: boolean;
+  /** The kernel learned optimizers run on (default: wasm on one thread). */
+  readonly engine?: EngineKind;
 }
 
 export function runEvalJob(job: EvalJob): EvalReport {
   const family = resolveTaskFamily(job.task, job.taskConfig);
-  const candidates = job.optimizers.map((o) => resolveCandidate(o));
+  const candidates = job.optimizers.map((o) => resolveCandidate(o, undefined, job.engine));
   const report = evaluate(family, candidates, {
     steps: job.steps,
     instances: job.instances,
@@ -51,6 +55,7 @@ interface EvalFlags {
   lrGrid?: string;
   json?: string;
   quiet?: boolean;
+  engine: string;
 }
 
 export function registerEvalCommand(program: Command): void {
@@ -67,6 +72,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--lr-grid <list>", `comma-separated learning rates (default ${DEFAULT_LR_GRID.join(",")})`)
     .option("--json <file>", "write {task, steps, results: [{optimizer, lr, meanLoss[], ci95[], finalMean}]}")
     .option("--quiet", "no progress lines on standard error")
+    .option("--engine <kind>", ENGINE_HELP, "wasm")
     .action((f: EvalFlags) => {
       const optimizers = f.optimizers.split(",").map((s) => s.trim()).filter((s) => s !== "");
       if (optimizers.length === 0) throw new UsageError("--optimizers is empty: name at least one, e.g. adam,lstm:pretrained/quadratic");
@@ -81,6 +87,7 @@ export function registerEvalCommand(program: Command): void {
         tuneInstances: parseNumber("--tune-instances", f.tuneInstances, { integer: true, positive: true }),
         lrGrid,
         verbose: f.quiet !== true,
+        engine: parseEngine(f.engine),
       });
       process.stdout.write(formatReport(report));
       if (f.json !== undefined) {

@@ -4,7 +4,7 @@ import type { TaskFamily } from "../tasks/base.ts";
 import { optimizerSpec } from "../optimizers/registry.ts";
 import type { Candidate } from "../eval/evaluate.ts";
 import { loadLstmOptimizer, type LoadedLstmOptimizer } from "../learned/file.ts";
-import { defaultEngineFactory } from "../kernels/select.ts";
+import { defaultEngineFactory, type EngineKind } from "../kernels/select.ts";
 import { parseNumber, UsageError } from "./errors.ts";
 
 /** A task family by registry name; unknown names and bad configuration are usage errors. */
@@ -26,14 +26,15 @@ export interface ResolvedCandidate extends Candidate {
 
 /**
  * `adam` (learning rate tuned), `adam@0.01` (fixed), or `lstm:FILE` / `lstm:pretrained/NAME`
- * (a trained optimizer file). `lr`, when given, fixes the rate of a hand-designed optimizer.
+ * (a trained optimizer file). `lr`, when given, fixes the rate of a hand-designed optimizer;
+ * `engine` is the LSTM kernel a learned one runs on (default: wasm on one thread).
  */
-export function resolveCandidate(spec: string, lr?: number): ResolvedCandidate {
+export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind): ResolvedCandidate {
   const s = spec.trim();
   if (s.startsWith("lstm:")) {
     const file = s.slice("lstm:".length);
     if (file === "") throw new UsageError(`'${spec}': give the optimizer file after 'lstm:', e.g. lstm:pretrained/quadratic`);
-    const loaded = loadLstmOptimizer(file, defaultEngineFactory());
+    const loaded = loadLstmOptimizer(file, defaultEngineFactory(engine));
     return {
       label: s,
       tune: false,

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { lstmOptimizer, type LstmOptimizer, type LstmOptimizerConfig } from "../learned/lstm_optimizer.ts";
 import { parsePreprocessConfig, type PreprocessConfig } from "../learned/preprocess.ts";
 import { loadLstmOptimizer, saveLstmOptimizer } from "../learned/file.ts";
-import { defaultEngineFactory, type EngineKind } from "../kernels/select.ts";
+import { defaultEngineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind } from "../kernels/select.ts";
 import {
   initMetaTrainState,
   metaTrain,
@@ -65,8 +65,8 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
     task: job.task,
     taskConfig: family.config as Record<string, unknown>,
     ...job.meta,
-    engine: job.engine,
-    threads: job.engine === "wasm" ? job.threads : 1,
+    engine: resolveEngineKind(job.engine),
+    threads: job.engine === "ref" ? 1 : job.threads,
     lstm: job.lstm,
     ...(job.init !== undefined ? { init: job.init.path } : {}),
     epochsDone: s.epoch,
@@ -144,9 +144,14 @@ export function parsePreprocessFlag(raw: string): PreprocessConfig {
 }
 
 export function parseEngine(raw: string): EngineKind {
-  if (raw === "ref" || raw === "wasm") return raw;
-  throw new UsageError(`--engine expects 'wasm' or 'ref', got '${raw}'`);
+  const kind = ENGINE_KINDS.find((k) => k === raw);
+  if (kind !== undefined) return kind;
+  throw new UsageError(`--engine expects one of ${ENGINE_KINDS.join(", ")}, got '${raw}'`);
 }
+
+/** The --engine option's help, shared by the commands that run the LSTM. */
+export const ENGINE_HELP =
+  "LSTM kernel: wasm (the fastest WebAssembly build here: wasm-fma, else wasm-simd), wasm-simd (multiply then add; replays files trained before wasm-fma existed bit for bit), wasm-fma (fused multiply-add) or ref (plain TypeScript)";
 
 export function registerTrainCommand(program: Command): void {
   program
@@ -171,7 +176,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
     .option("--seed <n>", "random seed", "0")
     .option("--max-seconds <x>", "stop training after this many seconds (0: no limit)", "0")
-    .option("--engine <kind>", "LSTM kernel: wasm (SIMD) or ref (plain TypeScript)", "wasm")
+    .option("--engine <kind>", ENGINE_HELP, "wasm")
     .option("--threads <n>", "worker threads for the wasm kernel", "2")
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")

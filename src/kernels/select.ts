@@ -1,12 +1,20 @@
 /**
- * Picks the LSTM kernel: the WebAssembly SIMD engine (split over worker threads), or the
- * plain-TypeScript reference that it is checked against.
+ * Picks the LSTM kernel: the WebAssembly engine (split over worker threads) in one of its two
+ * builds, or the plain-TypeScript reference that it is checked against.
  */
 import type { LstmEngine, LstmEngineOptions } from "./types.ts";
 import { createReferenceEngine } from "./lstm_ref.ts";
-import { createWasmEngine, wasmEngineAvailable } from "./wasm.ts";
+import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, type WasmVariant } from "./wasm.ts";
 
-export type EngineKind = "ref" | "wasm";
+/**
+ * - `wasm`: the fastest WebAssembly build this runtime accepts (`wasm-fma`, else `wasm-simd`).
+ * - `wasm-simd`: WebAssembly SIMD, products as a multiply then an add. Bit for bit the kernel
+ *   that trained the files in pretrained/ (use it to replay their training exactly).
+ * - `wasm-fma`: WebAssembly SIMD with relaxed SIMD's fused multiply-add (see `WasmVariant`).
+ * - `ref`: plain TypeScript (float64 inside a step), the reference the others are tested on.
+ */
+export type EngineKind = "ref" | "wasm" | "wasm-simd" | "wasm-fma";
+export const ENGINE_KINDS: readonly EngineKind[] = ["wasm", "wasm-simd", "wasm-fma", "ref"];
 
 /** The WebAssembly kernel was asked for but is not built (the CLI reports it with exit code 2). */
 export class KernelUnavailableError extends Error {
@@ -14,21 +22,34 @@ export class KernelUnavailableError extends Error {
 }
 export type EngineFactory = (opts: LstmEngineOptions) => LstmEngine;
 
+/** The concrete kernel `kind` stands for here (`wasm` becomes the build it picks). */
+export function resolveEngineKind(kind: EngineKind): Exclude<EngineKind, "wasm"> {
+  if (kind === "wasm") return defaultWasmVariant() === "fma" ? "wasm-fma" : "wasm-simd";
+  return kind;
+}
+
 /**
- * The factory for `kind`. `wasm` needs the kernel built by `npm install` (or
- * `npm run build:wasm`); if it is missing this throws with that advice rather than silently
+ * The factory for `kind`. The WebAssembly kinds need the kernels built by `npm install` (or
+ * `npm run build:wasm`); if they are missing this throws with that advice rather than silently
  * running the slower reference.
  */
 export function engineFactory(kind: EngineKind = "wasm", threads = 1): EngineFactory {
   if (kind === "ref") return createReferenceEngine;
-  if (!wasmEngineAvailable()) {
+  if (!ENGINE_KINDS.includes(kind)) throw new Error(`unknown LSTM engine '${String(kind)}' (expected ${ENGINE_KINDS.join(", ")})`);
+  if (!wasmEngineAvailable("simd")) {
     throw new KernelUnavailableError("the WebAssembly LSTM kernel is not built (build/lstm.wasm is missing): run `npm run build:wasm`, or use --engine ref");
   }
-  return (opts) => createWasmEngine({ ...opts, threads });
+  const variant: WasmVariant = kind === "wasm" ? defaultWasmVariant() : kind === "wasm-fma" ? "fma" : "simd";
+  if (variant === "fma" && !wasmEngineAvailable("fma")) {
+    throw new KernelUnavailableError(
+      "the fused multiply-add WebAssembly kernel is not available (build/lstm_fma.wasm is missing, or this runtime refuses relaxed SIMD): run `npm run build:wasm`, or use --engine wasm-simd",
+    );
+  }
+  return (opts) => createWasmEngine({ ...opts, threads, variant });
 }
 
 /** The engine for using a trained optimizer: wasm on one thread when built, else the reference. */
 export function defaultEngineFactory(kind?: EngineKind, threads = 1): EngineFactory {
   if (kind !== undefined) return engineFactory(kind, threads);
-  return wasmEngineAvailable() ? engineFactory("wasm", 1) : createReferenceEngine;
+  return wasmEngineAvailable("simd") ? engineFactory("wasm", 1) : createReferenceEngine;
 }

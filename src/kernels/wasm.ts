@@ -3,7 +3,7 @@
  * 2.1; the contract and the layout of `phi` are in `types.ts`).
  *
  * The kernels (AssemblyScript, `assembly/lstm.ts`, compiled by `scripts/build-wasm.mjs` into
- * `build/lstm.wasm`) run SIMD across the gate lanes of a coordinate, two coordinates at a time,
+ * `build/lstm.wasm` and, with fused multiply-adds, `build/lstm_fma.wasm`; see `WasmVariant`) run SIMD across the gate lanes of a coordinate, two coordinates at a time,
  * and compute the weight gradient as a blocked GEMM over blocks of coordinates. With
  * `threads > 1` the coordinates are split into contiguous ranges, one per thread: the calling
  * thread works on the first range and worker threads on the others, all on one shared
@@ -17,6 +17,7 @@
  * a few float32 ulps (max 3.4e-7 relative).
  */
 import { readFileSync } from "node:fs";
+import { setFlagsFromString } from "node:v8";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
@@ -36,6 +37,7 @@ declare namespace WebAssembly {
 }
 declare const WebAssembly: {
   Module: new (bytes: Uint8Array) => WebAssembly.Module;
+  validate(bytes: Uint8Array): boolean;
   Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WebAssembly.Memory;
   Instance: new (m: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => WebAssembly.Instance;
 };
@@ -49,12 +51,16 @@ export interface WasmEngineOptions extends LstmEngineOptions {
   readonly threads?: number;
   /** Coordinates per block of the weight-gradient GEMM (default 64). */
   readonly blockSize?: number;
+  /** Which build of the kernels to run (default: `defaultWasmVariant()`). */
+  readonly variant?: WasmVariant;
 }
 
 /** The WebAssembly engine: the LSTM engine contract (snapshots included) plus its thread count. */
 export interface WasmLstmEngine extends SnapshotLstmEngine {
   /** Threads working on each call, the calling one included. */
   readonly threads: number;
+  /** The build of the kernels it runs. */
+  readonly variant: WasmVariant;
   /** Resolves once every worker thread has exited (after `dispose`). */
   stopped(): Promise<void>;
 }
@@ -65,33 +71,74 @@ export interface WasmLstmEngine extends SnapshotLstmEngine {
  */
 export const WASM_STATE_LAYOUT = "wasm-v1";
 
+/**
+ * The two builds of the kernels (scripts/build-wasm.mjs), from the same source:
+ * - `simd`: WebAssembly SIMD; every product is a multiply then an add (two roundings).
+ * - `fma`: also relaxed SIMD; the products of the matrix tiles, the activations and the head
+ *   are fused multiply-adds (one rounding), which V8 compiles to FMA instructions where the
+ *   CPU has them (about 1.7x the multiply-add throughput of `simd` on this project's
+ *   machine, BENCHMARKS.md). Its results are within float32 rounding of `simd`'s, not equal to
+ *   them, and a CPU without FMA may round differently (V8 then multiplies and adds).
+ */
+export type WasmVariant = "simd" | "fma";
+
 /** Where the compiled kernels are expected. */
-export const WASM_KERNEL_URL = new URL("../../build/lstm.wasm", import.meta.url);
+export const WASM_KERNEL_URLS: Readonly<Record<WasmVariant, URL>> = {
+  simd: new URL("../../build/lstm.wasm", import.meta.url),
+  fma: new URL("../../build/lstm_fma.wasm", import.meta.url),
+};
+/** The `simd` build's path (kept for callers of earlier releases). */
+export const WASM_KERNEL_URL = WASM_KERNEL_URLS.simd;
 
-let cachedModule: WebAssembly.Module | null = null;
+const cachedModules: Partial<Record<WasmVariant, WebAssembly.Module>> = {};
 
-/** The compiled kernel module (compiled once per process, synchronously). */
-function kernelModule(): WebAssembly.Module {
-  if (cachedModule !== null) return cachedModule;
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(WASM_KERNEL_URL);
-  } catch {
-    throw new Error(`WebAssembly engine: ${WASM_KERNEL_URL.pathname} not found; run \`npm run build:wasm\``);
-  }
-  cachedModule = new WebAssembly.Module(bytes);
-  return cachedModule;
+/**
+ * Node before 22 accepts relaxed SIMD only behind a V8 flag. It is a process-wide flag that
+ * enables nothing but the proposal's instructions, so it is switched on when the `fma` build
+ * is first needed and the runtime refuses it without the flag.
+ */
+function acceptRelaxedSimd(bytes: Uint8Array): boolean {
+  if (WebAssembly.validate(bytes)) return true;
+  setFlagsFromString("--experimental-wasm-relaxed-simd");
+  return WebAssembly.validate(bytes);
 }
 
-/** Whether the compiled kernels are present and this runtime accepts them (SIMD, threads). */
-export function wasmEngineAvailable(): boolean {
+/** The compiled kernel module of a variant (compiled once per process, synchronously). */
+function kernelModule(variant: WasmVariant = "simd"): WebAssembly.Module {
+  const cached = cachedModules[variant];
+  if (cached !== undefined) return cached;
+  const url = WASM_KERNEL_URLS[variant];
+  let bytes: Buffer;
   try {
-    kernelModule();
+    bytes = readFileSync(url);
+  } catch {
+    throw new Error(`WebAssembly engine: ${url.pathname} not found; run \`npm run build:wasm\``);
+  }
+  if (variant === "fma" && !acceptRelaxedSimd(bytes)) {
+    throw new Error("WebAssembly engine: this runtime does not accept relaxed SIMD (the fma kernels); use the simd kernels");
+  }
+  const module = new WebAssembly.Module(bytes);
+  cachedModules[variant] = module;
+  return module;
+}
+
+/**
+ * Whether the compiled kernels of `variant` are present and this runtime accepts them (SIMD,
+ * threads, and relaxed SIMD for `fma`).
+ */
+export function wasmEngineAvailable(variant: WasmVariant = "simd"): boolean {
+  try {
+    kernelModule(variant);
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
     return true;
   } catch {
     return false;
   }
+}
+
+/** The variant an engine gets when none is asked for: `fma` where available, else `simd`. */
+export function defaultWasmVariant(): WasmVariant {
+  return wasmEngineAvailable("fma") ? "fma" : "simd";
 }
 
 interface KernelExports {
@@ -123,7 +170,9 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   let P = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8, Math.floor(opts.n / 4096)));
   if (!Number.isInteger(P) || P < 1) throw new Error(`WebAssembly engine: threads must be a positive integer, got ${P}`);
   P = Math.min(P, MAX_THREADS, Math.max(1, Math.ceil(opts.n / 2)));
-  return new WasmEngine(opts, P, B);
+  const variant = opts.variant ?? defaultWasmVariant();
+  if (variant !== "simd" && variant !== "fma") throw new Error(`WebAssembly engine: variant must be 'simd' or 'fma', got '${String(variant)}'`);
+  return new WasmEngine(opts, P, B, variant);
 }
 
 /**
@@ -154,6 +203,7 @@ class WasmEngine implements WasmLstmEngine {
   readonly n: number;
   readonly capacity: number;
   readonly threads: number;
+  readonly variant: WasmVariant;
   /**
    * Snapshots are the engine's state rows as they lie in memory (see `Layout.S`): per
    * coordinate `[pad | x]`, h of every layer, c of every layer, each padded to `Hp` units.
@@ -172,18 +222,19 @@ class WasmEngine implements WasmLstmEngine {
   private stale = false;
   private disposed = false;
 
-  constructor(opts: WasmEngineOptions, P: number, B: number) {
+  constructor(opts: WasmEngineOptions, P: number, B: number, variant: WasmVariant) {
     this.shape = { inputs: opts.shape.inputs, hidden: opts.shape.hidden, layers: opts.shape.layers };
     this.n = opts.n;
     this.capacity = opts.capacity;
     this.threads = P;
+    this.variant = variant;
     const lay = (this.lay = new Layout(this.shape, this.n, this.capacity, P, B));
     this.snapshotLength = this.n * lay.S;
     const pages = Math.ceil(lay.bytes / PAGE);
     if (pages > MAX_PAGES) {
       throw new Error(`WebAssembly engine: needs ${(lay.bytes / 2 ** 30).toFixed(2)} GiB of memory, more than 4 GiB (reduce n or capacity)`);
     }
-    const module = kernelModule();
+    const module = kernelModule(variant);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
     this.memory = memory;
     const inst = new WebAssembly.Instance(module, { env: { memory } });
@@ -478,12 +529,12 @@ class WasmEngine implements WasmLstmEngine {
  * The kernels' float32 tanh and sigmoid applied to `x` (for tests and benchmarks of the
  * approximations the engine uses).
  */
-export function wasmActivations(x: Float32Array): { tanh: Float32Array; sigmoid: Float32Array } {
+export function wasmActivations(x: Float32Array, variant: WasmVariant = "simd"): { tanh: Float32Array; sigmoid: Float32Array } {
   const n4 = round4(x.length);
   const bytes = HEAP + 3 * n4 * 4;
   const pages = Math.ceil(bytes / PAGE);
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  const ex = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+  const ex = new WebAssembly.Instance(kernelModule(variant), { env: { memory } }).exports as unknown as KernelExports;
   ex.init();
   const f32 = new Float32Array(memory.buffer);
   const src = HEAP;

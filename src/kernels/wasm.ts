@@ -74,8 +74,8 @@ export const WASM_STATE_LAYOUT = "wasm-v1";
 /**
  * The two builds of the kernels (scripts/build-wasm.mjs), from the same source:
  * - `simd`: WebAssembly SIMD; every product is a multiply then an add (two roundings).
- * - `fma`: also relaxed SIMD; the products of the matrix tiles, the activations and the head
- *   are fused multiply-adds (one rounding), which V8 compiles to FMA instructions where the
+ * - `fma`: also relaxed SIMD; the products of the matrix tiles, the activations, the cell and
+ *   the head are fused multiply-adds (one rounding), which V8 compiles to FMA instructions where the
  *   CPU has them (about 1.7x the multiply-add throughput of `simd` on this project's
  *   machine, BENCHMARKS.md). Its results are within float32 rounding of `simd`'s, not equal to
  *   them, and a CPU without FMA may round differently (V8 then multiplies and adds).

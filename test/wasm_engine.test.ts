@@ -196,6 +196,29 @@ for (const variant of variants) test(`tanh and sigmoid approximations: within a 
   assert.equal(tanh[3], Math.fround(1e-8));
 });
 
+for (const variant of variants) test(`tanh never reaches 1 and saturates at the largest float32 under 1: every input in [7, 9] (${variant})`, { skip }, () => {
+  const bits = new Uint32Array(1);
+  const f = new Float32Array(bits.buffer);
+  f[0] = 7;
+  const lo = bits[0]!;
+  f[0] = 9;
+  const hi = bits[0]!;
+  const x = new Float32Array(hi - lo + 1);
+  for (let i = 0; i < x.length; i++) {
+    bits[0] = lo + i;
+    x[i] = f[0]!;
+  }
+  const { tanh } = wasmActivations(x, variant);
+  const top = Math.fround(1 - 2 ** -24);
+  let saturatedFrom = -1;
+  for (let i = 0; i < x.length; i++) {
+    assert.ok(tanh[i]! < 1 && tanh[i]! > 0.9999, `tanh(${x[i]}) = ${tanh[i]}`);
+    if (saturatedFrom < 0 && tanh[i] === top) saturatedFrom = i;
+    if (saturatedFrom >= 0) assert.equal(tanh[i], top, `tanh(${x[i]}) after saturation at ${x[saturatedFrom]}`);
+  }
+  assert.ok(saturatedFrom >= 0 && x[saturatedFrom]! < 7.9, `saturates at ${x[saturatedFrom]}`);
+});
+
 test("set/getState round trip, errors, and the contract's guards", { skip }, () => {
   const shape: LstmShape = { inputs: 2, hidden: 3, layers: 2 };
   const n = 5;

@@ -12,7 +12,8 @@
  *   then the update) with the LSTM optimizer, as a ratio to the same step with Adam.
  *
  * Flags: --json (one JSON object on stdout), --iters N (default 7), --warmup N (default 2),
- * --threads N (the "all threads" count, default the available cores), --ref (also time the
+ * --q-iters N and --q-warmup N (the same for Q, default 35 and 10: its meta-iterations are
+ * short), --threads N (the "all threads" count, default the available cores), --ref (also time the
  * reference kernel on W), --engine K (the WebAssembly kernel: wasm, the default, or wasm-simd
  * or wasm-fma; the JSON records which build ran).
  */
@@ -44,6 +45,10 @@ const value = (name: string, def: number): number => {
 const json = flag("--json");
 const iters = value("--iters", 7);
 const warmup = value("--warmup", 2);
+// Q's meta-iteration is about 20 ms: 7 of them after 2 warm-ups left the median to whichever
+// iterations the JIT or the machine's noise hit, so Q gets more of both by default.
+const qIters = value("--q-iters", 35);
+const qWarmup = value("--q-warmup", 10);
 const allThreads = value("--threads", Math.min(availableParallelism(), 8));
 const engineArg = args.includes("--engine") ? args[args.indexOf("--engine") + 1] : "wasm";
 const kernel = ENGINE_KINDS.find((k) => k === engineArg && k !== "ref");
@@ -75,7 +80,14 @@ interface MetaResult {
 }
 
 /** Median seconds per meta-iteration: unroll of T steps + meta-gradient + one Adam step on phi. */
-function benchMeta(workload: string, family: TaskFamily, lstmCfg: LstmOptimizerConfig, kind: EngineKind, threads: number): MetaResult {
+function benchMeta(
+  workload: string,
+  family: TaskFamily,
+  lstmCfg: LstmOptimizerConfig,
+  kind: EngineKind,
+  threads: number,
+  [warmup, iters]: [number, number],
+): MetaResult {
   const T = 20;
   const opt = lstmOptimizer(lstmCfg, engineFactory(kind, threads));
   const root = key(1);
@@ -163,15 +175,17 @@ const mnist = mnistMlpFamily({});
 const quad = quadraticFamily({ instances: 128 });
 const W_CFG: LstmOptimizerConfig = { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 };
 const results: MetaResult[] = [];
-log(`l2o bench: ${iters} timed meta-iterations after ${warmup} warm-up; Node ${process.version}; ${availableParallelism()} cores; kernel ${kernelUsed}`);
+log(`l2o bench: ${iters} timed meta-iterations after ${warmup} warm-up (Q ${qIters} after ${qWarmup}); Node ${process.version}; ${availableParallelism()} cores; kernel ${kernelUsed}`);
 // W on all threads first: peak RSS is the process's high-water mark, so the first workload's
 // figure is its own; later figures include whatever earlier ones left allocated.
-results.push(benchMeta("W", mnist, W_CFG, kernelUsed, allThreads));
-if (allThreads > 1) results.push(benchMeta("W", mnist, W_CFG, kernelUsed, 1));
-if (flag("--ref")) results.push(benchMeta("W", mnist, W_CFG, "ref", 1));
-results.push(benchMeta("Q", quad, W_CFG, kernelUsed, allThreads));
-if (allThreads > 1) results.push(benchMeta("Q", quad, W_CFG, kernelUsed, 1));
-results.push(benchMeta("Q", quad, W_CFG, "ref", 1));
+const wRuns: [number, number] = [warmup, iters];
+const qRuns: [number, number] = [qWarmup, qIters];
+results.push(benchMeta("W", mnist, W_CFG, kernelUsed, allThreads, wRuns));
+if (allThreads > 1) results.push(benchMeta("W", mnist, W_CFG, kernelUsed, 1, wRuns));
+if (flag("--ref")) results.push(benchMeta("W", mnist, W_CFG, "ref", 1, wRuns));
+results.push(benchMeta("Q", quad, W_CFG, kernelUsed, allThreads, qRuns));
+if (allThreads > 1) results.push(benchMeta("Q", quad, W_CFG, kernelUsed, 1, qRuns));
+results.push(benchMeta("Q", quad, W_CFG, "ref", 1, [warmup, iters]));
 
 const lstm = lstmOptimizer(W_CFG, engineFactory(kernelUsed, 1));
 const phi = lstm.init(key(5));

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadLstmOptimizer } from "../src/learned/file.ts";
+import { resolveEngineKind } from "../src/kernels/select.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 
@@ -209,6 +210,21 @@ describe("l2o train and eval", () => {
     assertInputError(missing, /nope\.safetensors/, "--init with a missing file");
     assertInputError(badLoss, /metaLoss must be 'sum' or 'log', got 'mean'/, "--meta-loss mean");
     assert.ok(!existsSync(join(dir, "train", "nope.safetensors")));
+  });
+});
+
+describe("l2o train records the kernel that ran", () => {
+  it("--engine wasm is saved as the build it resolved to; wasm-simd as itself", async () => {
+    const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",
+      "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--hidden", "4", "--threads", "1"];
+    const A = join(dir, "train", "kernel-default.safetensors");
+    const B = join(dir, "train", "kernel-simd.safetensors");
+    const [a, b] = await Promise.all([l2o(...base, "--engine", "wasm", "--out", A), l2o(...base, "--engine", "wasm-simd", "--out", B)]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.equal(b.code, 0, b.stderr);
+    assert.equal(loadLstmOptimizer(A, createReferenceEngine).meta.training.engine, resolveEngineKind("wasm"));
+    assert.match(String(resolveEngineKind("wasm")), /^wasm-(fma|simd)$/);
+    assert.equal(loadLstmOptimizer(B, createReferenceEngine).meta.training.engine, "wasm-simd");
   });
 });
 

@@ -186,16 +186,17 @@ describe("l2o train and eval", () => {
     assert.equal(loadCheckpoint(C).epoch, 2);
   });
 
-  it("train --init fine-tunes a trained file: its weights and architecture, and it refuses a conflicting flag; --meta-loss", async () => {
+  it("train --init fine-tunes a trained file: its weights and architecture, and it refuses a conflicting flag; --meta-loss, --meta-loss-from", async () => {
     const G = join(dir, "train", "G.safetensors");
     const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",
       "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--engine", "ref", "--out", G];
     const before = loadLstmOptimizer(F, createReferenceEngine);
-    const [tuned, conflict, missing, badLoss] = await Promise.all([
-      l2o(...base, "--init", F, "--meta-lr", "1e-9", "--meta-loss", "log"),
+    const [tuned, conflict, missing, badLoss, badFrom] = await Promise.all([
+      l2o(...base, "--init", F, "--meta-lr", "1e-9", "--meta-loss", "log", "--meta-loss-from", "6"),
       l2o(...base, "--init", F, "--hidden", "5"),
       l2o(...base, "--init", join(dir, "train", "nope.safetensors")),
       l2o(...base, "--meta-loss", "mean"),
+      l2o(...base, "--meta-loss-from", "11"),
     ]);
     assert.equal(tuned.code, 0, tuned.stderr);
     const after = loadLstmOptimizer(G, createReferenceEngine);
@@ -203,12 +204,14 @@ describe("l2o train and eval", () => {
     assert.deepEqual(after.optimizer.config, before.optimizer.config);
     assert.equal(after.meta.training.init, F);
     assert.equal(after.meta.training.metaLoss, "log");
+    assert.equal(after.meta.training.metaLossFrom, 6);
     let maxDiff = 0;
     for (let i = 0; i < before.phi.length; i++) maxDiff = Math.max(maxDiff, Math.abs(after.phi[i]! - before.phi[i]!));
     assert.ok(maxDiff < 1e-6, `phi moved by ${maxDiff} at meta lr 1e-9`);
     assertInputError(conflict, /--init .* drop --hidden/, "--init with --hidden");
     assertInputError(missing, /nope\.safetensors/, "--init with a missing file");
     assertInputError(badLoss, /metaLoss must be 'sum' or 'log', got 'mean'/, "--meta-loss mean");
+    assertInputError(badFrom, /metaLossFrom must be an integer from 1 to the horizon \(10\), got 11/, "--meta-loss-from 11");
     assert.ok(!existsSync(join(dir, "train", "nope.safetensors")));
   });
 });

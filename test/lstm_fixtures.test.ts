@@ -11,7 +11,7 @@ import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { preprocessor, parsePreprocessConfig, type PreprocessConfig } from "../src/learned/preprocess.ts";
 import { lstmOptimizer, lstmGroupIndices } from "../src/learned/lstm_optimizer.ts";
-import { unrollMetaGrad, type MetaLossWeights } from "../src/meta/unroll.ts";
+import { advanceUnroll, unrollMetaGrad, type MetaLossWeights } from "../src/meta/unroll.ts";
 
 const paperOpt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 });
 
@@ -385,6 +385,29 @@ test("unroll: groups with equal weights equal one LSTM; truncations continue the
   const rw = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, ...Array.from(r1.losses.slice(1), (f) => 1 / f)], keys });
   assert.ok(Math.abs(rl.metaLoss - r1.losses.slice(1).reduce((a, f) => a + Math.log(f), 0)) < 1e-12);
   assert.deepEqual(rl.dphi, rw.dphi);
+  // `from` zeroes the weights of the points before it, for named and log weights alike.
+  const rf = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "after", keys, from: 3 });
+  const re = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, 0, 0, 1, 1], keys });
+  assert.equal(rf.metaLoss, re.metaLoss);
+  assert.equal(rf.metaLoss, r1.losses[3]! + r1.losses[4]!);
+  assert.deepEqual(rf.dphi, re.dphi);
+  assert.notDeepEqual(rf.dphi, r1.dphi);
+  const rlf = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "log", keys, from: 3 });
+  const rwf = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, 0, 0, 1 / r1.losses[3]!, 1 / r1.losses[4]!], keys });
+  assert.ok(Math.abs(rlf.metaLoss - (Math.log(r1.losses[3]!) + Math.log(r1.losses[4]!))) < 1e-12);
+  assert.deepEqual(rlf.dphi, rwf.dphi);
+  assert.throws(() => unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "after", keys, from: -1 }), /from must be an integer >= 0/);
+  // advanceUnroll runs the same steps without recording: same theta, losses and last gradient,
+  // and it leaves the engines in the same state.
+  const ia = one.instantiate(phi, mixed, T);
+  const ib = one.instantiate(phi, mixed, T);
+  const adv = advanceUnroll({ task, lstm: ia, theta: theta0, T, keys });
+  const ref = unrollMetaGrad({ task, lstm: ib, theta: theta0, T, weights: "after", keys });
+  assert.deepEqual(adv.theta, ref.theta);
+  assert.deepEqual(adv.losses, ref.losses);
+  assert.deepEqual(adv.last.grad, ref.last.grad);
+  assert.deepEqual(ia.parts[0]!.engine.getState(), ib.parts[0]!.engine.getState());
+  assert.equal(ia.parts[0]!.engine.recorded, 0);
   // Two truncations of 2 steps follow the same trajectory as one of 4.
   const inst = one.instantiate(phi, mixed, 2);
   const h1 = unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 2, weights: "before", keys });

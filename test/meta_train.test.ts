@@ -92,6 +92,8 @@ describe("resolveMetaTrainConfig", () => {
     ["maxSeconds negative", { maxSeconds: -1 }, /maxSeconds must be >= 0/],
     ["seed fractional", { seed: 0.5 }, /seed must be an integer/],
     ["an unknown metaLoss", { metaLoss: "mean" as "sum" }, /metaLoss must be 'sum' or 'log', got 'mean'/],
+    ["metaLossFrom 0", { metaLossFrom: 0 }, /metaLossFrom must be an integer from 1 to the horizon \(100\), got 0/],
+    ["metaLossFrom past the horizon", { unroll: 5, horizon: 10, metaLossFrom: 11 }, /metaLossFrom must be an integer from 1 to the horizon \(10\), got 11/],
   ];
   for (const [what, c, msg] of bad) {
     it(`rejects ${what}`, () => assert.throws(() => resolveMetaTrainConfig(c), msg));
@@ -295,6 +297,53 @@ describe("metaTrain", () => {
     assert.equal(unknown.scoreKind, null);
     assert.equal(metaTrain(opt, fam, config({ epochs: 2, seed: 4, metaLoss: "log" }), unknown).state.scoreKind, "log");
     assert.throws(() => stateFromCheckpoint({ ...older, scoreKind: "mean" }, opt.phiSize), /field 'scoreKind' is "mean"/);
+  });
+
+  it("metaLossFrom: only later steps count; earlier unrolls update nothing; validation scores the same steps", () => {
+    const opt = smallLstm();
+    const fam = family();
+    // horizon 10 = 2 unrolls of 5; from 7: the first unroll only moves on, the second counts steps 7-10.
+    const cfg = config({ epochs: 2, horizonsPerEpoch: 3, seed: 6, metaLossFrom: 7 });
+    const s0 = initMetaTrainState(opt, cfg);
+    assert.equal(s0.scoreFrom, 7);
+    const valid = validationTasks(fam, s0, cfg.validationTasks);
+    const scores: number[] = [];
+    const w = memoryWriter();
+    const { state } = metaTrain(opt, fam, cfg, s0, { onEpoch: (_s, score) => scores.push(score), writer: w });
+    assert.equal(state.metaIteration, 2 * 3 * 1, "one update per horizon");
+    assert.equal(state.horizons, 6);
+    // The score is the mean loss per function over steps 7..10, by hand.
+    let byHand = 0;
+    for (const v of valid) {
+      const tx = opt.optFn(state.phi, v.task.layout);
+      let theta = v.theta0;
+      let st = tx.init(theta);
+      for (let t = 0; t < cfg.horizon; t++) {
+        const [u, next] = tx.update(v.task.lossAndGrad(theta, foldIn(v.batchKey, t)).grad, st, theta);
+        st = next;
+        theta = applyUpdates(theta, u);
+        if (t + 1 >= 7) byHand += v.task.lossAndGrad(theta, foldIn(v.batchKey, t + 1)).loss / v.task.instances;
+      }
+      tx.dispose();
+    }
+    byHand /= valid.length * 4;
+    assert.ok(Math.abs(byHand - scores[1]!) < 1e-9 * Math.abs(byHand), `${byHand} vs ${scores[1]}`);
+    assert.equal(validationScore(opt, state.phi, valid, cfg.horizon, "sum", 7), scores[1]);
+    assert.notEqual(validationScore(opt, state.phi, valid, cfg.horizon, "sum", 1), scores[1]);
+    // Training from step 1 instead takes a different path from the same start.
+    const all = metaTrain(opt, fam, config({ epochs: 2, horizonsPerEpoch: 3, seed: 6 }), initMetaTrainState(opt, config({ seed: 6 }))).state;
+    assert.equal(all.metaIteration, 12);
+    assert.notDeepEqual(bits(all.phi), bits(state.phi));
+    // The checkpoint keeps what the scores count; resuming under another metaLossFrom is refused.
+    const path = join(dir, "resume", "from7.safetensors");
+    saveCheckpoint(path, stateToCheckpoint(state));
+    const loaded = stateFromCheckpoint(loadCheckpoint(path), opt.phiSize);
+    assert.equal(loaded.scoreFrom, 7);
+    assert.throws(() => metaTrain(opt, fam, config({ epochs: 3, seed: 6 }), loaded), /scores count the steps from 7, this run's metaLossFrom is 1; resume with metaLossFrom 7/);
+    assert.equal(metaTrain(opt, fam, config({ epochs: 3, horizonsPerEpoch: 3, seed: 6, metaLossFrom: 7 }), loaded).state.metaIteration, 9);
+    // Checkpoints from before the option scored every step.
+    const { scoreFrom: _from, ...older } = stateToCheckpoint(state);
+    assert.equal(stateFromCheckpoint(older, opt.phiSize).scoreFrom, 1);
   });
 
   it("checkpoints a fresh state (bestScore Infinity) and reads it back", () => {

@@ -58,7 +58,9 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
     }
   }
   const writer = job.log === undefined ? undefined : jsonlWriter(job.log);
-  const totalIters = job.meta.epochs * job.meta.horizonsPerEpoch * (job.meta.horizon / job.meta.unroll);
+  // Unrolls that end before metaLossFrom update nothing and are not meta-iterations.
+  const updatingUnrolls = job.meta.horizon / job.meta.unroll - Math.floor((job.meta.metaLossFrom - 1) / job.meta.unroll);
+  const totalIters = job.meta.epochs * job.meta.horizonsPerEpoch * updatingUnrolls;
   const bar = progress(totalIters, "meta-iterations", " | meta-loss {loss}");
   const started = performance.now();
   const training = (s: MetaTrainState): Record<string, unknown> => ({
@@ -121,6 +123,7 @@ interface TrainFlags {
   patience: string;
   secondOrder?: boolean;
   metaLoss: string;
+  metaLossFrom: string;
   seed: string;
   maxSeconds: string;
   engine: string;
@@ -174,6 +177,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--patience <n>", "stop after n epochs without improvement (0: never)", "0")
     .option("--second-order", "keep second-order terms (needs task Hessian-vector products)")
     .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
+    .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1: every step, the paper's)", "1")
     .option("--seed <n>", "random seed", "0")
     .option("--max-seconds <x>", "stop training after this many seconds (0: no limit)", "0")
     .option("--engine <kind>", ENGINE_HELP, "wasm")
@@ -214,6 +218,7 @@ export function registerTrainCommand(program: Command): void {
           patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
           secondOrder: f.secondOrder === true,
           metaLoss: f.metaLoss as MetaTrainConfig["metaLoss"],
+          metaLossFrom: parseNumber("--meta-loss-from", f.metaLossFrom, { integer: true, positive: true }),
           seed: parseNumber("--seed", f.seed, { integer: true }),
           maxSeconds: parseNumber("--max-seconds", f.maxSeconds, { min: 0 }),
         });

@@ -25,6 +25,7 @@ export function stateToCheckpoint(s: MetaTrainState): CheckpointRecord {
     bestScore: s.bestScore,
     bestEpoch: s.bestEpoch,
     ...(s.scoreKind !== null ? { scoreKind: s.scoreKind } : {}),
+    scoreFrom: s.scoreFrom,
   };
 }
 
@@ -79,5 +80,7 @@ export function stateFromCheckpoint(r: CheckpointRecord, phiSize: number): MetaT
     bestScore: num(r, "bestScore"),
     bestEpoch: num(r, "bestEpoch"),
     scoreKind: scoreKind(r),
+    // Checkpoints from before `metaLossFrom` scored every step.
+    scoreFrom: r.scoreFrom === undefined ? 1 : num(r, "scoreFrom"),
   };
 }

@@ -24,7 +24,7 @@ import type { Task, TaskFamily } from "../tasks/base.ts";
 import { adam } from "../optimizers/alias.ts";
 import { applyUpdates, type OptState } from "../optimizers/transform.ts";
 import type { LstmInstance, LstmOptimizer } from "../learned/lstm_optimizer.ts";
-import { unrollMetaGrad } from "./unroll.ts";
+import { advanceUnroll, unrollMetaGrad } from "./unroll.ts";
 import type { MetricWriter } from "../io/metrics.ts";
 
 export interface MetaTrainConfig {
@@ -51,6 +51,14 @@ export interface MetaTrainConfig {
    * as the first, large ones (see docs/RESULTS.md, MNIST). Validation scores the same quantity.
    */
   readonly metaLoss: MetaLossKind;
+  /**
+   * The first optimizee step of each horizon whose loss counts (1 to horizon; default 1, the
+   * paper's sum over every step). Later values aim the training at the end of the horizon:
+   * the losses of steps before it get weight 0, the unrolls that end before it only move
+   * theta and the LSTM state on (no meta-gradient, no update of phi), and validation scores
+   * steps `metaLossFrom` .. horizon.
+   */
+  readonly metaLossFrom: number;
   readonly seed: number;
   /**
    * Stop after this many seconds of training (0: no limit). Checked after each horizon, so
@@ -72,6 +80,7 @@ export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   patience: 0,
   secondOrder: false,
   metaLoss: "sum",
+  metaLossFrom: 1,
   seed: 0,
   maxSeconds: 0,
 };
@@ -91,6 +100,9 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
   if (!(out.maxSeconds >= 0)) throw new Error(`meta-training: maxSeconds must be >= 0`);
   if (!Number.isSafeInteger(out.seed)) throw new Error(`meta-training: seed must be an integer`);
   if (out.metaLoss !== "sum" && out.metaLoss !== "log") throw new Error(`meta-training: metaLoss must be 'sum' or 'log', got '${String(out.metaLoss)}'`);
+  if (!Number.isInteger(out.metaLossFrom) || out.metaLossFrom < 1 || out.metaLossFrom > out.horizon) {
+    throw new Error(`meta-training: metaLossFrom must be an integer from 1 to the horizon (${out.horizon}), got ${out.metaLossFrom}`);
+  }
   return out;
 }
 
@@ -121,6 +133,8 @@ export type MetaTrainState = {
    * than the option): a run may only resume with the same.
    */
   readonly scoreKind: MetaLossKind | null;
+  /** The first step the scores count (the run's `metaLossFrom`; 1 in checkpoints older than it). */
+  readonly scoreFrom: number;
 };
 
 /**
@@ -148,6 +162,7 @@ export function initMetaTrainState(opt: LstmOptimizer, cfg: MetaTrainConfig, phi
     bestScore: Infinity,
     bestEpoch: -1,
     scoreKind: cfg.metaLoss,
+    scoreFrom: cfg.metaLossFrom,
   };
 }
 
@@ -164,8 +179,8 @@ export function clipByGlobalNorm(g: Float32Array, max: number): number {
 }
 
 /**
- * Mean per-function loss over steps 1..horizon on each validation task, averaged (with
- * `metaLoss` "log": the mean of its natural log): lower is better.
+ * Mean per-function loss over steps from..horizon (default 1..horizon) on each validation
+ * task, averaged (with `metaLoss` "log": the mean of its natural log): lower is better.
  */
 export function validationScore(
   opt: LstmOptimizer,
@@ -173,6 +188,7 @@ export function validationScore(
   tasks: readonly ValidationTask[],
   horizon: number,
   metaLoss: MetaLossKind = "sum",
+  from = 1,
 ): number {
   let total = 0;
   for (const v of tasks) {
@@ -187,14 +203,14 @@ export function validationScore(
         break;
       }
       // (A loss that underflows to 0 counts as 1e-30 under "log", not as -Infinity.)
-      if (t > 0) sum += metaLoss === "log" ? Math.log(Math.max(loss / v.task.instances, 1e-30)) : loss / v.task.instances;
+      if (t >= from) sum += metaLoss === "log" ? Math.log(Math.max(loss / v.task.instances, 1e-30)) : loss / v.task.instances;
       if (t === horizon) break;
       const [u, next] = tx.update(grad, state, theta);
       state = next;
       theta = applyUpdates(theta, u);
     }
     tx.dispose();
-    total += sum / horizon;
+    total += sum / (horizon - from + 1);
   }
   return total / tasks.length;
 }
@@ -251,13 +267,19 @@ export function metaTrain(
         `resume with metaLoss '${state.scoreKind}' (--meta-loss ${state.scoreKind}), or start a new run`,
     );
   }
+  if (state.scoreFrom !== cfg.metaLossFrom) {
+    throw new Error(
+      `meta-training: the state's scores count the steps from ${state.scoreFrom}, this run's metaLossFrom is ${cfg.metaLossFrom}; ` +
+        `resume with metaLossFrom ${state.scoreFrom} (--meta-loss-from ${state.scoreFrom}), or start a new run`,
+    );
+  }
   const started = performance.now();
   const outer = adam(cfg.metaLr);
   const valid = Array.from({ length: cfg.validationTasks }, (_, i) => sampleTask(family, foldIn(state.validKey, i)));
   const unrollsPerHorizon = cfg.horizon / cfg.unroll;
   let inst: LstmInstance | undefined;
   let instLayout: ParamLayout | undefined;
-  let s: MetaTrainState = { ...state, scoreKind: cfg.metaLoss };
+  let s: MetaTrainState = { ...state, scoreKind: cfg.metaLoss, scoreFrom: cfg.metaLossFrom };
   let stopped: MetaTrainResult["stopped"] = "epochs";
   try {
     while (s.epoch < cfg.epochs) {
@@ -275,6 +297,14 @@ export function metaTrain(
         let theta = theta0;
         let first: ReturnType<Task["lossAndGrad"]> | undefined;
         for (let u = 0; u < unrollsPerHorizon; u++) {
+          // Points of this unroll before `from` do not count (local indices; point s is step u T + s).
+          const from = Math.max(0, cfg.metaLossFrom - u * cfg.unroll);
+          if (from > cfg.unroll) {
+            const a = advanceUnroll({ task, lstm: inst, theta, T: cfg.unroll, keys: (t) => foldIn(batchKey, u * cfg.unroll + t), ...(first ? { first } : {}) });
+            theta = a.theta;
+            first = a.last;
+            continue;
+          }
           const r = unrollMetaGrad({
             task,
             lstm: inst,
@@ -284,9 +314,11 @@ export function metaTrain(
             keys: (t) => foldIn(batchKey, u * cfg.unroll + t),
             ...(first ? { first } : {}),
             secondOrder: cfg.secondOrder,
+            from,
           });
-          // A mean per step (and per function: log f is already free of the batch's size).
-          const norm = cfg.metaLoss === "log" ? cfg.unroll : cfg.unroll * task.instances;
+          // A mean per counted step (and per function: log f is already free of the batch's size).
+          const counted = cfg.unroll - Math.max(0, from - 1);
+          const norm = cfg.metaLoss === "log" ? counted : counted * task.instances;
           const metaLoss = r.metaLoss / norm;
           for (let i = 0; i < r.dphi.length; i++) r.dphi[i] = r.dphi[i]! / norm;
           const gnorm = clipByGlobalNorm(r.dphi, cfg.clipNorm);
@@ -315,7 +347,7 @@ export function metaTrain(
         }
       }
       const partial = s.epochHorizons < cfg.horizonsPerEpoch;
-      const score = validationScore(opt, s.phi, valid, cfg.horizon, cfg.metaLoss);
+      const score = validationScore(opt, s.phi, valid, cfg.horizon, cfg.metaLoss, cfg.metaLossFrom);
       const better = score < s.bestScore;
       const epochNo = s.epoch + 1;
       s = {

@@ -60,6 +60,12 @@ export interface UnrollOptions {
   readonly secondOrder?: boolean;
   /** When given, dL/dphi is added into it and it is returned as `dphi`. */
   readonly dphi?: Float32Array;
+  /**
+   * The first point that counts: the weights of theta_0 .. theta_{from-1} are set to 0
+   * (after "log" has made its own). Default 0 (all count). Meta-training uses it to count
+   * only the later steps of a horizon (`MetaTrainConfig.metaLossFrom`).
+   */
+  readonly from?: number;
 }
 
 export interface UnrollResult {
@@ -112,6 +118,8 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   }
   const logLoss = opts.weights === "log";
   const w = resolveWeights(opts.weights === "log" ? "after" : opts.weights, T);
+  const from = opts.from ?? 0;
+  if (!Number.isInteger(from) || from < 0) throw new Error(`unroll: from must be an integer >= 0, got ${from}`);
   const keys = opts.keys;
   const keyAt = (t: number): Key => {
     const k = typeof keys === "function" ? keys(t) : keys[t];
@@ -139,16 +147,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
     losses[t] = cur.loss;
     grads.push(cur.grad);
     if (secondOrder) thetas.push(theta);
-    const next = new Float32Array(theta);
-    lstm.parts.forEach((p, k) => {
-      const b = bufs[k]!;
-      pre.apply(gatherRows(cur.grad, p.indices, 1), b.x);
-      p.engine.forward(b.x, b.out, true);
-      const idx = p.indices;
-      if (idx === null) for (let i = 0; i < n; i++) next[i] = theta[i]! + scale * b.out[i]!;
-      else for (let i = 0; i < idx.length; i++) next[idx[i]!] = theta[idx[i]!]! + scale * b.out[i]!;
-    });
-    theta = next;
+    theta = lstmStep(lstm, bufs, cur.grad, theta, true);
     cur = task.lossAndGrad(theta, keyAt(t + 1));
   }
   checkLossAndGrad(cur, n, T);
@@ -160,7 +159,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   if (logLoss) {
     // d log f / d theta = grad f / f: the "after" weights divided by each loss. A non-finite
     // loss makes the meta-loss NaN (the caller skips the unroll, as with "after").
-    for (let s = 1; s <= T; s++) {
+    for (let s = Math.max(1, from); s <= T; s++) {
       const f = losses[s]!;
       if (f > 0 && f < Infinity) {
         metaLoss += Math.log(f);
@@ -171,7 +170,9 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
         w[s] = 0;
       }
     }
+    for (let s = 0; s < Math.min(from, T + 1); s++) w[s] = 0;
   } else {
+    for (let s = 0; s < Math.min(from, T + 1); s++) w[s] = 0;
     for (let s = 0; s <= T; s++) if (w[s] !== 0) metaLoss += w[s]! * losses[s]!;
   }
 
@@ -200,6 +201,59 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   for (const p of lstm.parts) p.engine.finishBackward(dphi.subarray(p.phiOffset, p.phiOffset + p.phiLength));
   if (logError !== null) throw new Error(logError);
   return { metaLoss, dphi, theta, last: cur, losses };
+}
+
+/** theta + outputScale * m(grad): one step of the LSTM optimizer on every part (a new array). */
+function lstmStep(
+  lstm: UnrollOptions["lstm"],
+  bufs: readonly { x: Float32Array; out: Float32Array }[],
+  grad: Float32Array,
+  theta: Float32Array,
+  record: boolean,
+): Float32Array {
+  const scale = lstm.outputScale;
+  const next = new Float32Array(theta);
+  lstm.parts.forEach((p, k) => {
+    const b = bufs[k]!;
+    lstm.preprocess.apply(gatherRows(grad, p.indices, 1), b.x);
+    p.engine.forward(b.x, b.out, record);
+    const idx = p.indices;
+    if (idx === null) for (let i = 0; i < next.length; i++) next[i] = theta[i]! + scale * b.out[i]!;
+    else for (let i = 0; i < idx.length; i++) next[idx[i]!] = theta[idx[i]!]! + scale * b.out[i]!;
+  });
+  return next;
+}
+
+/**
+ * T optimizee steps without recording anything: the truncation `unrollMetaGrad` would run
+ * with every weight 0, at the cost of its forward pass alone. Meta-training uses it for the
+ * unrolls that end before `metaLossFrom`. Leaves the engines at the state of step T.
+ */
+export function advanceUnroll(opts: Pick<UnrollOptions, "task" | "lstm" | "theta" | "T" | "keys" | "first">): Pick<UnrollResult, "theta" | "last" | "losses"> {
+  const { task, lstm, T } = opts;
+  const n = lstm.n;
+  if (!Number.isInteger(T) || T < 1) throw new Error(`unroll: T must be a positive integer, got ${T}`);
+  if (task.layout.size !== n) throw new Error(`unroll: the task has ${task.layout.size} coordinates, the LSTM optimizer ${n}`);
+  if (opts.theta.length !== n) throw new Error(`unroll: theta has ${opts.theta.length} coordinates, expected ${n}`);
+  const keys = opts.keys;
+  const keyAt = (t: number): Key => {
+    const k = typeof keys === "function" ? keys(t) : keys[t];
+    if (k === undefined) throw new Error(`unroll: no batch key for step ${t} (need T + 1 = ${T + 1} keys)`);
+    return k;
+  };
+  const bufs = lstm.parts.map((p) => ({ x: new Float32Array(p.engine.n * lstm.preprocess.inputs), out: new Float32Array(p.engine.n) }));
+  const losses = new Float64Array(T + 1);
+  let theta = opts.theta;
+  let cur = opts.first ?? task.lossAndGrad(theta, keyAt(0));
+  for (let t = 0; t < T; t++) {
+    checkLossAndGrad(cur, n, t);
+    losses[t] = cur.loss;
+    theta = lstmStep(lstm, bufs, cur.grad, theta, false);
+    cur = task.lossAndGrad(theta, keyAt(t + 1));
+  }
+  checkLossAndGrad(cur, n, T);
+  losses[T] = cur.loss;
+  return { theta, last: cur, losses };
 }
 
 function addScaled(a: Float64Array, s: number, g: Float32Array): void {

@@ -403,7 +403,14 @@ describe("metaTrain", () => {
     const loaded = stateFromCheckpoint(loadCheckpoint(path), opt.phiSize);
     assert.equal(loaded.epochHorizons, 1);
     const calls: Array<[number, boolean]> = [];
-    const resumed = metaTrain(opt, fam, cfg, loaded, { onEpoch: (s, _score, partial) => calls.push([s.epoch, partial]) }).state;
+    const w = memoryWriter();
+    const resumed = metaTrain(opt, fam, cfg, loaded, { onEpoch: (s, _score, partial) => calls.push([s.epoch, partial]), writer: w }).state;
+    // Each epoch has one validation line; the cut epoch's early one went to its own series.
+    assert.deepEqual(w.series("valid/score").map((e) => e.step), [1, 2]);
+    const wCut = memoryWriter();
+    metaTrain(opt, fam, { ...cfg, maxSeconds: 1e-9 }, initMetaTrainState(opt, cfg), { writer: wCut });
+    assert.deepEqual(wCut.series("valid/score"), []);
+    assert.deepEqual(wCut.series("valid/partial_score").map((e) => e.step), [1]);
     // It finishes epoch 1 (2 more horizons), then runs epoch 2.
     assert.deepEqual(calls, [[1, false], [2, false]]);
     assert.equal(resumed.epoch, 2);

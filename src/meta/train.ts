@@ -355,8 +355,11 @@ export function metaTrain(
         ...(partial ? {} : { epoch: epochNo, epochHorizons: 0 }),
         ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: epochNo } : {}),
       };
-      hooks.writer?.scalar("meta/epoch_loss", epochCount > 0 ? epochLoss / epochCount : NaN, epochNo);
-      hooks.writer?.scalar("valid/score", score, epochNo);
+      // A cut epoch is validated again when a resumed run finishes it: its numbers go to their
+      // own series, so that each epoch has one line in "valid/score".
+      const tag = partial ? "partial_" : "";
+      hooks.writer?.scalar(`meta/${tag}epoch_loss`, epochCount > 0 ? epochLoss / epochCount : NaN, epochNo);
+      hooks.writer?.scalar(`valid/${tag}score`, score, epochNo);
       hooks.onEpoch?.(s, score, partial);
       if (stopped === "time") break;
       if (cfg.patience > 0 && s.epoch - Math.max(s.bestEpoch, 0) >= cfg.patience) {

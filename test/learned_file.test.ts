@@ -1,6 +1,6 @@
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { key, uniform } from "../src/core/rng.ts";
@@ -233,6 +233,25 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
       assertFormatError(() => loadLstmOptimizer(path, createReferenceEngine), /NaN or infinite/);
     }
   });
+});
+
+describe("the shipped optimizers", () => {
+  const names = readdirSync(PRETRAINED_DIR).filter((f) => f.endsWith(".safetensors")).map((f) => f.slice(0, -".safetensors".length));
+  it("are the four the docs describe", () => {
+    assert.deepEqual(names.sort(), ["mnist", "mnist-late", "quadratic", "quadratic-h100"]);
+  });
+  for (const name of names) {
+    it(`pretrained/${name} loads, with finite weights, its training recorded and the validation it was kept for`, () => {
+      const { phi, meta, optimizer } = loadLstmOptimizer(`pretrained/${name}`, createReferenceEngine);
+      assert.equal(phi.length, optimizer.phiSize);
+      assert.ok(phi.every(Number.isFinite));
+      const training = meta.training as Record<string, unknown>;
+      assert.equal(training.task, name.startsWith("mnist") ? "mnist-mlp" : "quadratic");
+      assert.equal(typeof training.seed, "number");
+      const validation = meta.validation as Record<string, unknown>;
+      assert.ok(Number.isFinite(validation.score) && Number.isInteger(validation.epoch), JSON.stringify(validation));
+    });
+  }
 });
 
 describe("resolveOptimizerPath", () => {

@@ -99,6 +99,8 @@ describe("l2o run", () => {
       ["bad task config value", [...base, "--optimizer", "adam", "--task-config", '{"dim":0}'], /'dim' must be a positive integer/],
       ["zero fixed rate", [...base, "--optimizer", "adam@0"], /must be greater than 0/],
       ["malformed --lr", [...base, "--optimizer", "sgd", "--lr", "0.1.2"], /--lr expects a number, got '0\.1\.2'/],
+      ["an unroll whose tape passes 4 GiB", ["train", "--task", "quadratic", "--task-config", '{"dim":100,"instances":640}', "--unroll", "100",
+        "--validation-tasks", "1", "--out", join(dir, "never.safetensors")], /would need 4\.\d\d GiB for 64000 coordinates and a tape of 100 steps/],
       ["unknown --engine", [...base, "--optimizer", "lstm:pretrained/quadratic", "--engine", "gpu"], /--engine expects one of wasm, wasm-simd, wasm-fma, ref, got 'gpu'/],
     ];
     const results = await Promise.all(cases.map(([, args]) => l2o(...args)));

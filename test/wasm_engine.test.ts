@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { key, split, uniform } from "../src/core/rng.ts";
 import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
-import { createWasmEngine, defaultWasmVariant, wasmActivations, wasmEngineAvailable, type WasmVariant } from "../src/kernels/wasm.ts";
+import { createWasmEngine, EngineMemoryError, defaultWasmVariant, wasmActivations, wasmEngineAvailable, type WasmVariant } from "../src/kernels/wasm.ts";
 import { engineFactory, resolveEngineKind, type EngineKind } from "../src/kernels/select.ts";
 import { loadCase } from "./fixture_tasks.ts";
 import { lstmOptimizer } from "../src/learned/lstm_optimizer.ts";
@@ -257,6 +257,13 @@ test("set/getState round trip, errors, and the contract's guards", { skip }, () 
   assert.throws(() => e.getState(), /dispose/);
   assert.throws(() => e.forward(x, out, false), /dispose/);
   e.dispose(); // twice is harmless
+});
+
+test("a tape past WebAssembly's 4 GiB is an EngineMemoryError that says what to shorten", { skip }, () => {
+  assert.throws(
+    () => createWasmEngine({ shape: paper, n: 15910, capacity: 400, threads: 1 }),
+    (e: unknown) => e instanceof EngineMemoryError && /4\.\d\d GiB for 15910 coordinates and a tape of 400 steps.*--unroll.*--engine ref/.test(e.message),
+  );
 });
 
 test("n = 0 and capacity 0 are valid", { skip }, () => {

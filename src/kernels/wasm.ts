@@ -42,6 +42,11 @@ declare const WebAssembly: {
   Instance: new (m: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => WebAssembly.Instance;
 };
 
+/** The engine's memory would pass WebAssembly's 4 GiB (the CLI reports it with exit code 2). */
+export class EngineMemoryError extends Error {
+  override readonly name = "EngineMemoryError";
+}
+
 /** Options of the WebAssembly engine. */
 export interface WasmEngineOptions extends LstmEngineOptions {
   /**
@@ -232,7 +237,10 @@ class WasmEngine implements WasmLstmEngine {
     this.snapshotLength = this.n * lay.S;
     const pages = Math.ceil(lay.bytes / PAGE);
     if (pages > MAX_PAGES) {
-      throw new Error(`WebAssembly engine: needs ${(lay.bytes / 2 ** 30).toFixed(2)} GiB of memory, more than 4 GiB (reduce n or capacity)`);
+      throw new EngineMemoryError(
+        `the WebAssembly LSTM engine would need ${(lay.bytes / 2 ** 30).toFixed(2)} GiB for ${this.n} coordinates and a tape of ` +
+          `${this.capacity} steps, more than WebAssembly's 4 GiB: use a shorter unroll (--unroll), fewer coordinates, or --engine ref`,
+      );
     }
     const module = kernelModule(variant);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });

@@ -53,6 +53,27 @@ function validationTasks(fam: TaskFamily, state: MetaTrainState, count: number):
   });
 }
 
+/**
+ * A validation score computed by hand: run the optimizer over each task's horizon and
+ * average `term(loss per function)` over tasks and the steps from `from` on.
+ */
+function scoreByHand(opt: LstmOptimizer, phi: Float32Array, valid: ValidationTask[], horizon: number, term: (f: number) => number, from = 1): number {
+  let total = 0;
+  for (const v of valid) {
+    const tx = opt.optFn(phi, v.task.layout);
+    let theta = v.theta0;
+    let st = tx.init(theta);
+    for (let t = 0; t < horizon; t++) {
+      const [u, next] = tx.update(v.task.lossAndGrad(theta, foldIn(v.batchKey, t)).grad, st, theta);
+      st = next;
+      theta = applyUpdates(theta, u);
+      if (t + 1 >= from) total += term(v.task.lossAndGrad(theta, foldIn(v.batchKey, t + 1)).loss / v.task.instances);
+    }
+    tx.dispose();
+  }
+  return total / (valid.length * (horizon - from + 1));
+}
+
 /** The float32 arrays of an outer Adam state, by path, for exact comparison. */
 function adamArrays(s: OptState, path = "adam"): Record<string, number[] | number> {
   const out: Record<string, number[] | number> = {};
@@ -177,20 +198,7 @@ describe("metaTrain", () => {
     assert.equal(validationScore(opt, state.phi, valid, cfg.horizon, "log"), scores[2]);
     // The score is the mean over tasks and steps of log(loss per function): the same number
     // computed by hand from the losses the optimizer reaches.
-    let byHand = 0;
-    for (const v of valid) {
-      const tx = opt.optFn(state.phi, v.task.layout);
-      let theta = v.theta0;
-      let st = tx.init(theta);
-      for (let t = 0; t < cfg.horizon; t++) {
-        const [u, next] = tx.update(v.task.lossAndGrad(theta, foldIn(v.batchKey, t)).grad, st, theta);
-        st = next;
-        theta = applyUpdates(theta, u);
-        byHand += Math.log(v.task.lossAndGrad(theta, foldIn(v.batchKey, t + 1)).loss / v.task.instances);
-      }
-      tx.dispose();
-    }
-    byHand /= valid.length * cfg.horizon;
+    const byHand = scoreByHand(opt, state.phi, valid, cfg.horizon, Math.log);
     assert.ok(Math.abs(byHand - scores[2]!) < 1e-9 * Math.abs(byHand), `${byHand} vs ${scores[2]}`);
     assert.ok(state.bestScore < initial - 0.1, `best ${state.bestScore} vs initial ${initial}`);
   });
@@ -313,20 +321,7 @@ describe("metaTrain", () => {
     assert.equal(state.metaIteration, 2 * 3 * 1, "one update per horizon");
     assert.equal(state.horizons, 6);
     // The score is the mean loss per function over steps 7..10, by hand.
-    let byHand = 0;
-    for (const v of valid) {
-      const tx = opt.optFn(state.phi, v.task.layout);
-      let theta = v.theta0;
-      let st = tx.init(theta);
-      for (let t = 0; t < cfg.horizon; t++) {
-        const [u, next] = tx.update(v.task.lossAndGrad(theta, foldIn(v.batchKey, t)).grad, st, theta);
-        st = next;
-        theta = applyUpdates(theta, u);
-        if (t + 1 >= 7) byHand += v.task.lossAndGrad(theta, foldIn(v.batchKey, t + 1)).loss / v.task.instances;
-      }
-      tx.dispose();
-    }
-    byHand /= valid.length * 4;
+    const byHand = scoreByHand(opt, state.phi, valid, cfg.horizon, (f) => f, 7);
     assert.ok(Math.abs(byHand - scores[1]!) < 1e-9 * Math.abs(byHand), `${byHand} vs ${scores[1]}`);
     assert.equal(validationScore(opt, state.phi, valid, cfg.horizon, "sum", 7), scores[1]);
     assert.notEqual(validationScore(opt, state.phi, valid, cfg.horizon, "sum", 1), scores[1]);

@@ -39,7 +39,7 @@ export function engineFactory(kind: EngineKind = "wasm", threads = 1): EngineFac
   if (!wasmEngineAvailable("simd")) {
     throw new KernelUnavailableError("the WebAssembly LSTM kernel is not built (build/lstm.wasm is missing): run `npm run build:wasm`, or use --engine ref");
   }
-  const variant: WasmVariant = kind === "wasm" ? defaultWasmVariant() : kind === "wasm-fma" ? "fma" : "simd";
+  const variant: WasmVariant = resolveEngineKind(kind) === "wasm-fma" ? "fma" : "simd";
   if (variant === "fma" && !wasmEngineAvailable("fma")) {
     throw new KernelUnavailableError(
       "the fused multiply-add WebAssembly kernel is not available (build/lstm_fma.wasm is missing, or this runtime refuses relaxed SIMD): run `npm run build:wasm`, or use --engine wasm-simd",

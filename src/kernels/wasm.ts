@@ -96,6 +96,7 @@ export const WASM_KERNEL_URLS: Readonly<Record<WasmVariant, URL>> = {
 export const WASM_KERNEL_URL = WASM_KERNEL_URLS.simd;
 
 const cachedModules: Partial<Record<WasmVariant, WebAssembly.Module>> = {};
+const availability: Partial<Record<WasmVariant, boolean>> = {};
 
 /**
  * Node before 22 accepts relaxed SIMD only behind a V8 flag. It is a process-wide flag that
@@ -132,13 +133,20 @@ function kernelModule(variant: WasmVariant = "simd"): WebAssembly.Module {
  * threads, and relaxed SIMD for `fma`).
  */
 export function wasmEngineAvailable(variant: WasmVariant = "simd"): boolean {
+  // Asked on every engine creation (the default variant): the answer is kept, so a missing
+  // build is not read for again each time.
+  const known = availability[variant];
+  if (known !== undefined) return known;
+  let ok: boolean;
   try {
     kernelModule(variant);
     new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
-    return true;
+    ok = true;
   } catch {
-    return false;
+    ok = false;
   }
+  availability[variant] = ok;
+  return ok;
 }
 
 /** The variant an engine gets when none is asked for: `fma` where available, else `simd`. */

@@ -107,9 +107,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   const pre = lstm.preprocess;
   const I = pre.inputs;
   const secondOrder = opts.secondOrder ?? false;
-  if (!Number.isInteger(T) || T < 1) throw new Error(`unroll: T must be a positive integer, got ${T}`);
-  if (task.layout.size !== n) throw new Error(`unroll: the task has ${task.layout.size} coordinates, the LSTM optimizer ${n}`);
-  if (opts.theta.length !== n) throw new Error(`unroll: theta has ${opts.theta.length} coordinates, expected ${n}`);
+  const keyAt = checkedKeyAt(opts);
   if (secondOrder && task.hvp === undefined) throw new Error(`unroll: secondOrder needs a task with hvp (task '${task.name}' has none)`);
   for (const p of lstm.parts) {
     if (p.engine.capacity < T) throw new Error(`unroll: an engine's tape holds ${p.engine.capacity} steps, T = ${T}`);
@@ -120,12 +118,6 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   const w = resolveWeights(opts.weights === "log" ? "after" : opts.weights, T);
   const from = opts.from ?? 0;
   if (!Number.isInteger(from) || from < 0) throw new Error(`unroll: from must be an integer >= 0, got ${from}`);
-  const keys = opts.keys;
-  const keyAt = (t: number): Key => {
-    const k = typeof keys === "function" ? keys(t) : keys[t];
-    if (k === undefined) throw new Error(`unroll: no batch key for step ${t} (need T + 1 = ${T + 1} keys)`);
-    return k;
-  };
   const dphi = opts.dphi ?? new Float32Array(lstm.phiSize);
   if (dphi.length !== lstm.phiSize) throw new Error(`unroll: dphi has ${dphi.length} floats, expected ${lstm.phiSize}`);
 
@@ -203,6 +195,23 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   return { metaLoss, dphi, theta, last: cur, losses };
 }
 
+/**
+ * Checks what both unroll functions take (T, and the task, LSTM and theta all of one size)
+ * and returns the batch key of point t, failing clearly when a key is missing.
+ */
+function checkedKeyAt(opts: Pick<UnrollOptions, "task" | "lstm" | "theta" | "T" | "keys">): (t: number) => Key {
+  const { task, lstm, T, keys } = opts;
+  const n = lstm.n;
+  if (!Number.isInteger(T) || T < 1) throw new Error(`unroll: T must be a positive integer, got ${T}`);
+  if (task.layout.size !== n) throw new Error(`unroll: the task has ${task.layout.size} coordinates, the LSTM optimizer ${n}`);
+  if (opts.theta.length !== n) throw new Error(`unroll: theta has ${opts.theta.length} coordinates, expected ${n}`);
+  return (t) => {
+    const k = typeof keys === "function" ? keys(t) : keys[t];
+    if (k === undefined) throw new Error(`unroll: no batch key for step ${t} (need T + 1 = ${T + 1} keys)`);
+    return k;
+  };
+}
+
 /** theta + outputScale * m(grad): one step of the LSTM optimizer on every part (a new array). */
 function lstmStep(
   lstm: UnrollOptions["lstm"],
@@ -232,15 +241,7 @@ function lstmStep(
 export function advanceUnroll(opts: Pick<UnrollOptions, "task" | "lstm" | "theta" | "T" | "keys" | "first">): Pick<UnrollResult, "theta" | "last" | "losses"> {
   const { task, lstm, T } = opts;
   const n = lstm.n;
-  if (!Number.isInteger(T) || T < 1) throw new Error(`unroll: T must be a positive integer, got ${T}`);
-  if (task.layout.size !== n) throw new Error(`unroll: the task has ${task.layout.size} coordinates, the LSTM optimizer ${n}`);
-  if (opts.theta.length !== n) throw new Error(`unroll: theta has ${opts.theta.length} coordinates, expected ${n}`);
-  const keys = opts.keys;
-  const keyAt = (t: number): Key => {
-    const k = typeof keys === "function" ? keys(t) : keys[t];
-    if (k === undefined) throw new Error(`unroll: no batch key for step ${t} (need T + 1 = ${T + 1} keys)`);
-    return k;
-  };
+  const keyAt = checkedKeyAt(opts);
   const bufs = lstm.parts.map((p) => ({ x: new Float32Array(p.engine.n * lstm.preprocess.inputs), out: new Float32Array(p.engine.n) }));
   const losses = new Float64Array(T + 1);
   let theta = opts.theta;

@@ -71,6 +71,10 @@ describe("IDX files", () => {
     const full = encodeIdx([2, 2, 2], new Uint8Array(8));
     const cut = file("cut.idx", full.subarray(0, full.length - 3));
     throwsData(() => readIdxFile(cut), /cut\.idx: truncated IDX file: dimensions \[2, 2, 2\] need 8 data bytes, found 5/);
+    // Files are read header first, then straight into the data array: the same checks apply.
+    throwsData(() => readIdxFile(file("tiny.idx", new Uint8Array([0, 0, 8]))), /tiny\.idx: truncated IDX file \(3 bytes/);
+    throwsData(() => readIdxFile(file("head.idx", full.subarray(0, 10))), /head\.idx: truncated IDX file \(10 bytes, the header needs 16\)/);
+    throwsData(() => readIdxFile(file("empty.idx", new Uint8Array(0))), /empty\.idx: truncated IDX file \(0 bytes/);
   });
 
   it("rejects trailing bytes as a size mismatch", () => {
@@ -78,6 +82,7 @@ describe("IDX files", () => {
     const long = new Uint8Array(full.length + 2);
     long.set(full);
     throwsData(() => parseIdx(long, "long.idx"), /long\.idx: IDX size mismatch: .* need 4 data bytes, found 6 \(2 extra\)/);
+    throwsData(() => readIdxFile(file("long.idx", long)), /long\.idx: IDX size mismatch: .* need 4 data bytes, found 6 \(2 extra\)/);
   });
 });
 

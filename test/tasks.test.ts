@@ -128,6 +128,9 @@ describe("mnist-mlp", () => {
     const a = task.lossAndGrad(theta, k1);
     assert.deepEqual(task.lossAndGrad(theta, k1), a);
     assert.notEqual(task.lossAndGrad(theta, k2).loss, a.loss);
+    // The image buffer a task refills per minibatch leaves nothing of one call in the next.
+    assert.deepEqual(task.lossAndGrad(theta, k1), a);
+    assert.deepEqual(task.hvp!(theta, a.grad, k1), task.hvp!(theta, a.grad, k1));
     // The same step key on a task sampled with another key gives another minibatch.
     assert.notEqual(fam.sample(key(9)).lossAndGrad(theta, k1).loss, a.loss);
     // ... and on a task sampled with the same key, the same one.

@@ -5,7 +5,7 @@
  * number of dimensions, then one big-endian uint32 per dimension, then the data in row-major
  * order. Labels are magic 0x00000801 (one dimension), images 0x00000803 (N x rows x cols).
  */
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
 
 /**
  * A problem with a data file or folder (missing, malformed, wrong size). The CLI maps it to
@@ -35,19 +35,26 @@ const UBYTE = 0x08;
 /** Largest rank accepted: keeps a corrupt header from describing an absurd tensor. */
 const MAX_RANK = 8;
 
+/** What an IDX header says: the dimensions, the header's length and the data's byte count. */
+interface IdxHeader {
+  readonly dims: number[];
+  readonly header: number;
+  readonly count: number;
+}
+
 /**
- * Parses IDX bytes. `source` names the file in error messages. With `expectRank`, a file of
- * another rank is refused (1 for labels, magic 0x0801; 3 for images, magic 0x0803).
- * The data is copied out of `bytes`.
+ * Checks the header at the start of `head` against a file of `total` bytes (`head` may be
+ * only the first bytes of it): the magic number, the rank, and that the data is exactly as
+ * long as the dimensions say. Every failure is a `DataError` naming `source`.
  */
-export function parseIdx(bytes: Uint8Array, source = "IDX data", expectRank?: number): IdxArray {
-  if (bytes.length < 4) {
-    throw new DataError(`${source}: truncated IDX file (${bytes.length} bytes, the header alone needs at least 4)`, source);
+function parseIdxHeader(head: Uint8Array, total: number, source: string, expectRank?: number): IdxHeader {
+  if (total < 4) {
+    throw new DataError(`${source}: truncated IDX file (${total} bytes, the header alone needs at least 4)`, source);
   }
-  const magic = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-  const type = bytes[2]!;
-  const rank = bytes[3]!;
-  if (bytes[0] !== 0 || bytes[1] !== 0 || type !== UBYTE || rank < 1 || rank > MAX_RANK) {
+  const magic = ((head[0]! << 24) | (head[1]! << 16) | (head[2]! << 8) | head[3]!) >>> 0;
+  const type = head[2]!;
+  const rank = head[3]!;
+  if (head[0] !== 0 || head[1] !== 0 || type !== UBYTE || rank < 1 || rank > MAX_RANK) {
     throw new DataError(
       `${source}: not an unsigned-byte IDX file (magic number 0x${magic.toString(16).padStart(8, "0")}; ` +
         `expected 0x00000801 for labels or 0x00000803 for images)`,
@@ -62,10 +69,10 @@ export function parseIdx(bytes: Uint8Array, source = "IDX data", expectRank?: nu
     );
   }
   const header = 4 + 4 * rank;
-  if (bytes.length < header) {
-    throw new DataError(`${source}: truncated IDX file (${bytes.length} bytes, the header needs ${header})`, source);
+  if (total < header) {
+    throw new DataError(`${source}: truncated IDX file (${total} bytes, the header needs ${header})`, source);
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
   const dims: number[] = [];
   let count = 1;
   for (let i = 0; i < rank; i++) {
@@ -73,7 +80,7 @@ export function parseIdx(bytes: Uint8Array, source = "IDX data", expectRank?: nu
     dims.push(d);
     count *= d;
   }
-  const have = bytes.length - header;
+  const have = total - header;
   if (have < count) {
     throw new DataError(
       `${source}: truncated IDX file: dimensions [${dims.join(", ")}] need ${count} data bytes, found ${have}`,
@@ -87,6 +94,16 @@ export function parseIdx(bytes: Uint8Array, source = "IDX data", expectRank?: nu
       source,
     );
   }
+  return { dims, header, count };
+}
+
+/**
+ * Parses IDX bytes. `source` names the file in error messages. With `expectRank`, a file of
+ * another rank is refused (1 for labels, magic 0x0801; 3 for images, magic 0x0803).
+ * The data is copied out of `bytes`.
+ */
+export function parseIdx(bytes: Uint8Array, source = "IDX data", expectRank?: number): IdxArray {
+  const { dims, header, count } = parseIdxHeader(bytes, bytes.length, source, expectRank);
   // A copy into a plain Uint8Array (a Buffer's slice would be a view of the file's bytes).
   const data = new Uint8Array(count);
   data.set(bytes.subarray(header, header + count));
@@ -108,13 +125,35 @@ export function readIdxFile(path: string, opts: ReadIdxOptions = {}): IdxArray {
     throw new DataError(`IDX file not found: ${path}.${hint}`, path);
   }
   if (!statSync(path).isFile()) throw new DataError(`not a file: ${path}`, path);
-  let bytes: Uint8Array;
+  // The data is read straight into its own array: reading the whole file first and copying
+  // left a second copy (47 MB for MNIST's training images) for the garbage collector, which
+  // could still hold it when meta-training's tape reached its peak.
+  let fd: number | undefined;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, "r");
+    const total = fstatSync(fd).size;
+    const head = new Uint8Array(Math.min(total, 4 + 4 * MAX_RANK));
+    readFully(fd, head, 0);
+    const { dims, header, count } = parseIdxHeader(head, total, path, opts.expectRank);
+    const data = new Uint8Array(count);
+    readFully(fd, data, header);
+    return { dims, data };
   } catch (e) {
+    if (e instanceof DataError) throw e;
     throw new DataError(`cannot read ${path}: ${(e as Error).message}`, path);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return parseIdx(bytes, path, opts.expectRank);
+}
+
+/** Fills `into` from file position `position`; a file that ends early is an error. */
+function readFully(fd: number, into: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < into.length) {
+    const got = readSync(fd, into, done, into.length - done, position + done);
+    if (got === 0) throw new Error(`the file ended after ${position + done} bytes`);
+    done += got;
+  }
 }
 
 /** Encodes an unsigned-byte tensor as IDX bytes (the inverse of `parseIdx`). */

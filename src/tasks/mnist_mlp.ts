@@ -283,11 +283,15 @@ export function mnistMlpFamily(config: MnistMlpConfig = {}, data: LoadMnistOptio
       const mnist = loadMnist(data);
       const train = mnist.train;
       const B = cfg.batchSize;
+      // One image buffer per task, refilled by every call: the batch is copied into jax-js
+      // (np.array) before the next call, and a fresh 400 kB array per step was garbage enough
+      // to move meta-training's peak memory.
+      const images = new Float32Array(B * MNIST_PIXELS);
       const batch = (k: Key): Batch => {
         const idx = randint(foldIn(foldIn(k, key[0]), key[1]), B, 0, train.n);
         const labels = new Uint8Array(B);
         for (let i = 0; i < B; i++) labels[i] = train.labels[idx[i]!]!;
-        return { x: gatherImages(train, idx), y: oneHot(labels, MNIST_CLASSES), n: B };
+        return { x: gatherImages(train, idx, images), y: oneHot(labels, MNIST_CLASSES), n: B };
       };
       return makeMlpTask({ name: "mnist-mlp", dims, activation: cfg.activation, initStd: cfg.initStd, batch, test: mnist.test });
     },

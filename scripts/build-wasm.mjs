@@ -18,12 +18,7 @@ const text = process.argv.includes("--text");
  * the kernels become fused multiply-adds (`madd` in assembly/lstm.ts). The host picks the
  * second where the runtime accepts it (src/kernels/wasm.ts).
  */
-const targets = [
-  { entry: "assembly/lstm.ts", out: "build/lstm.wasm", extra: [] },
-  { entry: "assembly/lstm.ts", out: "build/lstm_fma.wasm", extra: ["--enable", "relaxed-simd"] },
-];
-
-const flags = [
+const lstmFlags = [
   "-O3",
   "--noAssert",
   "--runtime", "stub",
@@ -39,6 +34,28 @@ const flags = [
   "--memoryBase", "65536",
 ];
 
+/**
+ * The MLP task's kernels (assembly/mlp.ts) run on the calling thread only, on a memory of
+ * their own, and without fused multiply-adds so that they give the same bits on every CPU.
+ */
+const mlpFlags = [
+  "-O3",
+  "--noAssert",
+  "--runtime", "stub",
+  "--use", "abort=",
+  "--enable", "simd",
+  "--importMemory",
+  "--noExportMemory",
+  "--initialMemory", "1",
+  "--maximumMemory", "65536",
+];
+
+const targets = [
+  { entry: "assembly/lstm.ts", out: "build/lstm.wasm", flags: lstmFlags },
+  { entry: "assembly/lstm.ts", out: "build/lstm_fma.wasm", flags: [...lstmFlags, "--enable", "relaxed-simd"] },
+  { entry: "assembly/mlp.ts", out: "build/mlp.wasm", flags: mlpFlags },
+];
+
 let asc;
 try {
   asc = (await import("assemblyscript/asc")).default;
@@ -51,7 +68,7 @@ try {
 mkdirSync(outDir, { recursive: true });
 const t0 = performance.now();
 for (const t of targets) {
-  const args = [t.entry, "-o", t.out, ...flags, ...t.extra];
+  const args = [t.entry, "-o", t.out, ...t.flags];
   if (text) args.push("-t", t.out.replace(/\.wasm$/, ".wat"));
   const res = await asc.main(args, { stdout: process.stdout, stderr: process.stderr });
   if (res.error) {

@@ -210,7 +210,7 @@ describe("task registry", () => {
   it("lists quadratic and mnist-mlp with their defaults", () => {
     assert.deepEqual(TASKS.map((t) => t.name), ["quadratic", "mnist-mlp"]);
     assert.deepEqual(taskFamily("quadratic").config, { dim: 10, instances: 1, initStd: 1 });
-    assert.deepEqual(taskFamily("mnist-mlp").config, { hidden: [20], activation: "sigmoid", batchSize: 128, initStd: 0.1 });
+    assert.deepEqual(taskFamily("mnist-mlp").config, { hidden: [20], activation: "sigmoid", batchSize: 128, initStd: 0.1, backend: "wasm" });
   });
 
   it("applies a config over the defaults, and configs round-trip through JSON", () => {

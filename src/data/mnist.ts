@@ -135,6 +135,24 @@ export function gatherImages(split: MnistSplit, indices: ArrayLike<number>, out?
 }
 
 /**
+ * The raw pixel bytes of images `indices` of `split` into `out` (at least `indices.length *
+ * 784` bytes), row `i` image `indices[i]`, unscaled (`gatherImages` gives v / 255 as float32).
+ * For a consumer that converts the bytes itself (the MLP task's WebAssembly kernels).
+ */
+export function gatherPixels(split: MnistSplit, indices: ArrayLike<number>, out: Uint8Array): Uint8Array {
+  const count = indices.length;
+  if (out.length < count * MNIST_PIXELS) throw new RangeError(`gatherPixels: output holds ${out.length} bytes, need ${count * MNIST_PIXELS}`);
+  for (let i = 0; i < count; i++) {
+    const j = indices[i]!;
+    if (!Number.isInteger(j) || j < 0 || j >= split.n) {
+      throw new RangeError(`gatherPixels: index ${j} at position ${i} is not in [0, ${split.n})`);
+    }
+    out.set(split.pixels.subarray(j * MNIST_PIXELS, (j + 1) * MNIST_PIXELS), i * MNIST_PIXELS);
+  }
+  return out;
+}
+
+/**
  * Images `start .. start + count - 1` of `split`, scaled to [0, 1], as `count * 784` float32
  * values row-major: a contiguous chunk (for evaluation) without an index list. `out` as in
  * `gatherImages`.

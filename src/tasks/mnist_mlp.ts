@@ -3,20 +3,35 @@
  * Andrychowicz et al. 2016, section 3.2 (one hidden layer of 20 sigmoid units, minibatches of
  * 128), with the variations the paper tries (more layers, ReLU activations).
  *
- * Loss and gradient come from jax-js: `jit(valueAndGrad(loss))` over the flat parameter vector,
- * one compiled function per architecture, shared by every task of that shape. For 784-20-10 with
- * batch 128 on the 2-core development machine: about 1 ms per call (0.7 ms of it in jax-js, the
- * rest drawing the minibatch), a Hessian-vector product about 7 ms, `evaluate` about 40 ms.
+ * Two backends compute the loss, the gradient and the test-set logits (config `backend`):
+ * - `wasm` (the default): the WebAssembly SIMD kernels of `assembly/mlp.ts` (see
+ *   `mlp_wasm.ts`), one instance per family, the minibatch gathered straight into its memory.
+ *   The same bits on every CPU.
+ * - `jax`: jax-js, `jit(valueAndGrad(loss))` over the flat parameter vector, one compiled
+ *   function per architecture, shared by every task of that shape. Every MNIST number in
+ *   docs/RESULTS.md and every shipped MNIST file was made with it, so it replays them bit
+ *   for bit.
+ * The two agree to float32 rounding (test/mlp_wasm.test.ts). Hessian-vector products (second
+ * order) always come from jax-js, on the same minibatch.
+ *
+ * For 784-20-10 with batch 128 on the 2-core development machine, a loss and gradient with
+ * the minibatch drawn takes about 0.3 ms with `wasm`, 1.3 ms with `jax`; a Hessian-vector
+ * product about 7 ms; `evaluate` about 40 ms with `jax`.
  */
 import { jit, jvp, grad, valueAndGrad, nn, numpy as np } from "@jax-js/jax";
 import { ParamLayout } from "../core/layout.ts";
 import { foldIn, normal, randint, type Key } from "../core/rng.ts";
-import { gatherImages, imageRows, loadMnist, MNIST_CLASSES, MNIST_PIXELS, type LoadMnistOptions, type MnistSplit } from "../data/mnist.ts";
+import { gatherImages, gatherPixels, imageRows, loadMnist, MNIST_CLASSES, MNIST_PIXELS, type LoadMnistOptions, type MnistSplit } from "../data/mnist.ts";
 import type { LossAndGrad, Metrics, Task, TaskFamily } from "./base.ts";
+import { mlpWasm, type MlpWasm } from "./mlp_wasm.ts";
 
 /** Hidden-layer nonlinearities. */
 export const MLP_ACTIVATIONS = ["sigmoid", "relu", "tanh"] as const;
 export type MlpActivation = (typeof MLP_ACTIVATIONS)[number];
+
+/** Where the loss, gradient and logits are computed (see the file comment). */
+export const MLP_BACKENDS = ["wasm", "jax"] as const;
+export type MlpBackend = (typeof MLP_BACKENDS)[number];
 
 export interface MnistMlpConfig {
   /** Widths of the hidden layers. Default `[20]`. */
@@ -27,6 +42,8 @@ export interface MnistMlpConfig {
   readonly batchSize?: number;
   /** Standard deviation of the initial weights and biases, N(0, initStd^2). Default 0.1. */
   readonly initStd?: number;
+  /** `wasm` (default, fastest) or `jax` (replays results made with it bit for bit). */
+  readonly backend?: MlpBackend;
 }
 
 export type ResolvedMnistMlpConfig = Required<MnistMlpConfig>;
@@ -36,6 +53,7 @@ export const MNIST_MLP_DEFAULTS: ResolvedMnistMlpConfig = Object.freeze({
   activation: "sigmoid",
   batchSize: 128,
   initStd: 0.1,
+  backend: "wasm",
 });
 
 function fail(what: string, v: unknown): never {
@@ -45,6 +63,11 @@ function fail(what: string, v: unknown): never {
 function checkActivation(v: unknown): MlpActivation {
   if (!MLP_ACTIVATIONS.includes(v as MlpActivation)) fail(`'activation' must be one of ${MLP_ACTIVATIONS.join(", ")}`, v);
   return v as MlpActivation;
+}
+
+function checkBackend(v: unknown): MlpBackend {
+  if (!MLP_BACKENDS.includes(v as MlpBackend)) fail(`'backend' must be one of ${MLP_BACKENDS.join(", ")}`, v);
+  return v as MlpBackend;
 }
 
 function checkInitStd(v: unknown): number {
@@ -65,6 +88,7 @@ export function resolveMnistMlpConfig(config: MnistMlpConfig = {}): ResolvedMnis
     activation: checkActivation(config.activation ?? MNIST_MLP_DEFAULTS.activation),
     batchSize,
     initStd: checkInitStd(config.initStd ?? MNIST_MLP_DEFAULTS.initStd),
+    backend: checkBackend(config.backend ?? MNIST_MLP_DEFAULTS.backend),
   };
 }
 
@@ -142,10 +166,10 @@ function f32(a: unknown): Float32Array {
   return a;
 }
 
-/** A minibatch: inputs [n, din] row-major and one-hot targets [n, classes]. */
+/** A minibatch: inputs [n, din] row-major and integer class labels. */
 interface Batch {
   readonly x: Float32Array;
-  readonly y: Float32Array;
+  readonly labels: ArrayLike<number>;
   readonly n: number;
 }
 
@@ -162,6 +186,8 @@ interface MlpSpec {
   readonly initStd: number;
   readonly batch: (key: Key) => Batch;
   readonly test?: MnistSplit;
+  /** The `wasm` backend's kernels (absent: `jax`). */
+  readonly wasm?: MlpWasm;
 }
 
 /** Images per forward pass when evaluating on a whole split. */
@@ -173,7 +199,14 @@ function makeMlpTask(spec: MlpSpec): Task {
   const classes = dims[dims.length - 1]!;
   const layout = mlpLayout(dims);
   const k = kernels(dims, spec.activation);
-  const put = (b: Batch) => [np.array(b.x).reshape([b.n, din]), np.array(b.y).reshape([b.n, classes])] as const;
+  const put = (b: Batch) => [np.array(b.x).reshape([b.n, din]), np.array(oneHot(b.labels, classes)).reshape([b.n, classes])] as const;
+  const w = spec.wasm;
+  /** The batch's rows in the kernels' input rows (a family's batch sets them there itself). */
+  const toWasm = (m: MlpWasm, b: Batch): void => {
+    if (b.x.buffer === m.x.buffer && b.x.byteOffset === m.x.byteOffset) return;
+    m.x.set(b.x);
+    m.rowsFromFloats(b.n);
+  };
 
   const task: Task = {
     name: spec.name,
@@ -184,6 +217,11 @@ function makeMlpTask(spec: MlpSpec): Task {
     },
     lossAndGrad(theta: Float32Array, key: Key): LossAndGrad {
       layout.check(theta);
+      if (w !== undefined) {
+        const b = batch(key);
+        toWasm(w, b);
+        return w.lossGrad(theta, b.labels, b.n);
+      }
       const [x, y] = put(batch(key));
       const [v, g] = k.lossGrad(np.array(theta), x, y);
       const loss = v.dataSync()[0]!;
@@ -206,8 +244,10 @@ function makeMlpTask(spec: MlpSpec): Task {
       let correct = 0;
       for (let s = 0; s < test.n; s += EVAL_CHUNK) {
         const n = Math.min(EVAL_CHUNK, test.n - s);
-        const x = np.array(imageRows(test, s, n)).reshape([n, din]);
-        const z = f32(k.logits(np.array(theta), x).dataSync());
+        const z =
+          w !== undefined
+            ? (w.bytes.set(test.pixels.subarray(s * din, (s + n) * din)), w.rowsFromBytes(n), w.logits(theta, n))
+            : f32(k.logits(np.array(theta), np.array(imageRows(test, s, n)).reshape([n, din])).dataSync());
         for (let i = 0; i < n; i++) {
           const row = z.subarray(i * classes, (i + 1) * classes);
           let best = 0;
@@ -236,6 +276,8 @@ export interface MlpData {
   readonly activation?: MlpActivation;
   /** Default 0.1. */
   readonly initStd?: number;
+  /** Default `wasm`. */
+  readonly backend?: MlpBackend;
 }
 
 /**
@@ -255,13 +297,16 @@ export function mlpTaskFrom(data: MlpData): Task {
     const l = data.labels[i]!;
     if (!Number.isInteger(l) || l < 0 || l >= classes) throw new Error(`mlp: label ${l} at index ${i} is not in [0, ${classes})`);
   }
-  const b: Batch = { x: Float32Array.from(data.x), y: oneHot(data.labels, classes), n };
+  const b: Batch = { x: Float32Array.from(data.x), labels: Uint8Array.from(data.labels), n };
+  const activation = checkActivation(data.activation ?? "sigmoid");
+  const backend = checkBackend(data.backend ?? MNIST_MLP_DEFAULTS.backend);
   return makeMlpTask({
     name: "mlp",
     dims: [...dims],
-    activation: checkActivation(data.activation ?? "sigmoid"),
+    activation,
     initStd: checkInitStd(data.initStd ?? MNIST_MLP_DEFAULTS.initStd),
     batch: () => b,
+    ...(backend === "wasm" ? { wasm: mlpWasm(dims, activation, n) } : {}),
   });
 }
 
@@ -276,6 +321,8 @@ export function mlpTaskFrom(data: MlpData): Task {
 export function mnistMlpFamily(config: MnistMlpConfig = {}, data: LoadMnistOptions = {}): TaskFamily<ResolvedMnistMlpConfig> {
   const cfg = resolveMnistMlpConfig(config);
   const dims = [MNIST_PIXELS, ...cfg.hidden, MNIST_CLASSES];
+  // One set of kernels for every task of the family (calls are synchronous), made on first use.
+  let wasm: MlpWasm | undefined;
   return {
     name: "mnist-mlp",
     config: cfg,
@@ -286,14 +333,29 @@ export function mnistMlpFamily(config: MnistMlpConfig = {}, data: LoadMnistOptio
       // One image buffer per task, refilled by every call: the batch is copied into jax-js
       // (np.array) before the next call, and a fresh 400 kB array per step was garbage enough
       // to move meta-training's peak memory.
-      const images = new Float32Array(B * MNIST_PIXELS);
+      // With `wasm` that buffer is the kernels' own input rows.
+      if (cfg.backend === "wasm") wasm ??= mlpWasm(dims, cfg.activation, Math.max(B, EVAL_CHUNK));
+      const w = wasm;
+      const images = w !== undefined ? w.x.subarray(0, B * MNIST_PIXELS) : new Float32Array(B * MNIST_PIXELS);
+      const labels = new Uint8Array(B);
       const batch = (k: Key): Batch => {
         const idx = randint(foldIn(foldIn(k, key[0]), key[1]), B, 0, train.n);
-        const labels = new Uint8Array(B);
         for (let i = 0; i < B; i++) labels[i] = train.labels[idx[i]!]!;
-        return { x: gatherImages(train, idx, images), y: oneHot(labels, MNIST_CLASSES), n: B };
+        if (w === undefined) return { x: gatherImages(train, idx, images), labels, n: B };
+        // The kernels scale the bytes themselves (about 10x faster than gatherImages).
+        gatherPixels(train, idx, w.bytes);
+        w.rowsFromBytes(B);
+        return { x: images, labels, n: B };
       };
-      return makeMlpTask({ name: "mnist-mlp", dims, activation: cfg.activation, initStd: cfg.initStd, batch, test: mnist.test });
+      return makeMlpTask({
+        name: "mnist-mlp",
+        dims,
+        activation: cfg.activation,
+        initStd: cfg.initStd,
+        batch,
+        test: mnist.test,
+        ...(wasm !== undefined ? { wasm } : {}),
+      });
     },
   };
 }

@@ -8,20 +8,21 @@
  * (W only on request: it is slow), and the WebAssembly kernel on 1 and all threads; effective
  * GFLOP/s of the LSTM work (30 kFLOP per coordinate per step: see FLOP_PER_COORD_STEP), and
  * the process's peak RSS after each workload.
- * - Step: one full MNIST MLP training step (minibatch forward and backward through jax-js,
- *   then the update) with the LSTM optimizer, as a ratio to the same step with Adam.
+ * - Step: one full MNIST MLP training step (minibatch forward and backward through the task's
+ *   backend, then the update) with the LSTM optimizer, as a ratio to the same step with Adam.
  *
  * Flags: --json (one JSON object on stdout), --iters N (default 7), --warmup N (default 2),
  * --q-iters N and --q-warmup N (the same for Q, default 35 and 10: its meta-iterations are
  * short), --threads N (the "all threads" count, default the available cores), --ref (also time the
  * reference kernel on W), --engine K (the WebAssembly kernel: wasm, the default, or wasm-simd
- * or wasm-fma; the JSON records which build ran).
+ * or wasm-fma; the JSON records which build ran), --mlp-backend B (the MNIST MLP's loss and
+ * gradient: wasm, the task's default, or jax; the JSON records it).
  */
 import { availableParallelism } from "node:os";
 import { foldIn, key, split, type Key } from "../src/core/rng.ts";
 import type { TaskFamily } from "../src/tasks/base.ts";
 import { quadraticFamily } from "../src/tasks/quadratic.ts";
-import { mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
+import { MLP_BACKENDS, mnistMlpFamily, type MlpBackend } from "../src/tasks/mnist_mlp.ts";
 import { lstmOptimizer, type LstmOptimizerConfig } from "../src/learned/lstm_optimizer.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 import { adam } from "../src/optimizers/alias.ts";
@@ -54,6 +55,8 @@ const engineArg = args.includes("--engine") ? args[args.indexOf("--engine") + 1]
 const kernel = ENGINE_KINDS.find((k) => k === engineArg && k !== "ref");
 if (kernel === undefined) throw new Error(`--engine expects wasm, wasm-simd or wasm-fma, got '${engineArg}'`);
 const kernelUsed = resolveEngineKind(kernel);
+const mlpBackend = args.includes("--mlp-backend") ? args[args.indexOf("--mlp-backend") + 1] : "wasm";
+if (!MLP_BACKENDS.includes(mlpBackend as MlpBackend)) throw new Error(`--mlp-backend expects ${MLP_BACKENDS.join(" or ")}, got '${mlpBackend}'`);
 
 function log(s: string): void {
   if (!json) process.stdout.write(s + "\n");
@@ -171,11 +174,14 @@ function benchStep(label: string, family: TaskFamily, makeTx: (n: number) => Gra
   return med;
 }
 
-const mnist = mnistMlpFamily({});
+const mnist = mnistMlpFamily({ backend: mlpBackend as MlpBackend });
 const quad = quadraticFamily({ instances: 128 });
 const W_CFG: LstmOptimizerConfig = { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 };
 const results: MetaResult[] = [];
-log(`l2o bench: ${iters} timed meta-iterations after ${warmup} warm-up (Q ${qIters} after ${qWarmup}); Node ${process.version}; ${availableParallelism()} cores; kernel ${kernelUsed}`);
+log(
+  `l2o bench: ${iters} timed meta-iterations after ${warmup} warm-up (Q ${qIters} after ${qWarmup}); Node ${process.version}; ` +
+    `${availableParallelism()} cores; kernel ${kernelUsed}; MNIST MLP backend ${mlpBackend}`,
+);
 // W on all threads first: peak RSS is the process's high-water mark, so the first workload's
 // figure is its own; later figures include whatever earlier ones left allocated.
 const wRuns: [number, number] = [warmup, iters];
@@ -201,6 +207,7 @@ if (json) {
       node: process.version,
       cores: availableParallelism(),
       kernel: kernelUsed,
+      mlpBackend,
       flopPerCoordStep: FLOP_PER_COORD_STEP,
       meta: results,
       step: { adam_ms: stepAdam, lstm_1T_ms: stepLstm1, lstm_allT_ms: stepLstmAll, threads: allThreads, ratio_1T: stepLstm1 / stepAdam, ratio_allT: stepLstmAll / stepAdam },

@@ -188,18 +188,24 @@ describe("l2o train and eval", () => {
     assert.equal(loadCheckpoint(C).epoch, 2);
   });
 
-  it("train --init fine-tunes a trained file: its weights and architecture, and it refuses a conflicting flag; --meta-loss, --meta-loss-from", async () => {
+  it("train --init fine-tunes a trained file: its weights and architecture, and it refuses a conflicting flag; --meta-loss, --meta-loss-from, --meta-batch", async () => {
     const G = join(dir, "train", "G.safetensors");
     const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",
       "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--engine", "ref", "--out", G];
     const before = loadLstmOptimizer(F, createReferenceEngine);
-    const [tuned, conflict, missing, badLoss, badFrom] = await Promise.all([
+    const [tuned, conflict, missing, badLoss, badFrom, batched, badBatch] = await Promise.all([
       l2o(...base, "--init", F, "--meta-lr", "1e-9", "--meta-loss", "log", "--meta-loss-from", "6"),
       l2o(...base, "--init", F, "--hidden", "5"),
       l2o(...base, "--init", join(dir, "train", "nope.safetensors")),
       l2o(...base, "--meta-loss", "mean"),
       l2o(...base, "--meta-loss-from", "11"),
+      l2o(...base.slice(0, -1), join(dir, "train", "batched.safetensors"), "--horizons-per-epoch", "4", "--meta-batch", "2"),
+      l2o(...base, "--horizons-per-epoch", "3", "--meta-batch", "2"),
     ]);
+    assert.equal(batched.code, 0, batched.stderr);
+    assert.match(batched.stdout, /after 1 epochs, 4 meta-iterations/, "2 updates of 2 truncations");
+    assert.equal(loadLstmOptimizer(join(dir, "train", "batched.safetensors"), createReferenceEngine).meta.training.metaBatch, 2);
+    assertInputError(badBatch, /horizonsPerEpoch \(3\) must be a multiple of metaBatch \(2\)/, "--meta-batch 2 with 3 horizons per epoch");
     assert.equal(tuned.code, 0, tuned.stderr);
     const after = loadLstmOptimizer(G, createReferenceEngine);
     // Without --init the default would be 20 hidden units and a fresh phi.

@@ -9,6 +9,8 @@ import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm_optimizer
 import { quadraticFamily } from "../src/tasks/quadratic.ts";
 import type { TaskFamily } from "../src/tasks/base.ts";
 import { applyUpdates } from "../src/optimizers/transform.ts";
+import { adam } from "../src/optimizers/alias.ts";
+import { unrollMetaGrad } from "../src/meta/unroll.ts";
 import {
   META_TRAIN_DEFAULTS,
   clipByGlobalNorm,
@@ -114,6 +116,8 @@ describe("resolveMetaTrainConfig", () => {
     ["seed fractional", { seed: 0.5 }, /seed must be an integer/],
     ["an unknown metaLoss", { metaLoss: "mean" as "sum" }, /metaLoss must be 'sum' or 'log', got 'mean'/],
     ["metaLossFrom 0", { metaLossFrom: 0 }, /metaLossFrom must be an integer from 1 to the horizon \(100\), got 0/],
+    ["metaBatch 0", { metaBatch: 0 }, /metaBatch must be a positive integer/],
+    ["horizonsPerEpoch not a multiple of metaBatch", { horizonsPerEpoch: 5, metaBatch: 2 }, /horizonsPerEpoch \(5\) must be a multiple of metaBatch \(2\)/],
     ["metaLossFrom past the horizon", { unroll: 5, horizon: 10, metaLossFrom: 11 }, /metaLossFrom must be an integer from 1 to the horizon \(10\), got 11/],
   ];
   for (const [what, c, msg] of bad) {
@@ -339,6 +343,59 @@ describe("metaTrain", () => {
     // Checkpoints from before the option scored every step.
     const { scoreFrom: _from, ...older } = stateToCheckpoint(state);
     assert.equal(stateFromCheckpoint(older, opt.phiSize).scoreFrom, 1);
+  });
+
+  it("metaBatch 2 averages two trajectories per update: the same phi as two engines run in lockstep by hand", () => {
+    const opt = smallLstm();
+    const fam = family();
+    // Two horizons of two truncations each: the LSTM state of each trajectory must survive the
+    // other's unroll in between.
+    const cfg = config({ epochs: 1, horizonsPerEpoch: 2, metaBatch: 2, seed: 9, clipNorm: 0.05 });
+    const s0 = initMetaTrainState(opt, cfg);
+    const { state } = metaTrain(opt, fam, cfg, s0);
+    assert.equal(state.horizons, 2);
+    assert.equal(state.metaIteration, 2, "one update per truncation, for both trajectories together");
+    // By hand: trajectory k is horizon k, drawn as sampleTask draws it.
+    const trajs = [0, 1].map((k) => {
+      const [tk, ik, bk] = split(foldIn(s0.trainKey, k), 3) as [Key, Key, Key];
+      const task = fam.sample(tk);
+      return { task, theta: task.init(ik), bk, inst: opt.instantiate(s0.phi, task.layout, cfg.unroll), first: undefined as ReturnType<typeof task.lossAndGrad> | undefined };
+    });
+    const outer = adam(cfg.metaLr);
+    let phi: Float32Array = new Float32Array(s0.phi);
+    let st = outer.init(phi);
+    for (let u = 0; u < 2; u++) {
+      const acc = new Float32Array(opt.phiSize);
+      for (const tr of trajs) {
+        const r = unrollMetaGrad({
+          task: tr.task,
+          lstm: tr.inst,
+          theta: tr.theta,
+          T: cfg.unroll,
+          weights: "after",
+          keys: (t) => foldIn(tr.bk, u * cfg.unroll + t),
+          ...(tr.first ? { first: tr.first } : {}),
+          from: 0,
+        });
+        const norm = cfg.unroll * tr.task.instances;
+        for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + r.dphi[i]! / norm;
+        tr.theta = r.theta;
+        tr.first = r.last;
+      }
+      for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! / 2;
+      const gnorm = clipByGlobalNorm(acc, cfg.clipNorm);
+      assert.ok(gnorm > cfg.clipNorm, "the test should exercise clipping");
+      const [upd, next] = outer.update(acc, st, phi);
+      st = next;
+      phi = applyUpdates(phi, upd);
+      for (const tr of trajs) tr.inst.setPhi(phi);
+    }
+    trajs.forEach((tr) => tr.inst.dispose());
+    assert.deepEqual(bits(state.phi), bits(phi));
+    // One trajectory per update (the default) trains differently from the same start.
+    const one = metaTrain(opt, fam, config({ epochs: 1, horizonsPerEpoch: 2, seed: 9, clipNorm: 0.05 }), initMetaTrainState(opt, cfg)).state;
+    assert.equal(one.metaIteration, 4);
+    assert.notDeepEqual(bits(one.phi), bits(state.phi));
   });
 
   it("checkpoints a fresh state (bestScore Infinity) and reads it back", () => {

@@ -60,7 +60,7 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
   const writer = job.log === undefined ? undefined : jsonlWriter(job.log);
   // Unrolls that end before metaLossFrom update nothing and are not meta-iterations.
   const updatingUnrolls = job.meta.horizon / job.meta.unroll - Math.floor((job.meta.metaLossFrom - 1) / job.meta.unroll);
-  const totalIters = job.meta.epochs * job.meta.horizonsPerEpoch * updatingUnrolls;
+  const totalIters = job.meta.epochs * (job.meta.horizonsPerEpoch / job.meta.metaBatch) * updatingUnrolls;
   const bar = progress(totalIters, "meta-iterations", " | meta-loss {loss}");
   const started = performance.now();
   const training = (s: MetaTrainState): Record<string, unknown> => ({
@@ -119,6 +119,7 @@ interface TrainFlags {
   clip: string;
   epochs: string;
   horizonsPerEpoch: string;
+  metaBatch: string;
   validationTasks: string;
   patience: string;
   secondOrder?: boolean;
@@ -173,6 +174,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--clip <x>", "clip the meta-gradient's global norm (0: off)", "1")
     .option("--epochs <n>", "epochs (validation after each)", "50")
     .option("--horizons-per-epoch <n>", "sampled tasks per epoch", "20")
+    .option("--meta-batch <k>", "horizons whose meta-gradients are averaged for each update (run one after another; a divisor of --horizons-per-epoch)", "1")
     .option("--validation-tasks <n>", "held-out tasks for validation", "4")
     .option("--patience <n>", "stop after n epochs without improvement (0: never)", "0")
     .option("--second-order", "keep second-order terms (needs task Hessian-vector products)")
@@ -214,6 +216,7 @@ export function registerTrainCommand(program: Command): void {
           clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
           epochs: parseNumber("--epochs", f.epochs, { integer: true, positive: true }),
           horizonsPerEpoch: parseNumber("--horizons-per-epoch", f.horizonsPerEpoch, { integer: true, positive: true }),
+          metaBatch: parseNumber("--meta-batch", f.metaBatch, { integer: true, positive: true }),
           validationTasks: parseNumber("--validation-tasks", f.validationTasks, { integer: true, positive: true }),
           patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
           secondOrder: f.secondOrder === true,

@@ -37,8 +37,15 @@ export interface MetaTrainConfig {
   /** Clip the meta-gradient to this global L2 norm before Adam (0 turns clipping off; default 1). */
   readonly clipNorm: number;
   readonly epochs: number;
-  /** Horizons per epoch (default 20). */
+  /** Horizons per epoch (default 20; a multiple of `metaBatch`). */
   readonly horizonsPerEpoch: number;
+  /**
+   * Horizons whose meta-gradients are averaged for each update of phi (default 1, the paper's
+   * one trajectory per update). They run one after another on the same engines, each with its
+   * own task, theta and LSTM state, so memory does not grow with it; each unroll's update
+   * waits for all of them.
+   */
+  readonly metaBatch: number;
   /** Held-out validation tasks scored after each epoch (default 4). */
   readonly validationTasks: number;
   /** Stop after this many epochs without a better validation score (0: never stop early). */
@@ -76,6 +83,7 @@ export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   clipNorm: 1,
   epochs: 50,
   horizonsPerEpoch: 20,
+  metaBatch: 1,
   validationTasks: 4,
   patience: 0,
   secondOrder: false,
@@ -92,7 +100,10 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
     const v = out[k];
     if (typeof v !== "number" || !Number.isInteger(v) || v < 1) throw new Error(`meta-training: ${k} must be a positive integer, got ${v}`);
   };
-  (["unroll", "horizon", "epochs", "horizonsPerEpoch", "validationTasks"] as const).forEach(posInt);
+  (["unroll", "horizon", "epochs", "horizonsPerEpoch", "metaBatch", "validationTasks"] as const).forEach(posInt);
+  if (out.horizonsPerEpoch % out.metaBatch !== 0) {
+    throw new Error(`meta-training: horizonsPerEpoch (${out.horizonsPerEpoch}) must be a multiple of metaBatch (${out.metaBatch})`);
+  }
   if (out.horizon % out.unroll !== 0) throw new Error(`meta-training: horizon (${out.horizon}) must be a multiple of unroll (${out.unroll})`);
   if (!(out.metaLr > 0 && Number.isFinite(out.metaLr))) throw new Error(`meta-training: metaLr must be > 0, got ${out.metaLr}`);
   if (!(out.clipNorm >= 0)) throw new Error(`meta-training: clipNorm must be >= 0, got ${out.clipNorm}`);
@@ -285,62 +296,103 @@ export function metaTrain(
     while (s.epoch < cfg.epochs) {
       let epochLoss = 0;
       let epochCount = 0;
-      for (let h = s.epochHorizons; h < cfg.horizonsPerEpoch; h++) {
-        const { task, theta0, batchKey } = sampleTask(family, foldIn(s.trainKey, s.horizons));
-        if (inst === undefined || instLayout === undefined || !sameLayout(instLayout, task.layout)) {
+      const K = cfg.metaBatch;
+      for (let h = s.epochHorizons; h < cfg.horizonsPerEpoch; h += K) {
+        // K horizons side by side: horizon s.horizons + k is trajectory k of this update.
+        const trajs = Array.from({ length: K }, (_, k) => {
+          const v = sampleTask(family, foldIn(s.trainKey, s.horizons + k));
+          return { ...v, theta: v.theta0, first: undefined as ReturnType<Task["lossAndGrad"]> | undefined, state: undefined as Float32Array | undefined, live: true };
+        });
+        const layout = trajs[0]!.task.layout;
+        if (!trajs.every((t) => sameLayout(layout, t.task.layout))) throw new Error("meta-training: the tasks of one meta-batch have different parameter layouts");
+        if (inst === undefined || instLayout === undefined || !sameLayout(instLayout, layout)) {
           inst?.dispose();
-          inst = opt.instantiate(s.phi, task.layout, cfg.unroll);
-          instLayout = task.layout;
+          inst = opt.instantiate(s.phi, layout, cfg.unroll);
+          instLayout = layout;
         }
-        inst.setPhi(s.phi);
-        inst.resetState();
-        let theta = theta0;
-        let first: ReturnType<Task["lossAndGrad"]> | undefined;
+        const lstm = inst;
+        lstm.setPhi(s.phi);
+        lstm.resetState();
+        /** Puts trajectory k's LSTM state in the engines (with one trajectory it stays there). */
+        const enter = (k: number): void => {
+          if (K === 1) return;
+          const st = trajs[k]!.state;
+          if (st === undefined) lstm.resetState();
+          else lstm.setState(st);
+        };
+        const leave = (k: number): void => {
+          if (K > 1) trajs[k]!.state = lstm.getState();
+        };
+        const acc = new Float32Array(opt.phiSize);
         for (let u = 0; u < unrollsPerHorizon; u++) {
           // Points of this unroll before `from` do not count (local indices; point s is step u T + s).
           const from = Math.max(0, cfg.metaLossFrom - u * cfg.unroll);
+          const keysOf = (k: number) => (t: number) => foldIn(trajs[k]!.batchKey, u * cfg.unroll + t);
           if (from > cfg.unroll) {
-            const a = advanceUnroll({ task, lstm: inst, theta, T: cfg.unroll, keys: (t) => foldIn(batchKey, u * cfg.unroll + t), ...(first ? { first } : {}) });
-            theta = a.theta;
-            first = a.last;
+            for (let k = 0; k < K; k++) {
+              const tr = trajs[k]!;
+              if (!tr.live) continue;
+              enter(k);
+              const a = advanceUnroll({ task: tr.task, lstm, theta: tr.theta, T: cfg.unroll, keys: keysOf(k), ...(tr.first ? { first: tr.first } : {}) });
+              tr.theta = a.theta;
+              tr.first = a.last;
+              leave(k);
+            }
             continue;
           }
-          const r = unrollMetaGrad({
-            task,
-            lstm: inst,
-            theta,
-            T: cfg.unroll,
-            weights: cfg.metaLoss === "log" ? "log" : "after",
-            keys: (t) => foldIn(batchKey, u * cfg.unroll + t),
-            ...(first ? { first } : {}),
-            secondOrder: cfg.secondOrder,
-            from,
-          });
           // A mean per counted step (and per function: log f is already free of the batch's size).
           const counted = cfg.unroll - Math.max(0, from - 1);
-          const norm = cfg.metaLoss === "log" ? counted : counted * task.instances;
-          const metaLoss = r.metaLoss / norm;
-          for (let i = 0; i < r.dphi.length; i++) r.dphi[i] = r.dphi[i]! / norm;
-          const gnorm = clipByGlobalNorm(r.dphi, cfg.clipNorm);
-          if (!Number.isFinite(metaLoss) || !Number.isFinite(gnorm)) {
-            // A diverged trajectory: drop this horizon without touching phi.
-            s = { ...s, skipped: s.skipped + 1 };
-            hooks.writer?.scalar("meta/skipped", s.skipped, s.metaIteration);
-            break;
+          acc.fill(0);
+          let live = 0;
+          let lossSum = 0;
+          for (let k = 0; k < K; k++) {
+            const tr = trajs[k]!;
+            if (!tr.live) continue;
+            enter(k);
+            const r = unrollMetaGrad({
+              task: tr.task,
+              lstm,
+              theta: tr.theta,
+              T: cfg.unroll,
+              weights: cfg.metaLoss === "log" ? "log" : "after",
+              keys: keysOf(k),
+              ...(tr.first ? { first: tr.first } : {}),
+              secondOrder: cfg.secondOrder,
+              from,
+            });
+            const norm = cfg.metaLoss === "log" ? counted : counted * tr.task.instances;
+            const loss = r.metaLoss / norm;
+            let finite = Number.isFinite(loss);
+            for (let i = 0; i < r.dphi.length && finite; i++) finite = Number.isFinite(r.dphi[i]!);
+            if (!finite) {
+              // A diverged trajectory: drop the rest of its horizon; it does not touch phi.
+              tr.live = false;
+              s = { ...s, skipped: s.skipped + 1 };
+              hooks.writer?.scalar("meta/skipped", s.skipped, s.metaIteration);
+              continue;
+            }
+            for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + r.dphi[i]! / norm;
+            lossSum += loss;
+            live++;
+            tr.theta = r.theta;
+            tr.first = r.last;
+            leave(k);
           }
-          const [upd, adamState] = outer.update(r.dphi, s.adam, s.phi);
+          if (live === 0) break;
+          for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! / live;
+          const metaLoss = lossSum / live;
+          const gnorm = clipByGlobalNorm(acc, cfg.clipNorm);
+          const [upd, adamState] = outer.update(acc, s.adam, s.phi);
           const phi = applyUpdates(s.phi, upd);
-          inst.setPhi(phi);
+          lstm.setPhi(phi);
           s = { ...s, phi, adam: adamState, metaIteration: s.metaIteration + 1 };
-          theta = r.theta;
-          first = r.last;
           epochLoss += metaLoss;
           epochCount++;
           hooks.writer?.scalar("meta/loss", metaLoss, s.metaIteration);
           hooks.writer?.scalar("meta/grad_norm", gnorm, s.metaIteration);
           hooks.onIteration?.(s, metaLoss);
         }
-        s = { ...s, horizons: s.horizons + 1, epochHorizons: h + 1 };
+        s = { ...s, horizons: s.horizons + K, epochHorizons: h + K };
         if (cfg.maxSeconds > 0 && (performance.now() - started) / 1000 > cfg.maxSeconds) {
           stopped = "time";
           break;

@@ -90,14 +90,12 @@ export function mlpWasm(dims: readonly number[], activation: MlpWasmActivation, 
   let P = 0;
   for (let k = 1; k <= L; k++) P += dims[k - 1]! * dims[k]! + dims[k]!;
   const widest = Math.max(...dims.slice(1));
-
   const actsLen = dims.slice(1).reduce((a, d) => a + maxRows * d, 0);
-  const f = 4;
-  const align = (b: number): number => Math.ceil(b / 16) * 16;
   let off = BASE;
-  const take = (floats: number): number => {
+  /** A region of `words` 4-byte values (f32 or i32), 16-byte aligned; returns its address. */
+  const take = (words: number): number => {
     const at = off;
-    off = align(off + floats * f);
+    off = Math.ceil((off + words * 4) / 16) * 16;
     return at;
   };
   const pDims = take(dims.length);
@@ -108,7 +106,7 @@ export function mlpWasm(dims: readonly number[], activation: MlpWasmActivation, 
   const pActs = take(actsLen);
   const pD1 = take(maxRows * widest);
   const pD2 = take(maxRows * widest);
-  const pBytes = take(Math.ceil((maxRows * dims[0]!) / 4));
+  const pBytes = take(Math.ceil((maxRows * dims[0]!) / 4)); // bytes, four to a word
   const pLists = take(maxRows * dims[0]!);
   const pCounts = take(maxRows);
   const pNz = take(Math.max(1, ...dims.slice(1, L)));

@@ -6,8 +6,9 @@
  * - Q: 128 independent 10-d quadratics (1,280 coordinates), same protocol.
  * Each as the median seconds per meta-iteration after warm-up, for the reference kernel
  * (W only on request: it is slow), and the WebAssembly kernel on 1 and all threads; effective
- * GFLOP/s of the LSTM work (30 kFLOP per coordinate per step: see FLOP_PER_COORD_STEP), and
- * the process's peak RSS after each workload.
+ * GFLOP/s of the LSTM work (30 kFLOP per coordinate per step: see FLOP_PER_COORD_STEP), the
+ * median time per meta-iteration spent in the task's loss and gradient, and the process's
+ * peak RSS after each workload.
  * - Step: one full MNIST MLP training step (minibatch forward and backward through the task's
  *   backend, then the update) with the LSTM optimizer, as a ratio to the same step with Adam.
  *
@@ -78,6 +79,8 @@ interface MetaResult {
   n: number;
   median_s: number;
   times: number[];
+  /** Median seconds per meta-iteration spent in the task's loss and gradient (on the calling thread). */
+  task_median_s: number;
   gflops: number;
   peak_rss_MB: number;
 }
@@ -98,14 +101,29 @@ function benchMeta(
   const outer = adam(1e-3);
   let adamState = outer.init(phi);
   const [tk, ik, bk] = split(foldIn(root, "task"), 3) as [Key, Key, Key];
-  const task = family.sample(tk);
+  const sampled = family.sample(tk);
+  // The task's share of each meta-iteration: its loss-and-gradient calls, timed (the task's
+  // own object, with every other member, stays underneath).
+  let taskMs = 0;
+  const task: typeof sampled = Object.create(sampled, {
+    lossAndGrad: {
+      value: (th: Float32Array, k: Key) => {
+        const t0 = performance.now();
+        const r = sampled.lossAndGrad(th, k);
+        taskMs += performance.now() - t0;
+        return r;
+      },
+    },
+  });
   const inst = opt.instantiate(phi, task.layout, T);
   let theta = task.init(ik);
   let first: ReturnType<typeof task.lossAndGrad> | undefined;
   const times: number[] = [];
+  const taskTimes: number[] = [];
   try {
     for (let it = 0; it < warmup + iters; it++) {
       const t0 = performance.now();
+      taskMs = 0;
       if (it % 5 === 0) {
         // A new horizon every 5 unrolls (100 steps), as in training.
         theta = task.init(foldIn(ik, it));
@@ -128,7 +146,10 @@ function benchMeta(
       theta = r.theta;
       first = r.last;
       const dt = (performance.now() - t0) / 1000;
-      if (it >= warmup) times.push(dt);
+      if (it >= warmup) {
+        times.push(dt);
+        taskTimes.push(taskMs / 1000);
+      }
     }
   } finally {
     inst.dispose();
@@ -142,12 +163,13 @@ function benchMeta(
     n,
     median_s: med,
     times: times.map((t) => Math.round(t * 10000) / 10000),
+    task_median_s: median(taskTimes),
     gflops: (n * T * FLOP_PER_COORD_STEP) / med / 1e9,
     peak_rss_MB: peakRssMB(),
   };
   log(
     `${workload}  ${kind.padEnd(4)} ${threads}T  n=${n}  ${med.toFixed(4)} s/meta-iteration  ` +
-      `${res.gflops.toFixed(1)} GFLOP/s  peak RSS ${res.peak_rss_MB} MB`,
+      `${res.gflops.toFixed(1)} GFLOP/s  task ${(res.task_median_s * 1000).toFixed(1)} ms  peak RSS ${res.peak_rss_MB} MB`,
   );
   return res;
 }

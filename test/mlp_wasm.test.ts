@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { foldIn, key, normal, randint, split, type Key } from "../src/core/rng.ts";
 import { gatherImages, gatherPixels, loadMnist } from "../src/data/mnist.ts";
-import { mlpWasm } from "../src/tasks/mlp_wasm.ts";
+import { MlpKernelUnavailableError, mlpWasm } from "../src/tasks/mlp_wasm.ts";
+import { isInputError } from "../src/cli/errors.ts";
 import { mlpTaskFrom, mnistMlpFamily, type MlpActivation } from "../src/tasks/mnist_mlp.ts";
 import { relErr } from "./fixture_tasks.ts";
 
@@ -148,6 +149,10 @@ describe("mlp wasm backend", () => {
     const ej = j.evaluate!(theta);
     assert.equal(ew.testAccuracy, ej.testAccuracy);
     assert.ok(Math.abs(ew.testLoss! - ej.testLoss!) < 1e-6 * ej.testLoss!, `test loss ${ew.testLoss} against ${ej.testLoss}`);
+  });
+
+  it("a missing kernel build is bad input for the CLI (one line, exit code 2), not a crash", () => {
+    assert.ok(isInputError(new MlpKernelUnavailableError("build/mlp.wasm not found")));
   });
 
   it("refuses an unknown backend by name", () => {

@@ -7,7 +7,7 @@ export class UsageError extends Error {
 }
 
 /** Error classes (by name) that mean "bad input": reported in one line, exit code 2. */
-const INPUT_ERRORS = new Set(["UsageError", "DataError", "FileFormatError", "ConfigError", "MissingFileError", "KernelUnavailableError", "EngineMemoryError"]);
+const INPUT_ERRORS = new Set(["UsageError", "DataError", "FileFormatError", "ConfigError", "MissingFileError", "KernelUnavailableError", "MlpKernelUnavailableError", "EngineMemoryError"]);
 
 export function isInputError(e: unknown): e is Error {
   return e instanceof Error && (INPUT_ERRORS.has(e.name) || INPUT_ERRORS.has(e.constructor.name));

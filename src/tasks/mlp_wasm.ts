@@ -46,13 +46,18 @@ const BASE = 65536;
 
 let cachedModule: WebAssembly.Module | undefined;
 
+/** `build/mlp.wasm` is not there (the CLI reports it in one line, exit code 2). */
+export class MlpKernelUnavailableError extends Error {
+  override readonly name = "MlpKernelUnavailableError";
+}
+
 function mlpModule(): WebAssembly.Module {
   if (cachedModule !== undefined) return cachedModule;
   let bytes: Buffer;
   try {
     bytes = readFileSync(MLP_WASM_URL);
   } catch {
-    throw new Error(
+    throw new MlpKernelUnavailableError(
       `mnist-mlp: ${MLP_WASM_URL.pathname} not found; run \`npm run build:wasm\`, or use the jax-js backend (--task-config '{"backend":"jax"}')`,
     );
   }

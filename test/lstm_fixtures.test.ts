@@ -162,17 +162,35 @@ for (const [pre, weights] of [
     const task = quadTask(d, B, W, y);
     const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: pre, outputScale: 0.3 });
     const phi = uniform(ks[3]!, opt.phiSize, -0.5, 0.5);
-    const run = (secondOrder: boolean) =>
-      unrollMetaGrad({ task, lstm: opt.instantiate(phi, task.layout, T), theta: theta0, T, weights, keys: () => key(0), secondOrder });
+    const run = (secondOrder: boolean, secondOrderScale?: number) =>
+      unrollMetaGrad({
+        task,
+        lstm: opt.instantiate(phi, task.layout, T),
+        theta: theta0,
+        T,
+        weights,
+        keys: () => key(0),
+        secondOrder,
+        ...(secondOrderScale !== undefined ? { secondOrderScale } : {}),
+      });
     const first = run(false);
     const second = run(true);
     // sum_{s=1..T} f(theta_s) (or log f(theta_s)) with theta_{t+1} = theta_t + scale * LSTM(pre(grad f(theta_t))), all float64.
-    const metaLoss64 = (p: Float64Array): number => {
+    // With `damp`, the LSTM reads gamma grad f(theta_t) + (1 - gamma) grad f(base_t), base_t the
+    // trajectory at phi itself: the same values there, and a derivative through the gradient
+    // scaled by gamma, which is what secondOrderScale = gamma computes.
+    const base: Float64Array[] = [];
+    const metaLoss64 = (p: Float64Array, damp?: { gamma: number }): number => {
       const th = Float64Array.from(theta0);
       const st = new Float64Array(n * stateSize(opt.shape));
       let L = 0;
       for (let s = 0; s < T; s++) {
         const g = q.grad(th);
+        if (damp === undefined && base.length < T) base.push(Float64Array.from(th));
+        if (damp !== undefined) {
+          const gb = q.grad(base[s]!);
+          for (let i = 0; i < n; i++) g[i] = damp.gamma * g[i]! + (1 - damp.gamma) * gb[i]!;
+        }
         const x = Array.from(g, (v) => preprocess64(pre, v)).flat();
         const out = lstmStep64(opt.shape, p, x, st, n);
         for (let i = 0; i < n; i++) th[i]! += 0.3 * out[i]!;
@@ -190,6 +208,18 @@ for (const [pre, weights] of [
     t.diagnostic(`${pre.kind}, ${weights}: second order vs FD ${e2.toExponential(2)}, first order vs FD ${e1.toExponential(2)}`);
     assert.ok(e2 < 1e-4, `second order vs FD: ${e2}`);
     assert.ok(e1 > 30 * e2, `first order should differ clearly: ${e1} vs ${e2}`);
+    // secondOrderScale: 1 is the exact meta-gradient, 0 the first-order one, and 0.4 the
+    // gradient of the damped meta-loss above.
+    const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+    assert.equal(maxDiff(run(true, 1).dphi, second.dphi), 0);
+    assert.equal(maxDiff(run(true, 0).dphi, first.dphi), 0);
+    const damped = run(true, 0.4);
+    const fdDamped = centralDiff((p) => metaLoss64(p, { gamma: 0.4 }), phi64, 1e-6);
+    const eD = relErr(damped.dphi, fdDamped);
+    t.diagnostic(`${pre.kind}, ${weights}: damped (0.4) vs its FD ${eD.toExponential(2)}`);
+    assert.ok(eD < 1e-4, `damped second order vs FD: ${eD}`);
+    assert.ok(relErr(damped.dphi, fd) > 30 * eD, "the damped gradient is not the exact one");
+    assert.throws(() => run(true, 1.5), /secondOrderScale must be in \[0, 1\], got 1.5/);
   });
 }
 

@@ -117,6 +117,9 @@ describe("resolveMetaTrainConfig", () => {
     ["an unknown metaLoss", { metaLoss: "mean" as "sum" }, /metaLoss must be 'sum' or 'log', got 'mean'/],
     ["metaLossFrom 0", { metaLossFrom: 0 }, /metaLossFrom must be an integer from 1 to the horizon \(100\), got 0/],
     ["metaBatch 0", { metaBatch: 0 }, /metaBatch must be a positive integer/],
+    ["secondOrderScale 0", { secondOrder: true, secondOrderScale: 0 }, /secondOrderScale must be in \(0, 1\], got 0/],
+    ["secondOrderScale above 1", { secondOrder: true, secondOrderScale: 1.5 }, /secondOrderScale must be in \(0, 1\], got 1.5/],
+    ["secondOrderScale without secondOrder", { secondOrderScale: 0.5 }, /secondOrderScale weighs the second-order terms; it needs secondOrder/],
     ["horizonsPerEpoch not a multiple of metaBatch", { horizonsPerEpoch: 5, metaBatch: 2 }, /horizonsPerEpoch \(5\) must be a multiple of metaBatch \(2\)/],
     ["metaLossFrom past the horizon", { unroll: 5, horizon: 10, metaLossFrom: 11 }, /metaLossFrom must be an integer from 1 to the horizon \(10\), got 11/],
   ];

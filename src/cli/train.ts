@@ -123,6 +123,7 @@ interface TrainFlags {
   validationTasks: string;
   patience: string;
   secondOrder?: boolean;
+  secondOrderScale: string;
   metaLoss: string;
   metaLossFrom: string;
   seed: string;
@@ -178,6 +179,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--validation-tasks <n>", "held-out tasks for validation", "4")
     .option("--patience <n>", "stop after n epochs without improvement (0: never)", "0")
     .option("--second-order", "keep second-order terms (needs task Hessian-vector products)")
+    .option("--second-order-scale <x>", "with --second-order, the weight of the second-order terms in (0, 1] (below 1 damps them)", "1")
     .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
     .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1: every step, the paper's)", "1")
     .option("--seed <n>", "random seed", "0")
@@ -220,6 +222,7 @@ export function registerTrainCommand(program: Command): void {
           validationTasks: parseNumber("--validation-tasks", f.validationTasks, { integer: true, positive: true }),
           patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
           secondOrder: f.secondOrder === true,
+          secondOrderScale: parseNumber("--second-order-scale", f.secondOrderScale, { positive: true }),
           metaLoss: f.metaLoss as MetaTrainConfig["metaLoss"],
           metaLossFrom: parseNumber("--meta-loss-from", f.metaLossFrom, { integer: true, positive: true }),
           seed: parseNumber("--seed", f.seed, { integer: true }),

@@ -53,6 +53,11 @@ export interface MetaTrainConfig {
   /** Keep second-order terms (needs a task with `hvp`); the paper drops them (default false). */
   readonly secondOrder: boolean;
   /**
+   * With `secondOrder`, the weight of the second-order terms in (0, 1] (default 1, exact); see
+   * `UnrollOptions.secondOrderScale`.
+   */
+  readonly secondOrderScale: number;
+  /**
    * What each optimizee step contributes: `"sum"`, its loss (the paper's sum_t f(theta_t),
    * the default), or `"log"`, the log of its loss, which weighs late, small losses as much
    * as the first, large ones (see docs/RESULTS.md, MNIST). Validation scores the same quantity.
@@ -87,6 +92,7 @@ export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   validationTasks: 4,
   patience: 0,
   secondOrder: false,
+  secondOrderScale: 1,
   metaLoss: "sum",
   metaLossFrom: 1,
   seed: 0,
@@ -108,6 +114,8 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
   if (!(out.metaLr > 0 && Number.isFinite(out.metaLr))) throw new Error(`meta-training: metaLr must be > 0, got ${out.metaLr}`);
   if (!(out.clipNorm >= 0)) throw new Error(`meta-training: clipNorm must be >= 0, got ${out.clipNorm}`);
   if (!(Number.isInteger(out.patience) && out.patience >= 0)) throw new Error(`meta-training: patience must be an integer >= 0`);
+  if (!(out.secondOrderScale > 0 && out.secondOrderScale <= 1)) throw new Error(`meta-training: secondOrderScale must be in (0, 1], got ${out.secondOrderScale}`);
+  if (out.secondOrderScale !== 1 && !out.secondOrder) throw new Error("meta-training: secondOrderScale weighs the second-order terms; it needs secondOrder");
   if (!(out.maxSeconds >= 0)) throw new Error(`meta-training: maxSeconds must be >= 0`);
   if (!Number.isSafeInteger(out.seed)) throw new Error(`meta-training: seed must be an integer`);
   if (out.metaLoss !== "sum" && out.metaLoss !== "log") throw new Error(`meta-training: metaLoss must be 'sum' or 'log', got '${String(out.metaLoss)}'`);
@@ -358,6 +366,7 @@ export function metaTrain(
               keys: keysOf(k),
               ...(tr.first ? { first: tr.first } : {}),
               secondOrder: cfg.secondOrder,
+              secondOrderScale: cfg.secondOrderScale,
               from,
             });
             const norm = cfg.metaLoss === "log" ? counted : counted * tr.task.instances;

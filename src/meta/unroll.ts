@@ -58,6 +58,13 @@ export interface UnrollOptions {
   readonly first?: LossAndGrad;
   /** Keep the second-order terms (needs `task.hvp`). Default false, as in the paper. */
   readonly secondOrder?: boolean;
+  /**
+   * With `secondOrder`, the weight of the second-order terms (default 1: the exact
+   * meta-gradient). Below 1 it damps the path through the optimizee's gradient: each step's
+   * feedback H_t ... enters at that weight, so their product over a long unroll cannot
+   * explode as the exact one does on MNIST (docs/RESULTS.md). 0 gives the first-order result.
+   */
+  readonly secondOrderScale?: number;
   /** When given, dL/dphi is added into it and it is returned as `dphi`. */
   readonly dphi?: Float32Array;
   /**
@@ -107,6 +114,8 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   const pre = lstm.preprocess;
   const I = pre.inputs;
   const secondOrder = opts.secondOrder ?? false;
+  const gamma = opts.secondOrderScale ?? 1;
+  if (!(gamma >= 0 && gamma <= 1)) throw new Error(`unroll: secondOrderScale must be in [0, 1], got ${gamma}`);
   const keyAt = checkedKeyAt(opts);
   if (secondOrder && task.hvp === undefined) throw new Error(`unroll: secondOrder needs a task with hvp (task '${task.name}' has none)`);
   for (const p of lstm.parts) {
@@ -187,7 +196,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
       const v = pre.vjp(g, dxFull);
       const hv = task.hvp!(thetas[t]!, v, keyAt(t));
       if (hv.length !== n) throw new Error(`unroll: task.hvp returned ${hv.length} floats, expected ${n}`);
-      addScaled(A, 1, hv);
+      addScaled(A, gamma, hv);
     }
   }
   for (const p of lstm.parts) p.engine.finishBackward(dphi.subarray(p.phiOffset, p.phiOffset + p.phiLength));

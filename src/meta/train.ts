@@ -11,6 +11,10 @@
  * runs on a fixed set of held-out validation tasks and the best phi so far is kept (early
  * stopping after `patience` epochs without improvement).
  *
+ * With `metaBatch` K > 1, K horizons (tasks) advance together, unroll by unroll: each unroll's
+ * meta-gradients of the K trajectories are averaged into one Adam step, so a meta-iteration
+ * covers K trajectories and an epoch has horizonsPerEpoch / K updates per unroll position.
+ *
  * The meta-loss that is reported and differentiated is the mean per-function, per-step loss
  * of the unroll (the sum divided by the task's instances and the number of weighted terms),
  * so the learning rate and the clipping norm do not depend on the batch of functions.

@@ -94,7 +94,9 @@ const F_OMAX = 43;
 const F_GA = 44;
 const F_GBS = 45;
 const F_GHS = 46; // head gradient partial sums (Hp + 4 floats)
-const F_RANGE = 64; // c0, c1 per thread
+const F_NEXT = 47; // the forward pass's next unclaimed coordinate (claimed atomically)
+const F_FCHUNK = 48; // coordinates per claim in the forward pass (even)
+const F_RANGE = 64; // c0, c1 per thread (the backward pass's fixed ranges)
 const F_LAYER = 256; // per layer 8 fields
 const L_W = 0;
 const L_B = 1;
@@ -406,16 +408,31 @@ function dinTiles(dA: usize, dB: usize, dzi: usize, WT: usize, ob: usize, G: i32
   return f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3)) + load<f32>(wout + hb);
 }
 
+/**
+ * One step forward for every coordinate. The threads claim chunks of coordinates from a
+ * shared counter until none is left, so a thread that the machine slows down does less of
+ * the work rather than keeping the others waiting. Each coordinate's arithmetic is the same
+ * whichever thread does it (chunks start at even coordinates, so the pairs are the same
+ * too): the results do not depend on the thread count or on timing.
+ */
 export function forward(ctx: usize, tid: i32): void {
+  const n = fld(ctx, F_N);
+  const chunk = fld(ctx, F_FCHUNK);
+  const next = ctx + (<usize>F_NEXT << 2);
+  for (;;) {
+    const c0 = atomic.add<i32>(next, chunk);
+    if (c0 >= n) break;
+    forwardRange(ctx, tid, c0, c0 + chunk < n ? c0 + chunk : n);
+  }
+}
+
+function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
   const I = fld(ctx, F_I);
   const Hp = fld(ctx, F_HP);
   const L = fld(ctx, F_L);
   const n = fld(ctx, F_N);
   const XP = fld(ctx, F_XP);
   const S = fld(ctx, F_S);
-  const c0 = fld(ctx, F_RANGE + 2 * tid);
-  const c1 = fld(ctx, F_RANGE + 2 * tid + 1);
-  if (c1 <= c0) return;
   const rec = fld(ctx, F_REC) != 0;
   const t = fld(ctx, F_T);
   const X = ufld(ctx, F_X);

@@ -5,8 +5,10 @@
  * The kernels (AssemblyScript, `assembly/lstm.ts`, compiled by `scripts/build-wasm.mjs` into
  * `build/lstm.wasm` and, with fused multiply-adds, `build/lstm_fma.wasm`; see `WasmVariant`) run SIMD across the gate lanes of a coordinate, two coordinates at a time,
  * and compute the weight gradient as a blocked GEMM over blocks of coordinates. With
- * `threads > 1` the coordinates are split into contiguous ranges, one per thread: the calling
- * thread works on the first range and worker threads on the others, all on one shared
+ * `threads > 1` the forward pass hands out chunks of coordinates to whichever thread asks
+ * next (a shared counter), while the backward pass splits them into fixed contiguous ranges,
+ * one per thread, so that the weight gradient's float64 sums are added in an order that does
+ * not depend on timing. The calling thread works alongside the workers, all on one shared
  * `WebAssembly.Memory`. Every call is synchronous: the caller wakes the workers through
  * `Atomics` on a control block in that memory and waits for them with `Atomics.wait`.
  *
@@ -341,6 +343,8 @@ class WasmEngine implements WasmLstmEngine {
     set(F.GHS, lay.sc.ghs);
     set(F.KR, lay.KR);
     set(F.OMAX, lay.OMAX);
+    // The forward pass's claims: even, at least 8 per thread, at most 128 coordinates.
+    set(F.FCHUNK, Math.max(2, Math.min(128, 2 * Math.ceil(this.n / (16 * P)))));
     for (let t = 0; t < P; t++) {
       const cut = (k: number): number => Math.min(this.n, 2 * Math.round((this.n * k) / P / 2));
       set(F.RANGE + 2 * t, cut(t));
@@ -373,6 +377,7 @@ class WasmEngine implements WasmLstmEngine {
     const fn = cmd === CMD.forward ? this.ex.forward : this.ex.backward;
     const ctrl = this.pool.ctrl;
     const nw = this.pool.workers.length;
+    if (cmd === CMD.forward) Atomics.store(this.i32, CTX / 4 + F.NEXT, 0);
     if (nw > 0) {
       if (this.pool.error !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.pool.error.message}`);
       Atomics.store(ctrl, CTRL.done, 0);

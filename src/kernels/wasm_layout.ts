@@ -16,7 +16,7 @@ export const F = {
   I: 0, H: 1, HP: 2, L: 3, N: 4, P: 5, B: 6, X: 7, OUT: 8, DOUT: 9, DX: 10, T: 11, REC: 12, FIRST: 13,
   STATE: 14, STATE0: 15, DSTATE: 16, TH: 17, TAPE: 18, TAPEX: 19, HEAD: 20, SCR: 21, SCRSTRIDE: 22,
   G64: 25, G64STRIDE: 26, GHEAD: 27, XP: 30, S: 31,
-  ZB: 32, PI: 33, DUMMY: 34, DZ: 35, DZI: 37, INR: 38, THS: 40, DIO: 41, KR: 42, OMAX: 43, GA: 44, GBS: 45, GHS: 46,
+  ZB: 32, PI: 33, DUMMY: 34, DZ: 35, DZI: 37, INR: 38, THS: 40, DIO: 41, KR: 42, OMAX: 43, GA: 44, GBS: 45, GHS: 46, NEXT: 47, FCHUNK: 48,
   RANGE: 64, LAYER: 256,
 } as const;
 export const LF = { W: 0, B: 1, WT: 2, K: 3, KIN: 4, KINP: 5, GW: 6, GB: 7 } as const;

@@ -1,8 +1,9 @@
 // Micro-benchmark of the LSTM engines (not a test): one truncation of the MNIST experiment's
 // shape (n = 15,910 coordinates, T = 20 steps, 2-layer LSTM with 20 units, 2 inputs):
 // T recorded forward steps, T backward steps (no dx, as in first-order meta-training) and
-// finishBackward. Prints seconds per iteration (median and best of the repetitions) and
-// GFLOP/s at the median, and the process's peak RSS after each engine.
+// finishBackward. Prints seconds per iteration (median and best of the repetitions, and the
+// medians of its forward and backward halves) and GFLOP/s at the median, and the process's
+// peak RSS after each engine.
 //
 //   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--engines ref,simd1,simd2,fma1,fma2] [--block 64]
 //
@@ -58,28 +59,37 @@ const dOuts = uniform(ks[2]!, T * n, -1, 1);
 const out = new Float32Array(n);
 const dphi = new Float32Array(phi.length);
 
-function iteration(e: LstmEngine): void {
+/** One truncation: seconds in the T forward steps and in the T backward steps (with finishBackward). */
+function iteration(e: LstmEngine): [number, number] {
+  const t0 = performance.now();
   for (let t = 0; t < T; t++) e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, true);
+  const t1 = performance.now();
   for (let t = T - 1; t >= 0; t--) e.backwardStep(dOuts.subarray(t * n, (t + 1) * n));
   e.finishBackward(dphi);
+  return [(t1 - t0) / 1000, (performance.now() - t1) / 1000];
 }
+
+const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function time(label: string, e: LstmEngine, r: number): void {
   e.setPhi(phi);
   e.resetState();
   iteration(e); // warm-up: first touch of the memory, tier-up of the WebAssembly code
   const ts: number[] = [];
+  const fw: number[] = [];
+  const bw: number[] = [];
   for (let k = 0; k < r; k++) {
-    const t0 = performance.now();
-    iteration(e);
-    ts.push((performance.now() - t0) / 1000);
+    const [f, b] = iteration(e);
+    fw.push(f);
+    bw.push(b);
+    ts.push(f + b);
   }
-  ts.sort((a, b) => a - b);
-  const med = ts[Math.floor(ts.length / 2)]!;
+  const med = median(ts);
   const gflops = (flopsPerCoordStep(shape) * n * T) / med / 1e9;
   const rss = process.resourceUsage().maxRSS / 1024;
   console.log(
-    `${label.padEnd(16)} median ${med.toFixed(4)} s/iter  best ${ts[0]!.toFixed(4)}  ${gflops.toFixed(1).padStart(5)} GFLOP/s  (${r} reps; peak RSS so far ${rss.toFixed(0)} MB)`,
+    `${label.padEnd(16)} median ${med.toFixed(4)} s/iter  best ${Math.min(...ts).toFixed(4)}  ${gflops.toFixed(1).padStart(5)} GFLOP/s  ` +
+      `(forward ${median(fw).toFixed(4)}, backward ${median(bw).toFixed(4)}; ${r} reps; peak RSS so far ${rss.toFixed(0)} MB)`,
   );
 }
 

@@ -371,37 +371,17 @@ test("builds: fma rounds differently from simd (so it is really fused), both wit
 // coordinate's outputs, state and tape must still be the same bits on any number of threads
 // (the backward pass, which reads the tape, gives the same dx on each as well).
 for (const variant of variants) test(`forward outputs, states and dx are the same bits on 1, 2 and 3 threads (${variant})`, { skip }, () => {
-  const n = 2001;
-  const T = 3;
-  const ks = split(key(11), 3);
-  const phi = uniform(ks[0]!, phiSize(paper), -0.4, 0.4);
-  const xs = uniform(ks[1]!, T * n * 2, -1, 1);
-  const dOut = uniform(ks[2]!, T * n, -1, 1);
   const runs = [1, 2, 3].map((threads) => {
-    const e = createWasmEngine({ shape: paper, n, capacity: T, threads, variant });
+    const e = createWasmEngine({ shape: paper, n: 2001, capacity: 3, threads, variant });
     try {
-      e.setPhi(phi);
-      const outs: Float32Array[] = [];
-      for (let t = 0; t < T; t++) {
-        const out = new Float32Array(n);
-        e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, true);
-        outs.push(out);
-      }
-      const state = e.getState();
-      const dxs: Float32Array[] = [];
-      for (let t = T - 1; t >= 0; t--) {
-        const dx = new Float32Array(n * 2);
-        e.backwardStep(dOut.subarray(t * n, (t + 1) * n), dx);
-        dxs.push(dx);
-      }
-      return { out: concat(outs), state, dx: concat(dxs) };
+      return runTrace(e, 11, 3, 0.4);
     } finally {
       e.dispose();
     }
   });
   for (const r of runs.slice(1)) {
-    assert.deepEqual(r.out, runs[0]!.out);
-    assert.deepEqual(r.state, runs[0]!.state);
-    assert.deepEqual(r.dx, runs[0]!.dx);
+    assert.deepEqual(r.outs, runs[0]!.outs);
+    assert.deepEqual(r.states, runs[0]!.states);
+    assert.deepEqual(r.dxs, runs[0]!.dxs);
   }
 });

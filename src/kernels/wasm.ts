@@ -377,7 +377,6 @@ class WasmEngine implements WasmLstmEngine {
     const fn = cmd === CMD.forward ? this.ex.forward : this.ex.backward;
     const ctrl = this.pool.ctrl;
     const nw = this.pool.workers.length;
-    if (cmd === CMD.forward) Atomics.store(this.i32, CTX / 4 + F.NEXT, 0);
     if (nw > 0) {
       if (this.pool.error !== null) throw new Error(`WebAssembly engine: a worker failed: ${this.pool.error.message}`);
       Atomics.store(ctrl, CTRL.done, 0);
@@ -493,6 +492,7 @@ class WasmEngine implements WasmLstmEngine {
     i32[c + F.X] = xAt;
     i32[c + F.T] = record ? this.steps : 0;
     i32[c + F.REC] = record ? 1 : 0;
+    i32[c + F.NEXT] = 0; // the chunk counter (published to the workers by run's Atomics)
     this.run(CMD.forward);
     out.set(f32.subarray(lay.out / 4, lay.out / 4 + n));
     if (record) {

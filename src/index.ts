@@ -74,11 +74,12 @@ export { createReferenceEngine } from "./kernels/lstm_ref.ts";
 export { engineFactory, defaultEngineFactory, KernelUnavailableError, type EngineKind, type EngineFactory } from "./kernels/select.ts";
 // learned optimizers
 export { handDesigned, type LearnedOptimizer } from "./learned/base.ts";
-export { preprocessor, parsePreprocessConfig, DEFAULT_PREPROCESS, type PreprocessConfig, type Preprocessor } from "./learned/preprocess.ts";
+export { preprocessor, parsePreprocessConfig, DEFAULT_PREPROCESS, type PreprocessConfig, type Preprocessor, type PreprocessVjpStep } from "./learned/preprocess.ts";
 export {
   lstmOptimizer,
   resolveLstmOptimizerConfig,
   lstmGroupIndices,
+  widenInputs,
   type LstmOptimizer,
   type LstmOptimizerConfig,
   type ResolvedLstmOptimizerConfig,

@@ -224,6 +224,45 @@ describe("l2o train and eval", () => {
   });
 });
 
+describe("l2o train --preprocess momentum", () => {
+  it("extends a LogAndSign file with moving averages (new weights zero), trains it with --meta-batch, and refuses other combinations", async () => {
+    const L = join(dir, "train", "logsign.safetensors");
+    const M = join(dir, "train", "momentum.safetensors");
+    const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "2",
+      "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--engine", "ref"];
+    const N = join(dir, "train", "raw.safetensors");
+    const made = await Promise.all([l2o(...base, "--hidden", "4", "--preprocess", "logsign", "--out", L), l2o(...base, "--hidden", "4", "--preprocess", "none", "--out", N)]);
+    for (const r of made) assert.equal(r.code, 0, r.stderr);
+    const [wide, fromNone, otherP, badBeta, fresh] = await Promise.all([
+      l2o(...base, "--init", L, "--preprocess", "momentum:10:0.9,0.99", "--meta-batch", "2", "--meta-lr", "1e-9", "--second-order", "--out", M),
+      l2o(...base, "--init", N, "--preprocess", "momentum", "--out", join(dir, "train", "never1.safetensors")),
+      l2o(...base, "--init", L, "--preprocess", "momentum:7", "--out", join(dir, "train", "never2.safetensors")),
+      l2o(...base, "--preprocess", "momentum:10:0.9,1", "--out", join(dir, "train", "never3.safetensors")),
+      l2o(...base, "--hidden", "4", "--preprocess", "momentum", "--out", join(dir, "train", "fresh.safetensors")),
+    ]);
+    assert.equal(wide.code, 0, wide.stderr);
+    const a = loadLstmOptimizer(L, createReferenceEngine);
+    const b = loadLstmOptimizer(M, createReferenceEngine);
+    assert.deepEqual(b.optimizer.config.preprocess, { kind: "logSignMomentum", p: 10, betas: [0.9, 0.99] });
+    assert.equal(b.optimizer.shape.inputs, 6);
+    // W_0's rows: 2 LogAndSign rows as trained, 4 new rows near zero, then the recurrent rows.
+    const G = 16;
+    const moved = (x: number, y: number) => Math.abs(x - y);
+    for (let r = 0; r < 6 + 4; r++) {
+      for (let c = 0; c < G; c++) {
+        const v = b.phi[r * G + c]!;
+        const want = r < 2 ? a.phi[r * G + c]! : r < 6 ? 0 : a.phi[(r - 4) * G + c]!;
+        assert.ok(moved(v, want) < 1e-6, `W_0[${r}][${c}] = ${v}, expected about ${want}`);
+      }
+    }
+    assert.equal(fresh.code, 0, fresh.stderr);
+    assert.equal(loadLstmOptimizer(join(dir, "train", "fresh.safetensors"), createReferenceEngine).optimizer.shape.inputs, 4);
+    assertInputError(fromNone, /keeps its preprocessing \(\{"kind":"none"\}\); --preprocess may only extend a logsign:P file/, "--init of a raw-gradient file with --preprocess momentum");
+    assertInputError(otherP, /may only extend a logsign:P file to momentum:P:\.\.\. with the same P/, "--init logsign:10 with momentum:7");
+    assertInputError(badBeta, /'betas' must be a list of 1 to 4 numbers in \(0, 1\), got \[0\.9,1\]/, "a beta of 1");
+  });
+});
+
 describe("l2o train records the kernel that ran", () => {
   it("--engine wasm is saved as the build it resolved to; wasm-simd as itself", async () => {
     const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",

@@ -138,16 +138,29 @@ for (const shape of [
 
 // ---- Second order against finite differences of the full (non-detached) meta-loss. ----
 
-function preprocess64(c: PreprocessConfig, g: number): number[] {
+function logSign64(p: number, g: number): number[] {
+  return Math.abs(g) >= Math.exp(-p) ? [Math.log(Math.abs(g)) / p, Math.sign(g)] : [-1, Math.exp(p) * g];
+}
+
+/** The features of g in float64; `mom` holds (m, b) per moving average and advances. */
+function preprocess64(c: PreprocessConfig, g: number, mom?: Float64Array): number[] {
   if (c.kind === "none") return [g];
   if (c.kind === "scale") return [c.scale * g];
-  return Math.abs(g) >= Math.exp(-c.p) ? [Math.log(Math.abs(g)) / c.p, Math.sign(g)] : [-1, Math.exp(c.p) * g];
+  if (c.kind === "logSign") return logSign64(c.p, g);
+  const x = logSign64(c.p, g);
+  c.betas.forEach((beta, j) => {
+    mom![2 * j] = beta * mom![2 * j]! + (1 - beta) * g;
+    mom![2 * j + 1] = beta * mom![2 * j + 1]! + (1 - beta);
+    x.push(...logSign64(c.p, mom![2 * j]! / mom![2 * j + 1]!));
+  });
+  return x;
 }
 
 for (const [pre, weights] of [
   [{ kind: "scale", scale: 0.5 }, "after"],
   [{ kind: "logSign", p: 10 }, "after"],
   [{ kind: "logSign", p: 10 }, "log"],
+  [{ kind: "logSignMomentum", p: 10, betas: [0.5, 0.9] }, "after"],
 ] as const) {
   test(`second-order meta-gradient matches finite differences of the full meta-loss (${pre.kind}, ${weights})`, (t) => {
     const d = 3;
@@ -183,6 +196,7 @@ for (const [pre, weights] of [
     const metaLoss64 = (p: Float64Array, damp?: { gamma: number }): number => {
       const th = Float64Array.from(theta0);
       const st = new Float64Array(n * stateSize(opt.shape));
+      const moms = Array.from({ length: n }, () => new Float64Array(4));
       let L = 0;
       for (let s = 0; s < T; s++) {
         const g = q.grad(th);
@@ -191,7 +205,7 @@ for (const [pre, weights] of [
           const gb = q.grad(base[s]!);
           for (let i = 0; i < n; i++) g[i] = damp.gamma * g[i]! + (1 - damp.gamma) * gb[i]!;
         }
-        const x = Array.from(g, (v) => preprocess64(pre, v)).flat();
+        const x = Array.from(g, (v, i) => preprocess64(pre, v, moms[i])).flat();
         const out = lstmStep64(opt.shape, p, x, st, n);
         for (let i = 0; i < n; i++) th[i]! += 0.3 * out[i]!;
         L += weights === "log" ? Math.log(q.loss(th)) : q.loss(th);
@@ -319,6 +333,103 @@ test("preprocessing: values, vector-Jacobian products and config parsing", () =>
   assert.throws(() => parsePreprocessConfig({ kind: "logSign" }), /'p'/);
   assert.throws(() => parsePreprocessConfig({ kind: "scale", scale: 1, p: 2 }), /unknown field/);
   assert.throws(() => parsePreprocessConfig({ kind: "adam" }), /unknown kind/);
+});
+
+test("logSignMomentum: LogAndSign of g and of each bias-corrected moving average; its vjp carries back through the state", () => {
+  const pre = preprocessor({ kind: "logSignMomentum", p: 10, betas: [0.5, 0.9] });
+  assert.equal(pre.inputs, 6);
+  assert.equal(pre.stateSize, 4);
+  const gs = [f32([3, -0.5, 1e-6]), f32([1, 0.25, -3e-6]), f32([-2, 0.5, 2e-6])];
+  const state = new Float32Array(3 * 4);
+  const xs = gs.map((g) => {
+    const x = new Float32Array(3 * 6);
+    pre.apply(g, x, state);
+    return x;
+  });
+  const ls = (v: number) => (Math.abs(v) >= Math.exp(-10) ? [Math.log(Math.abs(v)) / 10, Math.sign(v)] : [-1, Math.exp(10) * v]);
+  for (let i = 0; i < 3; i++) {
+    const m = [0, 0];
+    const b = [0, 0];
+    gs.forEach((g, t) => {
+      const want = [...ls(g[i]!)];
+      [0.5, 0.9].forEach((beta, j) => {
+        m[j] = beta * m[j]! + (1 - beta) * g[i]!;
+        b[j] = beta * b[j]! + (1 - beta);
+        want.push(...ls(m[j]! / b[j]!));
+      });
+      // The first step's averages are g itself (bias correction).
+      if (t === 0) assert.deepEqual(want.slice(2, 4), want.slice(0, 2));
+      assert.ok(relErr(xs[t]!.subarray(6 * i, 6 * i + 6), want) < 1e-6, `features of coordinate ${i}, step ${t}`);
+    });
+  }
+  // vjp over the three steps against central differences of a float64 function of the gradients.
+  const dxs = [0, 1, 2].map((t) => uniform(key(40 + t), 18, -1, 1));
+  const L = (g: Float64Array[]): number => {
+    const st = new Float64Array(12);
+    let s = 0;
+    g.forEach((gt, t) => {
+      for (let i = 0; i < 3; i++) {
+        const f = [...ls(gt[i]!)];
+        [0.5, 0.9].forEach((beta, j) => {
+          st[4 * i + 2 * j] = beta * st[4 * i + 2 * j]! + (1 - beta) * gt[i]!;
+          st[4 * i + 2 * j + 1] = beta * st[4 * i + 2 * j + 1]! + (1 - beta);
+          f.push(...ls(st[4 * i + 2 * j]! / st[4 * i + 2 * j + 1]!));
+        });
+        f.forEach((v, k) => (s += v * dxs[t]![6 * i + k]!));
+      }
+    });
+    return s;
+  };
+  // States after each step, then the backward pass from the last step.
+  const st = new Float32Array(12);
+  const states = gs.map((g) => {
+    pre.apply(g, new Float32Array(18), st);
+    return st.slice();
+  });
+  const carry = new Float32Array(3 * 2);
+  const vs = [2, 1, 0].map((t) => pre.vjp(gs[t]!, dxs[t]!, undefined, { state: states[t]!, carry })).reverse();
+  const g64 = gs.map((g) => Float64Array.from(g));
+  for (let t = 0; t < 3; t++) {
+    for (let i = 0; i < 3; i++) {
+      const h = 1e-4 * Math.abs(g64[t]![i]!);
+      const up = g64.map((g) => g.slice());
+      const dn = g64.map((g) => g.slice());
+      up[t]![i]! += h;
+      dn[t]![i]! -= h;
+      const fd = (L(up) - L(dn)) / (2 * h);
+      assert.ok(Math.abs(vs[t]![i]! - fd) <= 1e-4 * Math.abs(fd) + 1e-6, `dL/dg[${t}][${i}] = ${vs[t]![i]}, central difference ${fd}`);
+    }
+  }
+  assert.throws(() => pre.apply(gs[0]!, new Float32Array(18)), /stateful and needs its state/);
+  assert.throws(() => pre.vjp(gs[0]!, dxs[0]!), /needs the step's state and carry/);
+  assert.throws(() => pre.apply(gs[0]!, new Float32Array(18), new Float32Array(4)), /state has 4 floats, expected 12/);
+  assert.deepEqual(parsePreprocessConfig({ kind: "logSignMomentum", p: 10, betas: [0.9] }), { kind: "logSignMomentum", p: 10, betas: [0.9] });
+  assert.throws(() => parsePreprocessConfig({ kind: "logSignMomentum", p: 10, betas: [] }), /'betas' must be a list of 1 to 4 numbers/);
+  assert.throws(() => parsePreprocessConfig({ kind: "logSignMomentum", p: 10 }), /'betas'/);
+});
+
+test("an LSTM instance's state includes the preprocessing's: getState/setState replays the steps after it", () => {
+  const d = 3;
+  const B = 2;
+  const ks = split(key(12), 4);
+  const task = quadTask(d, B, normal(ks[0]!, B * d * d, 0.5), normal(ks[1]!, B * d));
+  const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: { kind: "logSignMomentum", p: 10, betas: [0.9] }, outputScale: 0.3 });
+  const inst = opt.instantiate(uniform(ks[3]!, opt.phiSize, -0.5, 0.5), task.layout, 3);
+  const n = B * d;
+  const run = (theta: Float32Array) => advanceUnroll({ task, lstm: inst, theta, T: 3, keys: () => key(0) });
+  const a = run(normal(ks[2]!, n));
+  const saved = inst.getState();
+  assert.equal(saved.length, n * (stateSize(opt.shape) + 2));
+  assert.ok(saved.subarray(n * stateSize(opt.shape)).some((v) => v !== 0), "the averages are in the state");
+  const b1 = run(a.theta);
+  inst.setState(saved);
+  const b2 = run(a.theta);
+  assert.deepEqual(b2.losses, b1.losses);
+  inst.resetState();
+  assert.ok(inst.getState().every((v) => v === 0));
+  const c = run(a.theta);
+  assert.notDeepEqual(c.losses.slice(1), b1.losses.slice(1), "without the saved averages the steps differ");
+  inst.dispose();
 });
 
 // ---- The optimizer transform and LSTM groups. ----

@@ -11,7 +11,7 @@ import { key, split, uniform } from "../src/core/rng.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { hasSnapshots, phiSize, stateSize, type LstmEngine, type LstmEngineOptions, type SnapshotLstmEngine } from "../src/kernels/types.ts";
 import { createWasmEngine, wasmEngineAvailable, WASM_STATE_LAYOUT } from "../src/kernels/wasm.ts";
-import { lstmGroupIndices, lstmOptimizer, type LstmEngineFactory, type LstmOptimizerConfig } from "../src/learned/lstm_optimizer.ts";
+import { lstmGroupIndices, lstmOptimizer, widenInputs, type LstmEngineFactory, type LstmOptimizerConfig } from "../src/learned/lstm_optimizer.ts";
 import { preprocessor } from "../src/learned/preprocess.ts";
 import type { OptState } from "../src/optimizers/transform.ts";
 
@@ -401,6 +401,84 @@ describe("lstm transform", () => {
     });
     const [u0] = tx.update(gs[0]!, s0, params);
     assertSameBits(u0, slow.updates[0]!, "an older state again");
+    tx.dispose();
+  });
+});
+
+// The moving-average preprocessing (`logSignMomentum`): its state travels in the transform's
+// state (`pre`), and an optimizer widened from LogAndSign with zero weights on the new inputs
+// (`widenInputs`) is, step for step, the optimizer it was widened from.
+describe("logSignMomentum in the transform", () => {
+  const MOM: LstmOptimizerConfig = { ...GROUPED, preprocess: { kind: "logSignMomentum", p: 7, betas: [0.5, 0.9] } };
+  for (const kind of KINDS) {
+    it(`widened from LogAndSign it gives the same updates, bit for bit (${kind.name})`, { skip: kind.skip }, () => {
+      const narrow = lstmOptimizer(GROUPED, kind.factory);
+      const wide = lstmOptimizer(MOM, kind.factory);
+      assert.equal(wide.shape.inputs, 6);
+      const phi = phiFor(narrow.phiSize, 21);
+      const widePhi = widenInputs(phi, narrow.shape, 6, narrow.lstms);
+      assert.equal(widePhi.length, wide.phiSize);
+      const a = narrow.optFn(phi, layout);
+      const b = wide.optFn(widePhi, layout);
+      const params = new Float32Array(n);
+      let sa = a.init(params);
+      let sb = b.init(params);
+      assert.deepEqual(sb.pre, new Float32Array(n * 4));
+      grads(22, 5).forEach((g, t) => {
+        const [ua, na] = a.update(g, sa, params);
+        const [ub, nb] = b.update(g, sb, params);
+        assertSameBits(ub, ua, `updates, step ${t}`);
+        sa = na;
+        sb = nb;
+      });
+      // Nonzero weights on the averages change the updates.
+      const moved = widePhi.slice();
+      moved[2 * 20] = 0.5; // W_0 row 2 (the first average's log-magnitude), first gate lane
+      const c = wide.optFn(moved, layout);
+      let sc = c.init(params);
+      let differs = false;
+      for (const g of grads(22, 3)) {
+        const [uc, nc] = c.update(g, sc, params);
+        const [ub] = b.update(g, sb, params);
+        differs ||= !bytesOf(uc).equals(bytesOf(ub));
+        sc = nc;
+        sb = b.init(params);
+      }
+      assert.ok(differs, "a weight on the moving average must change the updates");
+      a.dispose();
+      b.dispose();
+      c.dispose();
+    });
+  }
+
+  it("the state holds the bias-corrected averages; update is pure and branches replay", () => {
+    const opt = lstmOptimizer(MOM, createReferenceEngine);
+    const phi = phiFor(opt.phiSize, 23);
+    const tx = opt.optFn(phi, layout);
+    const params = new Float32Array(n);
+    const gs = grads(24, 3);
+    const s0 = tx.init(params);
+    const [u1, s1] = tx.update(gs[0]!, s0, params);
+    assert.deepEqual(s0.pre, new Float32Array(n * 4), "init's state is not written into");
+    const [, s2] = tx.update(gs[1]!, s1, params);
+    // The parts' states concatenated: conv's coordinates (a, then c), then fc's (b, then d).
+    const order = [...lstmGroupIndices(layout, MOM.groups).flatMap((idx) => [...idx])];
+    const pre2 = s2.pre as Float32Array;
+    order.forEach((i, j) => {
+      const [g0, g1] = [gs[0]![i]!, gs[1]![i]!];
+      [0.5, 0.9].forEach((beta, k) => {
+        const m = beta * (1 - beta) * g0 + (1 - beta) * g1;
+        const b = 1 - beta * beta;
+        assert.ok(Math.abs(pre2[4 * j + 2 * k]! - m) <= 1e-6 * (Math.abs(m) + 1e-30), `m, coordinate ${i}, beta ${beta}`);
+        assert.ok(Math.abs(pre2[4 * j + 2 * k + 1]! - b) < 1e-6, `b, coordinate ${i}, beta ${beta}`);
+      });
+    });
+    // Going back to s1 (the engines have moved on to s2) gives the second step again, bit for bit.
+    const [, s2again] = tx.update(gs[1]!, s1, params);
+    assertSameBits(s2again.pre as Float32Array, pre2, "state.pre from an older state");
+    const [u1again] = tx.update(gs[0]!, s0, params);
+    assertSameBits(u1again, u1, "the first step from init's state");
+    assert.throws(() => tx.update(gs[0]!, { lstm: s0.lstm!, layout: 0 }, params), /state.pre must be a Float32Array of 128 floats/);
     tx.dispose();
   });
 });

@@ -1,8 +1,8 @@
 /** `l2o train`: meta-train an LSTM optimizer on a task family and save it to one file. */
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { lstmOptimizer, type LstmOptimizer, type LstmOptimizerConfig } from "../learned/lstm_optimizer.ts";
-import { parsePreprocessConfig, type PreprocessConfig } from "../learned/preprocess.ts";
+import { lstmOptimizer, widenInputs, type LstmOptimizer, type LstmOptimizerConfig } from "../learned/lstm_optimizer.ts";
+import { parsePreprocessConfig, preprocessor, type PreprocessConfig } from "../learned/preprocess.ts";
 import { loadLstmOptimizer, saveLstmOptimizer } from "../learned/file.ts";
 import { defaultEngineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind } from "../kernels/select.ts";
 import {
@@ -135,17 +135,42 @@ interface TrainFlags {
   init?: string;
 }
 
-/** `none`, `logsign`, `logsign:P` or `scale:C`. */
+/**
+ * `--init` with `--preprocess`: only a LogAndSign file extended with moving averages (same p),
+ * its new input weights zero, so training starts from exactly the file's optimizer.
+ */
+function widenedInit(
+  init: { path: string; phi: Float32Array; lstm: LstmOptimizerConfig },
+  opt: LstmOptimizer,
+  pre: PreprocessConfig,
+): { path: string; phi: Float32Array; lstm: LstmOptimizerConfig } {
+  const from = opt.config.preprocess;
+  if (pre.kind !== "logSignMomentum" || from.kind !== "logSign" || from.p !== pre.p) {
+    throw new UsageError(
+      `--init ${init.path} keeps its preprocessing (${JSON.stringify(from)}); --preprocess may only extend a logsign:P file to momentum:P:... with the same P, got ${JSON.stringify(pre)}`,
+    );
+  }
+  const inputs = preprocessor(pre).inputs;
+  return { ...init, phi: widenInputs(init.phi, opt.shape, inputs, opt.lstms), lstm: { ...init.lstm, preprocess: pre } };
+}
+
+/** `none`, `logsign`, `logsign:P`, `scale:C`, or `momentum[:P[:B1,B2,...]]`. */
 export function parsePreprocessFlag(raw: string): PreprocessConfig {
-  const [kind, arg] = raw.split(":") as [string, string | undefined];
+  const [kind, arg, more, ...rest] = raw.split(":") as [string, string | undefined, string | undefined, ...string[]];
   try {
-    if (kind === "none" && arg === undefined) return parsePreprocessConfig({ kind: "none" });
-    if (kind === "logsign") return parsePreprocessConfig({ kind: "logSign", p: arg === undefined ? 10 : Number(arg) });
-    if (kind === "scale" && arg !== undefined) return parsePreprocessConfig({ kind: "scale", scale: Number(arg) });
+    if (rest.length === 0) {
+      if (kind === "none" && arg === undefined) return parsePreprocessConfig({ kind: "none" });
+      if (kind === "logsign" && more === undefined) return parsePreprocessConfig({ kind: "logSign", p: arg === undefined ? 10 : Number(arg) });
+      if (kind === "scale" && arg !== undefined && more === undefined) return parsePreprocessConfig({ kind: "scale", scale: Number(arg) });
+      if (kind === "momentum") {
+        const betas = more === undefined ? [0.9] : more.split(",").map(Number);
+        return parsePreprocessConfig({ kind: "logSignMomentum", p: arg === undefined || arg === "" ? 10 : Number(arg), betas });
+      }
+    }
   } catch (e) {
     throw new UsageError(`--preprocess ${raw}: ${(e as Error).message}`);
   }
-  throw new UsageError(`--preprocess expects none, logsign, logsign:P or scale:C, got '${raw}'`);
+  throw new UsageError(`--preprocess expects none, logsign, logsign:P, scale:C or momentum[:P[:B1,B2,...]], got '${raw}'`);
 }
 
 export function parseEngine(raw: string): EngineKind {
@@ -165,7 +190,7 @@ export function registerTrainCommand(program: Command): void {
     .requiredOption("--task <name>", "task family to train on (see `l2o tasks`)")
     .option("--task-config <json>", "task configuration (JSON object); quadratic defaults to {\"instances\":128}")
     .requiredOption("--out <file>", "where to save the trained optimizer (.safetensors)")
-    .option("--preprocess <kind>", "gradient preprocessing: none, logsign[:P], scale:C (default per task)")
+    .option("--preprocess <kind>", "gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
     .option("--output-scale <x>", "update = scale * LSTM output (default 0.1)")
     .option("--hidden <n>", "LSTM units per layer", "20")
     .option("--layers <n>", "LSTM layers", "2")
@@ -188,19 +213,20 @@ export function registerTrainCommand(program: Command): void {
     .option("--threads <n>", "worker threads for the wasm kernel", "2")
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
-    .option("--init <file>", "start from a trained optimizer file (fine-tuning); its architecture, preprocessing and output scale are kept")
+    .option("--init <file>", "start from a trained optimizer file (fine-tuning); its architecture, preprocessing and output scale are kept, except that --preprocess momentum:P:... may extend a logsign:P file (the new inputs' weights start at zero)")
     .action((f: TrainFlags, cmd: Command) => {
       const defaults = TRAIN_DEFAULTS[f.task];
       const taskConfig = { ...(defaults?.taskConfig ?? {}), ...(f.taskConfig === undefined ? {} : parseJsonObject("--task-config", f.taskConfig)) };
       let init: { path: string; phi: Float32Array; lstm: LstmOptimizerConfig } | undefined;
       if (f.init !== undefined) {
-        const fixed = ["hidden", "layers", "preprocess", "outputScale"].filter((k) => cmd.getOptionValueSource(k) === "cli");
+        const fixed = ["hidden", "layers", "outputScale"].filter((k) => cmd.getOptionValueSource(k) === "cli");
         if (fixed.length > 0) {
           const flags = fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ");
-          throw new UsageError(`--init ${f.init} fixes the architecture, preprocessing and output scale; drop ${flags}`);
+          throw new UsageError(`--init ${f.init} fixes the architecture and output scale; drop ${flags}`);
         }
         const loaded = loadLstmOptimizer(f.init);
         init = { path: f.init, phi: loaded.phi, lstm: loaded.optimizer.config };
+        if (f.preprocess !== undefined) init = widenedInit(init, loaded.optimizer, parsePreprocessFlag(f.preprocess));
       }
       const lstm: LstmOptimizerConfig = init !== undefined ? init.lstm : {
         ...(defaults?.lstm ?? {}),

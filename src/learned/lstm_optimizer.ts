@@ -50,6 +50,11 @@ export interface LstmPart {
   readonly indices: Int32Array | null;
   readonly phiOffset: number;
   readonly phiLength: number;
+  /**
+   * The preprocessing's state for this part's coordinates (`engine.n * preprocess.stateSize`
+   * floats, in the order of `indices`); empty for a stateless preprocessing.
+   */
+  readonly preState: Float32Array;
 }
 
 /**
@@ -66,8 +71,12 @@ export interface LstmInstance {
   /** The non-empty LSTMs; a group with no coordinate in the layout has no part. */
   readonly parts: readonly LstmPart[];
   setPhi(phi: Float32Array): void;
+  /** Zeroes the recurrent state and the preprocessing's state. */
   resetState(): void;
-  /** Recurrent state of every coordinate, coordinate-major in theta's order. */
+  /**
+   * Recurrent state of every coordinate, coordinate-major in theta's order (n * stateSize
+   * floats), then, for a stateful preprocessing, its state likewise (n * preprocess.stateSize).
+   */
   getState(): Float32Array;
   setState(state: Float32Array): void;
   dispose(): void;
@@ -179,6 +188,7 @@ export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: L
   const lstms = cfg.groups?.length ?? 1;
   const total = lstms * one;
   const S = stateSize(shape);
+  const P = pre.stateSize;
 
   const instantiate = (phi: Float32Array, layout: ParamLayout, capacity: number): LstmInstance => {
     if (phi.length !== total) throw new Error(`lstm optimizer: phi has ${phi.length} floats, expected ${total}`);
@@ -188,7 +198,7 @@ export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: L
       if (idx.length === 0) return;
       const engine = engineFactory({ shape, n: idx.length, capacity });
       engine.setPhi(phi.subarray(k * one, (k + 1) * one));
-      parts.push({ engine, indices: idx.length === n ? null : idx, phiOffset: k * one, phiLength: one });
+      parts.push({ engine, indices: idx.length === n ? null : idx, phiOffset: k * one, phiLength: one, preState: new Float32Array(idx.length * P) });
     });
     return {
       preprocess: pre,
@@ -201,16 +211,25 @@ export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: L
         for (const part of parts) part.engine.setPhi(p.subarray(part.phiOffset, part.phiOffset + part.phiLength));
       },
       resetState() {
-        for (const part of parts) part.engine.resetState();
+        for (const part of parts) {
+          part.engine.resetState();
+          part.preState.fill(0);
+        }
       },
       getState() {
-        const out = new Float32Array(n * S);
-        for (const part of parts) scatterRows(part.engine.getState(), part.indices, S, out);
+        const out = new Float32Array(n * (S + P));
+        for (const part of parts) {
+          scatterRows(part.engine.getState(), part.indices, S, out);
+          if (P > 0) scatterRows(part.preState, part.indices, P, out.subarray(n * S));
+        }
         return out;
       },
       setState(state) {
-        if (state.length !== n * S) throw new Error(`lstm optimizer: state has ${state.length} floats, expected ${n * S}`);
-        for (const part of parts) part.engine.setState(gatherRows(state, part.indices, S));
+        if (state.length !== n * (S + P)) throw new Error(`lstm optimizer: state has ${state.length} floats, expected ${n * (S + P)}`);
+        for (const part of parts) {
+          part.engine.setState(gatherRows(state.subarray(0, n * S), part.indices, S));
+          if (P > 0) part.preState.set(gatherRows(state.subarray(n * S), part.indices, P));
+        }
       },
       dispose() {
         for (const part of parts) part.engine.dispose();
@@ -248,3 +267,29 @@ export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: L
 }
 
 export { gatherRows, scatterRows };
+
+/**
+ * `phi` of an LSTM optimizer with `shape` rewritten for the same LSTM fed `inputs` >=
+ * `shape.inputs` features: the first layer's rows for the new features (after the old ones)
+ * are zero, so the wider optimizer computes exactly what the old one did until training
+ * moves those weights. `lstms` separately weighted LSTMs are widened alike. Fine-tuning uses
+ * it to give a trained LogAndSign optimizer the moving averages of `logSignMomentum`, whose
+ * first two features are LogAndSign's.
+ */
+export function widenInputs(phi: Float32Array, shape: LstmShape, inputs: number, lstms = 1): Float32Array {
+  if (!Number.isInteger(inputs) || inputs < shape.inputs) throw new Error(`widenInputs: cannot go from ${shape.inputs} inputs to ${inputs}`);
+  const one = phiSize(shape);
+  if (phi.length !== lstms * one) throw new Error(`widenInputs: phi has ${phi.length} floats, expected ${lstms * one}`);
+  const wide: LstmShape = { ...shape, inputs };
+  const wideOne = phiSize(wide);
+  const G = 4 * shape.hidden;
+  const out = new Float32Array(lstms * wideOne);
+  for (let k = 0; k < lstms; k++) {
+    const src = phi.subarray(k * one, (k + 1) * one);
+    const dst = out.subarray(k * wideOne, (k + 1) * wideOne);
+    // W_0: the old input rows, zero rows, then the recurrent rows; the rest is unchanged.
+    dst.set(src.subarray(0, shape.inputs * G));
+    dst.set(src.subarray(shape.inputs * G), inputs * G);
+  }
+  return out;
+}

@@ -30,6 +30,11 @@ function fingerprint(text: string): number {
  *   instead of being misread. `update` returns states in this layout whenever every engine
  *   implements snapshots (both engines of this library do), else in the contract's layout.
  *
+ * With a stateful preprocessing (`logSignMomentum`) the state also has `pre`: the
+ * preprocessing's state, `n * preprocess.stateSize` floats, the parts' states concatenated in
+ * the order of `parts` (each in the order of its coordinates; with one LSTM, theta's order).
+ * `init` returns zeros.
+ *
  * `update` is pure: it changes none of its arguments and returns a new state. Internally the
  * engines keep the state they last produced, so when `update` is handed the very state object
  * it returned last (the usual training loop) it does not copy that state back into them; any
@@ -41,6 +46,7 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
   const n = layout.size;
   const pre = inst.preprocess;
   const I = pre.inputs;
+  const P = pre.stateSize;
   const scale = inst.outputScale;
   const parts = inst.parts;
   const engines = parts.map((p) => p.engine);
@@ -73,6 +79,17 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
   let held: OptState | null = null;
 
   const restoreFrom = (state: OptState): void => {
+    if (P > 0) {
+      const ps = state.pre;
+      if (!(ps instanceof Float32Array) || ps.length !== n * P) {
+        throw new Error(`lstm optimizer: state.pre must be a Float32Array of ${n * P} floats (the preprocessing's state, from init)`);
+      }
+      let o = 0;
+      for (const part of parts) {
+        part.preState.set(ps.subarray(o, o + part.preState.length));
+        o += part.preState.length;
+      }
+    }
     const st = state.lstm;
     const tag = state.layout ?? 0;
     if (typeof tag !== "number") throw new Error(`lstm optimizer: state.layout must be a number, got ${typeof tag}`);
@@ -99,7 +116,7 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
   return {
     init(params: Float32Array): OptState {
       layout.check(params);
-      return { lstm: new Float32Array(n * S), layout: 0 };
+      return { lstm: new Float32Array(n * S), layout: 0, ...(P > 0 ? { pre: new Float32Array(n * P) } : {}) };
     },
     update(grads, state, params): [Float32Array, OptState] {
       if (grads.length !== n) throw new Error(`lstm optimizer: ${grads.length} gradients for a layout of ${n} coordinates`);
@@ -113,7 +130,7 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
         const e = part.engine;
         const { g, x, out } = scratch[k]!;
         const gi = g === null ? grads : gatherInto(grads, part.indices!, g);
-        pre.apply(gi, x);
+        pre.apply(gi, x, part.preState);
         e.forward(x, out, false);
         const idx = part.indices;
         if (idx === null) for (let i = 0; i < out.length; i++) updates[i] = scale * out[i]!;
@@ -128,6 +145,15 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
         const st = new Float32Array(n * S);
         for (const part of parts) scatterRows(part.engine.getState(), part.indices, S, st);
         next = { lstm: st, layout: 0 };
+      }
+      if (P > 0) {
+        const ps = new Float32Array(n * P);
+        let o = 0;
+        for (const part of parts) {
+          ps.set(part.preState, o);
+          o += part.preState.length;
+        }
+        next = { ...next, pre: ps };
       }
       held = next;
       return [updates, next];

@@ -17,7 +17,9 @@
  * With `secondOrder`, the gradient also flows through g_t = grad f(theta_t): A_t gains
  * H_t · preprocess'(g_t)^T · dL/dx_t, where H_t is the task's Hessian at theta_t and dL/dx_t
  * comes out of the engine's backward step for t, so backward steps and Hessian-vector
- * products interleave.
+ * products interleave. A stateful preprocessing (moving averages of the gradient) also
+ * passes, through its state, part of dL/dx_s for s > t back to g_t; that path is cut at the
+ * unroll's start, as the LSTM's own state is.
  *
  * The engines keep their state across calls: after one unroll they hold the state at step T
  * (the truncation cut), so the next call continues the same optimizee trajectory. A
@@ -130,11 +132,16 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   const dphi = opts.dphi ?? new Float32Array(lstm.phiSize);
   if (dphi.length !== lstm.phiSize) throw new Error(`unroll: dphi has ${dphi.length} floats, expected ${lstm.phiSize}`);
 
-  // Per-part scratch buffers.
+  // Per-part scratch buffers; with second order and a stateful preprocessing, its state after
+  // each step's apply and the adjoint it carries back through the steps.
+  const P = pre.stateSize;
+  const keepPre = secondOrder && P > 0;
   const bufs = lstm.parts.map((p) => ({
     x: new Float32Array(p.engine.n * I),
     out: new Float32Array(p.engine.n),
     dx: secondOrder ? new Float32Array(p.engine.n * I) : null,
+    preStates: keepPre ? ([] as Float32Array[]) : null,
+    carry: keepPre ? new Float32Array(p.engine.n * (P / 2)) : null,
   }));
 
   // Forward.
@@ -149,6 +156,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
     grads.push(cur.grad);
     if (secondOrder) thetas.push(theta);
     theta = lstmStep(lstm, bufs, cur.grad, theta, true);
+    if (keepPre) lstm.parts.forEach((p, k) => bufs[k]!.preStates!.push(p.preState.slice()));
     cur = task.lossAndGrad(theta, keyAt(t + 1));
   }
   checkLossAndGrad(cur, n, T);
@@ -181,19 +189,24 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   const A = new Float64Array(n);
   addScaled(A, w[T]!, grads[T]!);
   const dOut = new Float32Array(n);
-  const dxFull = secondOrder ? new Float32Array(n * I) : null;
+  const dxFull = secondOrder && !keepPre ? new Float32Array(n * I) : null;
+  const vFull = keepPre ? new Float32Array(n) : null;
   for (let t = T - 1; t >= 0; t--) {
     for (let i = 0; i < n; i++) dOut[i] = scale * A[i]!;
     lstm.parts.forEach((p, k) => {
       const b = bufs[k]!;
       p.engine.backwardStep(gatherRows(dOut, p.indices, 1), b.dx ?? undefined);
       if (b.dx !== null && dxFull !== null) scatterRows(b.dx, p.indices, I, dxFull);
+      if (b.dx !== null && vFull !== null) {
+        const v = pre.vjp(gatherRows(grads[t]!, p.indices, 1), b.dx, undefined, { state: b.preStates![t]!, carry: b.carry! });
+        scatterRows(v, p.indices, 1, vFull);
+      }
     });
     const g = grads[t]!;
     addScaled(A, w[t]!, g);
-    if (dxFull !== null) {
+    if (dxFull !== null || vFull !== null) {
       // Coordinates that no LSTM drives keep dx = 0 (dxFull starts zeroed and parts never change).
-      const v = pre.vjp(g, dxFull);
+      const v = vFull ?? pre.vjp(g, dxFull!);
       const hv = task.hvp!(thetas[t]!, v, keyAt(t));
       if (hv.length !== n) throw new Error(`unroll: task.hvp returned ${hv.length} floats, expected ${n}`);
       addScaled(A, gamma, hv);
@@ -233,7 +246,7 @@ function lstmStep(
   const next = new Float32Array(theta);
   lstm.parts.forEach((p, k) => {
     const b = bufs[k]!;
-    lstm.preprocess.apply(gatherRows(grad, p.indices, 1), b.x);
+    lstm.preprocess.apply(gatherRows(grad, p.indices, 1), b.x, p.preState);
     p.engine.forward(b.x, b.out, record);
     const idx = p.indices;
     if (idx === null) for (let i = 0; i < next.length; i++) next[i] = theta[i]! + scale * b.out[i]!;

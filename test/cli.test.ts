@@ -257,6 +257,15 @@ describe("l2o train --preprocess momentum", () => {
     }
     assert.equal(fresh.code, 0, fresh.stderr);
     assert.equal(loadLstmOptimizer(join(dir, "train", "fresh.safetensors"), createReferenceEngine).optimizer.shape.inputs, 4);
+    // Evaluated, the widened file (its weights moved by about 1e-9) runs as the file it came from.
+    const J = join(dir, "eval", "momentum.json");
+    const ev = await l2o("eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--optimizers", `lstm:${L},lstm:${M}`,
+      "--steps", "8", "--instances", "3", "--seed", "2", "--engine", "ref", "--json", J);
+    assert.equal(ev.code, 0, ev.stderr);
+    const [ra, rb] = (JSON.parse(readFileSync(J, "utf8")) as { results: { meanLoss: number[] }[] }).results;
+    assert.equal(rb!.meanLoss.length, 9);
+    rb!.meanLoss.forEach((v, t) => assert.ok(Math.abs(v - ra!.meanLoss[t]!) <= 1e-5 * Math.abs(ra!.meanLoss[t]!), `step ${t}: ${v} against ${ra!.meanLoss[t]}`));
+    assert.ok(ra!.meanLoss[8]! < ra!.meanLoss[0]! || ra!.meanLoss[8]! > ra!.meanLoss[0]!, "the optimizer moves the loss");
     assertInputError(fromNone, /keeps its preprocessing \(\{"kind":"none"\}\); --preprocess may only extend a logsign:P file/, "--init of a raw-gradient file with --preprocess momentum");
     assertInputError(otherP, /may only extend a logsign:P file to momentum:P:\.\.\. with the same P/, "--init logsign:10 with momentum:7");
     assertInputError(badBeta, /'betas' must be a list of 1 to 4 numbers in \(0, 1\), got \[0\.9,1\]/, "a beta of 1");

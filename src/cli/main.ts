@@ -1,6 +1,7 @@
 /**
  * The `l2o` command line: list what is registered, run an optimizer on a task, meta-train an
- * LSTM optimizer, evaluate optimizers against each other, and the end-to-end demo.
+ * LSTM optimizer, evaluate optimizers against each other (and put separate evaluations of the
+ * same instances side by side), and the end-to-end demo.
  * Bad input ends with a one-line error and exit code 2; library code never prints, the
  * commands here choose what to print.
  */
@@ -10,6 +11,7 @@ import { registerListCommands } from "./list.ts";
 import { registerRunCommand } from "./run.ts";
 import { registerTrainCommand } from "./train.ts";
 import { registerEvalCommand } from "./eval.ts";
+import { registerCompareCommand } from "./compare.ts";
 import { registerDemoCommand } from "./demo.ts";
 
 const program = new Command();
@@ -23,6 +25,7 @@ registerListCommands(program);
 registerRunCommand(program);
 registerTrainCommand(program);
 registerEvalCommand(program);
+registerCompareCommand(program);
 registerDemoCommand(program);
 
 try {

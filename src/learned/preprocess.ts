@@ -36,8 +36,8 @@ export interface PreprocessVjpStep {
   /** The state after this step's `apply` (n * stateSize floats). */
   readonly state: Float32Array;
   /**
-   * dL/d(state) reaching this step from later steps, one float per coordinate and moving
-   * average (n * betas); start at zero at the end of an unroll. Updated in place to what
+   * dL/d(state) reaching this step from later steps (n * carrySize floats: one per coordinate
+   * and moving average); start at zero at the end of an unroll. Updated in place to what
    * reaches the step before.
    */
   readonly carry: Float32Array;
@@ -49,6 +49,8 @@ export interface Preprocessor {
   readonly inputs: number;
   /** State floats per coordinate (0: stateless); a zero state is the state of step 0. */
   readonly stateSize: number;
+  /** Floats per coordinate of the adjoint `vjp` carries back through the state (`PreprocessVjpStep.carry`). */
+  readonly carrySize: number;
   /**
    * Writes the features of `grad` (n floats) into `x` (n * inputs floats). A stateful
    * preprocessing reads and advances `state` (n * stateSize floats, coordinate-major) in place.
@@ -90,6 +92,7 @@ export function preprocessor(config: PreprocessConfig): Preprocessor {
         config: cfg,
         inputs: 1,
         stateSize: 0,
+        carrySize: 0,
         apply(grad, x) {
           checkLengths("apply", grad, x, 1);
           x.set(grad);
@@ -107,6 +110,7 @@ export function preprocessor(config: PreprocessConfig): Preprocessor {
         config: cfg,
         inputs: 1,
         stateSize: 0,
+        carrySize: 0,
         apply(grad, x) {
           checkLengths("apply", grad, x, 1);
           for (let i = 0; i < grad.length; i++) x[i] = c * grad[i]!;
@@ -125,6 +129,7 @@ export function preprocessor(config: PreprocessConfig): Preprocessor {
         config: cfg,
         inputs: 2,
         stateSize: 0,
+        carrySize: 0,
         apply(grad, x) {
           checkLengths("apply", grad, x, 2);
           for (let i = 0; i < grad.length; i++) ls.write(grad[i]!, x, 2 * i);
@@ -152,6 +157,7 @@ export function preprocessor(config: PreprocessConfig): Preprocessor {
         config: cfg,
         inputs: I,
         stateSize: P,
+        carrySize: B,
         apply(grad, x, state) {
           checkLengths("apply", grad, x, I);
           const st = checkState("apply", grad.length, state);

@@ -141,7 +141,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
     out: new Float32Array(p.engine.n),
     dx: secondOrder ? new Float32Array(p.engine.n * I) : null,
     preStates: keepPre ? ([] as Float32Array[]) : null,
-    carry: keepPre ? new Float32Array(p.engine.n * (P / 2)) : null,
+    carry: keepPre ? new Float32Array(p.engine.n * pre.carrySize) : null,
   }));
 
   // Forward.

@@ -561,3 +561,26 @@ test("unroll: groups with equal weights equal one LSTM; truncations continue the
   const { hvp: _unused, ...noHvp } = task;
   assert.throws(() => unrollMetaGrad({ task: noHvp, lstm: inst, theta: theta0, T: 2, weights: "after", keys, secondOrder: true }), /hvp/);
 });
+
+test("second order through the moving averages with two LSTM groups: two copies of one phi give the one-group meta-gradient, split", () => {
+  const d = 7;
+  const ks = split(key(13), 4);
+  const task = quadTask(d, 1, normal(ks[0]!, d * d, 0.5), normal(ks[1]!, d), mixed);
+  const cfg = { hidden: 4, layers: 2, preprocess: { kind: "logSignMomentum", p: 10, betas: [0.5, 0.9] }, outputScale: 0.3 } as const;
+  const one = lstmOptimizer(cfg);
+  const two = lstmOptimizer({ ...cfg, groups: [["conv"], ["fc"]] });
+  const phi = uniform(ks[3]!, one.phiSize, -0.5, 0.5);
+  const phi2 = new Float32Array(2 * one.phiSize);
+  phi2.set(phi);
+  phi2.set(phi, one.phiSize);
+  const theta = normal(ks[2]!, d);
+  const run = (opt: typeof one, p: Float32Array) =>
+    unrollMetaGrad({ task, lstm: opt.instantiate(p, mixed, 4), theta, T: 4, weights: "after", keys: () => key(0), secondOrder: true });
+  const a = run(one, phi);
+  const b = run(two, phi2);
+  assert.ok(Math.abs(a.metaLoss - b.metaLoss) <= 1e-6 * Math.abs(a.metaLoss), `meta-loss ${a.metaLoss} vs ${b.metaLoss}`);
+  const sum = b.dphi.subarray(0, one.phiSize).map((v, i) => v + b.dphi[one.phiSize + i]!);
+  assert.ok(relErr(sum, a.dphi) < 1e-5, `summed group gradients vs one group: ${relErr(sum, a.dphi)}`);
+  // Both groups get a share: the split is not all on one side.
+  assert.ok(b.dphi.subarray(0, one.phiSize).some((v) => v !== 0) && b.dphi.subarray(one.phiSize).some((v) => v !== 0));
+});

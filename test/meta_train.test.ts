@@ -210,6 +210,24 @@ describe("metaTrain", () => {
     assert.ok(state.bestScore < initial - 0.1, `best ${state.bestScore} vs initial ${initial}`);
   });
 
+  it("--validation-seed: the validation tasks come from that seed, the training from --seed", () => {
+    const opt = smallLstm();
+    const fam = family();
+    const cfg = config({ epochs: 1, horizonsPerEpoch: 2, seed: 5, validationSeed: 9 });
+    const s0 = initMetaTrainState(opt, cfg);
+    const of9 = initMetaTrainState(opt, config({ seed: 9 }));
+    const of5 = initMetaTrainState(opt, config({ seed: 5 }));
+    assert.deepEqual(s0.validKey, of9.validKey);
+    assert.deepEqual(s0.trainKey, of5.trainKey);
+    assert.deepEqual(bits(s0.phi), bits(of5.phi));
+    assert.notDeepEqual(of5.validKey, of9.validKey);
+    const scores: number[] = [];
+    const { state } = metaTrain(opt, fam, cfg, s0, { onEpoch: (_s, score) => scores.push(score) });
+    assert.equal(validationScore(opt, state.phi, validationTasks(fam, of9, cfg.validationTasks), cfg.horizon, "sum"), scores[0]);
+    assert.notEqual(validationScore(opt, state.phi, validationTasks(fam, of5, cfg.validationTasks), cfg.horizon, "sum"), scores[0]);
+    assert.throws(() => config({ validationSeed: 1.5 }), /validationSeed must be an integer/);
+  });
+
   it("keeps the best phi, its score and its epoch", () => {
     const opt = smallLstm();
     const fam = family();

@@ -127,6 +127,7 @@ interface TrainFlags {
   metaLoss: string;
   metaLossFrom: string;
   seed: string;
+  validationSeed?: string;
   maxSeconds: string;
   engine: string;
   threads: string;
@@ -208,6 +209,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
     .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1: every step, the paper's)", "1")
     .option("--seed <n>", "random seed", "0")
+    .option("--validation-seed <n>", "draw the validation tasks from this seed instead of --seed, so that runs with different seeds are scored on the same tasks")
     .option("--max-seconds <x>", "stop training after this many seconds (0: no limit)", "0")
     .option("--engine <kind>", ENGINE_HELP, "wasm")
     .option("--threads <n>", "worker threads for the wasm kernel", "2")
@@ -252,6 +254,7 @@ export function registerTrainCommand(program: Command): void {
           metaLoss: f.metaLoss as MetaTrainConfig["metaLoss"],
           metaLossFrom: parseNumber("--meta-loss-from", f.metaLossFrom, { integer: true, positive: true }),
           seed: parseNumber("--seed", f.seed, { integer: true }),
+          ...(f.validationSeed !== undefined ? { validationSeed: parseNumber("--validation-seed", f.validationSeed, { integer: true }) } : {}),
           maxSeconds: parseNumber("--max-seconds", f.maxSeconds, { min: 0 }),
         });
       } catch (e) {

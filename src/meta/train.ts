@@ -77,6 +77,11 @@ export interface MetaTrainConfig {
   readonly metaLossFrom: number;
   readonly seed: number;
   /**
+   * The seed the validation tasks are drawn from (default: `seed`). Runs with different seeds
+   * but the same validation seed are scored on the same tasks, so their scores compare.
+   */
+  readonly validationSeed?: number;
+  /**
    * Stop after this many seconds of training (0: no limit). Checked after each horizon, so
    * that a resumed run continues the same sequence of horizons as an uninterrupted one.
    */
@@ -122,6 +127,7 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
   if (out.secondOrderScale !== 1 && !out.secondOrder) throw new Error("meta-training: secondOrderScale weighs the second-order terms; it needs secondOrder");
   if (!(out.maxSeconds >= 0)) throw new Error(`meta-training: maxSeconds must be >= 0`);
   if (!Number.isSafeInteger(out.seed)) throw new Error(`meta-training: seed must be an integer`);
+  if (out.validationSeed !== undefined && !Number.isSafeInteger(out.validationSeed)) throw new Error(`meta-training: validationSeed must be an integer`);
   if (out.metaLoss !== "sum" && out.metaLoss !== "log") throw new Error(`meta-training: metaLoss must be 'sum' or 'log', got '${String(out.metaLoss)}'`);
   if (!Number.isInteger(out.metaLossFrom) || out.metaLossFrom < 1 || out.metaLossFrom > out.horizon) {
     throw new Error(`meta-training: metaLossFrom must be an integer from 1 to the horizon (${out.horizon}), got ${out.metaLossFrom}`);
@@ -175,7 +181,7 @@ export function initMetaTrainState(opt: LstmOptimizer, cfg: MetaTrainConfig, phi
     phi,
     adam: adam(cfg.metaLr).init(phi),
     trainKey: foldIn(root, "train"),
-    validKey: foldIn(root, "valid"),
+    validKey: foldIn(cfg.validationSeed === undefined ? root : makeKey(cfg.validationSeed), "valid"),
     epoch: 0,
     metaIteration: 0,
     horizons: 0,

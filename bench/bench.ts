@@ -169,7 +169,7 @@ function benchMeta(
   };
   log(
     `${workload}  ${kind.padEnd(4)} ${threads}T  n=${n}  ${med.toFixed(4)} s/meta-iteration  ` +
-      `${res.gflops.toFixed(1)} GFLOP/s  task ${(res.task_median_s * 1000).toFixed(1)} ms  peak RSS ${res.peak_rss_MB} MB`,
+      `${res.gflops.toFixed(1)} GFLOP/s  task ${(res.task_median_s * 1000).toFixed(1)} ms  process peak RSS so far ${res.peak_rss_MB} MB`,
   );
   return res;
 }

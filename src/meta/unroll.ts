@@ -189,25 +189,23 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   const A = new Float64Array(n);
   addScaled(A, w[T]!, grads[T]!);
   const dOut = new Float32Array(n);
-  const dxFull = secondOrder && !keepPre ? new Float32Array(n * I) : null;
-  const vFull = keepPre ? new Float32Array(n) : null;
+  // With second order, dL/dg_t per part (the preprocessing's vjp of the engine's dx);
+  // coordinates that no LSTM drives keep 0 (vFull starts zeroed and parts never change).
+  const vFull = secondOrder ? new Float32Array(n) : null;
   for (let t = T - 1; t >= 0; t--) {
     for (let i = 0; i < n; i++) dOut[i] = scale * A[i]!;
     lstm.parts.forEach((p, k) => {
       const b = bufs[k]!;
       p.engine.backwardStep(gatherRows(dOut, p.indices, 1), b.dx ?? undefined);
-      if (b.dx !== null && dxFull !== null) scatterRows(b.dx, p.indices, I, dxFull);
       if (b.dx !== null && vFull !== null) {
-        const v = pre.vjp(gatherRows(grads[t]!, p.indices, 1), b.dx, undefined, { state: b.preStates![t]!, carry: b.carry! });
-        scatterRows(v, p.indices, 1, vFull);
+        const step = b.preStates !== null ? { state: b.preStates[t]!, carry: b.carry! } : undefined;
+        scatterRows(pre.vjp(gatherRows(grads[t]!, p.indices, 1), b.dx, undefined, step), p.indices, 1, vFull);
       }
     });
     const g = grads[t]!;
     addScaled(A, w[t]!, g);
-    if (dxFull !== null || vFull !== null) {
-      // Coordinates that no LSTM drives keep dx = 0 (dxFull starts zeroed and parts never change).
-      const v = vFull ?? pre.vjp(g, dxFull!);
-      const hv = task.hvp!(thetas[t]!, v, keyAt(t));
+    if (vFull !== null) {
+      const hv = task.hvp!(thetas[t]!, vFull, keyAt(t));
       if (hv.length !== n) throw new Error(`unroll: task.hvp returned ${hv.length} floats, expected ${n}`);
       addScaled(A, gamma, hv);
     }

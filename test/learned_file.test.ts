@@ -6,6 +6,8 @@ import { join, resolve } from "node:path";
 import { key, uniform } from "../src/core/rng.ts";
 import { ParamLayout } from "../src/core/layout.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
+import { engineFactory } from "../src/kernels/select.ts";
+import type { LstmEngineFactory } from "../src/learned/lstm_optimizer.ts";
 import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm_optimizer.ts";
 import { PRETRAINED_DIR, loadLstmOptimizer, lstmPhiEntries, resolveOptimizerPath, saveLstmOptimizer } from "../src/learned/file.ts";
 import { FileFormatError, decodeSafetensors } from "../src/io/safetensors.ts";
@@ -252,6 +254,36 @@ describe("the shipped optimizers", () => {
       assert.ok(Number.isFinite(validation.score) && Number.isInteger(validation.epoch), JSON.stringify(validation));
     });
   }
+});
+
+describe("loadLstmOptimizer's default engine", () => {
+  /** Three updates of pretrained/mnist-momentum on 37 coordinates, concatenated. */
+  function updates(engine?: LstmEngineFactory): Float32Array {
+    const { optimizer, phi } = engine === undefined ? loadLstmOptimizer("pretrained/mnist-momentum") : loadLstmOptimizer("pretrained/mnist-momentum", engine);
+    const lay = new ParamLayout([{ name: "w", shape: [37] }]);
+    const tx = optimizer.optFn(phi, lay);
+    const out = new Float32Array(3 * 37);
+    let theta = uniform(key(11), 37, -1, 1);
+    let state = tx.init(theta);
+    for (let t = 0; t < 3; t++) {
+      const grad = uniform(key(12 + t), 37, -0.3, 0.3);
+      const [u, next] = tx.update(grad, state, theta);
+      out.set(u, t * 37);
+      state = next;
+      theta = theta.map((x, i) => x + u[i]!);
+    }
+    tx.dispose();
+    return out;
+  }
+
+  it("is the WebAssembly kernel on one thread (a trained optimizer is for use, not for checking the kernel)", () => {
+    const byDefault = updates();
+    assert.deepEqual(bytesOf(byDefault), bytesOf(updates(engineFactory("wasm", 1))));
+    // The reference computes in float64 inside a step: close, but not the same bits.
+    const ref = updates(createReferenceEngine);
+    assert.notDeepEqual(bytesOf(byDefault), bytesOf(ref));
+    for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(byDefault[i]! - ref[i]!) <= 1e-5 * (1e-3 + Math.abs(ref[i]!)), `update ${i}: ${byDefault[i]} against ${ref[i]}`);
+  });
 });
 
 describe("resolveOptimizerPath", () => {

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { defaultEngineFactory } from "../kernels/select.ts";
 import { phiShapes } from "../kernels/types.ts";
 import { loadOptimizerFile, phiToFlat, saveOptimizerFile, type FlatEntry, type OptimizerMeta } from "../io/optimizer_file.ts";
 import { FileFormatError } from "../io/safetensors.ts";
@@ -60,8 +61,12 @@ export function resolveOptimizerPath(spec: string): string {
   return p;
 }
 
-/** Loads a trained LSTM optimizer file; `engine` picks the kernel the optimizer runs on. */
-export function loadLstmOptimizer(spec: string, engine?: LstmEngineFactory): LoadedLstmOptimizer {
+/**
+ * Loads a trained LSTM optimizer file; `engine` picks the kernel the optimizer runs on
+ * (default: the WebAssembly kernel on one thread where it is built, else the plain-TypeScript
+ * reference; see `defaultEngineFactory`).
+ */
+export function loadLstmOptimizer(spec: string, engine: LstmEngineFactory = defaultEngineFactory()): LoadedLstmOptimizer {
   const path = resolveOptimizerPath(spec);
   const file = loadOptimizerFile(path);
   if (file.meta.kind !== "lstm") {

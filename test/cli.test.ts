@@ -353,4 +353,27 @@ describe("l2o compare", () => {
     assertInputError(clashing, /sgd@0\.05 has other final losses in .*clash\.json/, "one optimizer, two sets of losses");
     assertInputError(missing, /cannot read report .*nope\.json/, "a missing report");
   });
+
+  it("--pool pairs test sets of different seeds and summarises them together, a baseline counted as one at any rate", async () => {
+    const E = join(dir, "pool");
+    const path = (n: string): string => join(E, `${n}.json`);
+    const common = ["eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--instances", "4", "--quiet"];
+    const made = await Promise.all([
+      l2o(...common, "--steps", "6", "--seed", "3", "--optimizers", "adam@0.1,sgd@0.05,rmsprop@0.01", "--json", path("a")),
+      l2o(...common, "--steps", "6", "--seed", "4", "--optimizers", "adam@0.1,sgd@0.02", "--json", path("b")),
+      l2o(...common, "--steps", "5", "--seed", "4", "--optimizers", "adam@0.1", "--json", path("c")),
+    ]);
+    for (const r of made) assert.equal(r.code, 0, r.stderr);
+    const [ok, otherSteps] = await Promise.all([l2o("compare", "--pool", path("a"), path("b"), "--json", path("pooled")), l2o("compare", "--pool", path("a"), path("c"))]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /2 test sets pooled \(seeds 3, 4; 8 instances in all\), final loss at step 6/);
+    assert.match(ok.stdout, /left out, not in every set: rmsprop/);
+    const pooled = JSON.parse(readFileSync(path("pooled"), "utf8")) as { rows: { optimizer: string; lrs: number[]; paired?: { n: number; wins: number } }[] };
+    assert.deepEqual(pooled.rows.map((r) => [r.optimizer, r.lrs]), [["adam", [0.1, 0.1]], ["sgd", [0.05, 0.02]]]);
+    const a = JSON.parse(readFileSync(path("a"), "utf8")) as { results: { finalLosses: number[] }[] };
+    const b = JSON.parse(readFileSync(path("b"), "utf8")) as { results: { finalLosses: number[] }[] };
+    const wins = [0, 1].reduce((n, i) => n + [a, b][i]!.results[0]!.finalLosses.filter((x, j) => x < [a, b][i]!.results[1]!.finalLosses[j]!).length, 0);
+    assert.deepEqual(pooled.rows[1]!.paired && [pooled.rows[1]!.paired.n, pooled.rows[1]!.paired.wins], [8, wins]);
+    assertInputError(otherSteps, /compare --pool: a set of quadratic, 5 steps beside quadratic, 6 steps/, "sets of two step counts");
+  });
 });

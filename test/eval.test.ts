@@ -12,8 +12,11 @@ import {
   runOptimizer,
   tuneLearningRate,
   type Candidate,
+  type CandidateResult,
+  type EvalReport,
   type Instance,
 } from "../src/eval/evaluate.ts";
+import { poolReports } from "../src/eval/pool.ts";
 
 const family = quadraticFamily({ dim: 4, instances: 3 });
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -287,5 +290,47 @@ describe("evaluate", () => {
     assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 0 }), /steps must be a positive integer/);
     assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 2.5 }), /steps must be a positive integer/);
     assert.throws(() => evaluate(family, [s.c], { ...opts, instances: 0 }), /instances must be a positive integer/);
+  });
+});
+
+describe("poolReports", () => {
+  const row = (optimizer: string, lr: number | null, finalLosses: number[]): CandidateResult => ({
+    optimizer,
+    lr,
+    meanLoss: [],
+    ci95: [],
+    finalMean: finalLosses.reduce((a, b) => a + b, 0) / finalLosses.length,
+    finalCi95: 0,
+    finalLosses,
+    diverged: 0,
+  });
+  const report = (seed: number, results: CandidateResult[], steps = 10): EvalReport => ({ task: "quadratic", steps, instances: results[0]!.finalLosses.length, seed, results });
+  // Set 1 (two instances): the reference beats Nesterov (tuned, at 0.3) on both, by 1 and 2 decades.
+  // Set 2 (three instances): Nesterov is spelt nag@1, and wins the second instance by 1 decade.
+  const s1 = report(1, [row("lstm:x", null, [0.01, 0.001]), row("nesterov", 0.3, [0.1, 0.1]), row("adam", 0.1, [1, 1])]);
+  const s2 = report(2, [row("lstm:x", null, [0.01, 1, 0.1]), row("nag@1", 1, [0.1, 0.1, 1]), row("nag@1", 1, [0.1, 0.1, 1])]);
+
+  it("pairs each set with the reference and summarises all the instances together", () => {
+    const p = poolReports([s1, s2]);
+    assert.deepEqual(p.seeds, [1, 2]);
+    assert.equal(p.instances, 5);
+    assert.deepEqual(p.rows.map((r) => r.optimizer), ["lstm:x", "nesterov"]);
+    assert.deepEqual(p.missing, ["adam"]);
+    const nag = p.rows[1]!;
+    assert.deepEqual(nag.lrs, [0.3, 1]);
+    assert.equal(nag.paired!.n, 5);
+    assert.equal(nag.paired!.wins, 4);
+    // Per instance log10(other) - log10(reference): 1, 2, 1, -1, 1.
+    assert.ok(Math.abs(nag.paired!.log10Advantage.mean - 0.8) < 1e-12, String(nag.paired!.log10Advantage.mean));
+    assert.ok(Math.abs(p.rows[0]!.finalMean - (0.01 + 0.001 + 0.01 + 1 + 0.1) / 5) < 1e-15);
+    assert.equal(p.rows[0]!.paired, undefined);
+  });
+
+  it("refuses sets of another step count, a seed given twice, and one optimizer twice with other losses", () => {
+    assert.throws(() => poolReports([s1, report(2, s2.results, 20)]), /10 steps.*pool only evaluations of one task at one step count/);
+    assert.throws(() => poolReports([s1, s1]), /seed 1 given as two sets/);
+    const clash = report(3, [row("lstm:x", null, [1]), row("nag@1", 1, [2]), row("nesterov", 0.3, [3])]);
+    assert.throws(() => poolReports([s1, clash]), /seed 3 has nesterov twice \(nag@1 and nesterov\)/);
+    assert.throws(() => poolReports([s1, report(3, [row("adam", 0.1, [1])])]), /reference lstm:x is missing from the set of seed 3/);
   });
 });

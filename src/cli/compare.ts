@@ -9,6 +9,8 @@ import type { CandidateResult, EvalReport } from "../eval/evaluate.ts";
 import { UsageError } from "./errors.ts";
 import { formatReport } from "./report.ts";
 import { writeJson } from "./eval.ts";
+import { fmt } from "./run.ts";
+import { formatPooled, poolReports } from "../eval/pool.ts";
 
 /** Reads an `l2o eval --json` report (non-finite numbers are written there as strings). */
 export function readReport(path: string): EvalReport {
@@ -72,9 +74,30 @@ export function registerCompareCommand(program: Command): void {
     .command("compare")
     .description("one table of 'l2o eval --json' reports of the same instances, paired with the first report's first optimizer")
     .argument("<reports...>", "report files (same task, steps, instances and seed)")
-    .option("--json <file>", "write the merged report")
-    .action((paths: string[], f: { json?: string }) => {
-      const merged = mergeReports(paths.map((path) => ({ path, report: readReport(path) })));
+    .option("--json <file>", "write the merged report (with --pool, the pooled comparison)")
+    .option(
+      "--pool",
+      "pool test sets of different seeds (same task and steps): the reports of each seed are merged, each set is paired with the first optimizer instance by instance, and the differences of all sets are summarised together; a hand-designed optimizer counts as one whatever its rate in each set",
+    )
+    .action((paths: string[], f: { json?: string; pool?: boolean }) => {
+      const reports = paths.map((path) => ({ path, report: readReport(path) }));
+      if (f.pool) {
+        const seeds = [...new Set(reports.map((r) => r.report.seed))];
+        const sets = seeds.map((s) => mergeReports(reports.filter((r) => r.report.seed === s)));
+        let pooled;
+        try {
+          pooled = poolReports(sets);
+        } catch (e) {
+          throw new UsageError(`compare --pool: ${(e as Error).message.replace(/^pool: /, "")}`);
+        }
+        process.stdout.write(formatPooled(pooled, fmt));
+        if (f.json !== undefined) {
+          writeJson(f.json, pooled);
+          process.stdout.write(`pooled comparison written to ${f.json}\n`);
+        }
+        return;
+      }
+      const merged = mergeReports(reports);
       process.stdout.write(formatReport(merged));
       if (f.json !== undefined) {
         writeJson(f.json, merged);

@@ -10,7 +10,7 @@ import { UsageError } from "./errors.ts";
 import { formatReport } from "./report.ts";
 import { writeJson } from "./eval.ts";
 import { fmt } from "./run.ts";
-import { formatPooled, poolReports } from "../eval/pool.ts";
+import { formatPooled, poolReports, type PooledComparison } from "../eval/pool.ts";
 
 /** Reads an `l2o eval --json` report (non-finite numbers are written there as strings). */
 export function readReport(path: string): EvalReport {
@@ -84,7 +84,7 @@ export function registerCompareCommand(program: Command): void {
       if (f.pool) {
         const seeds = [...new Set(reports.map((r) => r.report.seed))];
         const sets = seeds.map((s) => mergeReports(reports.filter((r) => r.report.seed === s)));
-        let pooled;
+        let pooled: PooledComparison;
         try {
           pooled = poolReports(sets);
         } catch (e) {

@@ -312,6 +312,36 @@ describe("l2o with missing MNIST files", () => {
   });
 });
 
+describe("l2o plot", () => {
+  it("draws reports of the same instances as one SVG figure, each optimizer once, and refuses other instances or a missing --out", async () => {
+    const E = join(dir, "plot");
+    const path = (n: string): string => join(E, `${n}.json`);
+    const common = ["eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--steps", "6", "--instances", "4", "--quiet"];
+    const made = await Promise.all([
+      l2o(...common, "--seed", "3", "--optimizers", "adam@0.1,sgd@0.05", "--json", path("a")),
+      l2o(...common, "--seed", "3", "--optimizers", "sgd@0.05,nag@0.01", "--json", path("b")),
+      l2o(...common, "--seed", "4", "--optimizers", "adam@0.1", "--json", path("c")),
+    ]);
+    for (const r of made) assert.equal(r.code, 0, r.stderr);
+    const svgPath = join(E, "fig", "loss.svg");
+    const [ok, otherSeed, noOut] = await Promise.all([
+      l2o("plot", path("a"), path("b"), "--out", svgPath, "--title", "three baselines"),
+      l2o("plot", path("a"), path("c"), "--out", join(E, "x.svg")),
+      l2o("plot", path("a")),
+    ]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /figure written to .*loss\.svg \(3 optimizers, 6 steps\)/);
+    const svg = readFileSync(svgPath, "utf8");
+    assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    assert.match(svg, /three baselines/);
+    for (const label of ["adam (lr 0.1)", "sgd (lr 0.05)", "nag (lr 0.01)"]) assert.equal(svg.split(`>${label}<`).length - 1, 1, `legend entry ${label} once`);
+    assertInputError(otherSeed, /has seed 4, .* 3; only reports of the same instances can be paired/, "reports of two seeds");
+    assert.equal(noOut.code, 2, noOut.stderr);
+    assert.match(noOut.stderr, /--out/);
+    assert.equal(existsSync(join(E, "x.svg")), false, "nothing written on an error");
+  });
+});
+
 describe("l2o compare", () => {
   it("puts separate evaluations of the same instances in one table, paired with the first, and refuses reports of other instances", async () => {
     const E = join(dir, "compare");

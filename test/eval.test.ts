@@ -17,6 +17,7 @@ import {
   type Instance,
 } from "../src/eval/evaluate.ts";
 import { poolReports } from "../src/eval/pool.ts";
+import { lossFigureSpec, lossPoints, withoutRepeats } from "../src/cli/plot.ts";
 
 const family = quadraticFamily({ dim: 4, instances: 3 });
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -332,5 +333,45 @@ describe("poolReports", () => {
     const clash = report(3, [row("lstm:x", null, [1]), row("nag@1", 1, [2]), row("nesterov", 0.3, [3])]);
     assert.throws(() => poolReports([s1, clash]), /seed 3 has nesterov twice \(nag@1 and nesterov\)/);
     assert.throws(() => poolReports([s1, report(3, [row("adam", 0.1, [1])])]), /reference lstm:x is missing from the set of seed 3/);
+  });
+});
+
+describe("the loss figure (l2o plot)", () => {
+  const row = (optimizer: string, lr: number | null, meanLoss: number[], ci95: number[], finalLosses = [1, 2]): CandidateResult => ({
+    optimizer,
+    lr,
+    meanLoss,
+    ci95,
+    finalMean: 1.5,
+    finalCi95: 0,
+    finalLosses,
+    diverged: 0,
+  });
+  const r: EvalReport = {
+    task: "quadratic",
+    steps: 2,
+    instances: 2,
+    seed: 1,
+    results: [row("lstm:x", null, [1, 0.5, Infinity], [0.2, 0.6, 0]), row("nesterov", 0.3, [1, 0.9, 0.8], [0, 0, 0]), row("nag@0.3", 0.3, [1, 0.9, 0.8], [0, 0, 0])],
+  };
+
+  it("draws each step's mean with its interval, leaves out what a log axis cannot show, and says when a band is cut", () => {
+    const log = lossPoints(r);
+    const lstm = log.points.filter((p) => p.optimizer === "lstm:x");
+    assert.deepEqual(lstm.map((p) => p.step), [0, 1], "the infinite mean at step 2 is left out");
+    assert.ok(Math.abs(lstm[0]!.lo - 0.8) < 1e-12 && Math.abs(lstm[0]!.hi - 1.2) < 1e-12);
+    assert.equal(lstm[1]!.lo, 0.05, "0.5 - 0.6 cut at a tenth of the mean");
+    assert.equal(log.clipped, true);
+    const lin = lossPoints(r, true);
+    assert.ok(Math.abs(lin.points.find((p) => p.optimizer === "lstm:x" && p.step === 1)!.lo + 0.1) < 1e-12);
+    assert.equal(lin.clipped, false);
+    assert.match(JSON.stringify(lossFigureSpec(r).title), /cut at a tenth of the mean/);
+    assert.doesNotMatch(JSON.stringify(lossFigureSpec(r, { linear: true }).title), /cut/);
+  });
+
+  it("draws a baseline once when two rows are the same optimizer at the same rate with the same losses", () => {
+    assert.deepEqual(withoutRepeats(r).results.map((x) => x.optimizer), ["lstm:x", "nesterov"]);
+    const other = { ...r, results: [...r.results.slice(0, 2), row("nag@0.3", 0.3, [1, 0.9, 0.8], [0, 0, 0], [1, 3])] };
+    assert.equal(withoutRepeats(other).results.length, 3, "other final losses: not a repeat");
   });
 });

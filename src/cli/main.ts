@@ -1,7 +1,7 @@
 /**
  * The `l2o` command line: list what is registered, run an optimizer on a task, meta-train an
  * LSTM optimizer, evaluate optimizers against each other (and put separate evaluations of the
- * same instances side by side), and the end-to-end demo.
+ * same instances side by side, or draw them), and the end-to-end demo.
  * Bad input ends with a one-line error and exit code 2; library code never prints, the
  * commands here choose what to print.
  */
@@ -12,6 +12,7 @@ import { registerRunCommand } from "./run.ts";
 import { registerTrainCommand } from "./train.ts";
 import { registerEvalCommand } from "./eval.ts";
 import { registerCompareCommand } from "./compare.ts";
+import { registerPlotCommand } from "./plot.ts";
 import { registerDemoCommand } from "./demo.ts";
 
 const program = new Command();
@@ -26,6 +27,7 @@ registerRunCommand(program);
 registerTrainCommand(program);
 registerEvalCommand(program);
 registerCompareCommand(program);
+registerPlotCommand(program);
 registerDemoCommand(program);
 
 try {

@@ -239,8 +239,8 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
 
 describe("the shipped optimizers", () => {
   const names = readdirSync(PRETRAINED_DIR).filter((f) => f.endsWith(".safetensors")).map((f) => f.slice(0, -".safetensors".length));
-  it("are the seven the docs describe", () => {
-    assert.deepEqual(names.sort(), ["mnist", "mnist-damped", "mnist-late", "mnist-momentum", "quadratic", "quadratic-h100", "quadratic-h200"]);
+  it("are the eight the docs describe", () => {
+    assert.deepEqual(names.sort(), ["mnist", "mnist-damped", "mnist-late", "mnist-momentum", "mnist-momentum-scratch", "quadratic", "quadratic-h100", "quadratic-h200"]);
   });
   for (const name of names) {
     it(`pretrained/${name} loads, with finite weights, its training recorded and the validation it was kept for`, () => {

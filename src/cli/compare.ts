@@ -10,7 +10,7 @@ import { UsageError } from "./errors.ts";
 import { formatReport } from "./report.ts";
 import { writeJson } from "./eval.ts";
 import { fmt } from "./run.ts";
-import { formatPooled, poolReports, type PooledComparison } from "../eval/pool.ts";
+import { formatPooled, poolReports, sameRun, type PooledComparison } from "../eval/pool.ts";
 
 /** Reads an `l2o eval --json` report (non-finite numbers are written there as strings). */
 export function readReport(path: string): EvalReport {
@@ -59,7 +59,7 @@ export function mergeReports(reports: readonly { path: string; report: EvalRepor
       const seen = rows.get(row.optimizer);
       if (seen === undefined) {
         rows.set(row.optimizer, { row, path });
-      } else if (seen.row.lr !== row.lr || seen.row.finalLosses.some((x, i) => x !== row.finalLosses[i])) {
+      } else if (!sameRun(seen.row, row)) {
         throw new UsageError(
           `compare: ${row.optimizer} has other final losses in ${path} than in ${seen.path}: other instances (a different task config?) or another learning rate`,
         );

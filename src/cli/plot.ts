@@ -5,13 +5,12 @@
  * `l2o compare` merges them. vega-lite builds the figure and vega renders it to SVG, with no
  * canvas; both load only when a figure is drawn.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Command } from "commander";
 import type { TopLevelSpec } from "vega-lite";
 import type { EvalReport } from "../eval/evaluate.ts";
 import { mergeReports, readReport } from "./compare.ts";
-import { optimizerKey } from "../eval/pool.ts";
+import { optimizerKey, sameRun } from "../eval/pool.ts";
+import { writeFileAtomic } from "../io/files.ts";
 
 export interface LossFigureOptions {
   /** Figure title (default: the task, the instance count and the seed). */
@@ -62,8 +61,7 @@ export function withoutRepeats(r: EvalReport): EvalReport {
   const kept: EvalReport["results"] = [];
   for (const row of r.results) {
     const k = optimizerKey(row);
-    const same = kept.some((x) => optimizerKey(x) === k && x.lr === row.lr && x.finalLosses.every((v, i) => Object.is(v, row.finalLosses[i])));
-    if (!same) kept.push(row);
+    if (!kept.some((x) => optimizerKey(x) === k && sameRun(x, row))) kept.push(row);
   }
   return { ...r, results: kept };
 }
@@ -120,8 +118,7 @@ export function registerPlotCommand(program: Command): void {
     .action(async (paths: string[], f: { out: string; title?: string; linear?: boolean }) => {
       const merged = withoutRepeats(mergeReports(paths.map((path) => ({ path, report: readReport(path) }))));
       const svg = await renderSvg(lossFigureSpec(merged, { title: f.title, linear: f.linear }));
-      mkdirSync(dirname(f.out), { recursive: true });
-      writeFileSync(f.out, svg);
+      writeFileAtomic(f.out, new TextEncoder().encode(svg));
       process.stdout.write(`figure written to ${f.out} (${merged.results.length} optimizers, ${merged.steps} steps)\n`);
     });
 }

@@ -25,6 +25,11 @@ export function optimizerKey(row: Pick<CandidateResult, "optimizer" | "lr">): st
   }
 }
 
+/** Two rows of one set are the same run: the same rate and the same final loss on every instance. */
+export function sameRun(a: Pick<CandidateResult, "lr" | "finalLosses">, b: Pick<CandidateResult, "lr" | "finalLosses">): boolean {
+  return a.lr === b.lr && a.finalLosses.length === b.finalLosses.length && a.finalLosses.every((x, i) => Object.is(x, b.finalLosses[i]));
+}
+
 export interface PooledRow {
   /** The optimizer's key (see `optimizerKey`). */
   readonly optimizer: string;
@@ -70,7 +75,7 @@ export function poolReports(sets: readonly EvalReport[]): PooledComparison {
       const k = optimizerKey(row);
       const seen = m.get(k);
       if (seen === undefined) m.set(k, row);
-      else if (seen.lr !== row.lr || seen.finalLosses.some((x, i) => x !== row.finalLosses[i])) {
+      else if (!sameRun(seen, row)) {
         throw new Error(`pool: seed ${s.seed} has ${k} twice (${seen.optimizer} and ${row.optimizer}) with different final losses; keep one of them`);
       }
     }
@@ -80,6 +85,7 @@ export function poolReports(sets: readonly EvalReport[]): PooledComparison {
   const keys = [...new Set(sets.flatMap((s) => s.results.map(optimizerKey)))];
   const missing = keys.filter((k) => byKey.some((m) => !m.has(k)));
   if (missing.includes(ref)) throw new Error(`pool: the reference ${ref} is missing from the set of seed ${seeds[byKey.findIndex((m) => !m.has(ref))]}`);
+  const refLosses = byKey.flatMap((m) => m.get(ref)!.finalLosses);
   const rows: PooledRow[] = keys
     .filter((k) => !missing.includes(k))
     .map((k) => {
@@ -87,12 +93,9 @@ export function poolReports(sets: readonly EvalReport[]): PooledComparison {
       const all = rs.flatMap((r) => r.finalLosses);
       const s = summarize(all);
       const row: PooledRow = { optimizer: k, lrs: rs.map((r) => r.lr), finalMean: s.mean, finalCi95: s.ci95 };
-      if (k === ref) return row;
-      const refLosses = byKey.flatMap((m) => m.get(ref)!.finalLosses);
-      return { ...row, paired: comparePaired(refLosses, all) };
+      return k === ref ? row : { ...row, paired: comparePaired(refLosses, all) };
     });
-  const instances = byKey.reduce((n, m) => n + m.get(ref)!.finalLosses.length, 0);
-  return { task: first.task, steps: first.steps, seeds, instances, rows, missing };
+  return { task: first.task, steps: first.steps, seeds, instances: refLosses.length, rows, missing };
 }
 
 /** `pooled` as a table, as `l2o compare --pool` prints it. */

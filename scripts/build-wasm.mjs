@@ -50,10 +50,17 @@ const mlpFlags = [
   "--maximumMemory", "65536",
 ];
 
+/**
+ * The optimizers' elementwise rules (assembly/rules.ts): float64 lanes with no fused
+ * multiply-add, so that they give the bits of the TypeScript reference (src/kernels/rules.ts).
+ */
+const rulesFlags = mlpFlags;
+
 const targets = [
   { entry: "assembly/lstm.ts", out: "build/lstm.wasm", flags: lstmFlags },
   { entry: "assembly/lstm.ts", out: "build/lstm_fma.wasm", flags: [...lstmFlags, "--enable", "relaxed-simd"] },
   { entry: "assembly/mlp.ts", out: "build/mlp.wasm", flags: mlpFlags },
+  { entry: "assembly/rules.ts", out: "build/rules.wasm", flags: rulesFlags },
 ];
 
 let asc;

@@ -33,7 +33,14 @@ export {
 } from "./tasks/mnist_mlp.ts";
 export { TASKS, TASK_NAMES, taskSpec, taskFamily, type TaskSpec, type TaskConfig } from "./tasks/registry.ts";
 // hand-designed optimizers
-export { applyUpdates, type GradientTransformation, type OptState } from "./optimizers/transform.ts";
+export {
+  applyUpdates,
+  EMPTY_STATE,
+  type GradientTransformation,
+  type OptState,
+  type ScalableTransformation,
+  type ScaleTransformation,
+} from "./optimizers/transform.ts";
 export { chain, named, type ChainState } from "./optimizers/combine.ts";
 export {
   scale,
@@ -42,6 +49,7 @@ export {
   scaleByRms,
   scaleByAdam,
   scaleByAdagrad,
+  type RuleEngineOption,
   type TraceMomentumOptions,
   type ScaleByRmsOptions,
   type ScaleByAdamOptions,
@@ -71,6 +79,16 @@ export { OPTIMIZERS, OPTIMIZER_NAMES, optimizerSpec, optimizerByName, type Optim
 // kernels
 export { phiShapes, phiSize, stateSize, hasSnapshots, type LstmShape, type LstmEngine, type LstmEngineOptions, type SnapshotLstmEngine } from "./kernels/types.ts";
 export { createReferenceEngine } from "./kernels/lstm_ref.ts";
+export {
+  ruleKernels,
+  wasmRulesAvailable,
+  TS_RULES,
+  RULE_ENGINES,
+  WASM_RULES_MIN_LENGTH,
+  RuleKernelUnavailableError,
+  type RuleEngine,
+  type RuleKernels,
+} from "./kernels/rules.ts";
 export { engineFactory, defaultEngineFactory, KernelUnavailableError, type EngineKind, type EngineFactory } from "./kernels/select.ts";
 // learned optimizers
 export { handDesigned, type LearnedOptimizer } from "./learned/base.ts";

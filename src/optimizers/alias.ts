@@ -6,21 +6,28 @@
  */
 import { checkDecay, checkNonNegative, checkPositive } from "./checks.ts";
 import { chain, named } from "./combine.ts";
-import { scaleByAdagrad, scaleByAdam, scaleByLearningRate, scaleByRms, traceMomentum } from "./primitives.ts";
+import {
+  scaleByAdagrad,
+  scaleByAdam,
+  scaleByLearningRate,
+  scaleByRms,
+  traceMomentum,
+  type RuleEngineOption,
+} from "./primitives.ts";
 import { scaleBySignRule } from "./sign.ts";
 import type { GradientTransformation } from "./transform.ts";
 
-export interface MomentumOptions {
+export interface MomentumOptions extends RuleEngineOption {
   /** Momentum coefficient in [0, 1). Default 0.9. */
   readonly decay?: number;
 }
-export interface RmspropOptions {
+export interface RmspropOptions extends RuleEngineOption {
   /** Decay of the mean of squared gradients, in [0, 1). Default 0.9. */
   readonly decay?: number;
   /** Added outside the square root. Default 1e-8. */
   readonly eps?: number;
 }
-export interface AdamOptions {
+export interface AdamOptions extends RuleEngineOption {
   /** Default 0.9. */
   readonly b1?: number;
   /** Default 0.999. */
@@ -28,13 +35,13 @@ export interface AdamOptions {
   /** Added outside the square root. Default 1e-8. */
   readonly eps?: number;
 }
-export interface AdagradOptions {
+export interface AdagradOptions extends RuleEngineOption {
   /** Starting sum of squared gradients. Default 0.1. */
   readonly initialAccumulator?: number;
   /** Added outside the square root. Default 1e-7. */
   readonly eps?: number;
 }
-export interface SignRuleOptions {
+export interface SignRuleOptions extends RuleEngineOption {
   /** Base of the rule (e for PowerSign, 1 for AddSign by default). */
   readonly alpha?: number;
   /** Decay of the running average of gradients, in [0, 1). Default 0.9. */
@@ -57,9 +64,9 @@ function lrOf(name: string, lr: number): void {
  * Stochastic gradient descent, `theta <- theta - lr g` (Robbins & Monro 1951, "A Stochastic
  * Approximation Method"). Stateless.
  */
-export function sgd(lr: number): GradientTransformation {
+export function sgd(lr: number, opts: RuleEngineOption = {}): GradientTransformation {
   lrOf("sgd", lr);
-  return named("sgd", scaleByLearningRate(lr));
+  return named("sgd", scaleByLearningRate(lr, { engine: opts.engine }));
 }
 
 /**
@@ -69,7 +76,7 @@ export function sgd(lr: number): GradientTransformation {
 export function momentum(lr: number, opts: MomentumOptions = {}): GradientTransformation {
   lrOf("momentum", lr);
   const decay = checkDecay("momentum", "decay", opts.decay ?? MOMENTUM_DEFAULTS.decay);
-  return named("momentum", chain(traceMomentum({ decay, nesterov: false }), scaleByLearningRate(lr)));
+  return named("momentum", chain(traceMomentum({ decay, nesterov: false, engine: opts.engine }), scaleByLearningRate(lr, { engine: opts.engine })));
 }
 
 /**
@@ -81,7 +88,7 @@ export function momentum(lr: number, opts: MomentumOptions = {}): GradientTransf
 export function nesterov(lr: number, opts: MomentumOptions = {}): GradientTransformation {
   lrOf("nesterov", lr);
   const decay = checkDecay("nesterov", "decay", opts.decay ?? MOMENTUM_DEFAULTS.decay);
-  return named("nesterov", chain(traceMomentum({ decay, nesterov: true }), scaleByLearningRate(lr)));
+  return named("nesterov", chain(traceMomentum({ decay, nesterov: true, engine: opts.engine }), scaleByLearningRate(lr, { engine: opts.engine })));
 }
 
 /**
@@ -93,7 +100,7 @@ export function rmsprop(lr: number, opts: RmspropOptions = {}): GradientTransfor
   lrOf("rmsprop", lr);
   const decay = checkDecay("rmsprop", "decay", opts.decay ?? RMSPROP_DEFAULTS.decay);
   const eps = checkNonNegative("rmsprop", "eps", opts.eps ?? RMSPROP_DEFAULTS.eps);
-  return named("rmsprop", chain(scaleByRms({ decay, eps }), scaleByLearningRate(lr)));
+  return named("rmsprop", chain(scaleByRms({ decay, eps, engine: opts.engine }), scaleByLearningRate(lr, { engine: opts.engine })));
 }
 
 /**
@@ -105,7 +112,7 @@ export function adam(lr: number, opts: AdamOptions = {}): GradientTransformation
   const b1 = checkDecay("adam", "b1", opts.b1 ?? ADAM_DEFAULTS.b1);
   const b2 = checkDecay("adam", "b2", opts.b2 ?? ADAM_DEFAULTS.b2);
   const eps = checkNonNegative("adam", "eps", opts.eps ?? ADAM_DEFAULTS.eps);
-  return named("adam", chain(scaleByAdam({ b1, b2, eps }), scaleByLearningRate(lr)));
+  return named("adam", chain(scaleByAdam({ b1, b2, eps, engine: opts.engine }), scaleByLearningRate(lr, { engine: opts.engine })));
 }
 
 /**
@@ -122,7 +129,7 @@ export function adagrad(lr: number, opts: AdagradOptions = {}): GradientTransfor
     opts.initialAccumulator ?? ADAGRAD_DEFAULTS.initialAccumulator,
   );
   const eps = checkNonNegative("adagrad", "eps", opts.eps ?? ADAGRAD_DEFAULTS.eps);
-  return named("adagrad", chain(scaleByAdagrad({ initialAccumulator, eps }), scaleByLearningRate(lr)));
+  return named("adagrad", chain(scaleByAdagrad({ initialAccumulator, eps, engine: opts.engine }), scaleByLearningRate(lr, { engine: opts.engine })));
 }
 
 /**
@@ -133,8 +140,8 @@ export function powersign(lr: number, opts: SignRuleOptions = {}): GradientTrans
   lrOf("powersign", lr);
   const alpha = checkPositive("powersign", "alpha", opts.alpha ?? POWERSIGN_DEFAULTS.alpha);
   const beta = checkDecay("powersign", "beta", opts.beta ?? POWERSIGN_DEFAULTS.beta);
-  const rule = scaleBySignRule({ rule: "powersign", alpha, beta });
-  return named("powersign", chain(rule, scaleByLearningRate(lr)));
+  const rule = scaleBySignRule({ rule: "powersign", alpha, beta, engine: opts.engine });
+  return named("powersign", chain(rule, scaleByLearningRate(lr, { engine: opts.engine })));
 }
 
 /**
@@ -145,6 +152,6 @@ export function addsign(lr: number, opts: SignRuleOptions = {}): GradientTransfo
   lrOf("addsign", lr);
   const alpha = checkNonNegative("addsign", "alpha", opts.alpha ?? ADDSIGN_DEFAULTS.alpha);
   const beta = checkDecay("addsign", "beta", opts.beta ?? ADDSIGN_DEFAULTS.beta);
-  const rule = scaleBySignRule({ rule: "addsign", alpha, beta });
-  return named("addsign", chain(rule, scaleByLearningRate(lr)));
+  const rule = scaleBySignRule({ rule: "addsign", alpha, beta, engine: opts.engine });
+  return named("addsign", chain(rule, scaleByLearningRate(lr, { engine: opts.engine })));
 }

@@ -3,16 +3,25 @@
  * composition its name and refuses non-finite gradients before any state is touched.
  */
 import { assertFiniteGrads } from "./checks.ts";
-import type { GradientTransformation, OptState } from "./transform.ts";
+import { EMPTY_STATE, type GradientTransformation, type OptState, type ScalableTransformation, type ScaleTransformation } from "./transform.ts";
 
 /** State of `chain(...)`: one state per stage, in the order the stages run. */
 export type ChainState = { readonly stages: readonly OptState[] };
+
+function scalable(tx: GradientTransformation): tx is ScalableTransformation {
+  return typeof (tx as Partial<ScalableTransformation>).updateScaled === "function";
+}
+
+function isScale(tx: GradientTransformation | undefined): tx is ScaleTransformation {
+  return tx !== undefined && typeof (tx as Partial<ScaleTransformation>).scaleFactor === "number";
+}
 
 /**
  * Applies `txs` in order: the updates of each stage are the gradients of the next, so
  * `chain(scaleByAdam(), scaleByLearningRate(lr))` is Adam. With no stages it is the identity
  * (returning a copy). Follows optax's `chain` (Babuschkin et al. 2020, "The DeepMind JAX
- * Ecosystem").
+ * Ecosystem"). A rule followed by `scale(c)` (as every named optimizer ends) runs as one pass
+ * over the coordinates, with the same bits and the same per-stage state as two.
  */
 export function chain(...txs: readonly GradientTransformation[]): GradientTransformation {
   return {
@@ -27,7 +36,16 @@ export function chain(...txs: readonly GradientTransformation[]): GradientTransf
       let updates = txs.length === 0 ? Float32Array.from(grads) : grads;
       const next: OptState[] = [];
       for (let i = 0; i < txs.length; i++) {
-        const [u, s] = txs[i]!.update(updates, stages[i] as OptState, params);
+        const tx = txs[i]!;
+        const then = txs[i + 1];
+        if (isScale(then) && scalable(tx)) {
+          const [u, s] = tx.updateScaled(updates, stages[i] as OptState, params, then.scaleFactor);
+          updates = u;
+          next.push(s, EMPTY_STATE);
+          i++;
+          continue;
+        }
+        const [u, s] = tx.update(updates, stages[i] as OptState, params);
         updates = u;
         next.push(s);
       }

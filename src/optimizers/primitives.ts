@@ -9,6 +9,10 @@
  * (optax puts it inside for `scale_by_rms` and `scale_by_rss`; pass `epsInSqrt: true` to
  * `scaleByRms` or `scaleByAdagrad` for that). A coordinate whose denominator is exactly 0 has
  * never seen a nonzero gradient, and gets an update of 0.
+ *
+ * The loops themselves are the rule kernels of src/kernels/rules.ts: WebAssembly SIMD where
+ * it is built, else plain TypeScript, with the same bits (`engine` picks one). Each rule
+ * followed by a `scale` in a `chain` runs as one pass (`ScalableTransformation`).
  */
 import {
   checkDecay,
@@ -18,20 +22,50 @@ import {
   stateArray,
   stateNumber,
 } from "./checks.ts";
-import type { GradientTransformation, OptState } from "./transform.ts";
+import { ruleKernels, type RuleEngine, type RuleKernels } from "../kernels/rules.ts";
+import { EMPTY_STATE, type OptState, type ScalableTransformation, type ScaleTransformation } from "./transform.ts";
 
-const EMPTY: OptState = Object.freeze({});
+export interface RuleEngineOption {
+  /**
+   * The kernels that run the rule: `wasm` (WebAssembly SIMD) or `ts` (plain TypeScript), with
+   * the same bits. Default: `wasm` where it is built, else `ts`.
+   */
+  readonly engine?: RuleEngine | undefined;
+}
+
+/**
+ * The rule kernels of `engine`, found at the first update when no engine is named (so that
+ * making an optimizer loads nothing), and at once when one is (so that a missing build is
+ * reported where it was asked for).
+ */
+export function kernelsOf(engine: RuleEngine | undefined): () => RuleKernels {
+  let k: RuleKernels | undefined = engine === undefined ? undefined : ruleKernels(engine);
+  return () => (k ??= ruleKernels(engine));
+}
+
+/**
+ * A rule whose step `run(grads, state, post)` takes an optional factor to apply in the same
+ * pass, as both `update` and `updateScaled`.
+ */
+export function scalableRule<S extends OptState>(
+  init: (params: Float32Array) => S,
+  run: (grads: Float32Array, state: OptState, post: number | undefined) => [Float32Array, S],
+): ScalableTransformation {
+  return {
+    init,
+    update: (grads, state) => run(grads, state, undefined),
+    updateScaled: (grads, state, _params, c) => run(grads, state, c),
+  };
+}
 
 /** Multiplies the updates by the constant `c`. */
-export function scale(c: number): GradientTransformation {
+export function scale(c: number, opts: RuleEngineOption = {}): ScaleTransformation {
   checkFinite("scale", "the factor", c);
+  const k = kernelsOf(opts.engine);
   return {
-    init: () => EMPTY,
-    update(grads) {
-      const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) out[i] = c * grads[i]!;
-      return [out, EMPTY];
-    },
+    scaleFactor: c,
+    init: () => EMPTY_STATE,
+    update: (grads) => [k().scale(grads, c), EMPTY_STATE],
   };
 }
 
@@ -39,12 +73,12 @@ export function scale(c: number): GradientTransformation {
  * Multiplies the updates by `-lr`, turning a descent direction into a step (updates are added
  * to the parameters).
  */
-export function scaleByLearningRate(lr: number): GradientTransformation {
+export function scaleByLearningRate(lr: number, opts: RuleEngineOption = {}): ScaleTransformation {
   checkPositive("scaleByLearningRate", "the learning rate", lr);
-  return scale(-lr);
+  return scale(-lr, opts);
 }
 
-export interface TraceMomentumOptions {
+export interface TraceMomentumOptions extends RuleEngineOption {
   /** Momentum coefficient mu in [0, 1). Default 0.9. */
   readonly decay?: number;
   /** Use Nesterov's look-ahead form. Default false. */
@@ -60,27 +94,21 @@ export type TraceState = { readonly trace: Float32Array };
  * `g_t + decay * trace_t` (Sutskever et al. 2013, "On the importance of initialization and
  * momentum in deep learning", as reformulated by Bengio et al. 2013).
  */
-export function traceMomentum(opts: TraceMomentumOptions = {}): GradientTransformation {
+export function traceMomentum(opts: TraceMomentumOptions = {}): ScalableTransformation {
   const decay = checkDecay("traceMomentum", "decay", opts.decay ?? 0.9);
   const nesterov = opts.nesterov ?? false;
-  return {
-    init: (params): TraceState => ({ trace: new Float32Array(params.length) }),
-    update(grads, state): [Float32Array, TraceState] {
+  const k = kernelsOf(opts.engine);
+  return scalableRule(
+    (params): TraceState => ({ trace: new Float32Array(params.length) }),
+    (grads, state, post): [Float32Array, TraceState] => {
       const prev = stateArray("traceMomentum", state, "trace", grads.length);
-      const trace = new Float32Array(grads.length);
-      const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) {
-        const g = grads[i]!;
-        const m = decay * prev[i]! + g;
-        trace[i] = m;
-        out[i] = nesterov ? g + decay * m : m;
-      }
+      const { out, trace } = k().momentum(grads, prev, decay, nesterov, post);
       return [out, { trace }];
     },
-  };
+  );
 }
 
-export interface ScaleByRmsOptions {
+export interface ScaleByRmsOptions extends RuleEngineOption {
   /** Decay of the mean of squared gradients, in [0, 1). Default 0.9. */
   readonly decay?: number;
   /** Added to the root mean square (see `epsInSqrt`). Default 1e-8. */
@@ -98,29 +126,22 @@ export type RmsState = { readonly nu: Float32Array };
  * `nu_t = decay * nu_{t-1} + (1 - decay) g_t^2`, update `g_t / (sqrt(nu_t) + eps)`.
  * The mean starts at 0.
  */
-export function scaleByRms(opts: ScaleByRmsOptions = {}): GradientTransformation {
+export function scaleByRms(opts: ScaleByRmsOptions = {}): ScalableTransformation {
   const decay = checkDecay("scaleByRms", "decay", opts.decay ?? 0.9);
   const eps = checkNonNegative("scaleByRms", "eps", opts.eps ?? 1e-8);
   const inside = opts.epsInSqrt ?? false;
-  return {
-    init: (params): RmsState => ({ nu: new Float32Array(params.length) }),
-    update(grads, state): [Float32Array, RmsState] {
+  const k = kernelsOf(opts.engine);
+  return scalableRule(
+    (params): RmsState => ({ nu: new Float32Array(params.length) }),
+    (grads, state, post): [Float32Array, RmsState] => {
       const prev = stateArray("scaleByRms", state, "nu", grads.length);
-      const nu = new Float32Array(grads.length);
-      const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) {
-        const g = grads[i]!;
-        const v = decay * prev[i]! + (1 - decay) * g * g;
-        nu[i] = v;
-        const den = inside ? Math.sqrt(v + eps) : Math.sqrt(v) + eps;
-        out[i] = den > 0 ? g / den : 0;
-      }
+      const { out, nu } = k().rms(grads, prev, decay, eps, inside, post);
       return [out, { nu }];
     },
-  };
+  );
 }
 
-export interface ScaleByAdamOptions {
+export interface ScaleByAdamOptions extends RuleEngineOption {
   /** Decay of the first moment, in [0, 1). Default 0.9. */
   readonly b1?: number;
   /** Decay of the second moment, in [0, 1). Default 0.999. */
@@ -138,40 +159,30 @@ export type AdamState = { readonly count: number; readonly mu: Float32Array; rea
  * update `mu_hat / (sqrt(nu_hat) + eps)` with the bias corrections
  * `mu_hat = mu_t / (1 - b1^t)`, `nu_hat = nu_t / (1 - b2^t)`.
  */
-export function scaleByAdam(opts: ScaleByAdamOptions = {}): GradientTransformation {
+export function scaleByAdam(opts: ScaleByAdamOptions = {}): ScalableTransformation {
   const b1 = checkDecay("scaleByAdam", "b1", opts.b1 ?? 0.9);
   const b2 = checkDecay("scaleByAdam", "b2", opts.b2 ?? 0.999);
   const eps = checkNonNegative("scaleByAdam", "eps", opts.eps ?? 1e-8);
-  return {
-    init: (params): AdamState => ({
+  const k = kernelsOf(opts.engine);
+  return scalableRule(
+    (params): AdamState => ({
       count: 0,
       mu: new Float32Array(params.length),
       nu: new Float32Array(params.length),
     }),
-    update(grads, state): [Float32Array, AdamState] {
+    (grads, state, post): [Float32Array, AdamState] => {
       const count = stateNumber("scaleByAdam", state, "count") + 1;
       const mu0 = stateArray("scaleByAdam", state, "mu", grads.length);
       const nu0 = stateArray("scaleByAdam", state, "nu", grads.length);
       const c1 = 1 - Math.pow(b1, count);
       const c2 = 1 - Math.pow(b2, count);
-      const mu = new Float32Array(grads.length);
-      const nu = new Float32Array(grads.length);
-      const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) {
-        const g = grads[i]!;
-        const m = b1 * mu0[i]! + (1 - b1) * g;
-        const v = b2 * nu0[i]! + (1 - b2) * g * g;
-        mu[i] = m;
-        nu[i] = v;
-        const den = Math.sqrt(v / c2) + eps;
-        out[i] = den > 0 ? m / c1 / den : 0;
-      }
+      const { out, mu, nu } = k().adam(grads, mu0, nu0, b1, b2, eps, c1, c2, post);
       return [out, { count, mu, nu }];
     },
-  };
+  );
 }
 
-export interface ScaleByAdagradOptions {
+export interface ScaleByAdagradOptions extends RuleEngineOption {
   /** Starting value of the sum of squared gradients, >= 0. Default 0.1. */
   readonly initialAccumulator?: number;
   /** Added to the root of the sum (see `epsInSqrt`). Default 1e-7. */
@@ -188,24 +199,17 @@ export type AdagradState = { readonly sumOfSquares: Float32Array };
  * Learning and Stochastic Optimization"): `s_t = s_{t-1} + g_t^2` from `s_0 =
  * initialAccumulator`, update `g_t / (sqrt(s_t) + eps)`.
  */
-export function scaleByAdagrad(opts: ScaleByAdagradOptions = {}): GradientTransformation {
+export function scaleByAdagrad(opts: ScaleByAdagradOptions = {}): ScalableTransformation {
   const s0 = checkNonNegative("scaleByAdagrad", "initialAccumulator", opts.initialAccumulator ?? 0.1);
   const eps = checkNonNegative("scaleByAdagrad", "eps", opts.eps ?? 1e-7);
   const inside = opts.epsInSqrt ?? false;
-  return {
-    init: (params): AdagradState => ({ sumOfSquares: new Float32Array(params.length).fill(s0) }),
-    update(grads, state): [Float32Array, AdagradState] {
+  const k = kernelsOf(opts.engine);
+  return scalableRule(
+    (params): AdagradState => ({ sumOfSquares: new Float32Array(params.length).fill(s0) }),
+    (grads, state, post): [Float32Array, AdagradState] => {
       const prev = stateArray("scaleByAdagrad", state, "sumOfSquares", grads.length);
-      const sumOfSquares = new Float32Array(grads.length);
-      const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) {
-        const g = grads[i]!;
-        const s = prev[i]! + g * g;
-        sumOfSquares[i] = s;
-        const den = inside ? Math.sqrt(s + eps) : Math.sqrt(s) + eps;
-        out[i] = den > 0 ? g / den : 0;
-      }
-      return [out, { sumOfSquares }];
+      const { out, s } = k().adagrad(grads, prev, eps, inside, post);
+      return [out, { sumOfSquares: s }];
     },
-  };
+  );
 }

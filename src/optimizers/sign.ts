@@ -5,12 +5,13 @@
  * gradients, and down when it disagrees.
  */
 import { checkDecay, checkNonNegative, checkPositive, stateArray } from "./checks.ts";
-import type { GradientTransformation } from "./transform.ts";
+import { kernelsOf, scalableRule, type RuleEngineOption } from "./primitives.ts";
+import type { ScalableTransformation } from "./transform.ts";
 
 /** Which rule: `alpha^(sign(g) sign(m)) g` or `(alpha + sign(g) sign(m)) g`. */
 export type SignRule = "powersign" | "addsign";
 
-export interface ScaleBySignRuleOptions {
+export interface ScaleBySignRuleOptions extends RuleEngineOption {
   readonly rule: SignRule;
   /** Base: Math.E for PowerSign, 1 for AddSign unless given. */
   readonly alpha?: number;
@@ -32,7 +33,7 @@ export const SIGN_RULE_ALPHA: Readonly<Record<SignRule, number>> = { powersign: 
  * `scaleByLearningRate(lr)` for the step `-lr * ...`. The paper's decayed variants (where
  * `s` is multiplied by a schedule) are not provided.
  */
-export function scaleBySignRule(opts: ScaleBySignRuleOptions): GradientTransformation {
+export function scaleBySignRule(opts: ScaleBySignRuleOptions): ScalableTransformation {
   const rule = opts.rule;
   if (rule !== "powersign" && rule !== "addsign") {
     throw new Error(`scaleBySignRule: rule must be 'powersign' or 'addsign', got '${String(rule)}'`);
@@ -43,22 +44,15 @@ export function scaleBySignRule(opts: ScaleBySignRuleOptions): GradientTransform
       ? checkPositive(rule, "alpha", alpha0)
       : checkNonNegative(rule, "alpha", alpha0);
   const beta = checkDecay(rule, "beta", opts.beta ?? 0.9);
-  // PowerSign's factor for s = -1, 0, +1, computed once.
-  const power = [1 / alpha, 1, alpha] as const;
-  return {
-    init: (params): SignRuleState => ({ mu: new Float32Array(params.length) }),
-    update(grads, state): [Float32Array, SignRuleState] {
+  // The factor for s = 1, -1 and 0, computed once.
+  const [same, opposite, zero] = rule === "powersign" ? [alpha, 1 / alpha, 1] : [alpha + 1, alpha - 1, alpha];
+  const k = kernelsOf(opts.engine);
+  return scalableRule(
+    (params): SignRuleState => ({ mu: new Float32Array(params.length) }),
+    (grads, state, post): [Float32Array, SignRuleState] => {
       const prev = stateArray("scaleBySignRule", state, "mu", grads.length);
-      const mu = new Float32Array(grads.length);
-      const out = new Float32Array(grads.length);
-      for (let i = 0; i < grads.length; i++) {
-        const g = grads[i]!;
-        const m = beta * prev[i]! + (1 - beta) * g;
-        mu[i] = m;
-        const s = Math.sign(g) * Math.sign(m);
-        out[i] = (rule === "powersign" ? power[s + 1]! : alpha + s) * g;
-      }
+      const { out, mu } = k().signRule(grads, prev, beta, same, opposite, zero, post);
       return [out, { mu }];
     },
-  };
+  );
 }

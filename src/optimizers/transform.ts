@@ -15,6 +15,23 @@ export interface GradientTransformation {
   update(grads: Float32Array, state: OptState, params: Float32Array): [Float32Array, OptState];
 }
 
+/**
+ * A transformation that can multiply its updates by a constant in the same pass, with the
+ * bits of `chain(tx, scale(c))` (each update rounded to float32, then times `c`, rounded
+ * again). `chain` uses it when a `scale` follows; the state is the transformation's own.
+ */
+export interface ScalableTransformation extends GradientTransformation {
+  updateScaled(grads: Float32Array, state: OptState, params: Float32Array, c: number): [Float32Array, OptState];
+}
+
+/** `scale(c)`: stateless multiplication by `scaleFactor`. */
+export interface ScaleTransformation extends GradientTransformation {
+  readonly scaleFactor: number;
+}
+
+/** The state of a stateless transformation. */
+export const EMPTY_STATE: OptState = Object.freeze({});
+
 /** theta + updates, as a new array. */
 export function applyUpdates(params: Float32Array, updates: Float32Array): Float32Array {
   if (params.length !== updates.length) {

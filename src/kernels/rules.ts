@@ -1,0 +1,289 @@
+/**
+ * The elementwise update rules of the hand-designed optimizers (src/optimizers/), in two
+ * engines that give the same bits:
+ * - `ts`: plain TypeScript loops, float64 arithmetic stored as float32: the reference.
+ * - `wasm`: WebAssembly SIMD (`assembly/rules.ts`, built into `build/rules.wasm`), the same
+ *   operations in the same order on float64x2 lanes. The default where it is built.
+ *
+ * Every rule takes the gradients and the previous state, never modifies them, and returns
+ * fresh arrays. `post`, when given, multiplies each update (once rounded to float32) by `post`
+ * in the same pass: the same bits as chaining `scale(post)` after the rule.
+ * test/rules.test.ts asserts that both engines agree bit for bit.
+ */
+import { readFileSync } from "node:fs";
+
+declare namespace WebAssembly {
+  interface Module {}
+  interface Memory {
+    readonly buffer: ArrayBuffer;
+    grow(pages: number): number;
+  }
+  interface Instance {
+    readonly exports: Record<string, unknown>;
+  }
+}
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => WebAssembly.Module;
+  Memory: new (d: { initial: number; maximum: number }) => WebAssembly.Memory;
+  Instance: new (m: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => WebAssembly.Instance;
+};
+
+export type RuleEngine = "ts" | "wasm";
+export const RULE_ENGINES: readonly RuleEngine[] = ["wasm", "ts"];
+
+export interface RuleKernels {
+  readonly engine: RuleEngine;
+  /** out = c g. */
+  scale(g: Float32Array, c: number): Float32Array;
+  /** trace = decay trace0 + g; out = g + decay trace (`nesterov`) or trace. */
+  momentum(g: Float32Array, trace0: Float32Array, decay: number, nesterov: boolean, post?: number): { out: Float32Array; trace: Float32Array };
+  /** nu = decay nu0 + (1 - decay) g g; out = g / (sqrt(nu) + eps), or g / sqrt(nu + eps) with `inside`; 0 where that root is 0. */
+  rms(g: Float32Array, nu0: Float32Array, decay: number, eps: number, inside: boolean, post?: number): { out: Float32Array; nu: Float32Array };
+  /** Adam's moments and direction `mu / c1 / (sqrt(nu / c2) + eps)` with the bias corrections c1, c2 given. */
+  adam(
+    g: Float32Array, mu0: Float32Array, nu0: Float32Array,
+    b1: number, b2: number, eps: number, c1: number, c2: number, post?: number,
+  ): { out: Float32Array; mu: Float32Array; nu: Float32Array };
+  /** s = s0 + g g; out = g / (sqrt(s) + eps), or g / sqrt(s + eps) with `inside`; 0 where that root is 0. */
+  adagrad(g: Float32Array, s0: Float32Array, eps: number, inside: boolean, post?: number): { out: Float32Array; s: Float32Array };
+  /**
+   * mu = beta mu0 + (1 - beta) g; out = f g where f is `same`, `opposite` or `zero` as
+   * sign(g) sign(mu) is 1, -1 or 0 (PowerSign's alpha^s, AddSign's alpha + s).
+   */
+  signRule(
+    g: Float32Array, mu0: Float32Array, beta: number, same: number, opposite: number, zero: number, post?: number,
+  ): { out: Float32Array; mu: Float32Array };
+}
+
+/** Stores `u` rounded to float32, then (with `post`) `post` times that, rounded again. */
+function finisher(post: number | undefined): (u: number) => number {
+  if (post === undefined) return (u) => u;
+  return (u) => post * Math.fround(u);
+}
+
+/** The plain-TypeScript rules: the reference. */
+export const TS_RULES: RuleKernels = {
+  engine: "ts",
+  scale(g, c) {
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) out[i] = c * g[i]!;
+    return out;
+  },
+  momentum(g, trace0, decay, nesterov, post) {
+    const fin = finisher(post);
+    const trace = new Float32Array(g.length);
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) {
+      const gi = g[i]!;
+      const m = decay * trace0[i]! + gi;
+      trace[i] = m;
+      out[i] = fin(nesterov ? gi + decay * m : m);
+    }
+    return { out, trace };
+  },
+  rms(g, nu0, decay, eps, inside, post) {
+    const fin = finisher(post);
+    const nu = new Float32Array(g.length);
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) {
+      const gi = g[i]!;
+      const v = decay * nu0[i]! + (1 - decay) * gi * gi;
+      nu[i] = v;
+      const den = inside ? Math.sqrt(v + eps) : Math.sqrt(v) + eps;
+      out[i] = fin(den > 0 ? gi / den : 0);
+    }
+    return { out, nu };
+  },
+  adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) {
+    const fin = finisher(post);
+    const mu = new Float32Array(g.length);
+    const nu = new Float32Array(g.length);
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) {
+      const gi = g[i]!;
+      const m = b1 * mu0[i]! + (1 - b1) * gi;
+      const v = b2 * nu0[i]! + (1 - b2) * gi * gi;
+      mu[i] = m;
+      nu[i] = v;
+      const den = Math.sqrt(v / c2) + eps;
+      out[i] = fin(den > 0 ? m / c1 / den : 0);
+    }
+    return { out, mu, nu };
+  },
+  adagrad(g, s0, eps, inside, post) {
+    const fin = finisher(post);
+    const s = new Float32Array(g.length);
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) {
+      const gi = g[i]!;
+      const v = s0[i]! + gi * gi;
+      s[i] = v;
+      const den = inside ? Math.sqrt(v + eps) : Math.sqrt(v) + eps;
+      out[i] = fin(den > 0 ? gi / den : 0);
+    }
+    return { out, s };
+  },
+  signRule(g, mu0, beta, same, opposite, zero, post) {
+    const fin = finisher(post);
+    const mu = new Float32Array(g.length);
+    const out = new Float32Array(g.length);
+    for (let i = 0; i < g.length; i++) {
+      const gi = g[i]!;
+      const m = beta * mu0[i]! + (1 - beta) * gi;
+      mu[i] = m;
+      const s = Math.sign(gi) * Math.sign(m);
+      out[i] = fin((s > 0 ? same : s < 0 ? opposite : s === 0 ? zero : NaN) * gi);
+    }
+    return { out, mu };
+  },
+};
+
+/** Where the compiled rules are expected. */
+export const RULES_WASM_URL = new URL("../../build/rules.wasm", import.meta.url);
+
+/** The WebAssembly rules were asked for but `build/rules.wasm` is not there. */
+export class RuleKernelUnavailableError extends Error {
+  override readonly name = "RuleKernelUnavailableError";
+}
+
+interface RuleExports {
+  scale(n: number, g: number, out: number, c: number): void;
+  momentum(n: number, g: number, trace: number, out: number, decay: number, nesterov: number, post: number, c: number): void;
+  rms(n: number, g: number, nu: number, out: number, decay: number, eps: number, inside: number, post: number, c: number): void;
+  adam(
+    n: number, g: number, mu: number, nu: number, out: number,
+    b1: number, b2: number, eps: number, c1: number, c2: number, post: number, c: number,
+  ): void;
+  adagrad(n: number, g: number, s: number, out: number, eps: number, inside: number, post: number, c: number): void;
+  signRule(
+    n: number, g: number, mu: number, out: number, beta: number, same: number, opposite: number, zero: number, post: number, c: number,
+  ): void;
+}
+
+const PAGE = 65536;
+
+/**
+ * Below this many coordinates the WebAssembly rules hand the call to the TypeScript ones
+ * (the same bits): copying in and out costs more than the loop saves. Measured with Adam on
+ * this project's machine: 1.1 us against 1.5 us at 10 coordinates, 4.2 against 3.4 at 64.
+ */
+export const WASM_RULES_MIN_LENGTH = 32;
+
+/**
+ * The WebAssembly rules on one instance with a memory of its own, grown to the largest call
+ * so far (never shrunk). Each call copies the gradients and state in, runs one pass, and
+ * copies the results out as fresh arrays, so nothing returned aliases that memory. Calls on
+ * fewer than `WASM_RULES_MIN_LENGTH` coordinates run the TypeScript loops.
+ */
+function createWasmRules(): RuleKernels {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(RULES_WASM_URL);
+  } catch {
+    throw new RuleKernelUnavailableError(
+      `optimizer rules: ${RULES_WASM_URL.pathname} not found; run \`npm run build:wasm\`, or use the TypeScript rules (engine 'ts')`,
+    );
+  }
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as RuleExports;
+  /**
+   * Room for `arrays` float32 arrays of n values (each padded to 16 bytes); returns their byte
+   * addresses and a float32 view of the whole memory.
+   */
+  const layout = (n: number, arrays: number): { at: number[]; f32: Float32Array } => {
+    const stride = Math.ceil(n / 4) * 16;
+    const need = arrays * stride;
+    const have = memory.buffer.byteLength;
+    if (need > have) memory.grow(Math.ceil((need - have) / PAGE));
+    const at: number[] = [];
+    for (let k = 0; k < arrays; k++) at.push(k * stride);
+    return { at, f32: new Float32Array(memory.buffer) };
+  };
+  const take = (f32: Float32Array, at: number, n: number): Float32Array => f32.slice(at >> 2, (at >> 2) + n);
+  const postArgs = (post: number | undefined): [number, number] => (post === undefined ? [0, 1] : [1, post]);
+  return {
+    engine: "wasm",
+    scale(g, c) {
+      const n = g.length;
+      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.scale(g, c);
+      const { at: [pg, po], f32 } = layout(n, 2) as { at: [number, number]; f32: Float32Array };
+      f32.set(g, pg >> 2);
+      ex.scale(n, pg, po, c);
+      return take(f32, po, n);
+    },
+    momentum(g, trace0, decay, nesterov, post) {
+      const n = g.length;
+      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.momentum(g, trace0, decay, nesterov, post);
+      const { at: [pg, pt, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
+      f32.set(g, pg >> 2);
+      f32.set(trace0, pt >> 2);
+      ex.momentum(n, pg, pt, po, decay, nesterov ? 1 : 0, ...postArgs(post));
+      return { out: take(f32, po, n), trace: take(f32, pt, n) };
+    },
+    rms(g, nu0, decay, eps, inside, post) {
+      const n = g.length;
+      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.rms(g, nu0, decay, eps, inside, post);
+      const { at: [pg, pn, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
+      f32.set(g, pg >> 2);
+      f32.set(nu0, pn >> 2);
+      ex.rms(n, pg, pn, po, decay, eps, inside ? 1 : 0, ...postArgs(post));
+      return { out: take(f32, po, n), nu: take(f32, pn, n) };
+    },
+    adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) {
+      const n = g.length;
+      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.adam(g, mu0, nu0, b1, b2, eps, c1, c2, post);
+      const { at: [pg, pm, pn, po], f32 } = layout(n, 4) as { at: [number, number, number, number]; f32: Float32Array };
+      f32.set(g, pg >> 2);
+      f32.set(mu0, pm >> 2);
+      f32.set(nu0, pn >> 2);
+      ex.adam(n, pg, pm, pn, po, b1, b2, eps, c1, c2, ...postArgs(post));
+      return { out: take(f32, po, n), mu: take(f32, pm, n), nu: take(f32, pn, n) };
+    },
+    adagrad(g, s0, eps, inside, post) {
+      const n = g.length;
+      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.adagrad(g, s0, eps, inside, post);
+      const { at: [pg, ps, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
+      f32.set(g, pg >> 2);
+      f32.set(s0, ps >> 2);
+      ex.adagrad(n, pg, ps, po, eps, inside ? 1 : 0, ...postArgs(post));
+      return { out: take(f32, po, n), s: take(f32, ps, n) };
+    },
+    signRule(g, mu0, beta, same, opposite, zero, post) {
+      const n = g.length;
+      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.signRule(g, mu0, beta, same, opposite, zero, post);
+      const { at: [pg, pm, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
+      f32.set(g, pg >> 2);
+      f32.set(mu0, pm >> 2);
+      ex.signRule(n, pg, pm, po, beta, same, opposite, zero, ...postArgs(post));
+      return { out: take(f32, po, n), mu: take(f32, pm, n) };
+    },
+  };
+}
+
+let wasmRules: RuleKernels | undefined;
+let wasmMissing = false;
+
+/** Whether `build/rules.wasm` is present and this runtime runs it. */
+export function wasmRulesAvailable(): boolean {
+  if (wasmRules !== undefined) return true;
+  if (wasmMissing) return false;
+  try {
+    wasmRules = createWasmRules();
+    return true;
+  } catch {
+    wasmMissing = true;
+    return false;
+  }
+}
+
+/**
+ * The rules of `engine`; without one, `wasm` where it is built, else `ts`. Asking for `wasm`
+ * when it is not built throws `RuleKernelUnavailableError` rather than running the other.
+ */
+export function ruleKernels(engine?: RuleEngine): RuleKernels {
+  if (engine === "ts") return TS_RULES;
+  if (engine === undefined) return wasmRulesAvailable() ? wasmRules! : TS_RULES;
+  if (engine !== "wasm") throw new Error(`unknown rule engine '${String(engine)}' (expected ${RULE_ENGINES.join(", ")})`);
+  if (wasmRules === undefined) wasmRules = createWasmRules();
+  return wasmRules;
+}

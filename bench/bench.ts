@@ -218,6 +218,8 @@ results.push(benchMeta("Q", quad, W_CFG, "ref", 1, [warmup, iters]));
 const lstm = lstmOptimizer(W_CFG, engineFactory(kernelUsed, 1));
 const phi = lstm.init(key(5));
 const stepAdam = benchStep("adam", mnist, () => adam(1e-3));
+// The same with the plain-TypeScript update rules (the same bits), for the rules' share.
+const stepAdamTs = benchStep("adam (ts)", mnist, () => adam(1e-3, { engine: "ts" }));
 const stepLstm1 = benchStep("lstm 1T", mnist, () => lstm.optFn(phi, mnist.sample(key(0)).layout));
 const lstmAll = lstmOptimizer(W_CFG, engineFactory(kernelUsed, allThreads));
 const stepLstmAll = allThreads > 1 ? benchStep(`lstm ${allThreads}T`, mnist, () => lstmAll.optFn(phi, mnist.sample(key(0)).layout)) : stepLstm1;
@@ -232,7 +234,7 @@ if (json) {
       mlpBackend,
       flopPerCoordStep: FLOP_PER_COORD_STEP,
       meta: results,
-      step: { adam_ms: stepAdam, lstm_1T_ms: stepLstm1, lstm_allT_ms: stepLstmAll, threads: allThreads, ratio_1T: stepLstm1 / stepAdam, ratio_allT: stepLstmAll / stepAdam },
+      step: { adam_ms: stepAdam, adam_ts_rules_ms: stepAdamTs, lstm_1T_ms: stepLstm1, lstm_allT_ms: stepLstmAll, threads: allThreads, ratio_1T: stepLstm1 / stepAdam, ratio_allT: stepLstmAll / stepAdam },
     }) + "\n",
   );
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { TS_RULES, WASM_RULES_MIN_LENGTH, ruleKernels, wasmRulesAvailable, type RuleKernels } from "../src/kernels/rules.ts";
+import { firstNonFinite } from "../src/core/finite.ts";
 import { assertFiniteGrads } from "../src/optimizers/checks.ts";
 import { chain } from "../src/optimizers/combine.ts";
 import { scale, scaleByAdagrad, scaleByAdam, scaleByRms, traceMomentum } from "../src/optimizers/primitives.ts";
@@ -197,6 +198,9 @@ test("an unknown rule engine is refused by name", () => {
 });
 
 test("the finiteness check finds a non-finite value wherever it sits", () => {
+  assert.equal(firstNonFinite(new Float32Array(0)), -1);
+  assert.equal(firstNonFinite(new Float64Array([1e308, -1e308, 5e-324, -0])), -1);
+  assert.equal(firstNonFinite(new Float64Array([1, 2, 3, 4, 5, 1e308 * 10])), 5);
   for (const n of [1, 4, 5, 11]) {
     assertFiniteGrads("x", values(n, 3).map((v) => (Number.isFinite(v) ? v : 0)));
     for (let at = 0; at < n; at++) {
@@ -204,6 +208,7 @@ test("the finiteness check finds a non-finite value wherever it sits", () => {
         const g = new Float32Array(n).fill(3.4e38);
         g[at] = bad;
         assert.throws(() => assertFiniteGrads("x", g), { message: `x: gradients contained NaN/Inf (${bad} at index ${at} of ${n})` });
+        assert.equal(firstNonFinite(g), at);
       }
     }
   }

@@ -5,6 +5,7 @@
  * optimizer runs on the same fresh test instances (same functions, same initial points, same
  * minibatches) and the per-function loss at every step is summarised with a 95% interval.
  */
+import { firstNonFinite } from "../core/finite.ts";
 import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
 import type { Metrics, Task, TaskFamily } from "../tasks/base.ts";
@@ -55,7 +56,7 @@ export function runOptimizer(
   let state = tx.init(theta);
   for (let t = 0; t <= steps; t++) {
     const { loss, grad } = task.lossAndGrad(theta, foldIn(batchKey, t));
-    if (!Number.isFinite(loss) || !allFinite(grad)) return { losses, diverged: true };
+    if (!Number.isFinite(loss) || firstNonFinite(grad) >= 0) return { losses, diverged: true };
     losses[t] = loss / task.instances;
     if (t === steps) break;
     const [updates, next] = tx.update(grad, state, theta);
@@ -74,11 +75,6 @@ export function runCandidate(c: Candidate, lr: number | undefined, inst: Instanc
   } finally {
     tx.dispose?.();
   }
-}
-
-function allFinite(a: Float32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i]!)) return false;
-  return true;
 }
 
 /** A test or tuning instance: a fresh function, its initial point and its minibatch key. */

@@ -22,6 +22,7 @@
  * The whole state is one named record (`MetaTrainState`), so a checkpoint writes it as it is
  * and training resumes exactly where it stopped.
  */
+import { firstNonFinite } from "../core/finite.ts";
 import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
 import type { Task, TaskFamily } from "../tasks/base.ts";
@@ -381,9 +382,7 @@ export function metaTrain(
             });
             const norm = cfg.metaLoss === "log" ? counted : counted * tr.task.instances;
             const loss = r.metaLoss / norm;
-            let finite = Number.isFinite(loss);
-            for (let i = 0; i < r.dphi.length && finite; i++) finite = Number.isFinite(r.dphi[i]!);
-            if (!finite) {
+            if (!Number.isFinite(loss) || firstNonFinite(r.dphi) >= 0) {
               // A diverged trajectory: drop the rest of its horizon; it does not touch phi.
               tr.live = false;
               s = { ...s, skipped: s.skipped + 1 };

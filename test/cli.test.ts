@@ -363,14 +363,26 @@ describe("l2o compare", () => {
     const b = JSON.parse(readFileSync(B, "utf8")) as { results: { finalLosses: number[] }[] };
     b.results[0]!.finalLosses[2] = 123;
     writeFileSync(clash, JSON.stringify(b));
-    const [ok, otherSeed, bad, clashing, missing] = await Promise.all([
+    // B's sgd@0.05 row as a tuned `sgd` row (the rate it was tuned to, the same losses).
+    const alias = join(E, "alias.json");
+    const c = JSON.parse(readFileSync(B, "utf8")) as { results: { optimizer: string; lr: number }[] };
+    assert.equal(c.results[0]!.lr, 0.05);
+    c.results[0]!.optimizer = "sgd";
+    writeFileSync(alias, JSON.stringify(c));
+    const M2 = join(E, "merged-alias.json");
+    const [ok, otherSeed, bad, clashing, missing, aliased] = await Promise.all([
       l2o("compare", A, B, "--json", M),
       l2o("compare", A, C),
       l2o("compare", A, corrupt),
       l2o("compare", A, clash),
       l2o("compare", A, join(E, "nope.json")),
+      l2o("compare", A, alias, "--json", M2),
     ]);
     assert.equal(ok.code, 0, ok.stderr);
+    assert.equal(aliased.code, 0, aliased.stderr);
+    const merged2 = JSON.parse(readFileSync(M2, "utf8")) as { results: { optimizer: string }[] };
+    assert.deepEqual(merged2.results.map((r) => r.optimizer), ["adam@0.1", "sgd@0.05", "rmsprop@0.01"], "a tuned sgd that is sgd@0.05's run is shown once");
+    assert.doesNotMatch(aliased.stdout, /vs sgd:/);
     const merged = JSON.parse(readFileSync(M, "utf8")) as { seed: number; results: { optimizer: string; finalLosses: number[] }[] };
     const a = JSON.parse(readFileSync(A, "utf8")) as { results: { finalLosses: number[] }[] };
     assert.deepEqual(merged.results.map((r) => r.optimizer), ["adam@0.1", "sgd@0.05", "rmsprop@0.01"], "sgd@0.05 kept once");

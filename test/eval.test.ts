@@ -17,7 +17,8 @@ import {
   type Instance,
 } from "../src/eval/evaluate.ts";
 import { poolReports } from "../src/eval/pool.ts";
-import { lossFigureSpec, lossPoints, withoutRepeats } from "../src/cli/plot.ts";
+import { lossFigureSpec, lossPoints } from "../src/cli/plot.ts";
+import { withoutRepeats } from "../src/eval/pool.ts";
 
 const family = quadraticFamily({ dim: 4, instances: 3 });
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));

@@ -10,7 +10,7 @@ import { UsageError } from "./errors.ts";
 import { formatReport } from "./report.ts";
 import { writeJson } from "./eval.ts";
 import { fmt } from "./run.ts";
-import { formatPooled, poolReports, sameRun, type PooledComparison } from "../eval/pool.ts";
+import { formatPooled, poolReports, sameRun, withoutRepeats, type PooledComparison } from "../eval/pool.ts";
 
 /** Reads an `l2o eval --json` report (non-finite numbers are written there as strings). */
 export function readReport(path: string): EvalReport {
@@ -42,7 +42,8 @@ export function readReport(path: string): EvalReport {
 /**
  * The rows of `reports` in order, as one report. The reports must name the same task, steps,
  * instances and seed (then they ran on the same test instances); a row whose optimizer
- * appears again later must have the same final losses, and is kept once.
+ * appears again later must have the same final losses, and is kept once, as is a run that
+ * repeats an earlier one under another spelling (`withoutRepeats`).
  */
 export function mergeReports(reports: readonly { path: string; report: EvalReport }[]): EvalReport {
   const first = reports[0];
@@ -66,7 +67,7 @@ export function mergeReports(reports: readonly { path: string; report: EvalRepor
       }
     }
   }
-  return { task: base.task, steps: base.steps, instances: base.instances, seed: base.seed, results: [...rows.values()].map((x) => x.row) };
+  return withoutRepeats({ task: base.task, steps: base.steps, instances: base.instances, seed: base.seed, results: [...rows.values()].map((x) => x.row) });
 }
 
 export function registerCompareCommand(program: Command): void {

@@ -9,7 +9,6 @@ import type { Command } from "commander";
 import type { TopLevelSpec } from "vega-lite";
 import type { EvalReport } from "../eval/evaluate.ts";
 import { mergeReports, readReport } from "./compare.ts";
-import { optimizerKey, sameRun } from "../eval/pool.ts";
 import { writeFileAtomic } from "../io/files.ts";
 
 export interface LossFigureOptions {
@@ -52,19 +51,6 @@ export function lossPoints(r: EvalReport, linear = false): { points: LossPoint[]
   return { points, clipped };
 }
 
-/**
- * `r` without the rows that repeat an earlier one: the same optimizer at the same rate with
- * the same final losses, spelt another way (a tuned `nesterov` beside `nag@0.3` run to check
- * that the instances match). A figure draws each once.
- */
-export function withoutRepeats(r: EvalReport): EvalReport {
-  const kept: EvalReport["results"] = [];
-  for (const row of r.results) {
-    const k = optimizerKey(row);
-    if (!kept.some((x) => optimizerKey(x) === k && sameRun(x, row))) kept.push(row);
-  }
-  return { ...r, results: kept };
-}
 
 /** The vega-lite specification of the figure. */
 export function lossFigureSpec(r: EvalReport, opts: LossFigureOptions = {}): TopLevelSpec {
@@ -116,7 +102,7 @@ export function registerPlotCommand(program: Command): void {
     .option("--title <text>", "figure title (default: task, instances and seed)")
     .option("--linear", "a linear loss axis instead of the log scale")
     .action(async (paths: string[], f: { out: string; title?: string; linear?: boolean }) => {
-      const merged = withoutRepeats(mergeReports(paths.map((path) => ({ path, report: readReport(path) }))));
+      const merged = mergeReports(paths.map((path) => ({ path, report: readReport(path) })));
       const svg = await renderSvg(lossFigureSpec(merged, { title: f.title, linear: f.linear }));
       writeFileAtomic(f.out, new TextEncoder().encode(svg));
       process.stdout.write(`figure written to ${f.out} (${merged.results.length} optimizers, ${merged.steps} steps)\n`);

@@ -30,6 +30,20 @@ export function sameRun(a: Pick<CandidateResult, "lr" | "finalLosses">, b: Pick<
   return a.lr === b.lr && a.finalLosses.length === b.finalLosses.length && a.finalLosses.every((x, i) => Object.is(x, b.finalLosses[i]));
 }
 
+/**
+ * `r` without the rows that repeat an earlier one: the same optimizer at the same rate with
+ * the same final losses, spelt another way (a tuned `nesterov` beside `nag@0.3`, run to check
+ * that two reports' instances match). Tables and figures show each run once.
+ */
+export function withoutRepeats(r: EvalReport): EvalReport {
+  const kept: EvalReport["results"] = [];
+  for (const row of r.results) {
+    const k = optimizerKey(row);
+    if (!kept.some((x) => optimizerKey(x) === k && sameRun(x, row))) kept.push(row);
+  }
+  return { ...r, results: kept };
+}
+
 export interface PooledRow {
   /** The optimizer's key (see `optimizerKey`). */
   readonly optimizer: string;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { foldIn, key, randint, split, type Key } from "../src/core/rng.ts";
@@ -245,5 +246,26 @@ describe("mlp numerics", () => {
     // d loss / d b2 = softmax(z) - onehot(0) with z = [0, sigmoid(-200)] ~ [0, 0]: [-0.5, 0.5].
     const b2 = task.layout.view(grad, "b2");
     assert.ok(Math.abs(b2[0]! + 0.5) < 1e-6 && Math.abs(b2[1]! - 0.5) < 1e-6, `b2 gradient ${Array.from(b2)}`);
+  });
+});
+
+describe("jax-js loading", () => {
+  it("is loaded at the first Hessian-vector product, not when l2o is imported or the wasm backend runs", () => {
+    // A fresh process: this file's other tests have loaded jax-js already.
+    const script = `
+      import { createRequire } from "node:module";
+      const l2o = await import(${JSON.stringify(new URL("../src/index.ts", import.meta.url).href)});
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((p) => p.includes("@jax-js"));
+      const seen = [loaded()];
+      const task = l2o.mnistMlpFamily({}).sample(l2o.key(1));
+      const theta = task.init(l2o.key(2));
+      task.lossAndGrad(theta, l2o.key(3));
+      seen.push(loaded());
+      const hv = task.hvp(theta, new Float32Array(theta.length).fill(1e-3), l2o.key(3));
+      seen.push(loaded(), hv.length === theta.length && hv.every(Number.isFinite));
+      console.log(JSON.stringify(seen));
+    `;
+    const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.deepEqual(JSON.parse(out.trim().split("\n").pop()!), [false, false, true, true]);
   });
 });

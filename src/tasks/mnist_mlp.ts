@@ -18,7 +18,8 @@
  * the minibatch drawn takes about 0.3 ms with `wasm`, 1.3 ms with `jax`; a Hessian-vector
  * product about 7 ms; `evaluate` about 40 ms with `jax`.
  */
-import { jit, jvp, grad, valueAndGrad, nn, numpy as np } from "@jax-js/jax";
+import { createRequire } from "node:module";
+import type { numpy as np } from "@jax-js/jax";
 import { ParamLayout } from "../core/layout.ts";
 import { foldIn, normal, randint, type Key } from "../core/rng.ts";
 import { gatherImages, gatherPixels, imageRows, loadMnist, MNIST_CLASSES, MNIST_PIXELS, type LoadMnistOptions, type MnistSplit } from "../data/mnist.ts";
@@ -102,14 +103,31 @@ export function mlpLayout(dims: readonly number[]): ParamLayout {
   return new ParamLayout(specs);
 }
 
+type JaxModule = typeof import("@jax-js/jax");
+let jaxModule: JaxModule | undefined;
+
+/**
+ * jax-js, loaded at its first use (the `jax` backend, Hessian-vector products) instead of
+ * when l2o is imported: it costs about 30 ms and 35 MB that a command on the `wasm` backend
+ * never needs. Its CommonJS build is the one loaded, so that loading stays synchronous;
+ * nothing else in l2o imports jax-js, so there is one copy of it.
+ */
+function jax(): JaxModule {
+  return (jaxModule ??= createRequire(import.meta.url)("@jax-js/jax") as JaxModule);
+}
+
 type Fn = (x: np.Array) => np.Array;
 /**
  * Sigmoid as (1 + tanh(x / 2)) / 2: jax-js 0.1.25's `nn.sigmoid` has a NaN gradient for
  * x below about -88 (exp(-x) overflows float32 and its derivative becomes inf / inf), which
  * a learned optimizer's larger steps reach within a few dozen MNIST steps.
  */
-const stableSigmoid: Fn = (x) => np.tanh(x.mul(0.5)).mul(0.5).add(0.5);
-const ACT: Record<MlpActivation, Fn> = { sigmoid: stableSigmoid, relu: (x) => nn.relu(x), tanh: (x) => np.tanh(x) };
+const stableSigmoid: Fn = (x) => jax().numpy.tanh(x.mul(0.5)).mul(0.5).add(0.5);
+const ACT: Record<MlpActivation, Fn> = {
+  sigmoid: stableSigmoid,
+  relu: (x) => jax().nn.relu(x),
+  tanh: (x) => jax().numpy.tanh(x),
+};
 
 /** Compiled functions for one architecture. Arguments are consumed, as everywhere in jax-js. */
 interface MlpKernels {
@@ -125,6 +143,7 @@ function kernels(dims: readonly number[], activation: MlpActivation): MlpKernels
   const hit = kernelCache.get(id);
   if (hit) return hit;
   const act = ACT[activation];
+  const { jit, jvp, grad, valueAndGrad, nn, numpy: jnp } = jax();
   const forward = (theta: np.Array, x: np.Array): np.Array => {
     let h = x;
     let o = 0;
@@ -135,7 +154,7 @@ function kernels(dims: readonly number[], activation: MlpActivation): MlpKernels
       o += din * dout;
       const b = theta.ref.slice([o, o + dout]);
       o += dout;
-      h = np.matmul(h, w).add(b);
+      h = jnp.matmul(h, w).add(b);
       if (k < dims.length - 1) h = act(h);
     }
     theta.dispose();
@@ -198,8 +217,11 @@ function makeMlpTask(spec: MlpSpec): Task {
   const din = dims[0]!;
   const classes = dims[dims.length - 1]!;
   const layout = mlpLayout(dims);
-  const k = kernels(dims, spec.activation);
-  const put = (b: Batch) => [np.array(b.x).reshape([b.n, din]), np.array(oneHot(b.labels, classes)).reshape([b.n, classes])] as const;
+  let compiled: MlpKernels | undefined;
+  /** The jax-js functions, made (and jax-js loaded) at the first call that needs them. */
+  const k = (): MlpKernels => (compiled ??= kernels(dims, spec.activation));
+  const arr = (a: Float32Array): np.Array => jax().numpy.array(a);
+  const put = (b: Batch) => [arr(b.x).reshape([b.n, din]), arr(oneHot(b.labels, classes)).reshape([b.n, classes])] as const;
   const w = spec.wasm;
   /** The batch's rows in the kernels' input rows (a family's batch sets them there itself). */
   const toWasm = (m: MlpWasm, b: Batch): void => {
@@ -223,7 +245,7 @@ function makeMlpTask(spec: MlpSpec): Task {
         return w.lossGrad(theta, b.labels, b.n);
       }
       const [x, y] = put(batch(key));
-      const [v, g] = k.lossGrad(np.array(theta), x, y);
+      const [v, g] = k().lossGrad(arr(theta), x, y);
       const loss = v.dataSync()[0]!;
       return { loss, grad: f32(g.dataSync()) };
     },
@@ -231,7 +253,7 @@ function makeMlpTask(spec: MlpSpec): Task {
       layout.check(theta);
       layout.check(v);
       const [x, y] = put(batch(key));
-      return f32(k.hvp(np.array(theta), np.array(v), x, y).dataSync());
+      return f32(k().hvp(arr(theta), arr(v), x, y).dataSync());
     },
   };
   const test = spec.test;
@@ -247,7 +269,7 @@ function makeMlpTask(spec: MlpSpec): Task {
         const z =
           w !== undefined
             ? (w.bytes.set(test.pixels.subarray(s * din, (s + n) * din)), w.rowsFromBytes(n), w.logits(theta, n))
-            : f32(k.logits(np.array(theta), np.array(imageRows(test, s, n)).reshape([n, din])).dataSync());
+            : f32(k().logits(arr(theta), arr(imageRows(test, s, n)).reshape([n, din])).dataSync());
         for (let i = 0; i < n; i++) {
           const row = z.subarray(i * classes, (i + 1) * classes);
           let best = 0;

@@ -13,7 +13,7 @@ import { preprocessor, parsePreprocessConfig, type PreprocessConfig } from "../s
 import { lstmOptimizer, lstmGroupIndices } from "../src/learned/lstm_optimizer.ts";
 import { advanceUnroll, unrollMetaGrad, type MetaLossWeights } from "../src/meta/unroll.ts";
 
-const paperOpt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 });
+const paperOpt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 }, createReferenceEngine);
 
 function fixtureUnroll(name: "W" | "Q", secondOrder: boolean) {
   const { task, fx, L, grad } = loadCase(name);
@@ -173,7 +173,7 @@ for (const [pre, weights] of [
     const theta0 = normal(ks[2]!, n);
     const q = quad64(d, B, W, y);
     const task = quadTask(d, B, W, y);
-    const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: pre, outputScale: 0.3 });
+    const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: pre, outputScale: 0.3 }, createReferenceEngine);
     const phi = uniform(ks[3]!, opt.phiSize, -0.5, 0.5);
     const run = (secondOrder: boolean, secondOrderScale?: number) =>
       unrollMetaGrad({
@@ -413,7 +413,7 @@ test("an LSTM instance's state includes the preprocessing's: getState/setState r
   const B = 2;
   const ks = split(key(12), 4);
   const task = quadTask(d, B, normal(ks[0]!, B * d * d, 0.5), normal(ks[1]!, B * d));
-  const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: { kind: "logSignMomentum", p: 10, betas: [0.9] }, outputScale: 0.3 });
+  const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: { kind: "logSignMomentum", p: 10, betas: [0.9] }, outputScale: 0.3 }, createReferenceEngine);
   const inst = opt.instantiate(uniform(ks[3]!, opt.phiSize, -0.5, 0.5), task.layout, 3);
   const n = B * d;
   const run = (theta: Float32Array) => advanceUnroll({ task, lstm: inst, theta, T: 3, keys: () => key(0) });
@@ -448,7 +448,7 @@ test("lstmGroupIndices splits coordinates by layout group", () => {
 });
 
 test("lstm transform: pure, update = outputScale * output, groups are independent LSTMs", () => {
-  const opt = lstmOptimizer({ hidden: 4, groups: [["conv"], ["fc"]] });
+  const opt = lstmOptimizer({ hidden: 4, groups: [["conv"], ["fc"]] }, createReferenceEngine);
   const shape = opt.shape;
   const P = phiSize(shape);
   assert.equal(opt.phiSize, 2 * P);
@@ -501,8 +501,8 @@ test("unroll: groups with equal weights equal one LSTM; truncations continue the
   const y = normal(ks[1]!, d);
   const theta0 = normal(ks[2]!, d);
   const task = quadTask(d, 1, W, y, mixed);
-  const one = lstmOptimizer({ hidden: 4 });
-  const two = lstmOptimizer({ hidden: 4, groups: [["conv"], ["fc"]] });
+  const one = lstmOptimizer({ hidden: 4 }, createReferenceEngine);
+  const two = lstmOptimizer({ hidden: 4, groups: [["conv"], ["fc"]] }, createReferenceEngine);
   const phi = uniform(ks[3]!, one.phiSize, -0.5, 0.5);
   const phi2 = new Float32Array(2 * phi.length);
   phi2.set(phi);
@@ -567,8 +567,8 @@ test("second order through the moving averages with two LSTM groups: two copies 
   const ks = split(key(13), 4);
   const task = quadTask(d, 1, normal(ks[0]!, d * d, 0.5), normal(ks[1]!, d), mixed);
   const cfg = { hidden: 4, layers: 2, preprocess: { kind: "logSignMomentum", p: 10, betas: [0.5, 0.9] }, outputScale: 0.3 } as const;
-  const one = lstmOptimizer(cfg);
-  const two = lstmOptimizer({ ...cfg, groups: [["conv"], ["fc"]] });
+  const one = lstmOptimizer(cfg, createReferenceEngine);
+  const two = lstmOptimizer({ ...cfg, groups: [["conv"], ["fc"]] }, createReferenceEngine);
   const phi = uniform(ks[3]!, one.phiSize, -0.5, 0.5);
   const phi2 = new Float32Array(2 * one.phiSize);
   phi2.set(phi);

@@ -279,8 +279,34 @@ describe("lstm transform", () => {
     }
   }
 
+  it("without an engine, lstmOptimizer runs the WebAssembly kernel on one thread where it is built", { skip: wasmOk ? false : "build/lstm.wasm missing" }, () => {
+    const phi = phiFor(lstmOptimizer(CFG, createReferenceEngine).phiSize, 21);
+    const run = (factory?: LstmEngineFactory): Float32Array[] => {
+      const opt = factory === undefined ? lstmOptimizer(CFG) : lstmOptimizer(CFG, factory);
+      const tx = opt.optFn(phi, layout);
+      try {
+        let params = new Float32Array(n);
+        let state = tx.init(params);
+        const out: Float32Array[] = [];
+        for (const g of grads(22, 3)) {
+          const [u, s] = tx.update(g, state, params);
+          out.push(u);
+          state = s;
+          params = params.map((v, i) => v + u[i]!);
+        }
+        return out;
+      } finally {
+        tx.dispose();
+      }
+    };
+    const byDefault = run();
+    run((o) => createWasmEngine({ ...o, threads: 1 })).forEach((u, t) => assertSameBits(byDefault[t]!, u, `step ${t}`));
+    // The reference computes in float64 within a step, so its bits differ somewhere.
+    assert.ok(run(createReferenceEngine).some((u, t) => u.some((v, i) => v !== byDefault[t]![i])), "the default is not the reference");
+  });
+
   it("two groups: the state is the parts' snapshots, concatenated", () => {
-    const opt = lstmOptimizer(GROUPED);
+    const opt = lstmOptimizer(GROUPED, createReferenceEngine);
     const tx = opt.optFn(phiFor(opt.phiSize, 13), layout);
     const params = new Float32Array(n);
     const [, s1] = tx.update(grads(14, 1)[0]!, tx.init(params), params);
@@ -297,7 +323,7 @@ describe("lstm transform", () => {
   });
 
   it("a state from another engine kind is refused with a clear error", { skip: wasmOk ? false : "build/lstm.wasm missing" }, () => {
-    const ref = lstmOptimizer(CFG);
+    const ref = lstmOptimizer(CFG, createReferenceEngine);
     const phi = phiFor(ref.phiSize, 15);
     const wasm = lstmOptimizer(CFG, (o) => createWasmEngine({ ...o, threads: 1 }));
     const a = ref.optFn(phi, layout);
@@ -311,7 +337,8 @@ describe("lstm transform", () => {
       assert.throws(() => b.update(g, sa, params), /state layout .*another engine kind/);
       assert.throws(() => a.update(g, sb, params), /state layout .*another engine kind/);
       // So is a state of another shape with the same engine kind.
-      const wide = lstmOptimizer({ ...CFG, hidden: 6 }).optFn(phiFor(lstmOptimizer({ ...CFG, hidden: 6 }).phiSize, 1), layout);
+      const wideOpt = lstmOptimizer({ ...CFG, hidden: 6 }, createReferenceEngine);
+      const wide = wideOpt.optFn(phiFor(wideOpt.phiSize, 1), layout);
       const [, sw] = wide.update(g, wide.init(params), params);
       assert.throws(() => a.update(g, sw, params), /another engine kind or shape/);
       wide.dispose();

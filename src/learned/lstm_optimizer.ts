@@ -11,7 +11,7 @@
  */
 import { split, uniform, type Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
-import { createReferenceEngine } from "../kernels/lstm_ref.ts";
+import { defaultEngineFactory } from "../kernels/select.ts";
 import { phiShapes, phiSize, stateSize, type LstmEngine, type LstmEngineOptions, type LstmShape } from "../kernels/types.ts";
 import type { GradientTransformation } from "../optimizers/transform.ts";
 import type { LearnedOptimizer } from "./base.ts";
@@ -177,10 +177,12 @@ export function lstmGroupIndices(layout: ParamLayout, groups?: readonly (readonl
 
 /**
  * The coordinatewise LSTM optimizer (Andrychowicz et al. 2016, section 2.1, with the
- * preprocessing of appendix A). `engineFactory` picks the kernel: the plain-TypeScript
- * reference by default, or the WebAssembly engine.
+ * preprocessing of appendix A). `engineFactory` picks the kernel: by default the WebAssembly
+ * engine on one thread where it is built, else the plain-TypeScript reference
+ * (`defaultEngineFactory()`); pass `createReferenceEngine` for the reference, or
+ * `engineFactory(kind, threads)` for another build or more threads.
  */
-export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: LstmEngineFactory = createReferenceEngine): LstmOptimizer {
+export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: LstmEngineFactory = defaultEngineFactory()): LstmOptimizer {
   const cfg = resolveLstmOptimizerConfig(config);
   const pre = preprocessor(cfg.preprocess);
   const shape: LstmShape = { inputs: pre.inputs, hidden: cfg.hidden, layers: cfg.layers };

@@ -173,7 +173,8 @@ export const WASM_RULES_MIN_LENGTH = 32;
  * The WebAssembly rules on one instance with a memory of its own, grown to the largest call
  * so far (never shrunk). Each call copies the gradients and state in, runs one pass, and
  * copies the results out as fresh arrays, so nothing returned aliases that memory. Calls on
- * fewer than `WASM_RULES_MIN_LENGTH` coordinates run the TypeScript loops.
+ * fewer than `WASM_RULES_MIN_LENGTH` coordinates, or on more than that memory can hold (about
+ * 268 million for Adam's four arrays), run the TypeScript loops.
  */
 function createWasmRules(): RuleKernels {
   let bytes: Buffer;
@@ -187,14 +188,25 @@ function createWasmRules(): RuleKernels {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
   const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as RuleExports;
   /**
-   * Room for `arrays` float32 arrays of n values (each padded to 16 bytes); returns their byte
-   * addresses and a float32 view of the whole memory.
+   * Grows the memory to hold `arrays` float32 arrays of n values (each padded to 16 bytes);
+   * false when it cannot (past WebAssembly's 4 GiB, or the host refuses), and the call then
+   * runs the TypeScript loops.
    */
+  const room = (n: number, arrays: number): boolean => {
+    const need = arrays * Math.ceil(n / 4) * 16;
+    const have = memory.buffer.byteLength;
+    if (need <= have) return true;
+    if (need > 65536 * PAGE) return false;
+    try {
+      memory.grow(Math.ceil((need - have) / PAGE));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  /** The byte addresses of `arrays` arrays of n values, and a float32 view of the memory. */
   const layout = (n: number, arrays: number): { at: number[]; f32: Float32Array } => {
     const stride = Math.ceil(n / 4) * 16;
-    const need = arrays * stride;
-    const have = memory.buffer.byteLength;
-    if (need > have) memory.grow(Math.ceil((need - have) / PAGE));
     const at: number[] = [];
     for (let k = 0; k < arrays; k++) at.push(k * stride);
     return { at, f32: new Float32Array(memory.buffer) };
@@ -205,7 +217,7 @@ function createWasmRules(): RuleKernels {
     engine: "wasm",
     scale(g, c) {
       const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.scale(g, c);
+      if (n < WASM_RULES_MIN_LENGTH || !room(n, 2)) return TS_RULES.scale(g, c);
       const { at: [pg, po], f32 } = layout(n, 2) as { at: [number, number]; f32: Float32Array };
       f32.set(g, pg >> 2);
       ex.scale(n, pg, po, c);
@@ -213,7 +225,7 @@ function createWasmRules(): RuleKernels {
     },
     momentum(g, trace0, decay, nesterov, post) {
       const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.momentum(g, trace0, decay, nesterov, post);
+      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.momentum(g, trace0, decay, nesterov, post);
       const { at: [pg, pt, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
       f32.set(g, pg >> 2);
       f32.set(trace0, pt >> 2);
@@ -222,7 +234,7 @@ function createWasmRules(): RuleKernels {
     },
     rms(g, nu0, decay, eps, inside, post) {
       const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.rms(g, nu0, decay, eps, inside, post);
+      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.rms(g, nu0, decay, eps, inside, post);
       const { at: [pg, pn, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
       f32.set(g, pg >> 2);
       f32.set(nu0, pn >> 2);
@@ -231,7 +243,7 @@ function createWasmRules(): RuleKernels {
     },
     adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) {
       const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.adam(g, mu0, nu0, b1, b2, eps, c1, c2, post);
+      if (n < WASM_RULES_MIN_LENGTH || !room(n, 4)) return TS_RULES.adam(g, mu0, nu0, b1, b2, eps, c1, c2, post);
       const { at: [pg, pm, pn, po], f32 } = layout(n, 4) as { at: [number, number, number, number]; f32: Float32Array };
       f32.set(g, pg >> 2);
       f32.set(mu0, pm >> 2);
@@ -241,7 +253,7 @@ function createWasmRules(): RuleKernels {
     },
     adagrad(g, s0, eps, inside, post) {
       const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.adagrad(g, s0, eps, inside, post);
+      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.adagrad(g, s0, eps, inside, post);
       const { at: [pg, ps, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
       f32.set(g, pg >> 2);
       f32.set(s0, ps >> 2);
@@ -250,7 +262,7 @@ function createWasmRules(): RuleKernels {
     },
     signRule(g, mu0, beta, same, opposite, zero, post) {
       const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH) return TS_RULES.signRule(g, mu0, beta, same, opposite, zero, post);
+      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.signRule(g, mu0, beta, same, opposite, zero, post);
       const { at: [pg, pm, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
       f32.set(g, pg >> 2);
       f32.set(mu0, pm >> 2);

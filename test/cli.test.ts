@@ -173,6 +173,22 @@ describe("l2o train and eval", () => {
     assert.equal(sgd.meanLoss[0], adam.meanLoss[0]);
   });
 
+  it("eval gives the same report on any --threads, and refuses a bad count", async () => {
+    const args = (t: string, out: string) => [
+      "eval", "--task", "quadratic", "--task-config", '{"dim":3,"instances":40}', "--optimizers", `lstm:${F}`,
+      "--steps", "6", "--instances", "3", "--json", out, "--quiet", "--threads", t,
+    ];
+    const outs = ["1", "3", "auto"].map((t) => join(dir, "eval", `threads-${t}.json`));
+    const runs = await Promise.all([l2o(...args("1", outs[0]!)), l2o(...args("3", outs[1]!)), l2o(...args("auto", outs[2]!))]);
+    for (const r of runs) assert.equal(r.code, 0, r.stderr);
+    const [one, three, auto] = outs.map((o) => readFileSync(o, "utf8"));
+    assert.equal(three, one);
+    assert.equal(auto, one);
+    for (const bad of ["0", "1.5", "many"]) {
+      assertInputError(await l2o(...args(bad, join(dir, "eval", "never.json"))), /--threads expects a positive integer or .auto., got/, `--threads ${bad}`);
+    }
+  });
+
   it("train resumes from its checkpoint, and refuses one from another architecture", async () => {
     const more = trainArgs.map((a, i) => (trainArgs[i - 1] === "--epochs" ? "2" : a));
     const other = trainArgs.map((a, i) => (trainArgs[i - 1] === "--hidden" ? "5" : a));

@@ -5,8 +5,8 @@ import type { Command } from "commander";
 import { DEFAULT_LR_GRID, evaluate, type EvalReport } from "../eval/evaluate.ts";
 import { parseJsonObject, parseNumber, UsageError } from "./errors.ts";
 import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
-import { ENGINE_HELP, parseEngine } from "./train.ts";
-import type { EngineKind } from "../kernels/select.ts";
+import { ENGINE_HELP, parseEngine, parseThreads, THREADS_HELP } from "./train.ts";
+import type { EngineKind, ThreadCount } from "../kernels/select.ts";
 import { formatReport } from "./report.ts";
 
 export interface EvalJob {
@@ -19,13 +19,15 @@ export interface EvalJob {
   readonly tuneInstances: number;
   readonly lrGrid: readonly number[];
   readonly verbose: boolean;
-  /** The kernel learned optimizers run on (default: wasm on one thread). */
+  /** The kernel learned optimizers run on (default: wasm). */
   readonly engine?: EngineKind;
+  /** Its threads (default 1; `auto`: by coordinate count). */
+  readonly threads?: ThreadCount;
 }
 
 export function runEvalJob(job: EvalJob): EvalReport {
   const family = resolveTaskFamily(job.task, job.taskConfig);
-  const candidates = job.optimizers.map((o) => resolveCandidate(o, undefined, job.engine));
+  const candidates = job.optimizers.map((o) => resolveCandidate(o, undefined, job.engine, job.threads ?? 1));
   const report = evaluate(family, candidates, {
     steps: job.steps,
     instances: job.instances,
@@ -56,6 +58,7 @@ interface EvalFlags {
   json?: string;
   quiet?: boolean;
   engine: string;
+  threads: string;
 }
 
 export function registerEvalCommand(program: Command): void {
@@ -73,6 +76,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--json <file>", "write {task, steps, results: [{optimizer, lr, meanLoss[], ci95[], finalMean}]}")
     .option("--quiet", "no progress lines on standard error")
     .option("--engine <kind>", ENGINE_HELP, "wasm")
+    .option("--threads <n>", THREADS_HELP, "auto")
     .action((f: EvalFlags) => {
       const optimizers = f.optimizers.split(",").map((s) => s.trim()).filter((s) => s !== "");
       if (optimizers.length === 0) throw new UsageError("--optimizers is empty: name at least one, e.g. adam,lstm:pretrained/quadratic");
@@ -88,6 +92,7 @@ export function registerEvalCommand(program: Command): void {
         lrGrid,
         verbose: f.quiet !== true,
         engine: parseEngine(f.engine),
+        threads: parseThreads(f.threads),
       });
       process.stdout.write(formatReport(report));
       if (f.json !== undefined) {

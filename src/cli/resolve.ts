@@ -4,7 +4,7 @@ import type { TaskFamily } from "../tasks/base.ts";
 import { optimizerSpec } from "../optimizers/registry.ts";
 import type { Candidate } from "../eval/evaluate.ts";
 import { loadLstmOptimizer, type LoadedLstmOptimizer } from "../learned/file.ts";
-import { defaultEngineFactory, type EngineKind } from "../kernels/select.ts";
+import { defaultEngineFactory, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import { parseNumber, UsageError } from "./errors.ts";
 
 /** A task family by registry name; unknown names and bad configuration are usage errors. */
@@ -29,12 +29,12 @@ export interface ResolvedCandidate extends Candidate {
  * (a trained optimizer file). `lr`, when given, fixes the rate of a hand-designed optimizer;
  * `engine` is the LSTM kernel a learned one runs on (default: wasm on one thread).
  */
-export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind): ResolvedCandidate {
+export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind, threads: ThreadCount = 1): ResolvedCandidate {
   const s = spec.trim();
   if (s.startsWith("lstm:")) {
     const file = s.slice("lstm:".length);
     if (file === "") throw new UsageError(`'${spec}': give the optimizer file after 'lstm:', e.g. lstm:pretrained/quadratic`);
-    const loaded = loadLstmOptimizer(file, defaultEngineFactory(engine));
+    const loaded = loadLstmOptimizer(file, defaultEngineFactory(engine, threads));
     return {
       label: s,
       tune: false,

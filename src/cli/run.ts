@@ -7,7 +7,7 @@ import { jsonlWriter } from "../io/metrics.ts";
 import { parseJsonObject, parseNumber, UsageError } from "./errors.ts";
 import { resolveTaskFamily, resolveCandidate } from "./resolve.ts";
 import { progress } from "./progress.ts";
-import { ENGINE_HELP, parseEngine } from "./train.ts";
+import { ENGINE_HELP, parseEngine, parseThreads, THREADS_HELP } from "./train.ts";
 
 interface RunFlags {
   task: string;
@@ -20,6 +20,7 @@ interface RunFlags {
   every?: string;
   out?: string;
   engine: string;
+  threads: string;
 }
 
 export function registerRunCommand(program: Command): void {
@@ -36,6 +37,7 @@ export function registerRunCommand(program: Command): void {
     .option("--every <n>", "print the mean loss every n steps (default steps/10)")
     .option("--out <file>", "write a JSONL log of the per-step mean loss")
     .option("--engine <kind>", ENGINE_HELP, "wasm")
+    .option("--threads <n>", THREADS_HELP, "auto")
     .action((f: RunFlags) => runCommand(f));
 }
 
@@ -46,7 +48,8 @@ function runCommand(f: RunFlags): void {
   const every = f.every === undefined ? Math.max(1, Math.round(steps / 10)) : parseNumber("--every", f.every, { integer: true, positive: true });
   const lr = f.lr === undefined ? undefined : parseNumber("--lr", f.lr, { positive: true });
   const family = resolveTaskFamily(f.task, f.taskConfig === undefined ? {} : parseJsonObject("--task-config", f.taskConfig));
-  const cand = resolveCandidate(f.optimizer, lr, parseEngine(f.engine));
+  const threads = parseThreads(f.threads);
+  const cand = resolveCandidate(f.optimizer, lr, parseEngine(f.engine), threads);
   if (!cand.tune && lr !== undefined) throw new UsageError(`--lr does not apply to the learned optimizer '${f.optimizer}'`);
   const rate = cand.tune ? (cand.lr ?? lr ?? cand.defaultLr) : undefined;
   const insts = drawInstances(family, foldIn(makeKey(seed), "run"), instances);

@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { lstmOptimizer, widenInputs, type LstmOptimizer, type LstmOptimizerConfig } from "../learned/lstm_optimizer.ts";
 import { parsePreprocessConfig, preprocessor, type PreprocessConfig } from "../learned/preprocess.ts";
 import { loadLstmOptimizer, saveLstmOptimizer } from "../learned/file.ts";
-import { defaultEngineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind } from "../kernels/select.ts";
+import { defaultEngineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import {
   initMetaTrainState,
   metaTrain,
@@ -181,6 +181,18 @@ export function parseEngine(raw: string): EngineKind {
 }
 
 /** The --engine option's help, shared by the commands that run the LSTM. */
+/** `--threads` of the commands that use a trained optimizer (eval, run). */
+export const THREADS_HELP =
+  "worker threads for a learned optimizer's WebAssembly kernel, or auto: one per 4,096 coordinates, at most the machine's cores (results are the same bits on any count)";
+
+/** Reads `--threads` of eval and run: a positive integer or `auto`. */
+export function parseThreads(v: string): ThreadCount {
+  if (v.trim() === "auto") return "auto";
+  const n = Number(v);
+  if (v.trim() === "" || !Number.isInteger(n) || n < 1) throw new UsageError(`--threads expects a positive integer or 'auto', got '${v}'`);
+  return n;
+}
+
 export const ENGINE_HELP =
   "LSTM kernel: wasm (the fastest WebAssembly build here: wasm-fma, else wasm-simd), wasm-simd (multiply then add; replays files trained before wasm-fma existed bit for bit), wasm-fma (fused multiply-add) or ref (plain TypeScript)";
 

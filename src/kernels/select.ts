@@ -33,7 +33,15 @@ export function resolveEngineKind(kind: EngineKind): Exclude<EngineKind, "wasm">
  * `npm run build:wasm`); if they are missing this throws with that advice rather than silently
  * running the slower reference.
  */
-export function engineFactory(kind: EngineKind = "wasm", threads = 1): EngineFactory {
+/**
+ * Worker threads for the WebAssembly kernel: a count, or `auto`: one per 4,096 coordinates,
+ * at most the machine's cores and 8, chosen for each engine by its coordinate count. A
+ * forward pass gives the same bits on any count; a backward pass's weight gradient is summed
+ * per thread, so training replays bit for bit only on the same count (`train` takes a count).
+ */
+export type ThreadCount = number | "auto";
+
+export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 1): EngineFactory {
   if (kind === "ref") return createReferenceEngine;
   if (!ENGINE_KINDS.includes(kind)) throw new Error(`unknown LSTM engine '${String(kind)}' (expected ${ENGINE_KINDS.join(", ")})`);
   if (!wasmEngineAvailable("simd")) {
@@ -45,11 +53,17 @@ export function engineFactory(kind: EngineKind = "wasm", threads = 1): EngineFac
       "the fused multiply-add WebAssembly kernel is not available (build/lstm_fma.wasm is missing, or this runtime refuses relaxed SIMD): run `npm run build:wasm`, or use --engine wasm-simd",
     );
   }
-  return (opts) => createWasmEngine({ ...opts, threads, variant });
+  if (threads !== "auto" && !(Number.isInteger(threads) && threads >= 1)) {
+    throw new Error(`LSTM engine threads must be a positive integer or 'auto', got ${String(threads)}`);
+  }
+  return threads === "auto" ? (opts) => createWasmEngine({ ...opts, variant }) : (opts) => createWasmEngine({ ...opts, threads, variant });
 }
 
-/** The engine for using a trained optimizer: wasm on one thread when built, else the reference. */
-export function defaultEngineFactory(kind?: EngineKind, threads = 1): EngineFactory {
+/**
+ * The engine for using a trained optimizer: `kind` (default: wasm when built, else the
+ * reference) on `threads` threads (default 1).
+ */
+export function defaultEngineFactory(kind?: EngineKind, threads: ThreadCount = 1): EngineFactory {
   if (kind !== undefined) return engineFactory(kind, threads);
-  return wasmEngineAvailable("simd") ? engineFactory("wasm", 1) : createReferenceEngine;
+  return wasmEngineAvailable("simd") ? engineFactory("wasm", threads) : createReferenceEngine;
 }

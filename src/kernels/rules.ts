@@ -12,22 +12,6 @@
  */
 import { readFileSync } from "node:fs";
 
-declare namespace WebAssembly {
-  interface Module {}
-  interface Memory {
-    readonly buffer: ArrayBuffer;
-    grow(pages: number): number;
-  }
-  interface Instance {
-    readonly exports: Record<string, unknown>;
-  }
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => WebAssembly.Module;
-  Memory: new (d: { initial: number; maximum: number }) => WebAssembly.Memory;
-  Instance: new (m: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => WebAssembly.Instance;
-};
-
 export type RuleEngine = "ts" | "wasm";
 export const RULE_ENGINES: readonly RuleEngine[] = ["wasm", "ts"];
 
@@ -204,70 +188,50 @@ function createWasmRules(): RuleKernels {
       return false;
     }
   };
-  /** The byte addresses of `arrays` arrays of n values, and a float32 view of the memory. */
-  const layout = (n: number, arrays: number): { at: number[]; f32: Float32Array } => {
+  /**
+   * Copies `inputs` (the gradients, then the state arrays, which the kernel updates in place)
+   * into the memory with room for one more array, the update; `call` gets their addresses in
+   * that order. Returns the new state arrays and then the update, as fresh arrays; or null
+   * (too few coordinates, or too many for the memory) when the TypeScript loops should run.
+   */
+  const run = (inputs: readonly Float32Array[], call: (n: number, at: readonly number[]) => void): Float32Array[] | null => {
+    const n = inputs[0]!.length;
+    const arrays = inputs.length + 1;
+    if (n < WASM_RULES_MIN_LENGTH || !room(n, arrays)) return null;
     const stride = Math.ceil(n / 4) * 16;
-    const at: number[] = [];
-    for (let k = 0; k < arrays; k++) at.push(k * stride);
-    return { at, f32: new Float32Array(memory.buffer) };
+    const at = Array.from({ length: arrays }, (_, k) => k * stride);
+    const f32 = new Float32Array(memory.buffer);
+    inputs.forEach((a, k) => f32.set(a, at[k]! >> 2));
+    call(n, at);
+    return at.slice(1).map((p) => f32.slice(p >> 2, (p >> 2) + n));
   };
-  const take = (f32: Float32Array, at: number, n: number): Float32Array => f32.slice(at >> 2, (at >> 2) + n);
+  /** The kernels' last two arguments: whether a factor follows the rule, and the factor. */
   const postArgs = (post: number | undefined): [number, number] => (post === undefined ? [0, 1] : [1, post]);
   return {
     engine: "wasm",
     scale(g, c) {
-      const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH || !room(n, 2)) return TS_RULES.scale(g, c);
-      const { at: [pg, po], f32 } = layout(n, 2) as { at: [number, number]; f32: Float32Array };
-      f32.set(g, pg >> 2);
-      ex.scale(n, pg, po, c);
-      return take(f32, po, n);
+      const r = run([g], (n, [pg, po]) => ex.scale(n, pg!, po!, c));
+      return r === null ? TS_RULES.scale(g, c) : r[0]!;
     },
     momentum(g, trace0, decay, nesterov, post) {
-      const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.momentum(g, trace0, decay, nesterov, post);
-      const { at: [pg, pt, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
-      f32.set(g, pg >> 2);
-      f32.set(trace0, pt >> 2);
-      ex.momentum(n, pg, pt, po, decay, nesterov ? 1 : 0, ...postArgs(post));
-      return { out: take(f32, po, n), trace: take(f32, pt, n) };
+      const r = run([g, trace0], (n, [pg, pt, po]) => ex.momentum(n, pg!, pt!, po!, decay, nesterov ? 1 : 0, ...postArgs(post)));
+      return r === null ? TS_RULES.momentum(g, trace0, decay, nesterov, post) : { trace: r[0]!, out: r[1]! };
     },
     rms(g, nu0, decay, eps, inside, post) {
-      const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.rms(g, nu0, decay, eps, inside, post);
-      const { at: [pg, pn, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
-      f32.set(g, pg >> 2);
-      f32.set(nu0, pn >> 2);
-      ex.rms(n, pg, pn, po, decay, eps, inside ? 1 : 0, ...postArgs(post));
-      return { out: take(f32, po, n), nu: take(f32, pn, n) };
+      const r = run([g, nu0], (n, [pg, pn, po]) => ex.rms(n, pg!, pn!, po!, decay, eps, inside ? 1 : 0, ...postArgs(post)));
+      return r === null ? TS_RULES.rms(g, nu0, decay, eps, inside, post) : { nu: r[0]!, out: r[1]! };
     },
     adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) {
-      const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH || !room(n, 4)) return TS_RULES.adam(g, mu0, nu0, b1, b2, eps, c1, c2, post);
-      const { at: [pg, pm, pn, po], f32 } = layout(n, 4) as { at: [number, number, number, number]; f32: Float32Array };
-      f32.set(g, pg >> 2);
-      f32.set(mu0, pm >> 2);
-      f32.set(nu0, pn >> 2);
-      ex.adam(n, pg, pm, pn, po, b1, b2, eps, c1, c2, ...postArgs(post));
-      return { out: take(f32, po, n), mu: take(f32, pm, n), nu: take(f32, pn, n) };
+      const r = run([g, mu0, nu0], (n, [pg, pm, pn, po]) => ex.adam(n, pg!, pm!, pn!, po!, b1, b2, eps, c1, c2, ...postArgs(post)));
+      return r === null ? TS_RULES.adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) : { mu: r[0]!, nu: r[1]!, out: r[2]! };
     },
     adagrad(g, s0, eps, inside, post) {
-      const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.adagrad(g, s0, eps, inside, post);
-      const { at: [pg, ps, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
-      f32.set(g, pg >> 2);
-      f32.set(s0, ps >> 2);
-      ex.adagrad(n, pg, ps, po, eps, inside ? 1 : 0, ...postArgs(post));
-      return { out: take(f32, po, n), s: take(f32, ps, n) };
+      const r = run([g, s0], (n, [pg, ps, po]) => ex.adagrad(n, pg!, ps!, po!, eps, inside ? 1 : 0, ...postArgs(post)));
+      return r === null ? TS_RULES.adagrad(g, s0, eps, inside, post) : { s: r[0]!, out: r[1]! };
     },
     signRule(g, mu0, beta, same, opposite, zero, post) {
-      const n = g.length;
-      if (n < WASM_RULES_MIN_LENGTH || !room(n, 3)) return TS_RULES.signRule(g, mu0, beta, same, opposite, zero, post);
-      const { at: [pg, pm, po], f32 } = layout(n, 3) as { at: [number, number, number]; f32: Float32Array };
-      f32.set(g, pg >> 2);
-      f32.set(mu0, pm >> 2);
-      ex.signRule(n, pg, pm, po, beta, same, opposite, zero, ...postArgs(post));
-      return { out: take(f32, po, n), mu: take(f32, pm, n) };
+      const r = run([g, mu0], (n, [pg, pm, po]) => ex.signRule(n, pg!, pm!, po!, beta, same, opposite, zero, ...postArgs(post)));
+      return r === null ? TS_RULES.signRule(g, mu0, beta, same, opposite, zero, post) : { mu: r[0]!, out: r[1]! };
     },
   };
 }

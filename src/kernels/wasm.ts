@@ -26,24 +26,6 @@ import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmSha
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
 import { CTX, F, HEAP, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
 
-// The compiler settings include no DOM library, so the few WebAssembly types used here are
-// declared locally (the global exists in every Node release we support).
-declare namespace WebAssembly {
-  interface Module {}
-  interface Memory {
-    readonly buffer: SharedArrayBuffer;
-  }
-  interface Instance {
-    readonly exports: Record<string, unknown>;
-  }
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => WebAssembly.Module;
-  validate(bytes: Uint8Array): boolean;
-  Memory: new (d: { initial: number; maximum: number; shared: boolean }) => WebAssembly.Memory;
-  Instance: new (m: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => WebAssembly.Instance;
-};
-
 /** The engine's memory would pass WebAssembly's 4 GiB (the CLI reports it with exit code 2). */
 export class EngineMemoryError extends Error {
   override readonly name = "EngineMemoryError";
@@ -418,7 +400,6 @@ class WasmEngine implements WasmLstmEngine {
     this.lay.writePhi(this.shape, phi, this.f32);
   }
 
-
   private clearTape(): void {
     this.steps = 0;
     this.cursor = 0;
@@ -439,7 +420,6 @@ class WasmEngine implements WasmLstmEngine {
     return this.lay.readState(this.shape, this.n, this.f32);
   }
 
-
   setState(state: Float32Array): void {
     this.alive("setState");
     const per = stateSize(this.shape);
@@ -449,7 +429,6 @@ class WasmEngine implements WasmLstmEngine {
     this.lay.writeState(this.shape, this.n, state, this.f32);
     this.clearTape();
   }
-
 
   snapshot(into?: Float32Array, offset = 0): Float32Array {
     this.alive("snapshot");
@@ -528,7 +507,6 @@ class WasmEngine implements WasmLstmEngine {
     this.lay.addGradient(this.shape, this.f64, this.threads, dphi);
     this.clearTape();
   }
-
 
   stopped(): Promise<void> {
     return this.pool.exited;

@@ -18,21 +18,6 @@
  */
 import { readFileSync } from "node:fs";
 
-declare namespace WebAssembly {
-  interface Module {}
-  interface Memory {
-    readonly buffer: ArrayBuffer;
-  }
-  interface Instance {
-    readonly exports: Record<string, unknown>;
-  }
-}
-declare const WebAssembly: {
-  Module: new (bytes: Uint8Array) => WebAssembly.Module;
-  Memory: new (d: { initial: number; maximum: number }) => WebAssembly.Memory;
-  Instance: new (m: WebAssembly.Module, imports: Record<string, Record<string, unknown>>) => WebAssembly.Instance;
-};
-
 /** Where the compiled kernels are expected. */
 export const MLP_WASM_URL = new URL("../../build/mlp.wasm", import.meta.url);
 

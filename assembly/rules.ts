@@ -196,3 +196,11 @@ export function signRule(
     v128.store(out + p, pack(finish(u0, post, vc), finish(u1, post, vc)));
   }
 }
+
+/** out = a + b in float32 (the bits of float64 addition rounded to float32: for two float32 operands the two roundings agree). */
+export function add(n: i32, a: usize, b: usize, out: usize): void {
+  for (let i: usize = 0; i < <usize>n; i += 4) {
+    const p = i << 2;
+    v128.store(out + p, f32x4.add(v128.load(a + p), v128.load(b + p)));
+  }
+}

@@ -57,6 +57,7 @@ function sameBits(a: Float32Array, b: Float32Array, what: string): void {
 type Call = (k: RuleKernels, n: number, seed: number, post: number | undefined, nonFinite: boolean) => Record<string, Float32Array>;
 
 const CALLS: Record<string, Call> = {
+  add: (k, n, seed, _post, nf) => ({ out: k.add(values(n, seed, nf), values(n, seed + 1, nf)) }),
   scale: (k, n, seed, post) => ({ out: k.scale(values(n, seed), post ?? 0.37) }),
   momentum: (k, n, seed, post, nf) => k.momentum(values(n, seed, nf), values(n, seed + 1, nf), 0.9, false, post),
   nesterov: (k, n, seed, post, nf) => k.momentum(values(n, seed, nf), values(n, seed + 1, nf), 0.9, true, post),

@@ -17,6 +17,8 @@ export const RULE_ENGINES: readonly RuleEngine[] = ["wasm", "ts"];
 
 export interface RuleKernels {
   readonly engine: RuleEngine;
+  /** a + b (parameters plus updates). */
+  add(a: Float32Array, b: Float32Array): Float32Array;
   /** out = c g. */
   scale(g: Float32Array, c: number): Float32Array;
   /** trace = decay trace0 + g; out = g + decay trace (`nesterov`) or trace. */
@@ -48,6 +50,11 @@ function finisher(post: number | undefined): (u: number) => number {
 /** The plain-TypeScript rules: the reference. */
 export const TS_RULES: RuleKernels = {
   engine: "ts",
+  add(a, b) {
+    const out = new Float32Array(a.length);
+    for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+    return out;
+  },
   scale(g, c) {
     const out = new Float32Array(g.length);
     for (let i = 0; i < g.length; i++) out[i] = c * g[i]!;
@@ -131,6 +138,7 @@ export class RuleKernelUnavailableError extends Error {
 }
 
 interface RuleExports {
+  add(n: number, a: number, b: number, out: number): void;
   scale(n: number, g: number, out: number, c: number): void;
   momentum(n: number, g: number, trace: number, out: number, decay: number, nesterov: number, post: number, c: number): void;
   rms(n: number, g: number, nu: number, out: number, decay: number, eps: number, inside: number, post: number, c: number): void;
@@ -191,10 +199,11 @@ function createWasmRules(): RuleKernels {
   /**
    * Copies `inputs` (the gradients, then the state arrays, which the kernel updates in place)
    * into the memory with room for one more array, the update; `call` gets their addresses in
-   * that order. Returns the new state arrays and then the update, as fresh arrays; or null
-   * (too few coordinates, or too many for the memory) when the TypeScript loops should run.
+   * that order. Returns a reader of array k (0 the gradients, last the update) as a fresh
+   * copy; or null (too few coordinates, or too many for the memory) when the TypeScript
+   * loops should run.
    */
-  const run = (inputs: readonly Float32Array[], call: (n: number, at: readonly number[]) => void): Float32Array[] | null => {
+  const run = (inputs: readonly Float32Array[], call: (n: number, at: readonly number[]) => void): ((k: number) => Float32Array) | null => {
     const n = inputs[0]!.length;
     const arrays = inputs.length + 1;
     if (n < WASM_RULES_MIN_LENGTH || !room(n, arrays)) return null;
@@ -203,35 +212,39 @@ function createWasmRules(): RuleKernels {
     const f32 = new Float32Array(memory.buffer);
     inputs.forEach((a, k) => f32.set(a, at[k]! >> 2));
     call(n, at);
-    return at.slice(1).map((p) => f32.slice(p >> 2, (p >> 2) + n));
+    return (k) => f32.slice(at[k]! >> 2, (at[k]! >> 2) + n);
   };
   /** The kernels' last two arguments: whether a factor follows the rule, and the factor. */
   const postArgs = (post: number | undefined): [number, number] => (post === undefined ? [0, 1] : [1, post]);
   return {
     engine: "wasm",
+    add(a, b) {
+      const r = run([a, b], (n, [pa, pb, po]) => ex.add(n, pa!, pb!, po!));
+      return r === null ? TS_RULES.add(a, b) : r(2);
+    },
     scale(g, c) {
       const r = run([g], (n, [pg, po]) => ex.scale(n, pg!, po!, c));
-      return r === null ? TS_RULES.scale(g, c) : r[0]!;
+      return r === null ? TS_RULES.scale(g, c) : r(1);
     },
     momentum(g, trace0, decay, nesterov, post) {
       const r = run([g, trace0], (n, [pg, pt, po]) => ex.momentum(n, pg!, pt!, po!, decay, nesterov ? 1 : 0, ...postArgs(post)));
-      return r === null ? TS_RULES.momentum(g, trace0, decay, nesterov, post) : { trace: r[0]!, out: r[1]! };
+      return r === null ? TS_RULES.momentum(g, trace0, decay, nesterov, post) : { trace: r(1), out: r(2) };
     },
     rms(g, nu0, decay, eps, inside, post) {
       const r = run([g, nu0], (n, [pg, pn, po]) => ex.rms(n, pg!, pn!, po!, decay, eps, inside ? 1 : 0, ...postArgs(post)));
-      return r === null ? TS_RULES.rms(g, nu0, decay, eps, inside, post) : { nu: r[0]!, out: r[1]! };
+      return r === null ? TS_RULES.rms(g, nu0, decay, eps, inside, post) : { nu: r(1), out: r(2) };
     },
     adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) {
       const r = run([g, mu0, nu0], (n, [pg, pm, pn, po]) => ex.adam(n, pg!, pm!, pn!, po!, b1, b2, eps, c1, c2, ...postArgs(post)));
-      return r === null ? TS_RULES.adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) : { mu: r[0]!, nu: r[1]!, out: r[2]! };
+      return r === null ? TS_RULES.adam(g, mu0, nu0, b1, b2, eps, c1, c2, post) : { mu: r(1), nu: r(2), out: r(3) };
     },
     adagrad(g, s0, eps, inside, post) {
       const r = run([g, s0], (n, [pg, ps, po]) => ex.adagrad(n, pg!, ps!, po!, eps, inside ? 1 : 0, ...postArgs(post)));
-      return r === null ? TS_RULES.adagrad(g, s0, eps, inside, post) : { s: r[0]!, out: r[1]! };
+      return r === null ? TS_RULES.adagrad(g, s0, eps, inside, post) : { s: r(1), out: r(2) };
     },
     signRule(g, mu0, beta, same, opposite, zero, post) {
       const r = run([g, mu0], (n, [pg, pm, po]) => ex.signRule(n, pg!, pm!, po!, beta, same, opposite, zero, ...postArgs(post)));
-      return r === null ? TS_RULES.signRule(g, mu0, beta, same, opposite, zero, post) : { mu: r[0]!, out: r[1]! };
+      return r === null ? TS_RULES.signRule(g, mu0, beta, same, opposite, zero, post) : { mu: r(1), out: r(2) };
     },
   };
 }

@@ -3,6 +3,7 @@
  * makes a named, readonly state; `update(grads, state, params)` returns `[updates, state]`;
  * only `applyUpdates` changes parameters. Updates are added: theta <- theta + updates.
  */
+import { ruleKernels } from "../kernels/rules.ts";
 
 /** Optimizer state: a named, readonly record of arrays and numbers, stored by name. */
 export type OptState = {
@@ -32,12 +33,10 @@ export interface ScaleTransformation extends GradientTransformation {
 /** The state of a stateless transformation. */
 export const EMPTY_STATE: OptState = Object.freeze({});
 
-/** theta + updates, as a new array. */
+/** theta + updates, as a new array (on the rule kernels of src/kernels/rules.ts). */
 export function applyUpdates(params: Float32Array, updates: Float32Array): Float32Array {
   if (params.length !== updates.length) {
     throw new Error(`applyUpdates: ${params.length} parameters but ${updates.length} updates`);
   }
-  const out = new Float32Array(params.length);
-  for (let i = 0; i < params.length; i++) out[i] = params[i]! + updates[i]!;
-  return out;
+  return ruleKernels().add(params, updates);
 }

@@ -96,6 +96,9 @@ const F_GBS = 45;
 const F_GHS = 46; // head gradient partial sums (Hp + 4 floats)
 const F_NEXT = 47; // the forward pass's next unclaimed coordinate (claimed atomically)
 const F_FCHUNK = 48; // coordinates per claim in the forward pass (even)
+const F_BMODE = 49; // the backward pass's split: 0 fixed ranges per thread, 1 chunks claimed on demand
+const F_BCHUNK = 50; // coordinates per chunk of the backward pass (a multiple of B)
+const F_NEXTB = 51; // the backward pass's next unclaimed coordinate (claimed atomically)
 const F_RANGE = 64; // c0, c1 per thread (the backward pass's fixed ranges)
 const F_LAYER = 256; // per layer 8 fields
 const L_W = 0;
@@ -497,7 +500,36 @@ function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
 
 // ---- backward ----
 
+/**
+ * One step back for every coordinate. The float64 weight-gradient sums go to one block of
+ * sums per part of the coordinates, added up in a fixed order by the host at the end:
+ * - mode 0: each thread takes its fixed range (F_RANGE) and has its own block, so the sums,
+ *   and the gradient's last bits, depend on the thread count;
+ * - mode 1: the threads claim chunks of F_BCHUNK coordinates from a shared counter, as the
+ *   forward pass does, and each chunk has its own block; the sums are then the same whichever
+ *   thread does a chunk, so the gradient is the same bits on any thread count.
+ */
 export function backward(ctx: usize, tid: i32): void {
+  const sums = ufld(ctx, F_G64);
+  const stride = ufld(ctx, F_G64STRIDE);
+  if (fld(ctx, F_BMODE) == 0) {
+    const c0 = fld(ctx, F_RANGE + 2 * tid);
+    const c1 = fld(ctx, F_RANGE + 2 * tid + 1);
+    if (c1 > c0) backwardRange(ctx, tid, c0, c1, sums + <usize>tid * stride);
+    return;
+  }
+  const n = fld(ctx, F_N);
+  const chunk = fld(ctx, F_BCHUNK);
+  const next = ctx + (<usize>F_NEXTB << 2);
+  for (;;) {
+    const c0 = atomic.add<i32>(next, chunk);
+    if (c0 >= n) break;
+    backwardRange(ctx, tid, c0, c0 + chunk < n ? c0 + chunk : n, sums + <usize>(c0 / chunk) * stride);
+  }
+}
+
+/** The backward step for coordinates [c0, c1) on thread `tid`, its float64 sums at `g64`. */
+function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void {
   const I = fld(ctx, F_I);
   const Hp = fld(ctx, F_HP);
   const L = fld(ctx, F_L);
@@ -506,9 +538,6 @@ export function backward(ctx: usize, tid: i32): void {
   const XP = fld(ctx, F_XP);
   const S = fld(ctx, F_S);
   const G = 4 * Hp;
-  const c0 = fld(ctx, F_RANGE + 2 * tid);
-  const c1 = fld(ctx, F_RANGE + 2 * tid + 1);
-  if (c1 <= c0) return;
   const t = fld(ctx, F_T);
   const first = fld(ctx, F_FIRST) != 0;
   const DOUT = ufld(ctx, F_DOUT);
@@ -519,7 +548,6 @@ export function backward(ctx: usize, tid: i32): void {
   const tape = ufld(ctx, F_TAPE);
   const tapeX = ufld(ctx, F_TAPEX);
   const head = ufld(ctx, F_HEAD);
-  const g64 = ufld(ctx, F_G64) + <usize>tid * ufld(ctx, F_G64STRIDE);
   const scr = ufld(ctx, F_SCR) + <usize>tid * ufld(ctx, F_SCRSTRIDE);
   const dummy = scr + ufld(ctx, F_DUMMY);
   const DZ = scr + ufld(ctx, F_DZ);

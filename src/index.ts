@@ -89,7 +89,8 @@ export {
   type RuleEngine,
   type RuleKernels,
 } from "./kernels/rules.ts";
-export { engineFactory, defaultEngineFactory, KernelUnavailableError, type EngineKind, type EngineFactory } from "./kernels/select.ts";
+export { engineFactory, defaultEngineFactory, KernelUnavailableError, type EngineKind, type EngineFactory, type ThreadCount } from "./kernels/select.ts";
+export { GRADIENT_REDUCTIONS, type GradientReduction } from "./kernels/wasm.ts";
 // learned optimizers
 export { handDesigned, type LearnedOptimizer } from "./learned/base.ts";
 export { preprocessor, parsePreprocessConfig, DEFAULT_PREPROCESS, type PreprocessConfig, type Preprocessor, type PreprocessVjpStep } from "./learned/preprocess.ts";

@@ -303,6 +303,29 @@ describe("l2o train records the kernel that ran", () => {
   });
 });
 
+describe("l2o train --reduction", () => {
+  it("chunks (the default) saves the same phi on --threads 1 and 3, records the reduction, and a bad one is refused", async () => {
+    // 2,000 coordinates: the backward pass's 16 chunks of 128.
+    const base = ["train", "--task", "quadratic", "--task-config", '{"dim":10,"instances":200}', "--epochs", "1", "--horizons-per-epoch", "2",
+      "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--hidden", "4", "--engine", "wasm-simd", "--seed", "3"];
+    const out = (name: string) => join(dir, "train", `reduction-${name}.safetensors`);
+    const [one, three, perThread, bad] = await Promise.all([
+      l2o(...base, "--threads", "1", "--out", out("1")),
+      l2o(...base, "--threads", "3", "--out", out("3")),
+      l2o(...base, "--threads", "3", "--reduction", "threads", "--out", out("t3")),
+      l2o(...base, "--reduction", "rows", "--out", out("bad")),
+    ]);
+    for (const r of [one, three, perThread]) assert.equal(r.code, 0, r.stderr);
+    const [a, b, c] = ["1", "3", "t3"].map((k) => loadLstmOptimizer(out(k), createReferenceEngine));
+    assert.deepEqual(b!.phi, a!.phi);
+    assert.equal(a!.meta.training.reduction, "chunks");
+    assert.equal(c!.meta.training.reduction, "threads");
+    assert.equal(c!.meta.training.threads, 3);
+    assertInputError(bad, /--reduction expects chunks or threads, got 'rows'/, "--reduction rows");
+    assert.ok(!existsSync(out("bad")));
+  });
+});
+
 describe("l2o demo (what npm start runs)", () => {
   it("trains within its budget, saves the optimizer and prints the comparison table", async () => {
     const out = join(dir, "demo", "q.safetensors");

@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 import { key, split, uniform } from "../src/core/rng.ts";
 import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
-import { createWasmEngine, EngineMemoryError, defaultWasmVariant, wasmActivations, wasmEngineAvailable, type WasmVariant } from "../src/kernels/wasm.ts";
+import { createWasmEngine, EngineMemoryError, defaultWasmVariant, GRADIENT_REDUCTIONS, wasmActivations, wasmEngineAvailable, type WasmVariant } from "../src/kernels/wasm.ts";
 import { engineFactory, resolveEngineKind, type EngineKind } from "../src/kernels/select.ts";
 import { loadCase } from "./fixture_tasks.ts";
 import { lstmOptimizer } from "../src/learned/lstm_optimizer.ts";
@@ -121,14 +121,15 @@ const cases: { shape: LstmShape; n: number; threads: number; T: number }[] = [
   { shape: { inputs: 2, hidden: 8, layers: 2 }, n: 67, threads: 1, T: 3 },
 ];
 
-for (const variant of variants) for (const { shape, n, threads, T } of cases) {
-  const name = `inputs ${shape.inputs}, hidden ${shape.hidden}, layers ${shape.layers}; n ${n}, ${threads} thread(s); ${variant}`;
+for (const variant of variants) for (const reduction of GRADIENT_REDUCTIONS) for (const { shape, n, threads, T } of cases) {
+  const name = `inputs ${shape.inputs}, hidden ${shape.hidden}, layers ${shape.layers}; n ${n}, ${threads} thread(s); ${variant}, ${reduction}`;
   test(`matches the reference engine (${name})`, { skip }, (t) => {
     const ref = createReferenceEngine({ shape, n, capacity: T });
-    const w = createWasmEngine({ shape, n, capacity: T, threads, blockSize: 8, variant });
+    const w = createWasmEngine({ shape, n, capacity: T, threads, blockSize: 8, variant, reduction });
     try {
       assert.equal(w.threads, threads);
       assert.equal(w.variant, variant);
+      assert.equal(w.reduction, reduction);
       const a = runTrace(ref, 100 + n, T, 0.5);
       const b = runTrace(w, 100 + n, T, 0.5);
       const errs = {
@@ -370,6 +371,33 @@ test("builds: fma rounds differently from simd (so it is really fused), both wit
 // The forward pass hands chunks of coordinates to whichever thread claims them first: each
 // coordinate's outputs, state and tape must still be the same bits on any number of threads
 // (the backward pass, which reads the tape, gives the same dx on each as well).
+for (const variant of variants) test(`with the chunks reduction (the default) the weight gradient is the same bits on 1, 2 and 3 threads (${variant})`, { skip }, () => {
+  // 2,001 coordinates in chunks of 128 (blocks of 64): 16 chunks, the last one short.
+  const grads = [1, 2, 3].map((threads) => {
+    const e = createWasmEngine({ shape: paper, n: 2001, capacity: 3, threads, variant });
+    try {
+      assert.equal(e.reduction, "chunks");
+      return runTrace(e, 12, 3, 0.4).dphi;
+    } finally {
+      e.dispose();
+    }
+  });
+  for (const g of grads.slice(1)) assert.deepEqual(g, grads[0]);
+  // Per thread, the sums are grouped by thread: the same gradient to float rounding, and
+  // (for this case) not the same bits on 1 and 3 threads, which is why `chunks` exists.
+  const perThread = [1, 3].map((threads) => {
+    const e = createWasmEngine({ shape: paper, n: 2001, capacity: 3, threads, variant, reduction: "threads" });
+    try {
+      return runTrace(e, 12, 3, 0.4).dphi;
+    } finally {
+      e.dispose();
+    }
+  });
+  assert.ok(relErr(perThread[1]!, grads[0]!) <= TOL);
+  assert.notDeepEqual(perThread[1], perThread[0]);
+  assert.throws(() => createWasmEngine({ shape: paper, n: 8, capacity: 1, reduction: "rows" as never }), /reduction must be 'chunks' or 'threads', got 'rows'/);
+});
+
 for (const variant of variants) test(`forward outputs, states and dx are the same bits on 1, 2 and 3 threads (${variant})`, { skip }, () => {
   const runs = [1, 2, 3].map((threads) => {
     const e = createWasmEngine({ shape: paper, n: 2001, capacity: 3, threads, variant });

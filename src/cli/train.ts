@@ -5,6 +5,7 @@ import { lstmOptimizer, widenInputs, type LstmOptimizer, type LstmOptimizerConfi
 import { parsePreprocessConfig, preprocessor, type PreprocessConfig } from "../learned/preprocess.ts";
 import { loadLstmOptimizer, saveLstmOptimizer } from "../learned/file.ts";
 import { defaultEngineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind, type ThreadCount } from "../kernels/select.ts";
+import { GRADIENT_REDUCTIONS, type GradientReduction } from "../kernels/wasm.ts";
 import {
   initMetaTrainState,
   metaTrain,
@@ -37,6 +38,8 @@ export interface TrainJob {
   readonly out: string;
   readonly engine: EngineKind;
   readonly threads: number;
+  /** How the backward pass sums the weight gradient (default `chunks`). */
+  readonly reduction?: GradientReduction;
   readonly checkpoint?: string;
   readonly log?: string;
   /** Start from these weights (a file trained before) instead of a fresh initialisation. */
@@ -48,7 +51,8 @@ export interface TrainJob {
 /** Runs a training job; the best phi is saved to `out` after every epoch that improves it. */
 export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: LstmOptimizer; seconds: number } {
   const family = resolveTaskFamily(job.task, job.taskConfig);
-  const opt = lstmOptimizer(job.lstm, defaultEngineFactory(job.engine, job.threads));
+  const reduction = job.reduction ?? "chunks";
+  const opt = lstmOptimizer(job.lstm, defaultEngineFactory(job.engine, job.threads, reduction));
   let state: MetaTrainState = initMetaTrainState(opt, job.meta, job.init?.phi);
   if (job.checkpoint !== undefined && existsSync(job.checkpoint)) {
     state = stateFromCheckpoint(loadCheckpoint(job.checkpoint), opt.phiSize);
@@ -69,6 +73,7 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; opt: Lstm
     ...job.meta,
     engine: resolveEngineKind(job.engine),
     threads: job.engine === "ref" ? 1 : job.threads,
+    ...(job.engine === "ref" ? {} : { reduction }),
     lstm: job.lstm,
     ...(job.init !== undefined ? { init: job.init.path } : {}),
     epochsDone: s.epoch,
@@ -128,6 +133,7 @@ interface TrainFlags {
   metaLossFrom: string;
   seed: string;
   validationSeed?: string;
+  reduction: string;
   maxSeconds: string;
   engine: string;
   threads: string;
@@ -185,6 +191,14 @@ export function parseEngine(raw: string): EngineKind {
 export const THREADS_HELP =
   "worker threads for a learned optimizer's WebAssembly kernel, or auto: one per 4,096 coordinates, at most the machine's cores (results are the same bits on any count)";
 
+/** Reads `--reduction`. */
+export function parseReduction(v: string): GradientReduction {
+  if (!(GRADIENT_REDUCTIONS as readonly string[]).includes(v)) {
+    throw new UsageError(`--reduction expects ${GRADIENT_REDUCTIONS.join(" or ")}, got '${v}'`);
+  }
+  return v as GradientReduction;
+}
+
 /** Reads `--threads` of eval and run: a positive integer or `auto`. */
 export function parseThreads(v: string): ThreadCount {
   if (v.trim() === "auto") return "auto";
@@ -225,6 +239,11 @@ export function registerTrainCommand(program: Command): void {
     .option("--max-seconds <x>", "stop training after this many seconds (0: no limit)", "0")
     .option("--engine <kind>", ENGINE_HELP, "wasm")
     .option("--threads <n>", "worker threads for the wasm kernel", "2")
+    .option(
+      "--reduction <kind>",
+      "how the wasm kernel's backward pass sums the weight gradient: chunks (the same bits on any --threads) or threads (per thread: replays trainings made before chunks existed, with their --threads)",
+      "chunks",
+    )
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
     .option("--init <file>", "start from a trained optimizer file (fine-tuning); its architecture, preprocessing and output scale are kept, except that --preprocess momentum:P:... may extend a logsign:P file (the new inputs' weights start at zero)")
@@ -280,6 +299,7 @@ export function registerTrainCommand(program: Command): void {
         out: f.out,
         engine: parseEngine(f.engine),
         threads: parseNumber("--threads", f.threads, { integer: true, positive: true }),
+        reduction: parseReduction(f.reduction),
         ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
         ...(f.log !== undefined ? { log: f.log } : {}),
         ...(init !== undefined ? { init: { path: init.path, phi: init.phi } } : {}),

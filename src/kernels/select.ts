@@ -4,7 +4,7 @@
  */
 import type { LstmEngine, LstmEngineOptions } from "./types.ts";
 import { createReferenceEngine } from "./lstm_ref.ts";
-import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, type WasmVariant } from "./wasm.ts";
+import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, type GradientReduction, type WasmVariant } from "./wasm.ts";
 
 /**
  * - `wasm`: the fastest WebAssembly build this runtime accepts (`wasm-fma`, else `wasm-simd`).
@@ -29,19 +29,20 @@ export function resolveEngineKind(kind: EngineKind): Exclude<EngineKind, "wasm">
 }
 
 /**
- * The factory for `kind`. The WebAssembly kinds need the kernels built by `npm install` (or
- * `npm run build:wasm`); if they are missing this throws with that advice rather than silently
- * running the slower reference.
- */
-/**
  * Worker threads for the WebAssembly kernel: a count, or `auto`: one per 4,096 coordinates,
  * at most the machine's cores and 8, chosen for each engine by its coordinate count. A
- * forward pass gives the same bits on any count; a backward pass's weight gradient is summed
- * per thread, so training replays bit for bit only on the same count (`train` takes a count).
+ * forward pass gives the same bits on any count, and so does a backward pass with the
+ * `chunks` gradient reduction (the default); with `threads` it does not.
  */
 export type ThreadCount = number | "auto";
 
-export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 1): EngineFactory {
+/**
+ * The factory for `kind` on `threads` threads; `reduction` is how the WebAssembly engine's
+ * backward pass sums the weight gradient (see `GradientReduction`). The WebAssembly kinds
+ * need the kernels built by `npm install` (or `npm run build:wasm`); if they are missing this
+ * throws with that advice rather than silently running the slower reference.
+ */
+export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 1, reduction: GradientReduction = "chunks"): EngineFactory {
   if (kind === "ref") return createReferenceEngine;
   if (!ENGINE_KINDS.includes(kind)) throw new Error(`unknown LSTM engine '${String(kind)}' (expected ${ENGINE_KINDS.join(", ")})`);
   if (!wasmEngineAvailable("simd")) {
@@ -56,14 +57,16 @@ export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 
   if (threads !== "auto" && !(Number.isInteger(threads) && threads >= 1)) {
     throw new Error(`LSTM engine threads must be a positive integer or 'auto', got ${String(threads)}`);
   }
-  return threads === "auto" ? (opts) => createWasmEngine({ ...opts, variant }) : (opts) => createWasmEngine({ ...opts, threads, variant });
+  return threads === "auto"
+    ? (opts) => createWasmEngine({ ...opts, variant, reduction })
+    : (opts) => createWasmEngine({ ...opts, threads, variant, reduction });
 }
 
 /**
  * The engine for using a trained optimizer: `kind` (default: wasm when built, else the
  * reference) on `threads` threads (default 1).
  */
-export function defaultEngineFactory(kind?: EngineKind, threads: ThreadCount = 1): EngineFactory {
-  if (kind !== undefined) return engineFactory(kind, threads);
-  return wasmEngineAvailable("simd") ? engineFactory("wasm", threads) : createReferenceEngine;
+export function defaultEngineFactory(kind?: EngineKind, threads: ThreadCount = 1, reduction: GradientReduction = "chunks"): EngineFactory {
+  if (kind !== undefined) return engineFactory(kind, threads, reduction);
+  return wasmEngineAvailable("simd") ? engineFactory("wasm", threads, reduction) : createReferenceEngine;
 }

@@ -42,6 +42,25 @@ export interface WasmEngineOptions extends LstmEngineOptions {
   readonly blockSize?: number;
   /** Which build of the kernels to run (default: `defaultWasmVariant()`). */
   readonly variant?: WasmVariant;
+  /** How the backward pass splits its work and sums the weight gradient (default `chunks`). */
+  readonly reduction?: GradientReduction;
+}
+
+/**
+ * How the backward pass splits the coordinates between threads and sums the weight gradient:
+ * - `chunks`: threads claim chunks of coordinates on demand (about 16 chunks, a fixed size
+ *   for a given n), and each chunk's float64 sums are added in chunk order, so the gradient
+ *   is the same bits on any thread count, and a thread that the machine slows down does less.
+ * - `threads`: each thread a fixed range with its own sums, as every engine did before
+ *   `chunks` existed: the last bits of the gradient depend on the thread count. Replays of
+ *   trainings made that way need it.
+ */
+export type GradientReduction = "chunks" | "threads";
+export const GRADIENT_REDUCTIONS: readonly GradientReduction[] = ["chunks", "threads"];
+
+/** Coordinates per chunk of the `chunks` backward pass: blocks of B, about 16 chunks. */
+export function backwardChunk(n: number, B: number): number {
+  return B * Math.max(1, Math.ceil(n / (16 * B)));
 }
 
 /** The WebAssembly engine: the LSTM engine contract (snapshots included) plus its thread count. */
@@ -50,6 +69,8 @@ export interface WasmLstmEngine extends SnapshotLstmEngine {
   readonly threads: number;
   /** The build of the kernels it runs. */
   readonly variant: WasmVariant;
+  /** How its backward pass sums the weight gradient. */
+  readonly reduction: GradientReduction;
   /** Resolves once every worker thread has exited (after `dispose`). */
   stopped(): Promise<void>;
 }
@@ -169,7 +190,11 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   P = Math.min(P, MAX_THREADS, Math.max(1, Math.ceil(opts.n / 2)));
   const variant = opts.variant ?? defaultWasmVariant();
   if (variant !== "simd" && variant !== "fma") throw new Error(`WebAssembly engine: variant must be 'simd' or 'fma', got '${String(variant)}'`);
-  return new WasmEngine(opts, P, B, variant);
+  const reduction = opts.reduction ?? "chunks";
+  if (!GRADIENT_REDUCTIONS.includes(reduction)) {
+    throw new Error(`WebAssembly engine: reduction must be ${GRADIENT_REDUCTIONS.map((r) => `'${r}'`).join(" or ")}, got '${String(reduction)}'`);
+  }
+  return new WasmEngine(opts, P, B, variant, reduction);
 }
 
 /**
@@ -201,6 +226,10 @@ class WasmEngine implements WasmLstmEngine {
   readonly capacity: number;
   readonly threads: number;
   readonly variant: WasmVariant;
+  readonly reduction: GradientReduction;
+  /** Blocks of float64 gradient sums: one per thread (`threads`) or per chunk (`chunks`). */
+  private readonly sumBlocks: number;
+  private readonly bChunk: number;
   /**
    * Snapshots are the engine's state rows as they lie in memory (see `Layout.S`): per
    * coordinate `[pad | x]`, h of every layer, c of every layer, each padded to `Hp` units.
@@ -219,13 +248,16 @@ class WasmEngine implements WasmLstmEngine {
   private stale = false;
   private disposed = false;
 
-  constructor(opts: WasmEngineOptions, P: number, B: number, variant: WasmVariant) {
+  constructor(opts: WasmEngineOptions, P: number, B: number, variant: WasmVariant, reduction: GradientReduction) {
     this.shape = { inputs: opts.shape.inputs, hidden: opts.shape.hidden, layers: opts.shape.layers };
     this.n = opts.n;
     this.capacity = opts.capacity;
     this.threads = P;
     this.variant = variant;
-    const lay = (this.lay = new Layout(this.shape, this.n, this.capacity, P, B));
+    this.reduction = reduction;
+    this.bChunk = backwardChunk(this.n, B);
+    this.sumBlocks = reduction === "chunks" ? Math.max(1, Math.ceil(this.n / this.bChunk)) : P;
+    const lay = (this.lay = new Layout(this.shape, this.n, this.capacity, P, B, this.sumBlocks));
     this.snapshotLength = this.n * lay.S;
     const pages = Math.ceil(lay.bytes / PAGE);
     if (pages > MAX_PAGES) {
@@ -327,6 +359,8 @@ class WasmEngine implements WasmLstmEngine {
     set(F.OMAX, lay.OMAX);
     // The forward pass's claims: even, at least 8 per thread, at most 128 coordinates.
     set(F.FCHUNK, Math.max(2, Math.min(128, 2 * Math.ceil(this.n / (16 * P)))));
+    set(F.BMODE, this.reduction === "chunks" ? 1 : 0);
+    set(F.BCHUNK, this.bChunk);
     for (let t = 0; t < P; t++) {
       const cut = (k: number): number => Math.min(this.n, 2 * Math.round((this.n * k) / P / 2));
       set(F.RANGE + 2 * t, cut(t));
@@ -405,7 +439,7 @@ class WasmEngine implements WasmLstmEngine {
     this.cursor = 0;
     this.stale = false;
     const { lay } = this;
-    this.f64.fill(0, lay.g64 / 8, (lay.g64 + this.threads * lay.g64Stride) / 8);
+    this.f64.fill(0, lay.g64 / 8, (lay.g64 + this.sumBlocks * lay.g64Stride) / 8);
   }
 
   resetState(): void {
@@ -495,6 +529,7 @@ class WasmEngine implements WasmLstmEngine {
     i32[c + F.T] = this.cursor - 1;
     i32[c + F.FIRST] = this.cursor === this.steps ? 1 : 0;
     i32[c + F.DX] = dx !== undefined ? lay.dx : 0;
+    i32[c + F.NEXTB] = 0; // the chunk counter (published to the workers by run's Atomics)
     this.run(CMD.backward);
     if (dx !== undefined) dx.set(f32.subarray(lay.dx / 4, lay.dx / 4 + n * I));
     this.cursor--;
@@ -504,7 +539,7 @@ class WasmEngine implements WasmLstmEngine {
     this.alive("finishBackward");
     const want = phiSize(this.shape);
     if (dphi.length !== want) throw new Error(`LSTM engine: dphi has ${dphi.length} floats, expected ${want}`);
-    this.lay.addGradient(this.shape, this.f64, this.threads, dphi);
+    this.lay.addGradient(this.shape, this.f64, this.sumBlocks, dphi);
     this.clearTape();
   }
 

@@ -16,7 +16,7 @@ export const F = {
   I: 0, H: 1, HP: 2, L: 3, N: 4, P: 5, B: 6, X: 7, OUT: 8, DOUT: 9, DX: 10, T: 11, REC: 12, FIRST: 13,
   STATE: 14, STATE0: 15, DSTATE: 16, TH: 17, TAPE: 18, TAPEX: 19, HEAD: 20, SCR: 21, SCRSTRIDE: 22,
   G64: 25, G64STRIDE: 26, GHEAD: 27, XP: 30, S: 31,
-  ZB: 32, PI: 33, DUMMY: 34, DZ: 35, DZI: 37, INR: 38, THS: 40, DIO: 41, KR: 42, OMAX: 43, GA: 44, GBS: 45, GHS: 46, NEXT: 47, FCHUNK: 48,
+  ZB: 32, PI: 33, DUMMY: 34, DZ: 35, DZI: 37, INR: 38, THS: 40, DIO: 41, KR: 42, OMAX: 43, GA: 44, GBS: 45, GHS: 46, NEXT: 47, FCHUNK: 48, BMODE: 49, BCHUNK: 50, NEXTB: 51,
   RANGE: 64, LAYER: 256,
 } as const;
 export const LF = { W: 0, B: 1, WT: 2, K: 3, KIN: 4, KINP: 5, GW: 6, GB: 7 } as const;
@@ -80,7 +80,11 @@ export class Layout {
   readonly g64Stride: number;
   readonly bytes: number;
 
-  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number) {
+  /**
+   * `P` threads (each with its scratch) and `sums` blocks of float64 gradient sums (one per
+   * thread, or one per chunk of the backward pass: see `backward` in assembly/lstm.ts).
+   */
+  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number, sums: number) {
     const { inputs: I, layers: L } = s;
     const Hp = (this.Hp = round4(s.hidden));
     const G = (this.G = 4 * Hp);
@@ -144,7 +148,7 @@ export class Layout {
     this.scrStride = q;
     this.scr = take(P * this.scrStride);
     this.g64Stride = align(this.pint * 8);
-    this.g64 = take(P * this.g64Stride);
+    this.g64 = take(sums * this.g64Stride);
     this.bytes = p;
   }
 
@@ -234,13 +238,13 @@ export class Layout {
     }
   }
 
-  /** Adds the threads' float64 gradient sums into dphi (the contract's layout). */
-  addGradient(s: LstmShape, f64: Float64Array, threads: number, dphi: Float32Array): void {
+  /** Adds the `blocks` float64 gradient sums, in order, into dphi (the contract's layout). */
+  addGradient(s: LstmShape, f64: Float64Array, blocks: number, dphi: Float32Array): void {
     const { hidden: H, layers: L } = s;
     const { Hp, G } = this;
     const G0 = 4 * H;
     const sum = new Float64Array(this.pint);
-    for (let t = 0; t < threads; t++) {
+    for (let t = 0; t < blocks; t++) {
       const b = (this.g64 + t * this.g64Stride) / 8;
       for (let k = 0; k < this.pint; k++) sum[k]! += f64[b + k]!;
     }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { TS_RULES, WASM_RULES_MIN_LENGTH, ruleKernels, wasmRulesAvailable, type RuleKernels } from "../src/kernels/rules.ts";
+import { TS_RULES, WASM_RULES_MIN_LENGTH, createWasmRules, ruleKernels, wasmRulesAvailable, type RuleKernels } from "../src/kernels/rules.ts";
 import { firstNonFinite } from "../src/core/finite.ts";
 import { assertFiniteGrads } from "../src/optimizers/checks.ts";
 import { chain } from "../src/optimizers/combine.ts";
@@ -190,6 +190,16 @@ test("every named optimizer gives the same updates and states on both rule engin
       sb = nb;
       p = p.map((v, i) => v + ua[i]!);
     }
+  }
+});
+
+test("a call larger than the rules' memory can hold runs the TypeScript loops instead of failing", () => {
+  const capped = createWasmRules(2); // 128 KiB
+  for (const n of [5_000, 10_000, 40_000, 1_000]) {
+    // Adam holds four arrays: 80 kB fits, 160 kB and more do not.
+    const ref = CALLS.adam!(TS_RULES, n, 5, -0.01, false);
+    const got = CALLS.adam!(capped, n, 5, -0.01, false);
+    for (const k of Object.keys(ref)) sameBits(got[k]!, ref[k]!, `adam n=${n} ${k}`);
   }
 });
 

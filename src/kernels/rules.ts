@@ -166,9 +166,11 @@ export const WASM_RULES_MIN_LENGTH = 32;
  * so far (never shrunk). Each call copies the gradients and state in, runs one pass, and
  * copies the results out as fresh arrays, so nothing returned aliases that memory. Calls on
  * fewer than `WASM_RULES_MIN_LENGTH` coordinates, or on more than that memory can hold (about
- * 268 million for Adam's four arrays), run the TypeScript loops.
+ * 268 million for Adam's four arrays), run the TypeScript loops. `ruleKernels("wasm")` keeps
+ * one such instance; this makes a new one, its memory capped at `maxPages` pages of 64 KiB
+ * (default: the 4 GiB WebAssembly allows).
  */
-function createWasmRules(): RuleKernels {
+export function createWasmRules(maxPages = 65536): RuleKernels {
   let bytes: Buffer;
   try {
     bytes = readFileSync(RULES_WASM_URL);
@@ -177,7 +179,7 @@ function createWasmRules(): RuleKernels {
       `optimizer rules: ${RULES_WASM_URL.pathname} not found; run \`npm run build:wasm\`, or use the TypeScript rules (engine 'ts')`,
     );
   }
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: maxPages });
   const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as RuleExports;
   /**
    * Grows the memory to hold `arrays` float32 arrays of n values (each padded to 16 bytes);
@@ -188,7 +190,7 @@ function createWasmRules(): RuleKernels {
     const need = arrays * Math.ceil(n / 4) * 16;
     const have = memory.buffer.byteLength;
     if (need <= have) return true;
-    if (need > 65536 * PAGE) return false;
+    if (need > maxPages * PAGE) return false;
     try {
       memory.grow(Math.ceil((need - have) / PAGE));
       return true;

@@ -10,7 +10,9 @@
  * median time per meta-iteration spent in the task's loss and gradient, and the process's
  * peak RSS after each workload.
  * - Step: one full MNIST MLP training step (minibatch forward and backward through the task's
- *   backend, then the update) with the LSTM optimizer, as a ratio to the same step with Adam.
+ *   backend, then the update) with the LSTM optimizer, as a ratio to the same step with Adam;
+ *   also with the LSTM's state passed as a handle instead of copied (`copyState: false`), and
+ *   Adam on the TypeScript update rules.
  *
  * Flags: --json (one JSON object on stdout), --iters N (default 7), --warmup N (default 2),
  * --q-iters N and --q-warmup N (the same for Q, default 35 and 10: its meta-iterations are
@@ -223,7 +225,9 @@ const stepAdamTs = benchStep("adam (ts)", mnist, () => adam(1e-3, { engine: "ts"
 const stepLstm1 = benchStep("lstm 1T", mnist, () => lstm.optFn(phi, mnist.sample(key(0)).layout));
 const lstmAll = lstmOptimizer(W_CFG, engineFactory(kernelUsed, allThreads));
 const stepLstmAll = allThreads > 1 ? benchStep(`lstm ${allThreads}T`, mnist, () => lstmAll.optFn(phi, mnist.sample(key(0)).layout)) : stepLstm1;
-log(`step  ratio lstm/adam: ${(stepLstm1 / stepAdam).toFixed(2)} (1 thread), ${(stepLstmAll / stepAdam).toFixed(2)} (${allThreads} threads)`);
+// The same without a copy of the recurrent state per step (optFn's copyState: false).
+const stepLstmHandle = benchStep(`lstm ${allThreads}T h`, mnist, () => lstmAll.optFn(phi, mnist.sample(key(0)).layout, { copyState: false }));
+log(`step  ratio lstm/adam: ${(stepLstm1 / stepAdam).toFixed(2)} (1 thread), ${(stepLstmAll / stepAdam).toFixed(2)} (${allThreads} threads), ${(stepLstmHandle / stepAdam).toFixed(2)} (${allThreads} threads, no state copy)`);
 
 if (json) {
   process.stdout.write(
@@ -234,7 +238,7 @@ if (json) {
       mlpBackend,
       flopPerCoordStep: FLOP_PER_COORD_STEP,
       meta: results,
-      step: { adam_ms: stepAdam, adam_ts_rules_ms: stepAdamTs, lstm_1T_ms: stepLstm1, lstm_allT_ms: stepLstmAll, threads: allThreads, ratio_1T: stepLstm1 / stepAdam, ratio_allT: stepLstmAll / stepAdam },
+      step: { adam_ms: stepAdam, adam_ts_rules_ms: stepAdamTs, lstm_1T_ms: stepLstm1, lstm_allT_ms: stepLstmAll, threads: allThreads, ratio_1T: stepLstm1 / stepAdam, ratio_allT: stepLstmAll / stepAdam, lstm_allT_nocopy_ms: stepLstmHandle, ratio_allT_nocopy: stepLstmHandle / stepAdam },
     }) + "\n",
   );
 }

@@ -57,6 +57,7 @@ const layout = new ParamLayout([
 const n = layout.size;
 const CFG: LstmOptimizerConfig = { hidden: 5, layers: 2, preprocess: { kind: "logSign", p: 7 }, outputScale: 0.1 };
 const GROUPED: LstmOptimizerConfig = { ...CFG, groups: [["conv"], ["fc"]] };
+const MOM: LstmOptimizerConfig = { ...GROUPED, preprocess: { kind: "logSignMomentum", p: 7, betas: [0.5, 0.9] } };
 
 /** Gradients with a wide spread of magnitudes (both LogAndSign branches) and some zeros. */
 function grads(seed: number, count: number): Float32Array[] {
@@ -209,6 +210,44 @@ describe("engine snapshots", () => {
 
 describe("lstm transform", () => {
   for (const kind of KINDS) {
+    for (const [label, cfg] of [["one LSTM", CFG], ["two groups", GROUPED], ["moving averages", MOM]] as const) {
+      it(`${kind.name}, ${label}: with copyState false, handles give the same updates as copies, and only the next update takes one`, { skip: kind.skip }, () => {
+        const opt = lstmOptimizer(cfg, kind.factory);
+        const phi = phiFor(opt.phiSize, 31);
+        const copying = opt.optFn(phi, layout);
+        const handing = opt.optFn(phi, layout, { copyState: false });
+        const other = opt.optFn(phi, layout, { copyState: false });
+        try {
+          const params = uniform(key(32), n, -1, 1);
+          let sc = copying.init(params);
+          let sh = handing.init(params);
+          let first: OptState | undefined;
+          for (const [t, g] of grads(33, 5).entries()) {
+            const [uc, nc] = copying.update(g, sc, params);
+            const [uh, nh] = handing.update(g, sh, params);
+            assertSameBits(uh, uc, `step ${t}`);
+            assert.deepEqual(Object.keys(nh), ["handle"]);
+            first ??= nh;
+            sc = nc;
+            sh = nh;
+          }
+          const g = grads(34, 1)[0]!;
+          assert.throws(() => handing.update(g, first!, params), /this state is a handle .* copyState: true/, "an old handle");
+          const [, oh] = other.update(g, other.init(params), params);
+          assert.throws(() => handing.update(g, oh, params), /this state is a handle/, "another transform's handle");
+          // A copy from the copying transform is restored, and the two go on together.
+          const [uc, nc] = copying.update(g, sc, params);
+          const [uh] = handing.update(g, sc, params);
+          assertSameBits(uh, uc, "from a copied state");
+          assert.ok(nc.lstm instanceof Float32Array);
+        } finally {
+          copying.dispose();
+          handing.dispose();
+          other.dispose();
+        }
+      });
+    }
+
     for (const [label, cfg] of [["one LSTM", CFG], ["two groups", GROUPED]] as const) {
       it(`${kind.name}, ${label}: pure when states branch (an older state used again)`, { skip: kind.skip }, () => {
         const opt = lstmOptimizer(cfg, kind.factory);
@@ -436,7 +475,6 @@ describe("lstm transform", () => {
 // state (`pre`), and an optimizer widened from LogAndSign with zero weights on the new inputs
 // (`widenInputs`) is, step for step, the optimizer it was widened from.
 describe("logSignMomentum in the transform", () => {
-  const MOM: LstmOptimizerConfig = { ...GROUPED, preprocess: { kind: "logSignMomentum", p: 7, betas: [0.5, 0.9] } };
   for (const kind of KINDS) {
     it(`widened from LogAndSign it gives the same updates, bit for bit (${kind.name})`, { skip: kind.skip }, () => {
       const narrow = lstmOptimizer(GROUPED, kind.factory);

@@ -39,7 +39,8 @@ export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind,
       label: s,
       tune: false,
       loaded,
-      make: (_lr, layout) => loaded.optimizer.optFn(loaded.phi, layout),
+      // runOptimizer passes each state straight back to the next update: no copy of it per step.
+      make: (_lr, layout) => loaded.optimizer.optFn(loaded.phi, layout, { copyState: false }),
     };
   }
   const [name, rate] = s.split("@") as [string, string | undefined];

@@ -91,13 +91,22 @@ export interface LstmTransform extends GradientTransformation {
   dispose(): void;
 }
 
+export interface LstmTransformOptions {
+  /**
+   * Return a copy of the recurrent state from every `update` (default true). With false,
+   * `update` returns a handle that only the next `update` accepts, and copies nothing: the
+   * same updates, about 0.9 ms less per step on the MNIST MLP (see `lstmTransform`).
+   */
+  readonly copyState?: boolean;
+}
+
 export interface LstmOptimizer extends LearnedOptimizer {
   readonly config: ResolvedLstmOptimizerConfig;
   readonly shape: LstmShape;
   /** Number of separately weighted LSTMs. */
   readonly lstms: number;
   readonly preprocess: Preprocessor;
-  optFn(phi: Float32Array, layout: ParamLayout): LstmTransform;
+  optFn(phi: Float32Array, layout: ParamLayout, opts?: LstmTransformOptions): LstmTransform;
   /** Engines for `layout` with weights `phi`, able to record `capacity` steps, state zero. */
   instantiate(phi: Float32Array, layout: ParamLayout, capacity: number): LstmInstance;
 }
@@ -262,8 +271,8 @@ export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: L
       });
       return phi;
     },
-    optFn(phi: Float32Array, layout: ParamLayout): LstmTransform {
-      return lstmTransform(instantiate(phi, layout, 1), layout, S);
+    optFn(phi: Float32Array, layout: ParamLayout, opts: LstmTransformOptions = {}): LstmTransform {
+      return lstmTransform(instantiate(phi, layout, 1), layout, S, opts.copyState ?? true);
     },
   };
 }

@@ -41,8 +41,16 @@ function fingerprint(text: string): number {
  * other state (an older one, or one from `init`) is first restored into the engines. States
  * are read as immutable: write into a returned state's arrays and a later `update` may or may
  * not see the change.
+ *
+ * With `copyState: false` `update` returns a handle, `{handle: k}`, instead of a copy of the
+ * state: the engines keep the state, and the handle may be passed only to the next `update`
+ * (a state from `init`, or a copy from another transform of the same kind, is still
+ * restored). That saves copying the whole recurrent state every step (for the MNIST MLP's
+ * 15,910 coordinates 5.3 MB, about 0.9 ms of a 5-7 ms step), for loops that never keep,
+ * branch or save a state: evaluation, validation, a training loop. The updates are the same
+ * bits either way.
  */
-export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number): LstmTransform {
+export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number, copyState = true): LstmTransform {
   const n = layout.size;
   const pre = inst.preprocess;
   const I = pre.inputs;
@@ -77,6 +85,8 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
    * synchronous training loop every returned state would be kept until the loop finishes.
    */
   let held: OptState | null = null;
+  /** Handles returned so far (`copyState: false`). */
+  let handles = 0;
 
   const restoreFrom = (state: OptState): void => {
     if (P > 0) {
@@ -124,7 +134,15 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
       const engineHolds = held !== null && held === state;
       // Until this step completes the engines hold no returned state.
       held = null;
-      if (!engineHolds) restoreFrom(state);
+      if (!engineHolds) {
+        if (state.handle !== undefined) {
+          throw new Error(
+            "lstm optimizer: this state is a handle (optFn with copyState: false), which only the update right after the one that returned it " +
+              "accepts; to keep, branch or save states, use copyState: true (the default)",
+          );
+        }
+        restoreFrom(state);
+      }
       const updates = new Float32Array(n);
       parts.forEach((part, k) => {
         const e = part.engine;
@@ -136,6 +154,10 @@ export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number
         if (idx === null) for (let i = 0; i < out.length; i++) updates[i] = scale * out[i]!;
         else for (let i = 0; i < out.length; i++) updates[idx[i]!] = scale * out[i]!;
       });
+      if (!copyState) {
+        held = Object.freeze({ handle: ++handles });
+        return [updates, held];
+      }
       let next: OptState;
       if (snapEngines !== null) {
         const snap = snapEngines.length === 1 ? snapEngines[0]!.snapshot() : new Float32Array(snapTotal);

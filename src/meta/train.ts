@@ -222,7 +222,8 @@ export function validationScore(
 ): number {
   let total = 0;
   for (const v of tasks) {
-    const tx = opt.optFn(phi, v.task.layout);
+    // The state is only ever passed back to the next update: no copy of it per step.
+    const tx = opt.optFn(phi, v.task.layout, { copyState: false });
     let theta = v.theta0;
     let state = tx.init(theta);
     let sum = 0;

@@ -104,6 +104,7 @@ export {
   type ResolvedLstmOptimizerConfig,
   type LstmInstance,
   type LstmTransform,
+  type LstmTransformOptions,
   type LstmEngineFactory,
 } from "./learned/lstm_optimizer.ts";
 export { saveLstmOptimizer, loadLstmOptimizer, resolveOptimizerPath, PRETRAINED_DIR, type LoadedLstmOptimizer } from "./learned/file.ts";

@@ -19,6 +19,7 @@ import {
 import { poolReports } from "../src/eval/pool.ts";
 import { lossFigureSpec, lossPoints } from "../src/cli/plot.ts";
 import { withoutRepeats } from "../src/eval/pool.ts";
+import { resolveCandidate } from "../src/cli/resolve.ts";
 
 const family = quadraticFamily({ dim: 4, instances: 3 });
 const bits = (a: Float32Array): number[] => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
@@ -374,5 +375,32 @@ describe("the loss figure (l2o plot)", () => {
     assert.deepEqual(withoutRepeats(r).results.map((x) => x.optimizer), ["lstm:x", "nesterov"]);
     const other = { ...r, results: [...r.results.slice(0, 2), row("nag@0.3", 0.3, [1, 0.9, 0.8], [0, 0, 0], [1, 3])] };
     assert.equal(withoutRepeats(other).results.length, 3, "other final losses: not a repeat");
+  });
+});
+
+describe("a learned optimizer's candidate", () => {
+  it("keeps one transform per layout across runs, each run from the zero state, the same losses as a fresh transform per run", () => {
+    const family = quadraticFamily({ dim: 10 });
+    const insts = drawInstances(family, foldIn(key(4), "eval/test"), 3);
+    const cand = resolveCandidate("lstm:pretrained/quadratic");
+    try {
+      const kept = insts.map((inst) => runCandidate(cand, undefined, inst, 30));
+      const fresh = insts.map((inst) => {
+        const tx = cand.loaded!.optimizer.optFn(cand.loaded!.phi, inst.task.layout);
+        try {
+          return runOptimizer(inst.task, tx, inst.theta0, 30, inst.batchKey);
+        } finally {
+          tx.dispose();
+        }
+      });
+      kept.forEach((r, i) => assert.deepEqual(r.losses, fresh[i]!.losses, `instance ${i}`));
+      // The runs differ (so a state carried from one run into the next would show).
+      assert.notDeepEqual(kept[1]!.losses, kept[0]!.losses);
+      cand.close!();
+      // After close the candidate makes new engines.
+      assert.deepEqual(runCandidate(cand, undefined, insts[0]!, 30).losses, fresh[0]!.losses);
+    } finally {
+      cand.close?.();
+    }
   });
 });

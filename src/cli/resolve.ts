@@ -4,6 +4,7 @@ import type { TaskFamily } from "../tasks/base.ts";
 import { optimizerSpec } from "../optimizers/registry.ts";
 import type { Candidate } from "../eval/evaluate.ts";
 import { loadLstmOptimizer, type LoadedLstmOptimizer } from "../learned/file.ts";
+import type { LstmTransform } from "../learned/lstm_optimizer.ts";
 import { defaultEngineFactory, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import { parseNumber, UsageError } from "./errors.ts";
 
@@ -35,12 +36,28 @@ export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind,
     const file = s.slice("lstm:".length);
     if (file === "") throw new UsageError(`'${spec}': give the optimizer file after 'lstm:', e.g. lstm:pretrained/quadratic`);
     const loaded = loadLstmOptimizer(file, defaultEngineFactory(engine, threads));
+    // One transform per layout, kept across runs: its engines (and worker threads) are made
+    // once, and every run starts from the zero state of `init`. runOptimizer passes each
+    // state straight back to the next update, so no copy of it is made per step.
+    const kept = new Map<string, LstmTransform>();
     return {
       label: s,
       tune: false,
       loaded,
-      // runOptimizer passes each state straight back to the next update: no copy of it per step.
-      make: (_lr, layout) => loaded.optimizer.optFn(loaded.phi, layout, { copyState: false }),
+      make: (_lr, layout) => {
+        const id = JSON.stringify(layout.toJSON());
+        let tx = kept.get(id);
+        if (tx === undefined) {
+          tx = loaded.optimizer.optFn(loaded.phi, layout, { copyState: false });
+          kept.set(id, tx);
+        }
+        // Without `dispose`: runCandidate frees what a run made; these engines outlive the run.
+        return { init: tx.init, update: tx.update };
+      },
+      close: () => {
+        for (const tx of kept.values()) tx.dispose();
+        kept.clear();
+      },
     };
   }
   const [name, rate] = s.split("@") as [string, string | undefined];

@@ -54,11 +54,16 @@ function runCommand(f: RunFlags): void {
   const rate = cand.tune ? (cand.lr ?? lr ?? cand.defaultLr) : undefined;
   const insts = drawInstances(family, foldIn(makeKey(seed), "run"), instances);
   const bar = progress(instances, "runs");
-  const runs: RunResult[] = insts.map((inst, i) => {
-    const r = runCandidate(cand, rate, inst, steps, true);
-    bar.update(i + 1);
-    return r;
-  });
+  let runs: RunResult[];
+  try {
+    runs = insts.map((inst, i) => {
+      const r = runCandidate(cand, rate, inst, steps, true);
+      bar.update(i + 1);
+      return r;
+    });
+  } finally {
+    cand.close?.();
+  }
   bar.stop();
   const per = summarizeSteps(runs.map((r) => r.losses));
   const log = f.out === undefined ? undefined : jsonlWriter(f.out);

@@ -28,6 +28,8 @@ export interface Candidate {
   readonly tune: boolean;
   /** A fixed learning rate (skips tuning). */
   readonly lr?: number;
+  /** Frees what `make` keeps between runs (a learned optimizer's engines); called once its runs are done. */
+  close?(): void;
 }
 
 export interface RunResult {
@@ -196,7 +198,12 @@ export function evaluate(family: TaskFamily, candidates: readonly Candidate[], o
       atEdge = t.atEdge;
     }
     opts.onProgress?.(c.label, "test", ci, candidates.length);
-    const runs = test.map((inst) => runCandidate(c, lr, inst, opts.steps, true));
+    let runs: RunResult[];
+    try {
+      runs = test.map((inst) => runCandidate(c, lr, inst, opts.steps, true));
+    } finally {
+      c.close?.();
+    }
     const r = summariseRuns(c.label, lr ?? null, runs, tuning);
     results.push(atEdge ? { ...r, lrAtGridEdge: true } : r);
   });

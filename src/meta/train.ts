@@ -28,7 +28,7 @@ import type { ParamLayout } from "../core/layout.ts";
 import type { Task, TaskFamily } from "../tasks/base.ts";
 import { adam } from "../optimizers/alias.ts";
 import { applyUpdates, type OptState } from "../optimizers/transform.ts";
-import type { LstmInstance, LstmOptimizer } from "../learned/lstm_optimizer.ts";
+import type { LstmInstance, LstmOptimizer, LstmTransform } from "../learned/lstm_optimizer.ts";
 import { advanceUnroll, unrollMetaGrad } from "./unroll.ts";
 import type { MetricWriter } from "../io/metrics.ts";
 
@@ -221,9 +221,25 @@ export function validationScore(
   from = 1,
 ): number {
   let total = 0;
-  for (const v of tasks) {
-    // The state is only ever passed back to the next update: no copy of it per step.
-    const tx = opt.optFn(phi, v.task.layout, { copyState: false });
+  // One transform for all tasks of one layout (engines made once); each task starts from
+  // init's zero state, and its state is only ever passed back to the next update, so no copy
+  // of it is made per step.
+  const kept: { layout: ParamLayout; tx: LstmTransform }[] = [];
+  const txFor = (layout: ParamLayout): LstmTransform => {
+    const hit = kept.find((k) => sameLayout(k.layout, layout));
+    if (hit !== undefined) return hit.tx;
+    const tx = opt.optFn(phi, layout, { copyState: false });
+    kept.push({ layout, tx });
+    return tx;
+  };
+  try {
+    for (const v of tasks) total += taskScore(txFor(v.task.layout), v);
+  } finally {
+    for (const k of kept) k.tx.dispose();
+  }
+  return total / tasks.length;
+
+  function taskScore(tx: LstmTransform, v: ValidationTask): number {
     let theta = v.theta0;
     let state = tx.init(theta);
     let sum = 0;
@@ -240,10 +256,8 @@ export function validationScore(
       state = next;
       theta = applyUpdates(theta, u);
     }
-    tx.dispose();
-    total += sum / (horizon - from + 1);
+    return sum / (horizon - from + 1);
   }
-  return total / tasks.length;
 }
 
 /** Same names, shapes and groups in the same order (so the LSTM engines can be reused). */

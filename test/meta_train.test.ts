@@ -165,6 +165,19 @@ describe("clipByGlobalNorm", () => {
   });
 });
 
+describe("validationScore", () => {
+  it("scores each task from the zero state: the mean of the tasks scored one at a time", () => {
+    const opt = smallLstm();
+    const cfg = config({ validationTasks: 3 });
+    const s0 = initMetaTrainState(opt, cfg);
+    const valid = validationTasks(family(), s0, 3);
+    const alone = valid.map((v) => validationScore(opt, s0.phi, [v], cfg.horizon));
+    assert.ok(new Set(alone).size === 3, "three different scores");
+    const together = validationScore(opt, s0.phi, valid, cfg.horizon);
+    assert.ok(Math.abs(together - (alone[0]! + alone[1]! + alone[2]!) / 3) <= 1e-12 * Math.abs(together), `${together} vs ${alone}`);
+  });
+});
+
 describe("metaTrain", () => {
   it("lowers the validation score of the initial phi on small quadratics, for several seeds", () => {
     for (const seed of [0, 1, 2]) {

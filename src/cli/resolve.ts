@@ -28,7 +28,8 @@ export interface ResolvedCandidate extends Candidate {
 /**
  * `adam` (learning rate tuned), `adam@0.01` (fixed), or `lstm:FILE` / `lstm:pretrained/NAME`
  * (a trained optimizer file). `lr`, when given, fixes the rate of a hand-designed optimizer;
- * `engine` is the LSTM kernel a learned one runs on (default: wasm on one thread).
+ * `engine` and `threads` are the LSTM kernel a learned one runs on (default: wasm on one
+ * thread). A learned one's `close` frees the engines its runs share.
  */
 export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind, threads: ThreadCount = 1): ResolvedCandidate {
   const s = spec.trim();

@@ -99,6 +99,7 @@ export {
   resolveLstmOptimizerConfig,
   lstmGroupIndices,
   widenInputs,
+  transformsByLayout,
   type LstmOptimizer,
   type LstmOptimizerConfig,
   type ResolvedLstmOptimizerConfig,

@@ -4,7 +4,7 @@ import type { TaskFamily } from "../tasks/base.ts";
 import { optimizerSpec } from "../optimizers/registry.ts";
 import type { Candidate } from "../eval/evaluate.ts";
 import { loadLstmOptimizer, type LoadedLstmOptimizer } from "../learned/file.ts";
-import type { LstmTransform } from "../learned/lstm_optimizer.ts";
+import { transformsByLayout } from "../learned/lstm_optimizer.ts";
 import { defaultEngineFactory, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import { parseNumber, UsageError } from "./errors.ts";
 
@@ -40,25 +40,17 @@ export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind,
     // One transform per layout, kept across runs: its engines (and worker threads) are made
     // once, and every run starts from the zero state of `init`. runOptimizer passes each
     // state straight back to the next update, so no copy of it is made per step.
-    const kept = new Map<string, LstmTransform>();
+    const txs = transformsByLayout(loaded.optimizer, loaded.phi, { copyState: false });
     return {
       label: s,
       tune: false,
       loaded,
       make: (_lr, layout) => {
-        const id = JSON.stringify(layout.toJSON());
-        let tx = kept.get(id);
-        if (tx === undefined) {
-          tx = loaded.optimizer.optFn(loaded.phi, layout, { copyState: false });
-          kept.set(id, tx);
-        }
+        const tx = txs.get(layout);
         // Without `dispose`: runCandidate frees what a run made; these engines outlive the run.
         return { init: tx.init, update: tx.update };
       },
-      close: () => {
-        for (const tx of kept.values()) tx.dispose();
-        kept.clear();
-      },
+      close: () => txs.dispose(),
     };
   }
   const [name, rate] = s.split("@") as [string, string | undefined];

@@ -93,6 +93,11 @@ export class ParamLayout {
     }
   }
 
+  /** Same names, shapes and groups in the same order (so engines made for one serve the other). */
+  sameAs(other: ParamLayout): boolean {
+    return this === other || JSON.stringify(this.toJSON()) === JSON.stringify(other.toJSON());
+  }
+
   toJSON(): ParamSpec[] {
     return this.entries.map((e) => ({ name: e.name, shape: [...e.shape], group: e.group }));
   }

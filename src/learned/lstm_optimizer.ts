@@ -100,6 +100,33 @@ export interface LstmTransformOptions {
   readonly copyState?: boolean;
 }
 
+/**
+ * Transforms of `opt` with weights `phi`, one per parameter layout, made at the first `get`
+ * for that layout and kept until `dispose`: runs that follow one another (evaluation,
+ * validation) share the engines instead of making them per run. Each run starts from its
+ * own `init` state, which the transform restores. `opts` as for `optFn`.
+ */
+export function transformsByLayout(
+  opt: Pick<LstmOptimizer, "optFn">,
+  phi: Float32Array,
+  opts: LstmTransformOptions = {},
+): { get(layout: ParamLayout): LstmTransform; dispose(): void } {
+  const kept: { layout: ParamLayout; tx: LstmTransform }[] = [];
+  return {
+    get(layout) {
+      const hit = kept.find((k) => k.layout.sameAs(layout));
+      if (hit !== undefined) return hit.tx;
+      const tx = opt.optFn(phi, layout, opts);
+      kept.push({ layout, tx });
+      return tx;
+    },
+    dispose() {
+      for (const k of kept) k.tx.dispose();
+      kept.length = 0;
+    },
+  };
+}
+
 export interface LstmOptimizer extends LearnedOptimizer {
   readonly config: ResolvedLstmOptimizerConfig;
   readonly shape: LstmShape;

@@ -28,7 +28,7 @@ import type { ParamLayout } from "../core/layout.ts";
 import type { Task, TaskFamily } from "../tasks/base.ts";
 import { adam } from "../optimizers/alias.ts";
 import { applyUpdates, type OptState } from "../optimizers/transform.ts";
-import type { LstmInstance, LstmOptimizer, LstmTransform } from "../learned/lstm_optimizer.ts";
+import { transformsByLayout, type LstmInstance, type LstmOptimizer, type LstmTransform } from "../learned/lstm_optimizer.ts";
 import { advanceUnroll, unrollMetaGrad } from "./unroll.ts";
 import type { MetricWriter } from "../io/metrics.ts";
 
@@ -224,18 +224,11 @@ export function validationScore(
   // One transform for all tasks of one layout (engines made once); each task starts from
   // init's zero state, and its state is only ever passed back to the next update, so no copy
   // of it is made per step.
-  const kept: { layout: ParamLayout; tx: LstmTransform }[] = [];
-  const txFor = (layout: ParamLayout): LstmTransform => {
-    const hit = kept.find((k) => sameLayout(k.layout, layout));
-    if (hit !== undefined) return hit.tx;
-    const tx = opt.optFn(phi, layout, { copyState: false });
-    kept.push({ layout, tx });
-    return tx;
-  };
+  const txs = transformsByLayout(opt, phi, { copyState: false });
   try {
-    for (const v of tasks) total += taskScore(txFor(v.task.layout), v);
+    for (const v of tasks) total += taskScore(txs.get(v.task.layout), v);
   } finally {
-    for (const k of kept) k.tx.dispose();
+    txs.dispose();
   }
   return total / tasks.length;
 
@@ -258,11 +251,6 @@ export function validationScore(
     }
     return sum / (horizon - from + 1);
   }
-}
-
-/** Same names, shapes and groups in the same order (so the LSTM engines can be reused). */
-function sameLayout(a: ParamLayout, b: ParamLayout): boolean {
-  return a === b || JSON.stringify(a.toJSON()) === JSON.stringify(b.toJSON());
 }
 
 export interface ValidationTask {
@@ -338,8 +326,8 @@ export function metaTrain(
           return { ...v, theta: v.theta0, first: undefined as ReturnType<Task["lossAndGrad"]> | undefined, state: undefined as Float32Array | undefined, live: true };
         });
         const layout = trajs[0]!.task.layout;
-        if (!trajs.every((t) => sameLayout(layout, t.task.layout))) throw new Error("meta-training: the tasks of one meta-batch have different parameter layouts");
-        if (inst === undefined || instLayout === undefined || !sameLayout(instLayout, layout)) {
+        if (!trajs.every((t) => layout.sameAs(t.task.layout))) throw new Error("meta-training: the tasks of one meta-batch have different parameter layouts");
+        if (inst === undefined || instLayout === undefined || !instLayout.sameAs(layout)) {
           inst?.dispose();
           inst = opt.instantiate(s.phi, layout, cfg.unroll);
           instLayout = layout;

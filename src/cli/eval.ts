@@ -27,7 +27,7 @@ export interface EvalJob {
 
 export function runEvalJob(job: EvalJob): EvalReport {
   const family = resolveTaskFamily(job.task, job.taskConfig);
-  const candidates = job.optimizers.map((o) => resolveCandidate(o, undefined, job.engine, job.threads ?? 1));
+  const candidates = job.optimizers.map((o) => resolveCandidate(o, undefined, job.engine, job.threads));
   const report = evaluate(family, candidates, {
     steps: job.steps,
     instances: job.instances,

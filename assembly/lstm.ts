@@ -27,15 +27,24 @@
 // vector registers V8 allocates on x64 (V8 schedules a loop body's loads first, so a bigger
 // tile or an unrolled loop spills). The two rows' scalars sit side by side (pa, pa + 4).
 
+import {
+  CONST_TABLE, F_B, F_BCHUNK, F_BMODE, F_DIO, F_DOUT, F_DSTATE, F_DUMMY, F_DX, F_DZ, F_DZI, F_FCHUNK, F_FIRST,
+  F_G64, F_G64STRIDE, F_GA, F_GBS, F_GHEAD, F_GHS, F_HEAD, F_HP, F_I, F_INR, F_KR, F_L, F_LAYER, F_N, F_NEXT,
+  F_NEXTB, F_OMAX, F_OUT, F_PI, F_RANGE, F_REC, F_S, F_SCR, F_SCRSTRIDE, F_STATE, F_STATE0, F_T, F_TAPE,
+  F_TAPEX, F_TH, F_THS, F_X, F_XP, F_ZB, L_B, L_GB, L_GW, L_K, L_KIN, L_KINP, L_W, L_WT, LAYER_FIELDS,
+} from "./layout";
+
 // ---- constant table (pre-splatted vectors) ----
-const CT: usize = 2048;
+// The context fields (F_*, per layer L_*) and the table's address are shared with the host
+// (src/kernels/wasm_layout.ts) through assembly/layout.ts.
+const CT: usize = <usize>CONST_TABLE;
 const K_HALF: usize = 0;
 const K_ONE: usize = 1;
 const K_HI: usize = 2;
 const K_LO: usize = 3;
 const K_P: usize = 4; // P1..P5 at 4..8
 const K_Q: usize = 9; // Q1..Q4 at 9..12
-const K_ZERO: usize = 16; // 16 zero vectors from here
+const K_ZERO: usize = 16; // 16 zero vectors from here, to the end (CONST_TABLE_VECTORS = 32)
 
 // tanh(x) ~ x P(x^2) / Q(x^2), P(0) = Q(0) = 1, minimax in relative error on [0, 8.5]; the input
 // is clamped where the quotient reaches its largest value below 1 in float32 (Estrin
@@ -53,63 +62,6 @@ const Q2: f32 = 0.027775228023529053;
 const Q3: f32 = 0.0004199226968921721;
 const Q4: f32 = 1.507622073404491e-6;
 
-// ---- context fields (i32 index), mirrored in src/kernels/wasm.ts ----
-const F_I = 0;
-const F_HP = 2;
-const F_L = 3;
-const F_N = 4;
-const F_B = 6;
-const F_X = 7;
-const F_OUT = 8;
-const F_DOUT = 9;
-const F_DX = 10;
-const F_T = 11;
-const F_REC = 12;
-const F_FIRST = 13;
-const F_STATE = 14;
-const F_STATE0 = 15;
-const F_DSTATE = 16;
-const F_TH = 17;
-const F_TAPE = 18;
-const F_TAPEX = 19;
-const F_HEAD = 20;
-const F_SCR = 21;
-const F_SCRSTRIDE = 22;
-const F_G64 = 25;
-const F_G64STRIDE = 26;
-const F_GHEAD = 27;
-const F_XP = 30;
-const F_S = 31;
-// scratch offsets (bytes from the thread's scratch base) and row lengths (floats)
-const F_ZB = 32;
-const F_PI = 33;
-const F_DUMMY = 34;
-const F_DZ = 35;
-const F_DZI = 37;
-const F_INR = 38;
-const F_THS = 40;
-const F_DIO = 41;
-const F_KR = 42;
-const F_OMAX = 43;
-const F_GA = 44;
-const F_GBS = 45;
-const F_GHS = 46; // head gradient partial sums (Hp + 4 floats)
-const F_NEXT = 47; // the forward pass's next unclaimed coordinate (claimed atomically)
-const F_FCHUNK = 48; // coordinates per claim in the forward pass (even)
-const F_BMODE = 49; // the backward pass's split: 0 fixed ranges per thread, 1 chunks claimed on demand
-const F_BCHUNK = 50; // coordinates per chunk of the backward pass (a multiple of B)
-const F_NEXTB = 51; // the backward pass's next unclaimed coordinate (claimed atomically)
-const F_RANGE = 64; // c0, c1 per thread (the backward pass's fixed ranges)
-const F_LAYER = 256; // per layer 8 fields
-const L_W = 0;
-const L_B = 1;
-const L_WT = 2;
-const L_K = 3;
-const L_KIN = 4;
-const L_KINP = 5;
-const L_GW = 6;
-const L_GB = 7;
-
 @inline function fld(ctx: usize, i: i32): i32 {
   return load<i32>(ctx + (<usize>i << 2));
 }
@@ -117,7 +69,7 @@ const L_GB = 7;
   return <usize>load<i32>(ctx + (<usize>i << 2));
 }
 @inline function lfld(ctx: usize, l: i32, i: i32): i32 {
-  return load<i32>(ctx + (<usize>(F_LAYER + l * 8 + i) << 2));
+  return load<i32>(ctx + (<usize>(F_LAYER + l * LAYER_FIELDS + i) << 2));
 }
 @inline function kv(k: usize): v128 {
   return v128.load(CT + (k << 4));

@@ -13,9 +13,9 @@
 // terms are zero anyway unless the other factor is infinite or NaN, where the gradient is
 // unusable either way.
 
-const SIGMOID: i32 = 0;
-const RELU: i32 = 1;
-const TANH: i32 = 2;
+// Activation codes, shared with the host (src/tasks/mlp_wasm.ts) through assembly/layout.ts;
+// any other code (ACT_TANH) is tanh.
+import { ACT_RELU as RELU, ACT_SIGMOID as SIGMOID } from "./layout";
 
 @inline function dim(dims: usize, k: i32): i32 {
   return load<i32>(dims + (<usize>k << 2));

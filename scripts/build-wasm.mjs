@@ -4,13 +4,27 @@
 //
 // The module imports one shared memory (env.memory) so that an instance per worker thread can
 // work on the same SharedArrayBuffer; the host creates that memory with the size it needs.
-import { mkdirSync, existsSync } from "node:fs";
+//
+// The numbers the kernels share with their hosts live in assembly/layout.ts. After a build,
+// build/layout.sha256 records the hash of the layout.ts it was compiled from, so that
+// test/wasm_layout.test.ts can tell binaries built before a layout change.
+import { createHash } from "node:crypto";
+import { mkdirSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { dirname, join, relative } from "node:path";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const outDir = join(root, "build");
 const text = process.argv.includes("--text");
+const layoutPath = join(root, "assembly", "layout.ts");
+const layoutSource = readFileSync(layoutPath, "utf8");
+
+/** An `export const NAME = <integer>;` line of assembly/layout.ts, the one source of its value. */
+function layoutConstant(name) {
+  const m = new RegExp(`^export const ${name} = (\\d+);\\r?$`, "m").exec(layoutSource);
+  if (m === null) throw new Error(`build-wasm: no \`export const ${name} = <integer>;\` in ${relative(root, layoutPath)}`);
+  return m[1];
+}
 
 /**
  * Entry files in assembly/ and the binaries they become. The LSTM kernels are built twice:
@@ -30,8 +44,8 @@ const lstmFlags = [
   "--sharedMemory",
   "--initialMemory", "1",
   "--maximumMemory", "65536",
-  // The first 64 KiB belong to the host (control block, constant table, context fields).
-  "--memoryBase", "65536",
+  // The bytes below HEAP belong to the host (control block, constant table, context fields).
+  "--memoryBase", layoutConstant("HEAP"),
 ];
 
 /**
@@ -83,5 +97,6 @@ for (const t of targets) {
     process.exit(1);
   }
 }
+writeFileSync(join(outDir, "layout.sha256"), `${createHash("sha256").update(layoutSource).digest("hex")}\n`);
 const ms = Math.round(performance.now() - t0);
 console.log(`build-wasm: ${targets.map((t) => relative(root, join(root, t.out))).join(", ")} in ${ms} ms`);

@@ -1,25 +1,33 @@
 /**
  * Memory layout of the WebAssembly engine (`wasm.ts`): the context fields shared with the
- * kernels (`assembly/lstm.ts`, which mirrors them), the permuted gate lanes, and the byte
- * offsets of weights, state, tape, scratch and gradient sums inside the shared memory.
+ * kernels (`assembly/lstm.ts`), the permuted gate lanes, and the byte offsets of weights, state,
+ * tape, scratch and gradient sums inside the shared memory. The numbers both sides use (field
+ * indices, the constant table's place, HEAP) come from `assembly/layout.ts`, which the kernels
+ * import as well.
  */
+import * as shared from "../../assembly/layout.ts";
 import { stateSize, type LstmShape } from "./types.ts";
 
-// Fixed addresses below 64 KiB (the kernels' constant table sits at 2048).
+export const { HEAP, CONST_TABLE, CONST_TABLE_VECTORS, LAYER_FIELDS } = shared;
+
+// Fixed addresses below HEAP: the worker pool's control block (wasm_worker.ts, at 1024), the
+// kernels' constant table (CONST_TABLE) and this context block.
 export const CTX = 4096;
-export const HEAP = 65536;
 export const PAGE = 65536;
 export const MAX_PAGES = 65536;
 
-// Context fields (i32 index), mirrored in assembly/lstm.ts.
-export const F = {
-  I: 0, H: 1, HP: 2, L: 3, N: 4, P: 5, B: 6, X: 7, OUT: 8, DOUT: 9, DX: 10, T: 11, REC: 12, FIRST: 13,
-  STATE: 14, STATE0: 15, DSTATE: 16, TH: 17, TAPE: 18, TAPEX: 19, HEAD: 20, SCR: 21, SCRSTRIDE: 22,
-  G64: 25, G64STRIDE: 26, GHEAD: 27, XP: 30, S: 31,
-  ZB: 32, PI: 33, DUMMY: 34, DZ: 35, DZI: 37, INR: 38, THS: 40, DIO: 41, KR: 42, OMAX: 43, GA: 44, GBS: 45, GHS: 46, NEXT: 47, FCHUNK: 48, BMODE: 49, BCHUNK: 50, NEXTB: 51,
-  RANGE: 64, LAYER: 256,
-} as const;
-export const LF = { W: 0, B: 1, WT: 2, K: 3, KIN: 4, KINP: 5, GW: 6, GB: 7 } as const;
+/** The exports of `assembly/layout.ts` named `${P}...`, keyed by the rest of the name. */
+type Fields<P extends string> = { readonly [K in keyof typeof shared as K extends `${P}${infer R}` ? R : never]: (typeof shared)[K] };
+function fields<P extends string>(prefix: P): Fields<P> {
+  return Object.fromEntries(
+    Object.entries(shared).flatMap(([k, v]) => (k.startsWith(prefix) ? [[k.slice(prefix.length), v]] : [])),
+  ) as Fields<P>;
+}
+
+/** Context fields (i32 index from CTX): `F.N` is `F_N` of assembly/layout.ts. */
+export const F = fields("F_");
+/** Per-layer fields: layer l's field `LF.K` at `F.LAYER + LAYER_FIELDS * l + LF.K`. */
+export const LF = fields("L_");
 export const MAX_THREADS = (F.LAYER - F.RANGE) / 2;
 /** The per-layer context fields must end below HEAP; this leaves ample room. */
 export const MAX_LAYERS = 256;

@@ -17,22 +17,27 @@
  * software exp, log and tanh).
  */
 import { readFileSync } from "node:fs";
+import { L2oError } from "../core/errors.ts";
+import { ACT_RELU, ACT_SIGMOID, ACT_TANH } from "../../assembly/layout.ts";
 
 /** Where the compiled kernels are expected. */
 export const MLP_WASM_URL = new URL("../../build/mlp.wasm", import.meta.url);
 
-/** Activation codes shared with assembly/mlp.ts. */
-const ACT_CODE = { sigmoid: 0, relu: 1, tanh: 2 } as const;
+/** Activation codes shared with assembly/mlp.ts (both read them from assembly/layout.ts). */
+const ACT_CODE = { sigmoid: ACT_SIGMOID, relu: ACT_RELU, tanh: ACT_TANH } as const;
 export type MlpWasmActivation = keyof typeof ACT_CODE;
 
 const PAGE = 65536;
-/** The first bytes stay free (the module's own data, if any, sits there). */
-const BASE = 65536;
+/**
+ * The first bytes stay free: the module's own data (tables of the software math functions) sits
+ * there. test/wasm_layout.test.ts checks that build/mlp.wasm's data ends below it.
+ */
+export const BASE = 65536;
 
 let cachedModule: WebAssembly.Module | undefined;
 
 /** `build/mlp.wasm` is not there (the CLI reports it in one line, exit code 2). */
-export class MlpKernelUnavailableError extends Error {
+export class MlpKernelUnavailableError extends L2oError {
   override readonly name = "MlpKernelUnavailableError";
 }
 

@@ -6,7 +6,7 @@ import { describe, it } from "node:test";
 import { foldIn, key, normal, randint, split, type Key } from "../src/core/rng.ts";
 import { gatherImages, gatherPixels, loadMnist } from "../src/data/mnist.ts";
 import { MlpKernelUnavailableError, mlpWasm } from "../src/tasks/mlp_wasm.ts";
-import { isInputError } from "../src/cli/errors.ts";
+import { L2oError } from "../src/core/errors.ts";
 import { mlpTaskFrom, mnistMlpFamily, type MlpActivation } from "../src/tasks/mnist_mlp.ts";
 import { relErr } from "./fixture_tasks.ts";
 
@@ -152,7 +152,7 @@ describe("mlp wasm backend", () => {
   });
 
   it("a missing kernel build is bad input for the CLI (one line, exit code 2), not a crash", () => {
-    assert.ok(isInputError(new MlpKernelUnavailableError("build/mlp.wasm not found")));
+    assert.ok(new MlpKernelUnavailableError("build/mlp.wasm not found") instanceof L2oError);
   });
 
   it("refuses an unknown backend by name", () => {

@@ -1,16 +1,11 @@
+import { L2oError } from "../core/errors.ts";
+
 /**
- * Errors the CLI reports as one line with exit code 2: the user can fix them (a bad name, a
- * malformed number, a missing or corrupt file). Anything else is a bug and exits 1.
+ * A command-line mistake: a bad name, a malformed number, options that do not fit together.
+ * Like every L2oError the CLI reports it as one line with exit code 2.
  */
-export class UsageError extends Error {
+export class UsageError extends L2oError {
   override readonly name = "UsageError";
-}
-
-/** Error classes (by name) that mean "bad input": reported in one line, exit code 2. */
-const INPUT_ERRORS = new Set(["UsageError", "DataError", "FileFormatError", "ConfigError", "MissingFileError", "KernelUnavailableError", "MlpKernelUnavailableError", "EngineMemoryError"]);
-
-export function isInputError(e: unknown): e is Error {
-  return e instanceof Error && (INPUT_ERRORS.has(e.name) || INPUT_ERRORS.has(e.constructor.name));
 }
 
 /** Parses a number option, or throws a UsageError saying what was expected. */

@@ -2,11 +2,12 @@
  * The `l2o` command line: list what is registered, run an optimizer on a task, meta-train an
  * LSTM optimizer, evaluate optimizers against each other (and put separate evaluations of the
  * same instances side by side, or draw them), and the end-to-end demo.
- * Bad input ends with a one-line error and exit code 2; library code never prints, the
- * commands here choose what to print.
+ * Bad input (any L2oError) ends with a one-line error and exit code 2, anything else with an
+ * internal error and exit code 1; library code never prints, the commands here choose what to
+ * print.
  */
 import { Command, CommanderError } from "commander";
-import { isInputError } from "./errors.ts";
+import { L2oError } from "../core/errors.ts";
 import { registerListCommands } from "./list.ts";
 import { registerRunCommand } from "./run.ts";
 import { registerTrainCommand } from "./train.ts";
@@ -36,7 +37,7 @@ try {
   if (e instanceof CommanderError) {
     // Help and version exit 0; commander has printed its own message for usage mistakes.
     process.exitCode = e.exitCode === 0 ? 0 : 2;
-  } else if (isInputError(e)) {
+  } else if (e instanceof L2oError) {
     process.stderr.write(`l2o: error: ${e.message}\n`);
     process.exitCode = 2;
   } else {

@@ -6,6 +6,7 @@ import type { Candidate } from "../eval/evaluate.ts";
 import { loadLstmOptimizer, type LoadedLstmOptimizer } from "../learned/file.ts";
 import { transformsByLayout } from "../learned/lstm_optimizer.ts";
 import { defaultEngineFactory, type EngineKind, type ThreadCount } from "../kernels/select.ts";
+import { L2oError } from "../core/errors.ts";
 import { parseNumber, UsageError } from "./errors.ts";
 
 /** A task family by registry name; unknown names and bad configuration are usage errors. */
@@ -13,8 +14,11 @@ export function resolveTaskFamily(name: string, config: Record<string, unknown>)
   try {
     return taskFamily(name, config);
   } catch (e) {
-    if (e instanceof Error && e.name !== "Error") throw e; // data errors keep their class
-    throw new UsageError((e as Error).message);
+    // The registry reports a bad name or configuration as a plain Error: that is a usage
+    // error. User errors of their own class (a missing data file) keep it; anything else
+    // (a TypeError) is a bug and stays one.
+    if (e instanceof L2oError || !(e instanceof Error) || Object.getPrototypeOf(e) !== Error.prototype) throw e;
+    throw new UsageError(e.message);
   }
 }
 

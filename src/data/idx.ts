@@ -6,18 +6,19 @@
  * order. Labels are magic 0x00000801 (one dimension), images 0x00000803 (N x rows x cols).
  */
 import { closeSync, existsSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { L2oError } from "../core/errors.ts";
 
 /**
  * A problem with a data file or folder (missing, malformed, wrong size). The CLI maps it to
  * exit code 2, so that a user can tell bad input from a bug.
  */
-export class DataError extends Error {
+export class DataError extends L2oError {
+  override readonly name = "DataError";
   /** The file or folder involved, when there is one. */
   readonly path: string | undefined;
 
   constructor(message: string, path?: string) {
     super(message);
-    this.name = "DataError";
     this.path = path;
   }
 }

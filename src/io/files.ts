@@ -5,6 +5,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
+import { L2oError } from "../core/errors.ts";
 
 /** l2o's version, as package.json gives it. */
 export const L2O_VERSION: string = (() => {
@@ -67,11 +68,8 @@ function syncDir(dir: string): void {
 }
 
 /** A file the user named is missing or unreadable (the CLI reports it with exit code 2). */
-export class MissingFileError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "MissingFileError";
-  }
+export class MissingFileError extends L2oError {
+  override readonly name = "MissingFileError";
 }
 
 /**

@@ -17,6 +17,7 @@
  * trailing bytes. Values are copied as bytes, never through a float conversion, so every
  * float32 (signed zeros, denormals, NaN payloads) survives a round trip bit for bit.
  */
+import { L2oError } from "../core/errors.ts";
 
 /** The element types l2o reads and writes. */
 export type Dtype = "F32" | "I32" | "U8";
@@ -46,13 +47,13 @@ export interface DecodeOptions {
 }
 
 /** A file that is not what it should be: truncated, corrupt, or of the wrong kind or version. */
-export class FileFormatError extends Error {
+export class FileFormatError extends L2oError {
+  override readonly name = "FileFormatError";
   /** The file concerned, when known. */
   readonly path: string | undefined;
 
   constructor(message: string, options: { path?: string | undefined; cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = "FileFormatError";
     this.path = options.path;
   }
 }

@@ -11,6 +11,7 @@
  * test/rules.test.ts asserts that both engines agree bit for bit.
  */
 import { readFileSync } from "node:fs";
+import { L2oError } from "../core/errors.ts";
 
 export type RuleEngine = "ts" | "wasm";
 export const RULE_ENGINES: readonly RuleEngine[] = ["wasm", "ts"];
@@ -133,7 +134,7 @@ export const TS_RULES: RuleKernels = {
 export const RULES_WASM_URL = new URL("../../build/rules.wasm", import.meta.url);
 
 /** The WebAssembly rules were asked for but `build/rules.wasm` is not there. */
-export class RuleKernelUnavailableError extends Error {
+export class RuleKernelUnavailableError extends L2oError {
   override readonly name = "RuleKernelUnavailableError";
 }
 

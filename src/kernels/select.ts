@@ -5,6 +5,7 @@
 import type { LstmEngine, LstmEngineOptions } from "./types.ts";
 import { createReferenceEngine } from "./lstm_ref.ts";
 import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, type GradientReduction, type WasmVariant } from "./wasm.ts";
+import { L2oError } from "../core/errors.ts";
 
 /**
  * - `wasm`: the fastest WebAssembly build this runtime accepts (`wasm-fma`, else `wasm-simd`).
@@ -17,7 +18,7 @@ export type EngineKind = "ref" | "wasm" | "wasm-simd" | "wasm-fma";
 export const ENGINE_KINDS: readonly EngineKind[] = ["wasm", "wasm-simd", "wasm-fma", "ref"];
 
 /** The WebAssembly kernel was asked for but is not built (the CLI reports it with exit code 2). */
-export class KernelUnavailableError extends Error {
+export class KernelUnavailableError extends L2oError {
   override readonly name = "KernelUnavailableError";
 }
 export type EngineFactory = (opts: LstmEngineOptions) => LstmEngine;

@@ -22,12 +22,13 @@ import { readFileSync } from "node:fs";
 import { setFlagsFromString } from "node:v8";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { L2oError } from "../core/errors.ts";
 import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
 import { CTX, F, HEAP, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
 
 /** The engine's memory would pass WebAssembly's 4 GiB (the CLI reports it with exit code 2). */
-export class EngineMemoryError extends Error {
+export class EngineMemoryError extends L2oError {
   override readonly name = "EngineMemoryError";
 }
 

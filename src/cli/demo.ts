@@ -6,10 +6,10 @@
 import type { Command } from "commander";
 import { resolveMetaTrainConfig } from "../meta/train.ts";
 import { DEFAULT_LR_GRID } from "../eval/evaluate.ts";
-import { parseNumber } from "./errors.ts";
-import { runTrainJob, TRAIN_DEFAULTS, parseEngine, ENGINE_HELP } from "./train.ts";
-import { runEvalJob } from "./eval.ts";
-import { formatReport } from "./report.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, parseEngine, parseNumber, TRAIN_THREADS } from "./options.ts";
+import { runTrainJob, TRAIN_DEFAULTS } from "./train_job.ts";
+import { runEvalJob } from "./eval_job.ts";
+import { formatReport } from "./format.ts";
 
 interface DemoFlags {
   seconds: string;
@@ -27,7 +27,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--out <file>", "where to save the trained optimizer", "runs/demo-quadratic.safetensors")
     .option("--instances <n>", "fresh test functions", "100")
     .option("--seed <n>", "random seed", "0")
-    .option("--engine <kind>", ENGINE_HELP, "wasm")
+    .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .action((f: DemoFlags) => {
       const seconds = parseNumber("--seconds", f.seconds, { positive: true });
       const seed = parseNumber("--seed", f.seed, { integer: true });
@@ -44,7 +44,7 @@ export function registerDemoCommand(program: Command): void {
         meta: resolveMetaTrainConfig({ epochs: 100000, horizonsPerEpoch: 10, maxSeconds: seconds, seed }),
         out: f.out,
         engine,
-        threads: 2,
+        threads: TRAIN_THREADS,
         verbose: true,
       });
       const s = result.state;

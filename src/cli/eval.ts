@@ -1,50 +1,10 @@
 /** `l2o eval`: tuned baselines and learned optimizers on the same fresh instances. */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Command } from "commander";
-import { DEFAULT_LR_GRID, evaluate, type EvalReport } from "../eval/evaluate.ts";
-import { parseJsonObject, parseNumber, UsageError } from "./errors.ts";
-import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
-import { ENGINE_HELP, parseEngine, parseThreads, THREADS_HELP } from "./train.ts";
-import type { EngineKind, ThreadCount } from "../kernels/select.ts";
-import { formatReport } from "./report.ts";
-
-export interface EvalJob {
-  readonly task: string;
-  readonly taskConfig: Record<string, unknown>;
-  readonly optimizers: readonly string[];
-  readonly steps: number;
-  readonly instances: number;
-  readonly seed: number;
-  readonly tuneInstances: number;
-  readonly lrGrid: readonly number[];
-  readonly verbose: boolean;
-  /** The kernel learned optimizers run on (default: wasm). */
-  readonly engine?: EngineKind;
-  /** Its threads (default 1; `auto`: by coordinate count). */
-  readonly threads?: ThreadCount;
-}
-
-export function runEvalJob(job: EvalJob): EvalReport {
-  const family = resolveTaskFamily(job.task, job.taskConfig);
-  const candidates = job.optimizers.map((o) => resolveCandidate(o, undefined, job.engine, job.threads));
-  const report = evaluate(family, candidates, {
-    steps: job.steps,
-    instances: job.instances,
-    seed: job.seed,
-    tuneInstances: job.tuneInstances,
-    lrGrid: job.lrGrid,
-    onProgress: (label, phase) => {
-      if (job.verbose) process.stderr.write(`${phase === "tune" ? "tuning" : "testing"} ${label}\n`);
-    },
-  });
-  return report;
-}
-
-export function writeJson(path: string, value: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2) + "\n");
-}
+import { DEFAULT_LR_GRID } from "../eval/evaluate.ts";
+import { UsageError } from "./errors.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseEngine, parseEvalThreads, parseNumber, parseTaskConfig } from "./options.ts";
+import { formatReport, writeJson } from "./format.ts";
+import { runEvalJob } from "./eval_job.ts";
 
 interface EvalFlags {
   task: string;
@@ -75,15 +35,15 @@ export function registerEvalCommand(program: Command): void {
     .option("--lr-grid <list>", `comma-separated learning rates (default ${DEFAULT_LR_GRID.join(",")})`)
     .option("--json <file>", "write {task, steps, results: [{optimizer, lr, meanLoss[], ci95[], finalMean}]}")
     .option("--quiet", "no progress lines on standard error")
-    .option("--engine <kind>", ENGINE_HELP, "wasm")
-    .option("--threads <n>", THREADS_HELP, "auto")
+    .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
+    .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action((f: EvalFlags) => {
       const optimizers = f.optimizers.split(",").map((s) => s.trim()).filter((s) => s !== "");
       if (optimizers.length === 0) throw new UsageError("--optimizers is empty: name at least one, e.g. adam,lstm:pretrained/quadratic");
       const lrGrid = f.lrGrid === undefined ? DEFAULT_LR_GRID : f.lrGrid.split(",").map((x) => parseNumber("--lr-grid", x, { positive: true }));
       const report = runEvalJob({
         task: f.task,
-        taskConfig: f.taskConfig === undefined ? {} : parseJsonObject("--task-config", f.taskConfig),
+        taskConfig: parseTaskConfig(f.taskConfig),
         optimizers,
         steps: parseNumber("--steps", f.steps, { integer: true, positive: true }),
         instances: parseNumber("--instances", f.instances, { integer: true, min: 2 }),
@@ -92,7 +52,7 @@ export function registerEvalCommand(program: Command): void {
         lrGrid,
         verbose: f.quiet !== true,
         engine: parseEngine(f.engine),
-        threads: parseThreads(f.threads),
+        threads: parseEvalThreads(f.threads),
       });
       process.stdout.write(formatReport(report));
       if (f.json !== undefined) {

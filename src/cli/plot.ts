@@ -8,7 +8,7 @@
 import type { Command } from "commander";
 import type { TopLevelSpec } from "vega-lite";
 import type { EvalReport } from "../eval/evaluate.ts";
-import { mergeReports, readReport } from "./compare.ts";
+import { mergeReports, readReport } from "./format.ts";
 import { writeFileAtomic } from "../io/files.ts";
 
 export interface LossFigureOptions {

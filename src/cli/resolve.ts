@@ -7,7 +7,8 @@ import { loadLstmOptimizer, type LoadedLstmOptimizer } from "../learned/file.ts"
 import { transformsByLayout } from "../learned/lstm_optimizer.ts";
 import { defaultEngineFactory, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import { L2oError } from "../core/errors.ts";
-import { parseNumber, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
+import { parseNumber } from "./options.ts";
 
 /** A task family by registry name; unknown names and bad configuration are usage errors. */
 export function resolveTaskFamily(name: string, config: Record<string, unknown>): TaskFamily {

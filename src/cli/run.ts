@@ -4,10 +4,11 @@ import { foldIn, key as makeKey } from "../core/rng.ts";
 import { drawInstances, runCandidate, type RunResult } from "../eval/evaluate.ts";
 import { summarizeSteps } from "../eval/stats.ts";
 import { jsonlWriter } from "../io/metrics.ts";
-import { parseJsonObject, parseNumber, UsageError } from "./errors.ts";
+import { UsageError } from "./errors.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseEngine, parseEvalThreads, parseNumber, parseTaskConfig } from "./options.ts";
+import { fmt } from "./format.ts";
 import { resolveTaskFamily, resolveCandidate } from "./resolve.ts";
 import { progress } from "./progress.ts";
-import { ENGINE_HELP, parseEngine, parseThreads, THREADS_HELP } from "./train.ts";
 
 interface RunFlags {
   task: string;
@@ -36,8 +37,8 @@ export function registerRunCommand(program: Command): void {
     .option("--seed <n>", "random seed", "0")
     .option("--every <n>", "print the mean loss every n steps (default steps/10)")
     .option("--out <file>", "write a JSONL log of the per-step mean loss")
-    .option("--engine <kind>", ENGINE_HELP, "wasm")
-    .option("--threads <n>", THREADS_HELP, "auto")
+    .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
+    .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action((f: RunFlags) => runCommand(f));
 }
 
@@ -47,8 +48,8 @@ function runCommand(f: RunFlags): void {
   const seed = parseNumber("--seed", f.seed, { integer: true });
   const every = f.every === undefined ? Math.max(1, Math.round(steps / 10)) : parseNumber("--every", f.every, { integer: true, positive: true });
   const lr = f.lr === undefined ? undefined : parseNumber("--lr", f.lr, { positive: true });
-  const family = resolveTaskFamily(f.task, f.taskConfig === undefined ? {} : parseJsonObject("--task-config", f.taskConfig));
-  const threads = parseThreads(f.threads);
+  const family = resolveTaskFamily(f.task, parseTaskConfig(f.taskConfig));
+  const threads = parseEvalThreads(f.threads);
   const cand = resolveCandidate(f.optimizer, lr, parseEngine(f.engine), threads);
   if (!cand.tune && lr !== undefined) throw new UsageError(`--lr does not apply to the learned optimizer '${f.optimizer}'`);
   const rate = cand.tune ? (cand.lr ?? lr ?? cand.defaultLr) : undefined;
@@ -86,9 +87,4 @@ function runCommand(f: RunFlags): void {
   }
   log?.close();
   if (f.out !== undefined) process.stdout.write(`log written to ${f.out}\n`);
-}
-
-export function fmt(x: number): string {
-  if (!Number.isFinite(x)) return String(x);
-  return Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : x.toFixed(4);
 }

@@ -7,9 +7,9 @@ import { key, uniform } from "../src/core/rng.ts";
 import { ParamLayout } from "../src/core/layout.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { engineFactory } from "../src/kernels/select.ts";
-import type { LstmEngineFactory } from "../src/learned/lstm_optimizer.ts";
-import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm_optimizer.ts";
-import { PRETRAINED_DIR, loadLstmOptimizer, lstmPhiEntries, resolveOptimizerPath, saveLstmOptimizer } from "../src/learned/file.ts";
+import type { EngineKind } from "../src/kernels/select.ts";
+import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm/optimizer.ts";
+import { PRETRAINED_DIR, loadLearnedOptimizer, resolveOptimizerPath, saveLearnedOptimizer } from "../src/learned/file.ts";
 import { FileFormatError, decodeSafetensors } from "../src/io/safetensors.ts";
 import { MissingFileError } from "../src/io/files.ts";
 import { saveOptimizerFile } from "../src/io/optimizer_file.ts";
@@ -30,7 +30,7 @@ function makeOpt(): LstmOptimizer {
 
 /** Initial phi, biases filled in too (so every tensor is non-trivial), with a -0 and a denormal. */
 function somePhi(opt: LstmOptimizer): Float32Array {
-  const phi = opt.init(key(3));
+  const phi = opt.init(key(3)).flat;
   const noise = uniform(key(4), phi.length, -0.05, 0.05);
   for (let i = 0; i < phi.length; i++) if (phi[i] === 0) phi[i] = noise[i]!;
   phi[1] = -0;
@@ -52,14 +52,14 @@ function assertFormatError(f: () => unknown, problem: RegExp): void {
   });
 }
 
-describe("saveLstmOptimizer / loadLstmOptimizer", () => {
+describe("saveLearnedOptimizer / loadLearnedOptimizer (an LSTM)", () => {
   it("round-trips phi bit for bit, with the configuration and the info given", () => {
     const opt = makeOpt();
     const phi = somePhi(opt);
     const path = tmpPath();
-    const meta = saveLstmOptimizer(path, opt, phi, { training: { task: "quadratic", epochs: 3 }, validation: { score: 1.25 } });
+    const meta = saveLearnedOptimizer(path, opt, phi, { training: { task: "quadratic", epochs: 3 }, validation: { score: 1.25 } });
     assert.equal(meta.kind, "lstm");
-    const loaded = loadLstmOptimizer(path, createReferenceEngine);
+    const loaded = loadLearnedOptimizer(path, { engine: "ref" });
     assert.equal(loaded.path, resolve(path));
     assert.equal(loaded.phi.length, opt.phiSize);
     assert.deepEqual(bytesOf(loaded.phi), bytesOf(phi));
@@ -75,8 +75,10 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
       outputScale: 0.05,
       groups: [["conv"], ["fc"]],
     });
-    assert.equal(loaded.optimizer.lstms, 2);
-    assert.deepEqual(loaded.optimizer.shape, { inputs: 2, hidden: 5, layers: 2 });
+    const lstm = loaded.optimizer as LstmOptimizer;
+    assert.equal(lstm.kind, "lstm");
+    assert.equal(lstm.lstms, 2);
+    assert.deepEqual(lstm.shape, { inputs: 2, hidden: 5, layers: 2 });
     assert.equal(loaded.optimizer.phiSize, opt.phiSize);
     assert.deepEqual(loaded.meta.training, { task: "quadratic", epochs: 3 });
     assert.deepEqual(loaded.meta.validation, { score: 1.25 });
@@ -87,8 +89,8 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
     const opt = makeOpt();
     const phi = somePhi(opt);
     const path = tmpPath();
-    saveLstmOptimizer(path, opt, phi);
-    const loaded = loadLstmOptimizer(path, createReferenceEngine);
+    saveLearnedOptimizer(path, opt, phi);
+    const loaded = loadLearnedOptimizer(path, { engine: "ref" });
     const a = opt.optFn(phi, layout);
     const b = loaded.optimizer.optFn(loaded.phi, layout);
     const theta = uniform(key(5), layout.size, -1, 1);
@@ -106,7 +108,7 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
     }
     assert.ok(nonzero);
     // A different phi would not: the check above can tell optimizers apart.
-    const other = opt.optFn(opt.init(key(99)), layout);
+    const other = opt.optFn(opt.init(key(99)).flat, layout);
     const g = uniform(key(10), layout.size, -2, 2);
     assert.notDeepEqual(bytesOf(other.update(g, other.init(theta), theta)[0]), bytesOf(a.update(g, a.init(theta), theta)[0]));
     a.dispose();
@@ -118,7 +120,7 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
     const opt = makeOpt();
     const phi = somePhi(opt);
     const path = tmpPath();
-    saveLstmOptimizer(path, opt, phi);
+    saveLearnedOptimizer(path, opt, phi);
     const { tensors, metadata } = decodeSafetensors(readFileSync(path));
     const H = 5;
     const expected: Record<string, number[]> = {};
@@ -137,7 +139,7 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
     }
     // Names map to phi's slices in order: lstm0's tensors, then lstm1's.
     let o = 0;
-    for (const e of lstmPhiEntries(opt)) {
+    for (const e of opt.phiEntries) {
       const size = e.shape.reduce((x, y) => x * y, 1);
       assert.deepEqual(bytesOf(tensors[e.name]!.data as Float32Array), bytesOf(phi.subarray(o, o + size)), e.name);
       o += size;
@@ -150,79 +152,79 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
 
   it("refuses to save a phi of the wrong size", () => {
     const opt = makeOpt();
-    assert.throws(() => saveLstmOptimizer(tmpPath(), opt, new Float32Array(opt.phiSize - 1)), /phi has/);
+    assert.throws(() => saveLearnedOptimizer(tmpPath(), opt, new Float32Array(opt.phiSize - 1)), /phi has/);
   });
 
   it("a truncated file, a damaged header or a file that is not safetensors is a FileFormatError", () => {
     const opt = makeOpt();
     const path = tmpPath();
-    saveLstmOptimizer(path, opt, somePhi(opt));
+    saveLearnedOptimizer(path, opt, somePhi(opt));
     const good = readFileSync(path);
 
     const truncated = tmpPath();
     mkdirSync(join(truncated, ".."), { recursive: true });
     writeFileSync(truncated, good.subarray(0, good.length - 4));
-    assert.throws(() => loadLstmOptimizer(truncated, createReferenceEngine), FileFormatError);
+    assert.throws(() => loadLearnedOptimizer(truncated, { engine: "ref" }), FileFormatError);
 
     const flipped = tmpPath();
     mkdirSync(join(flipped, ".."), { recursive: true });
     const bad = Uint8Array.from(good);
     bad[8] = 0x58; // the header's opening '{' becomes 'X': not JSON
     writeFileSync(flipped, bad);
-    assert.throws(() => loadLstmOptimizer(flipped, createReferenceEngine), FileFormatError);
+    assert.throws(() => loadLearnedOptimizer(flipped, { engine: "ref" }), FileFormatError);
 
     const hugeHeader = tmpPath();
     mkdirSync(join(hugeHeader, ".."), { recursive: true });
     const h = Uint8Array.from(good);
     h[5] = 0x7f; // the header length claims far more bytes than the file has
     writeFileSync(hugeHeader, h);
-    assert.throws(() => loadLstmOptimizer(hugeHeader, createReferenceEngine), FileFormatError);
+    assert.throws(() => loadLearnedOptimizer(hugeHeader, { engine: "ref" }), FileFormatError);
 
     const text = tmpPath("notes.safetensors");
     mkdirSync(join(text, ".."), { recursive: true });
     writeFileSync(text, "this is not an optimizer\n");
-    assert.throws(() => loadLstmOptimizer(text, createReferenceEngine), FileFormatError);
+    assert.throws(() => loadLearnedOptimizer(text, { engine: "ref" }), FileFormatError);
 
     const empty = tmpPath("empty.safetensors");
     mkdirSync(join(empty, ".."), { recursive: true });
     writeFileSync(empty, "");
-    assert.throws(() => loadLstmOptimizer(empty, createReferenceEngine), FileFormatError);
+    assert.throws(() => loadLearnedOptimizer(empty, { engine: "ref" }), FileFormatError);
   });
 
   it("a missing file is a MissingFileError naming the path", () => {
     const path = join(dir, "nope", "missing.safetensors");
     assert.throws(
-      () => loadLstmOptimizer(path, createReferenceEngine),
+      () => loadLearnedOptimizer(path, { engine: "ref" }),
       (e: unknown) => e instanceof MissingFileError && e.message.includes(path),
     );
   });
 
   it("a file whose LSTM configuration is invalid is a FileFormatError", () => {
     const opt = makeOpt();
-    const entries = lstmPhiEntries(opt);
+    const entries = opt.phiEntries;
     const phi = { flat: somePhi(opt), entries };
     for (const config of [{ hidden: -1 }, { hidden: 5, layers: 2, outputScale: 0 }, { hidden: 5, colour: "red" }, { preprocess: { kind: "magic" } }]) {
       const path = tmpPath();
       saveOptimizerFile(path, { phi, meta: { kind: "lstm", config } });
-      assertFormatError(() => loadLstmOptimizer(path, createReferenceEngine), /invalid LSTM configuration/);
+      assertFormatError(() => loadLearnedOptimizer(path, { engine: "ref" }), /invalid lstm configuration/);
     }
   });
 
   it("weights that do not fit the configuration, or of another optimizer kind, are a FileFormatError", () => {
     const opt = makeOpt();
-    const phi = { flat: somePhi(opt), entries: lstmPhiEntries(opt) };
+    const phi = { flat: somePhi(opt), entries: opt.phiEntries };
     // The weights of 5-unit LSTMs under a 6-unit configuration.
     const p1 = tmpPath();
     saveOptimizerFile(p1, { phi, meta: { kind: "lstm", config: { ...CONFIG, hidden: 6, groups: [["conv"], ["fc"]] } } });
-    assertFormatError(() => loadLstmOptimizer(p1, createReferenceEngine), /do not fit/);
+    assertFormatError(() => loadLearnedOptimizer(p1, { engine: "ref" }), /do not fit/);
     // Two LSTMs' weights under a one-LSTM configuration: lstm1.* left over is fine, but a
     // configuration with three groups lacks lstm2.*.
     const p2 = tmpPath();
     saveOptimizerFile(p2, { phi, meta: { kind: "lstm", config: { ...CONFIG, groups: [["conv"], ["fc"], ["other"]] } } });
-    assertFormatError(() => loadLstmOptimizer(p2, createReferenceEngine), /lstm2/);
+    assertFormatError(() => loadLearnedOptimizer(p2, { engine: "ref" }), /lstm2/);
     const p3 = tmpPath();
     saveOptimizerFile(p3, { phi, meta: { kind: "metasgd", config: {} } });
-    assertFormatError(() => loadLstmOptimizer(p3, createReferenceEngine), /'metasgd' optimizer, not an LSTM/);
+    assertFormatError(() => loadLearnedOptimizer(p3, { engine: "ref" }), /'metasgd' optimizer, a kind this version of l2o does not know/);
   });
 
   it("NaN or infinite weights are a FileFormatError", () => {
@@ -231,8 +233,8 @@ describe("saveLstmOptimizer / loadLstmOptimizer", () => {
       const phi = somePhi(opt);
       phi[7] = v;
       const path = tmpPath();
-      saveLstmOptimizer(path, opt, phi);
-      assertFormatError(() => loadLstmOptimizer(path, createReferenceEngine), /NaN or infinite/);
+      saveLearnedOptimizer(path, opt, phi);
+      assertFormatError(() => loadLearnedOptimizer(path, { engine: "ref" }), /NaN or infinite/);
     }
   });
 });
@@ -244,7 +246,7 @@ describe("the shipped optimizers", () => {
   });
   for (const name of names) {
     it(`pretrained/${name} loads, with finite weights, its training recorded and the validation it was kept for`, () => {
-      const { phi, meta, optimizer } = loadLstmOptimizer(`pretrained/${name}`, createReferenceEngine);
+      const { phi, meta, optimizer } = loadLearnedOptimizer(`pretrained/${name}`, { engine: "ref" });
       assert.equal(phi.length, optimizer.phiSize);
       assert.ok(phi.every(Number.isFinite));
       const training = meta.training as Record<string, unknown>;
@@ -256,10 +258,10 @@ describe("the shipped optimizers", () => {
   }
 });
 
-describe("loadLstmOptimizer's default engine", () => {
+describe("loadLearnedOptimizer's default engine", () => {
   /** Three updates of pretrained/mnist-momentum on 37 coordinates, concatenated. */
-  function updates(engine?: LstmEngineFactory): Float32Array {
-    const { optimizer, phi } = engine === undefined ? loadLstmOptimizer("pretrained/mnist-momentum") : loadLstmOptimizer("pretrained/mnist-momentum", engine);
+  function updates(engine?: EngineKind): Float32Array {
+    const { optimizer, phi } = engine === undefined ? loadLearnedOptimizer("pretrained/mnist-momentum") : loadLearnedOptimizer("pretrained/mnist-momentum", { engine });
     const lay = new ParamLayout([{ name: "w", shape: [37] }]);
     const tx = optimizer.optFn(phi, lay);
     const out = new Float32Array(3 * 37);
@@ -278,9 +280,9 @@ describe("loadLstmOptimizer's default engine", () => {
 
   it("is the WebAssembly kernel on one thread (a trained optimizer is for use, not for checking the kernel)", () => {
     const byDefault = updates();
-    assert.deepEqual(bytesOf(byDefault), bytesOf(updates(engineFactory("wasm", 1))));
+    assert.deepEqual(bytesOf(byDefault), bytesOf(updates("wasm")));
     // The reference computes in float64 inside a step: close, but not the same bits.
-    const ref = updates(createReferenceEngine);
+    const ref = updates("ref");
     assert.notDeepEqual(bytesOf(byDefault), bytesOf(ref));
     for (let i = 0; i < ref.length; i++) assert.ok(Math.abs(byDefault[i]! - ref[i]!) <= 1e-5 * (1e-3 + Math.abs(ref[i]!)), `update ${i}: ${byDefault[i]} against ${ref[i]}`);
   });
@@ -310,11 +312,11 @@ describe("resolveOptimizerPath", () => {
     assert.equal(resolveOptimizerPath(join(sub, "c")), join(sub, "c"));
   });
 
-  it("loadLstmOptimizer finds a file given without its extension", () => {
+  it("loadLearnedOptimizer finds a file given without its extension", () => {
     const opt = makeOpt();
     const path = tmpPath("short.safetensors");
-    saveLstmOptimizer(path, opt, somePhi(opt));
-    const loaded = loadLstmOptimizer(path.slice(0, -".safetensors".length), createReferenceEngine);
+    saveLearnedOptimizer(path, opt, somePhi(opt));
+    const loaded = loadLearnedOptimizer(path.slice(0, -".safetensors".length), { engine: "ref" });
     assert.equal(loaded.path, path);
   });
 });

@@ -11,8 +11,11 @@ import { key, split, uniform } from "../src/core/rng.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { hasSnapshots, phiSize, stateSize, type LstmEngine, type LstmEngineOptions, type SnapshotLstmEngine } from "../src/kernels/types.ts";
 import { createWasmEngine, wasmEngineAvailable, WASM_STATE_LAYOUT } from "../src/kernels/wasm.ts";
-import { lstmGroupIndices, lstmOptimizer, widenInputs, type LstmEngineFactory, type LstmOptimizerConfig } from "../src/learned/lstm_optimizer.ts";
-import { preprocessor } from "../src/learned/preprocess.ts";
+import { lstmOptimizer } from "../src/learned/lstm/optimizer.ts";
+import { lstmGroupIndices, type LstmOptimizerConfig } from "../src/learned/lstm/config.ts";
+import { widenInputs } from "../src/learned/lstm/widen.ts";
+import type { LstmEngineFactory } from "../src/learned/lstm/types.ts";
+import { preprocessor } from "../src/learned/lstm/preprocess.ts";
 import type { OptState } from "../src/optimizers/transform.ts";
 
 const wasmOk = wasmEngineAvailable();

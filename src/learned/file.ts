@@ -1,46 +1,37 @@
 /**
- * Saving and loading trained LSTM optimizers: one safetensors file, phi stored by tensor
- * name (`lstm0.layer0.weight`, ..., `lstm0.head.bias`), the architecture, preprocessing and
- * output scale in the JSON metadata (see `src/io/optimizer_file.ts`), so a file rebuilds the
- * exact optimizer it was saved from and its weights load back bit-identically.
+ * Saving and loading learned optimizers of any kind: one safetensors file, phi stored by
+ * tensor name (the kind's `phiEntries`), the kind and its config in the JSON metadata (see
+ * `src/io/optimizer_file.ts`), so a file rebuilds the exact optimizer it was saved from and
+ * its weights load back bit-identically.
  */
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { defaultEngineFactory } from "../kernels/select.ts";
-import { phiShapes } from "../kernels/types.ts";
-import { loadOptimizerFile, phiToFlat, saveOptimizerFile, type FlatEntry, type OptimizerMeta } from "../io/optimizer_file.ts";
+import { loadOptimizerFile, phiToFlat, saveOptimizerFile, type OptimizerMeta } from "../io/optimizer_file.ts";
 import { FileFormatError } from "../io/safetensors.ts";
-import { lstmOptimizer, resolveLstmOptimizerConfig, type LstmEngineFactory, type LstmOptimizer } from "./lstm_optimizer.ts";
+import { ConfigError } from "../core/errors.ts";
+import type { LearnedOptimizer } from "./contract.ts";
+import type { KernelOptions } from "./kernel_options.ts";
+import { LEARNED_KIND_NAMES, learnedKind } from "./registry.ts";
 
-/** The tensor names and shapes of phi for `opt`, in phi's order. */
-export function lstmPhiEntries(opt: LstmOptimizer): FlatEntry[] {
-  const shapes = phiShapes(opt.shape);
-  const names: string[] = [];
-  for (let l = 0; l < opt.shape.layers; l++) names.push(`layer${l}.weight`, `layer${l}.bias`);
-  names.push("head.weight", "head.bias");
-  const out: FlatEntry[] = [];
-  for (let k = 0; k < opt.lstms; k++) names.forEach((n, j) => out.push({ name: `lstm${k}.${n}`, shape: shapes[j]! }));
-  return out;
+/** What training and validation say about a saved optimizer (stored in its metadata). */
+export interface SavedInfo {
+  readonly training?: Record<string, unknown>;
+  readonly validation?: Record<string, unknown>;
 }
 
-/** Writes a trained LSTM optimizer (atomically); returns the metadata written. */
-export function saveLstmOptimizer(
-  path: string,
-  opt: LstmOptimizer,
-  phi: Float32Array,
-  info: { training?: Record<string, unknown>; validation?: Record<string, unknown> } = {},
-): OptimizerMeta {
-  if (phi.length !== opt.phiSize) throw new Error(`saveLstmOptimizer: phi has ${phi.length} floats, expected ${opt.phiSize}`);
+/** Writes a learned optimizer with weights `phi` (atomically); returns the metadata written. */
+export function saveLearnedOptimizer(path: string, opt: LearnedOptimizer, phi: Float32Array, info: SavedInfo = {}): OptimizerMeta {
+  if (phi.length !== opt.phiSize) throw new Error(`save: phi has ${phi.length} floats, the ${opt.kind} optimizer ${opt.phiSize}`);
   const config = JSON.parse(JSON.stringify(opt.config)) as Record<string, unknown>;
   return saveOptimizerFile(path, {
-    phi: { flat: phi, entries: lstmPhiEntries(opt) },
-    meta: { kind: "lstm", config, ...(info.training ? { training: info.training } : {}), ...(info.validation ? { validation: info.validation } : {}) },
+    phi: { flat: phi, entries: opt.phiEntries },
+    meta: { kind: opt.kind, config, ...(info.training ? { training: info.training } : {}), ...(info.validation ? { validation: info.validation } : {}) },
   });
 }
 
-export interface LoadedLstmOptimizer {
-  readonly optimizer: LstmOptimizer;
+export interface LoadedLearnedOptimizer<O extends LearnedOptimizer = LearnedOptimizer> {
+  readonly optimizer: O;
   readonly phi: Float32Array;
   readonly meta: OptimizerMeta;
   readonly path: string;
@@ -62,29 +53,34 @@ export function resolveOptimizerPath(spec: string): string {
 }
 
 /**
- * Loads a trained LSTM optimizer file; `engine` picks the kernel the optimizer runs on
- * (default: the WebAssembly kernel on one thread where it is built, else the plain-TypeScript
- * reference; see `defaultEngineFactory`).
+ * Loads a learned optimizer file of any registered kind (or, with `expectKind`, only of that
+ * kind); `kernel` picks the kernel it runs on (default: the WebAssembly kernel on one thread
+ * where it is built). A file that does not describe a working optimizer is a FileFormatError.
  */
-export function loadLstmOptimizer(spec: string, engine: LstmEngineFactory = defaultEngineFactory()): LoadedLstmOptimizer {
+export function loadLearnedOptimizer(spec: string, kernel: KernelOptions = {}, expectKind?: string): LoadedLearnedOptimizer {
   const path = resolveOptimizerPath(spec);
   const file = loadOptimizerFile(path);
-  if (file.meta.kind !== "lstm") {
-    throw new FileFormatError(`${path} holds a '${file.meta.kind}' optimizer, not an LSTM one`, { path });
+  const kindName = file.meta.kind;
+  if (expectKind !== undefined && kindName !== expectKind) {
+    throw new FileFormatError(`${path} holds a '${kindName}' optimizer; expected kind '${expectKind}'`, { path });
   }
-  let optimizer: LstmOptimizer;
+  if (!LEARNED_KIND_NAMES.includes(kindName)) {
+    throw new FileFormatError(`${path} holds a '${kindName}' optimizer, a kind this version of l2o does not know (known: ${LEARNED_KIND_NAMES.join(", ")})`, { path });
+  }
+  let optimizer: LearnedOptimizer;
   try {
-    optimizer = lstmOptimizer(resolveLstmOptimizerConfig(file.meta.config), engine);
+    optimizer = learnedKind(kindName).build(file.meta.config, kernel);
   } catch (e) {
-    throw new FileFormatError(`${path}: invalid LSTM configuration (${(e as Error).message}); re-train or re-download the optimizer file`, { path });
+    if (!(e instanceof ConfigError)) throw e;
+    throw new FileFormatError(`${path}: invalid ${kindName} configuration (${e.message}); re-train or re-download the optimizer file`, { path });
   }
   let phi: Float32Array;
   try {
-    phi = phiToFlat(file.phi, lstmPhiEntries(optimizer));
+    phi = phiToFlat(file.phi, optimizer.phiEntries);
   } catch (e) {
     throw new FileFormatError(`${path}: weights do not fit the configuration (${(e as Error).message}); re-train or re-download the optimizer file`, { path });
   }
-  const expected = new Set(lstmPhiEntries(optimizer).map((e) => e.name));
+  const expected = new Set(optimizer.phiEntries.map((e) => e.name));
   const extra = Object.keys(file.phi).filter((n) => !expected.has(n));
   if (extra.length > 0) {
     throw new FileFormatError(`${path}: tensors ${extra.join(", ")} do not belong to its configuration; re-train or re-download the optimizer file`, { path });

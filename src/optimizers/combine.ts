@@ -28,7 +28,7 @@ export function chain(...txs: readonly GradientTransformation[]): GradientTransf
     init(params: Float32Array): ChainState {
       return { stages: txs.map((tx) => tx.init(params)) };
     },
-    update(grads, state, params): [Float32Array, ChainState] {
+    update(grads, state, params, ctx): [Float32Array, ChainState] {
       const stages = state["stages"];
       if (!Array.isArray(stages) || stages.length !== txs.length) {
         throw new Error(`chain: state must hold 'stages', one state for each of ${txs.length} stages`);
@@ -45,7 +45,7 @@ export function chain(...txs: readonly GradientTransformation[]): GradientTransf
           i++;
           continue;
         }
-        const [u, s] = tx.update(updates, stages[i] as OptState, params);
+        const [u, s] = tx.update(updates, stages[i] as OptState, params, ctx);
         updates = u;
         next.push(s);
       }
@@ -62,9 +62,9 @@ export function chain(...txs: readonly GradientTransformation[]): GradientTransf
 export function named(name: string, tx: GradientTransformation): GradientTransformation {
   return {
     init: (params) => tx.init(params),
-    update(grads, state, params) {
+    update(grads, state, params, ctx) {
       assertFiniteGrads(name, grads);
-      return tx.update(grads, state, params);
+      return tx.update(grads, state, params, ctx);
     },
   };
 }

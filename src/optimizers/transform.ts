@@ -10,10 +10,22 @@ export type OptState = {
   readonly [field: string]: Float32Array | number | OptState | readonly OptState[];
 };
 
+/**
+ * What a step knows besides the gradient: the loss at `params`, the step's index and the
+ * run's horizon. Hand-designed rules ignore it; learned optimizers may read it.
+ */
+export interface StepContext {
+  readonly loss?: number;
+  /** Steps taken before this one in the run (0 for the first update). */
+  readonly step?: number;
+  /** Steps the run will take in all, where known. */
+  readonly horizon?: number;
+}
+
 export interface GradientTransformation {
   init(params: Float32Array): OptState;
   /** Returns `[updates, newState]`. Must not modify `grads`, `state` or `params`. */
-  update(grads: Float32Array, state: OptState, params: Float32Array): [Float32Array, OptState];
+  update(grads: Float32Array, state: OptState, params: Float32Array, ctx?: StepContext): [Float32Array, OptState];
 }
 
 /**

@@ -2,11 +2,12 @@
  * The gradient transformation a trained LSTM optimizer becomes (`LstmOptimizer.optFn`), with
  * its state kept as memcpy snapshots in the engines' own layout.
  */
-import type { ParamLayout } from "../core/layout.ts";
-import { hasSnapshots, type SnapshotLstmEngine } from "../kernels/types.ts";
-import type { OptState } from "../optimizers/transform.ts";
-import type { LstmInstance, LstmTransform } from "./lstm_optimizer.ts";
-import { gatherInto, gatherRows, scatterRows } from "./rows.ts";
+import type { ParamLayout } from "../../core/layout.ts";
+import { hasSnapshots, type SnapshotLstmEngine } from "../../kernels/types.ts";
+import type { OptState } from "../../optimizers/transform.ts";
+import type { LearnedTransform } from "../contract.ts";
+import { gatherInto, gatherRows, scatterRows } from "../rows.ts";
+import type { LstmInstance } from "./types.ts";
 
 /** 32-bit FNV-1a of a string, as a number in [1, 2^32) (0 is kept for the contract layout). */
 function fingerprint(text: string): number {
@@ -50,8 +51,9 @@ function fingerprint(text: string): number {
  * branch or save a state: evaluation, validation, a training loop. The updates are the same
  * bits either way.
  */
-export function lstmTransform(inst: LstmInstance, layout: ParamLayout, S: number, copyState = true): LstmTransform {
+export function lstmTransform(inst: LstmInstance, layout: ParamLayout, copyState = true): LearnedTransform {
   const n = layout.size;
+  const S = inst.stateSize;
   const pre = inst.preprocess;
   const I = pre.inputs;
   const P = pre.stateSize;

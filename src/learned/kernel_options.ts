@@ -1,0 +1,12 @@
+/** Which kernel a learned optimizer runs on: shared by every kind that has one. */
+import type { EngineKind, ThreadCount } from "../kernels/select.ts";
+import type { GradientReduction } from "../kernels/wasm.ts";
+
+export interface KernelOptions {
+  /** `ref` (plain TypeScript), `wasm` (the fastest WebAssembly build here), `wasm-simd` or `wasm-fma`; default `wasm` where built. */
+  readonly engine?: EngineKind;
+  /** Worker threads for the WebAssembly kernel, or `auto` (default 1). */
+  readonly threads?: ThreadCount;
+  /** How the backward pass sums the weight gradient (default `chunks`: the same bits on any thread count). */
+  readonly reduction?: GradientReduction;
+}

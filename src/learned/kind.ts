@@ -1,0 +1,17 @@
+/** What the learned-optimizer registry holds for each kind (`src/learned/registry.ts`). */
+import type { LearnedOptimizer } from "./contract.ts";
+import type { KernelOptions } from "./kernel_options.ts";
+
+export interface LearnedKind {
+  /** The name files record and the command line takes (`lstm`, `mlp`, `hand`). */
+  readonly kind: string;
+  /** One line for help text. */
+  readonly description: string;
+  /** Whether `KernelOptions` pick its kernel (and a training file records them). */
+  readonly hasKernel: boolean;
+  /**
+   * The optimizer a configuration describes (read from a file or given by a caller, so it is
+   * checked: a bad one throws `ConfigError`). `kernel` picks the kernel where the kind has one.
+   */
+  build(config: unknown, kernel?: KernelOptions): LearnedOptimizer;
+}

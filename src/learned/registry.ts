@@ -1,0 +1,30 @@
+/**
+ * The registry of learned-optimizer kinds: one literal list. A file records its kind, and
+ * loading it builds that kind from the file's config. Adding a kind is one folder and one
+ * line here.
+ */
+import { ConfigError } from "../core/errors.ts";
+import { handFromConfig } from "./hand.ts";
+import type { LearnedKind } from "./kind.ts";
+import { LSTM_KIND } from "./lstm/kind.ts";
+import { MLP_KIND } from "./mlp/kind.ts";
+
+const HAND_KIND: LearnedKind = {
+  kind: "hand",
+  description: "a hand-designed optimizer at a fixed learning rate (empty phi): {optimizer, lr, options}",
+  hasKernel: false,
+  build: (config) => handFromConfig(config),
+};
+
+/** Every kind, in a fixed order. */
+export const LEARNED_KINDS: readonly LearnedKind[] = [LSTM_KIND, MLP_KIND, HAND_KIND];
+
+/** Names of the registered kinds. */
+export const LEARNED_KIND_NAMES: readonly string[] = LEARNED_KINDS.map((k) => k.kind);
+
+/** The kind called `name`; throws a ConfigError listing the known kinds. */
+export function learnedKind(name: string): LearnedKind {
+  const k = LEARNED_KINDS.find((x) => x.kind === name);
+  if (k === undefined) throw new ConfigError(`unknown learned-optimizer kind '${name}'; known kinds: ${LEARNED_KIND_NAMES.join(", ")}`);
+  return k;
+}

@@ -26,7 +26,8 @@ import { foldIn, key, split, type Key } from "../src/core/rng.ts";
 import type { TaskFamily } from "../src/tasks/base.ts";
 import { quadraticFamily } from "../src/tasks/quadratic.ts";
 import { MLP_BACKENDS, mnistMlpFamily, type MlpBackend } from "../src/tasks/mnist_mlp.ts";
-import { lstmOptimizer, type LstmOptimizerConfig } from "../src/learned/lstm_optimizer.ts";
+import { lstmOptimizer } from "../src/learned/lstm/optimizer.ts";
+import type { LstmOptimizerConfig } from "../src/learned/lstm/config.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 import { adam } from "../src/optimizers/alias.ts";
 import { engineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind } from "../src/kernels/select.ts";
@@ -99,7 +100,7 @@ function benchMeta(
   const T = 20;
   const opt = lstmOptimizer(lstmCfg, engineFactory(kind, threads));
   const root = key(1);
-  let phi = opt.init(foldIn(root, "phi"));
+  let phi = opt.init(foldIn(root, "phi")).flat;
   const outer = adam(1e-3);
   let adamState = outer.init(phi);
   const [tk, ik, bk] = split(foldIn(root, "task"), 3) as [Key, Key, Key];
@@ -117,7 +118,7 @@ function benchMeta(
       },
     },
   });
-  const inst = opt.instantiate(phi, task.layout, T);
+  const inst = opt.differentiable(phi, task.layout, T);
   let theta = task.init(ik);
   let first: ReturnType<typeof task.lossAndGrad> | undefined;
   const times: number[] = [];
@@ -134,7 +135,7 @@ function benchMeta(
       }
       const r = unrollMetaGrad({
         task,
-        lstm: inst,
+        step: inst,
         theta,
         T,
         weights: "after",
@@ -218,7 +219,7 @@ if (allThreads > 1) results.push(benchMeta("Q", quad, W_CFG, kernelUsed, 1, qRun
 results.push(benchMeta("Q", quad, W_CFG, "ref", 1, [warmup, iters]));
 
 const lstm = lstmOptimizer(W_CFG, engineFactory(kernelUsed, 1));
-const phi = lstm.init(key(5));
+const phi = lstm.init(key(5)).flat;
 const stepAdam = benchStep("adam", mnist, () => adam(1e-3));
 // The same with the plain-TypeScript update rules (the same bits), for the rules' share.
 const stepAdamTs = benchStep("adam (ts)", mnist, () => adam(1e-3, { engine: "ts" }));

@@ -9,8 +9,9 @@ import { f32, loadCase, quad64, quadTask, relErr } from "./fixture_tasks.ts";
 import type { LossAndGrad, Task } from "../src/tasks/base.ts";
 import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
-import { preprocessor, parsePreprocessConfig, type PreprocessConfig } from "../src/learned/preprocess.ts";
-import { lstmOptimizer, lstmGroupIndices } from "../src/learned/lstm_optimizer.ts";
+import { preprocessor, parsePreprocessConfig, type PreprocessConfig } from "../src/learned/lstm/preprocess.ts";
+import { lstmOptimizer } from "../src/learned/lstm/optimizer.ts";
+import { lstmGroupIndices } from "../src/learned/lstm/config.ts";
 import { advanceUnroll, unrollMetaGrad, type MetaLossWeights } from "../src/meta/unroll.ts";
 
 const paperOpt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 }, createReferenceEngine);
@@ -18,8 +19,8 @@ const paperOpt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "log
 function fixtureUnroll(name: "W" | "Q", secondOrder: boolean) {
   const { task, fx, L, grad } = loadCase(name);
   const phi = f32(fx.phi.flat());
-  const inst = paperOpt.instantiate(phi, task.layout, fx.T);
-  const r = unrollMetaGrad({ task, lstm: inst, theta: f32(fx.theta0), T: fx.T, weights: "before", keys: () => key(0), secondOrder });
+  const inst = paperOpt.differentiable(phi, task.layout, fx.T);
+  const r = unrollMetaGrad({ task, step: inst, theta: f32(fx.theta0), T: fx.T, weights: "before", keys: () => key(0), secondOrder });
   return { r, L, grad };
 }
 
@@ -178,7 +179,7 @@ for (const [pre, weights] of [
     const run = (secondOrder: boolean, secondOrderScale?: number) =>
       unrollMetaGrad({
         task,
-        lstm: opt.instantiate(phi, task.layout, T),
+        step: opt.differentiable(phi, task.layout, T),
         theta: theta0,
         T,
         weights,
@@ -414,9 +415,9 @@ test("an LSTM instance's state includes the preprocessing's: getState/setState r
   const ks = split(key(12), 4);
   const task = quadTask(d, B, normal(ks[0]!, B * d * d, 0.5), normal(ks[1]!, B * d));
   const opt = lstmOptimizer({ hidden: 4, layers: 2, preprocess: { kind: "logSignMomentum", p: 10, betas: [0.9] }, outputScale: 0.3 }, createReferenceEngine);
-  const inst = opt.instantiate(uniform(ks[3]!, opt.phiSize, -0.5, 0.5), task.layout, 3);
+  const inst = opt.differentiable(uniform(ks[3]!, opt.phiSize, -0.5, 0.5), task.layout, 3);
   const n = B * d;
-  const run = (theta: Float32Array) => advanceUnroll({ task, lstm: inst, theta, T: 3, keys: () => key(0) });
+  const run = (theta: Float32Array) => advanceUnroll({ task, step: inst, theta, T: 3, keys: () => key(0) });
   const a = run(normal(ks[2]!, n));
   const saved = inst.getState();
   assert.equal(saved.length, n * (stateSize(opt.shape) + 2));
@@ -453,8 +454,8 @@ test("lstm transform: pure, update = outputScale * output, groups are independen
   const P = phiSize(shape);
   assert.equal(opt.phiSize, 2 * P);
   assert.equal(opt.lstms, 2);
-  const phi = opt.init(key(5));
-  assert.deepEqual(phi, opt.init(key(5)));
+  const phi = opt.init(key(5)).flat;
+  assert.deepEqual(phi, opt.init(key(5)).flat);
   assert.ok(phi.every((v) => Math.abs(v) < 0.1));
   const b0 = (shape.inputs + shape.hidden) * 4 * shape.hidden; // offset of layer 0's bias
   assert.ok(phi.subarray(b0, b0 + 4 * shape.hidden).every((v) => v === 0), "biases start at zero");
@@ -490,7 +491,7 @@ test("lstm transform: pure, update = outputScale * output, groups are independen
   const [v1] = opt.optFn(phi2, mixed).update(grads[0]!, s0, params);
   for (const i of idxs[0]!) assert.equal(v1[i], u1[i]);
   for (const i of idxs[1]!) assert.notEqual(v1[i], u1[i]);
-  assert.throws(() => tx.update(grads[0]!, { lstm: new Float32Array(3) }, params), /state\.lstm/);
+  assert.throws(() => tx.update(grads[0]!, { step: new Float32Array(3) }, params), /state\.lstm/);
   tx.dispose();
 });
 
@@ -509,57 +510,57 @@ test("unroll: groups with equal weights equal one LSTM; truncations continue the
   phi2.set(phi, phi.length);
   const T = 4;
   const keys = () => key(0);
-  const r1 = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "after", keys });
-  const r2 = unrollMetaGrad({ task, lstm: two.instantiate(phi2, mixed, T), theta: theta0, T, weights: "after", keys });
+  const r1 = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: "after", keys });
+  const r2 = unrollMetaGrad({ task, step: two.differentiable(phi2, mixed, T), theta: theta0, T, weights: "after", keys });
   assert.equal(r2.metaLoss, r1.metaLoss);
   assert.deepEqual(r2.theta, r1.theta);
   const P = phi.length;
   const sum = Float32Array.from(phi, (_, k) => r2.dphi[k]! + r2.dphi[P + k]!);
   assert.ok(relErr(sum, r1.dphi) < 1e-6, `${relErr(sum, r1.dphi)}`);
   // Explicit weights equal the named ones.
-  const r3 = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, 1, 1, 1, 1], keys });
+  const r3 = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: [0, 1, 1, 1, 1], keys });
   assert.equal(r3.metaLoss, r1.metaLoss);
   assert.deepEqual(r3.dphi, r1.dphi);
   assert.equal(r1.metaLoss, r1.losses.slice(1).reduce((a, b) => a + b, 0));
   // The log meta-loss: sum of log f_s, with the gradient of the weights 1 / f_s.
-  const rl = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "log", keys });
-  const rw = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, ...Array.from(r1.losses.slice(1), (f) => 1 / f)], keys });
+  const rl = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: "log", keys });
+  const rw = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: [0, ...Array.from(r1.losses.slice(1), (f) => 1 / f)], keys });
   assert.ok(Math.abs(rl.metaLoss - r1.losses.slice(1).reduce((a, f) => a + Math.log(f), 0)) < 1e-12);
   assert.deepEqual(rl.dphi, rw.dphi);
   // `from` zeroes the weights of the points before it, for named and log weights alike.
-  const rf = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "after", keys, from: 3 });
-  const re = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, 0, 0, 1, 1], keys });
+  const rf = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: "after", keys, from: 3 });
+  const re = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: [0, 0, 0, 1, 1], keys });
   assert.equal(rf.metaLoss, re.metaLoss);
   assert.equal(rf.metaLoss, r1.losses[3]! + r1.losses[4]!);
   assert.deepEqual(rf.dphi, re.dphi);
   assert.notDeepEqual(rf.dphi, r1.dphi);
-  const rlf = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "log", keys, from: 3 });
-  const rwf = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: [0, 0, 0, 1 / r1.losses[3]!, 1 / r1.losses[4]!], keys });
+  const rlf = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: "log", keys, from: 3 });
+  const rwf = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: [0, 0, 0, 1 / r1.losses[3]!, 1 / r1.losses[4]!], keys });
   assert.ok(Math.abs(rlf.metaLoss - (Math.log(r1.losses[3]!) + Math.log(r1.losses[4]!))) < 1e-12);
   assert.deepEqual(rlf.dphi, rwf.dphi);
-  assert.throws(() => unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, T), theta: theta0, T, weights: "after", keys, from: -1 }), /from must be an integer >= 0/);
+  assert.throws(() => unrollMetaGrad({ task, step: one.differentiable(phi, mixed, T), theta: theta0, T, weights: "after", keys, from: -1 }), /from must be an integer >= 0/);
   // advanceUnroll runs the same steps without recording: same theta, losses and last gradient,
   // and it leaves the engines in the same state.
-  const ia = one.instantiate(phi, mixed, T);
-  const ib = one.instantiate(phi, mixed, T);
-  const adv = advanceUnroll({ task, lstm: ia, theta: theta0, T, keys });
-  const ref = unrollMetaGrad({ task, lstm: ib, theta: theta0, T, weights: "after", keys });
+  const ia = one.differentiable(phi, mixed, T);
+  const ib = one.differentiable(phi, mixed, T);
+  const adv = advanceUnroll({ task, step: ia, theta: theta0, T, keys });
+  const ref = unrollMetaGrad({ task, step: ib, theta: theta0, T, weights: "after", keys });
   assert.deepEqual(adv.theta, ref.theta);
   assert.deepEqual(adv.losses, ref.losses);
   assert.deepEqual(adv.last.grad, ref.last.grad);
-  assert.deepEqual(ia.parts[0]!.engine.getState(), ib.parts[0]!.engine.getState());
-  assert.equal(ia.parts[0]!.engine.recorded, 0);
+  assert.deepEqual(ia.getState(), ib.getState());
+  assert.equal(ia.recorded, 0);
   // Two truncations of 2 steps follow the same trajectory as one of 4.
-  const inst = one.instantiate(phi, mixed, 2);
-  const h1 = unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 2, weights: "before", keys });
-  const h2 = unrollMetaGrad({ task, lstm: inst, theta: h1.theta, T: 2, weights: "before", keys, first: h1.last });
-  const full = unrollMetaGrad({ task, lstm: one.instantiate(phi, mixed, 4), theta: theta0, T: 4, weights: "before", keys });
+  const inst = one.differentiable(phi, mixed, 2);
+  const h1 = unrollMetaGrad({ task, step: inst, theta: theta0, T: 2, weights: "before", keys });
+  const h2 = unrollMetaGrad({ task, step: inst, theta: h1.theta, T: 2, weights: "before", keys, first: h1.last });
+  const full = unrollMetaGrad({ task, step: one.differentiable(phi, mixed, 4), theta: theta0, T: 4, weights: "before", keys });
   assert.deepEqual(h2.theta, full.theta);
   assert.ok(Math.abs(h1.metaLoss + h2.metaLoss - full.metaLoss) < 1e-9 * Math.abs(full.metaLoss));
-  assert.throws(() => unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 3, weights: "before", keys }), /tape holds 2/);
-  assert.throws(() => unrollMetaGrad({ task, lstm: inst, theta: theta0, T: 2, weights: [1, 1], keys }), /T \+ 1/);
+  assert.throws(() => unrollMetaGrad({ task, step: inst, theta: theta0, T: 3, weights: "before", keys }), /tape holds 2/);
+  assert.throws(() => unrollMetaGrad({ task, step: inst, theta: theta0, T: 2, weights: [1, 1], keys }), /T \+ 1/);
   const { hvp: _unused, ...noHvp } = task;
-  assert.throws(() => unrollMetaGrad({ task: noHvp, lstm: inst, theta: theta0, T: 2, weights: "after", keys, secondOrder: true }), /hvp/);
+  assert.throws(() => unrollMetaGrad({ task: noHvp, step: inst, theta: theta0, T: 2, weights: "after", keys, secondOrder: true }), /hvp/);
 });
 
 test("second order through the moving averages with two LSTM groups: two copies of one phi give the one-group meta-gradient, split", () => {
@@ -575,7 +576,7 @@ test("second order through the moving averages with two LSTM groups: two copies 
   phi2.set(phi, one.phiSize);
   const theta = normal(ks[2]!, d);
   const run = (opt: typeof one, p: Float32Array) =>
-    unrollMetaGrad({ task, lstm: opt.instantiate(p, mixed, 4), theta, T: 4, weights: "after", keys: () => key(0), secondOrder: true });
+    unrollMetaGrad({ task, step: opt.differentiable(p, mixed, 4), theta, T: 4, weights: "after", keys: () => key(0), secondOrder: true });
   const a = run(one, phi);
   const b = run(two, phi2);
   assert.ok(Math.abs(a.metaLoss - b.metaLoss) <= 1e-6 * Math.abs(a.metaLoss), `meta-loss ${a.metaLoss} vs ${b.metaLoss}`);

@@ -5,23 +5,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { foldIn, split, type Key } from "../src/core/rng.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
-import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm_optimizer.ts";
+import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm/optimizer.ts";
 import { quadraticFamily } from "../src/tasks/quadratic.ts";
 import type { TaskFamily } from "../src/tasks/base.ts";
 import { applyUpdates } from "../src/optimizers/transform.ts";
 import { adam } from "../src/optimizers/alias.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
-import {
-  META_TRAIN_DEFAULTS,
-  clipByGlobalNorm,
-  initMetaTrainState,
-  metaTrain,
-  resolveMetaTrainConfig,
-  validationScore,
-  type MetaTrainConfig,
-  type MetaTrainState,
-  type ValidationTask,
-} from "../src/meta/train.ts";
+import { metaTrain } from "../src/meta/train.ts";
+import { META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig } from "../src/meta/config.ts";
+import { initMetaTrainState, type MetaTrainState } from "../src/meta/state.ts";
+import { clipByGlobalNorm } from "../src/meta/outer.ts";
+import { validationScore } from "../src/meta/validation.ts";
+import type { Instance } from "../src/eval/evaluate.ts";
 import { stateFromCheckpoint, stateToCheckpoint } from "../src/meta/checkpoint.ts";
 import { loadCheckpoint, saveCheckpoint } from "../src/io/checkpoint.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
@@ -47,7 +42,7 @@ const config = (c: Partial<MetaTrainConfig> = {}): MetaTrainConfig =>
  * The validation tasks metaTrain draws for `state` (the same derivation as `sampleTask` in
  * src/meta/train.ts: task i from foldIn(validKey, i), split in three for task, theta_0, batch).
  */
-function validationTasks(fam: TaskFamily, state: MetaTrainState, count: number): ValidationTask[] {
+function validationTasks(fam: TaskFamily, state: MetaTrainState, count: number): Instance[] {
   return Array.from({ length: count }, (_, i) => {
     const [tk, ik, bk] = split(foldIn(state.validKey, i), 3) as [Key, Key, Key];
     const task = fam.sample(tk);
@@ -59,7 +54,7 @@ function validationTasks(fam: TaskFamily, state: MetaTrainState, count: number):
  * A validation score computed by hand: run the optimizer over each task's horizon and
  * average `term(loss per function)` over tasks and the steps from `from` on.
  */
-function scoreByHand(opt: LstmOptimizer, phi: Float32Array, valid: ValidationTask[], horizon: number, term: (f: number) => number, from = 1): number {
+function scoreByHand(opt: LstmOptimizer, phi: Float32Array, valid: Instance[], horizon: number, term: (f: number) => number, from = 1): number {
   let total = 0;
   for (const v of valid) {
     const tx = opt.optFn(phi, v.task.layout);
@@ -393,7 +388,7 @@ describe("metaTrain", () => {
     const trajs = [0, 1].map((k) => {
       const [tk, ik, bk] = split(foldIn(s0.trainKey, k), 3) as [Key, Key, Key];
       const task = fam.sample(tk);
-      return { task, theta: task.init(ik), bk, inst: opt.instantiate(s0.phi, task.layout, cfg.unroll), first: undefined as ReturnType<typeof task.lossAndGrad> | undefined };
+      return { task, theta: task.init(ik), bk, inst: opt.differentiable(s0.phi, task.layout, cfg.unroll), first: undefined as ReturnType<typeof task.lossAndGrad> | undefined };
     });
     const outer = adam(cfg.metaLr);
     let phi: Float32Array = new Float32Array(s0.phi);
@@ -403,7 +398,7 @@ describe("metaTrain", () => {
       for (const tr of trajs) {
         const r = unrollMetaGrad({
           task: tr.task,
-          lstm: tr.inst,
+          step: tr.inst,
           theta: tr.theta,
           T: cfg.unroll,
           weights: "after",

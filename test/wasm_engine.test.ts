@@ -12,7 +12,7 @@ import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { createWasmEngine, EngineMemoryError, defaultWasmVariant, GRADIENT_REDUCTIONS, wasmActivations, wasmEngineAvailable, type WasmVariant } from "../src/kernels/wasm.ts";
 import { engineFactory, resolveEngineKind, type EngineKind } from "../src/kernels/select.ts";
 import { loadCase } from "./fixture_tasks.ts";
-import { lstmOptimizer } from "../src/learned/lstm_optimizer.ts";
+import { lstmOptimizer } from "../src/learned/lstm/optimizer.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 
 const skip = wasmEngineAvailable() ? false : "build/lstm.wasm missing (npm run build:wasm)";
@@ -315,9 +315,9 @@ for (const variant of variants) for (const name of ["W", "Q"] as const) {
         { hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 },
         (o) => createWasmEngine({ ...o, threads, variant }),
       );
-      const inst = opt.instantiate(Float32Array.from(fx.phi.flat()), task.layout, fx.T);
+      const inst = opt.differentiable(Float32Array.from(fx.phi.flat()), task.layout, fx.T);
       try {
-        const r = unrollMetaGrad({ task, lstm: inst, theta: Float32Array.from(fx.theta0), T: fx.T, weights: "before", keys: () => key(0) });
+        const r = unrollMetaGrad({ task, step: inst, theta: Float32Array.from(fx.theta0), T: fx.T, weights: "before", keys: () => key(0) });
         const eL = Math.abs(r.metaLoss - ref.L) / Math.abs(ref.L);
         const eG = relErr(r.dphi, ref.grad);
         t.diagnostic(`${name}: meta-loss rel ${eL.toExponential(2)}, meta-gradient rel L2 ${eG.toExponential(2)}`);

@@ -61,7 +61,7 @@ export function runOptimizer(
     if (!Number.isFinite(loss) || firstNonFinite(grad) >= 0) return { losses, diverged: true };
     losses[t] = loss / task.instances;
     if (t === steps) break;
-    const [updates, next] = tx.update(grad, state, theta);
+    const [updates, next] = tx.update(grad, state, theta, { loss, step: t, horizon: steps });
     state = next;
     theta = applyUpdates(theta, updates);
   }
@@ -86,14 +86,17 @@ export interface Instance {
   readonly batchKey: Key;
 }
 
+/** The instance drawn from `k`: its task, initial point and minibatch key, each from its own split. */
+export function drawInstance(family: TaskFamily, k: Key): Instance {
+  const [taskKey, initKey, batchKey] = split(k, 3) as [Key, Key, Key];
+  const task = family.sample(taskKey);
+  return { task, theta0: task.init(initKey), batchKey };
+}
+
 /** The `count` instances drawn from `root`, identical for every optimizer that runs on them. */
 export function drawInstances(family: TaskFamily, root: Key, count: number): Instance[] {
   const out: Instance[] = [];
-  for (let i = 0; i < count; i++) {
-    const [taskKey, initKey, batchKey] = split(foldIn(root, i), 3) as [Key, Key, Key];
-    const task = family.sample(taskKey);
-    out.push({ task, theta0: task.init(initKey), batchKey });
-  }
+  for (let i = 0; i < count; i++) out.push(drawInstance(family, foldIn(root, i)));
   return out;
 }
 

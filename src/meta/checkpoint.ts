@@ -6,7 +6,8 @@ import { keyFromJSON, keyToJSON } from "../core/rng.ts";
 import type { OptState } from "../optimizers/transform.ts";
 import type { CheckpointRecord, CheckpointValue } from "../io/checkpoint.ts";
 import { FileFormatError } from "../io/safetensors.ts";
-import type { MetaLossKind, MetaTrainState } from "./train.ts";
+import type { MetaLossKind } from "./config.ts";
+import type { MetaTrainState } from "./state.ts";
 
 export function stateToCheckpoint(s: MetaTrainState): CheckpointRecord {
   return {

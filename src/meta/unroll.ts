@@ -1,34 +1,31 @@
 /**
- * One truncation of truncated backpropagation through time: the meta-gradient of the
- * coordinatewise LSTM optimizer over T optimizee steps (Andrychowicz et al. 2016, section 2,
- * equation 3 and figure 2).
+ * One truncation of truncated backpropagation through time: the meta-gradient of a learned
+ * optimizer over T optimizee steps (Andrychowicz et al. 2016, section 2, equation 3 and
+ * figure 2), for any kind with a differentiable step (`DifferentiableStep`).
  *
  * Forward, for t = 0..T-1:
  *
- *   (f_t, g_t) = task.lossAndGrad(theta_t, key_t);  x_t = preprocess(g_t)
- *   out_t = LSTM(x_t, state_t);                      theta_{t+1} = theta_t + scale * out_t
+ *   (f_t, g_t) = task.lossAndGrad(theta_t, key_t);   theta_{t+1} = step(theta_t, g_t)
  *
- * and finally (f_T, g_T) at theta_T. The meta-loss is L = sum_{s=0..T} w_s f_s. Backward, with
- * the optimizee gradients detached (the paper's choice, which spares second derivatives):
+ * (for the LSTM, step = theta + scale * LSTM(preprocess(g))), and finally (f_T, g_T) at
+ * theta_T. The meta-loss is L = sum_{s=0..T} w_s f_s. Backward, with the optimizee gradients
+ * detached (the paper's choice, which spares second derivatives):
  *
- *   A_s = dL/dtheta_s = w_s g_s + A_{s+1}     (A_T = w_T g_T)
- *   dL/dout_t = scale * A_{t+1}  ->  LSTM backpropagation through time  ->  dL/dphi
+ *   A_s = dL/dtheta_s = w_s g_s + A_{s+1} (+ the step's own use of theta_s)   (A_T = w_T g_T)
+ *   the step's backward, given A_{t+1}  ->  dL/dphi
  *
  * With `secondOrder`, the gradient also flows through g_t = grad f(theta_t): A_t gains
- * H_t · preprocess'(g_t)^T · dL/dx_t, where H_t is the task's Hessian at theta_t and dL/dx_t
- * comes out of the engine's backward step for t, so backward steps and Hessian-vector
- * products interleave. A stateful preprocessing (moving averages of the gradient) also
- * passes, through its state, part of dL/dx_s for s > t back to g_t; that path is cut at the
- * unroll's start, as the LSTM's own state is.
+ * H_t · dL/dg_t, where H_t is the task's Hessian at theta_t and dL/dg_t comes out of the
+ * step's backward for t, so backward steps and Hessian-vector products interleave.
  *
- * The engines keep their state across calls: after one unroll they hold the state at step T
- * (the truncation cut), so the next call continues the same optimizee trajectory. A
- * non-finite loss is not an error here: it shows in `metaLoss` for the caller to act on. If
- * the task throws part-way, the engines are left mid-unroll: reset their state.
+ * The step keeps its state across calls: after one unroll it holds the state at step T (the
+ * truncation cut), so the next call continues the same optimizee trajectory. A non-finite
+ * loss is not an error here: it shows in `metaLoss` for the caller to act on. If the task
+ * throws part-way, the step is left mid-unroll: reset its state.
  */
 import type { Key } from "../core/rng.ts";
 import type { LossAndGrad, Task } from "../tasks/base.ts";
-import { gatherRows, scatterRows, type LstmInstance } from "../learned/lstm_optimizer.ts";
+import type { DifferentiableStep, StepContext } from "../learned/contract.ts";
 
 /** Which losses the meta-loss sums over the T + 1 points theta_0..theta_T. */
 export type MetaLossWeights =
@@ -47,8 +44,11 @@ export type MetaLossWeights =
 
 export interface UnrollOptions {
   readonly task: Task;
-  /** The LSTM optimizer's engines, state and weights already set (any engine kind). */
-  readonly lstm: Pick<LstmInstance, "preprocess" | "outputScale" | "n" | "phiSize" | "parts">;
+  /** The learned optimizer's differentiable step, its state and weights already set. */
+  readonly step: DifferentiableStep;
+  /** The position of theta_0 in its horizon and the horizon's length, for the steps' context. */
+  readonly position?: number;
+  readonly horizon?: number;
   /** theta_0 (not modified). */
   readonly theta: Float32Array;
   /** Unroll length (optimizee steps); each engine must have capacity >= T. */
@@ -80,7 +80,7 @@ export interface UnrollOptions {
 export interface UnrollResult {
   /** L = sum_s w_s f(theta_s). */
   readonly metaLoss: number;
-  /** dL/dphi (first order unless `secondOrder`), `lstm.phiSize` floats. */
+  /** dL/dphi (first order unless `secondOrder`), `step.phiSize` floats. */
   readonly dphi: Float32Array;
   /** theta_T, where the next truncation starts. */
   readonly theta: Float32Array;
@@ -110,39 +110,22 @@ function resolveWeights(w: Exclude<MetaLossWeights, "log">, T: number): Float64A
  * 2016, section 2; truncated BPTT as in section 3). Leaves the engines at the state of step T.
  */
 export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
-  const { task, lstm, T } = opts;
-  const n = lstm.n;
-  const scale = lstm.outputScale;
-  const pre = lstm.preprocess;
-  const I = pre.inputs;
+  const { task, step, T } = opts;
+  const n = step.n;
   const secondOrder = opts.secondOrder ?? false;
   const gamma = opts.secondOrderScale ?? 1;
   if (!(gamma >= 0 && gamma <= 1)) throw new Error(`unroll: secondOrderScale must be in [0, 1], got ${gamma}`);
   const keyAt = checkedKeyAt(opts);
   if (secondOrder && task.hvp === undefined) throw new Error(`unroll: secondOrder needs a task with hvp (task '${task.name}' has none)`);
-  for (const p of lstm.parts) {
-    if (p.engine.capacity < T) throw new Error(`unroll: an engine's tape holds ${p.engine.capacity} steps, T = ${T}`);
-    if (p.engine.recorded !== 0) throw new Error("unroll: an engine has steps on its tape; call finishBackward first");
-    if (p.engine.shape.inputs !== I) throw new Error(`unroll: engine takes ${p.engine.shape.inputs} inputs, preprocessing makes ${I}`);
-  }
+  if (step.capacity < T) throw new Error(`unroll: the step's tape holds ${step.capacity} steps, T = ${T}`);
+  if (step.recorded !== 0) throw new Error("unroll: the step has steps on its tape; call finishBackward first");
   const logLoss = opts.weights === "log";
   const w = resolveWeights(opts.weights === "log" ? "after" : opts.weights, T);
   const from = opts.from ?? 0;
   if (!Number.isInteger(from) || from < 0) throw new Error(`unroll: from must be an integer >= 0, got ${from}`);
-  const dphi = opts.dphi ?? new Float32Array(lstm.phiSize);
-  if (dphi.length !== lstm.phiSize) throw new Error(`unroll: dphi has ${dphi.length} floats, expected ${lstm.phiSize}`);
-
-  // Per-part scratch buffers; with second order and a stateful preprocessing, its state after
-  // each step's apply and the adjoint it carries back through the steps.
-  const P = pre.stateSize;
-  const keepPre = secondOrder && P > 0;
-  const bufs = lstm.parts.map((p) => ({
-    x: new Float32Array(p.engine.n * I),
-    out: new Float32Array(p.engine.n),
-    dx: secondOrder ? new Float32Array(p.engine.n * I) : null,
-    preStates: keepPre ? ([] as Float32Array[]) : null,
-    carry: keepPre ? new Float32Array(p.engine.n * pre.carrySize) : null,
-  }));
+  const dphi = opts.dphi ?? new Float32Array(step.phiSize);
+  if (dphi.length !== step.phiSize) throw new Error(`unroll: dphi has ${dphi.length} floats, expected ${step.phiSize}`);
+  const ctxAt = contextAt(opts);
 
   // Forward.
   const losses = new Float64Array(T + 1);
@@ -155,8 +138,7 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
     losses[t] = cur.loss;
     grads.push(cur.grad);
     if (secondOrder) thetas.push(theta);
-    theta = lstmStep(lstm, bufs, cur.grad, theta, true);
-    if (keepPre) lstm.parts.forEach((p, k) => bufs[k]!.preStates!.push(p.preState.slice()));
+    theta = step.step(theta, cur.grad, ctxAt(t, cur.loss), secondOrder ? "inputs" : "phi");
     cur = task.lossAndGrad(theta, keyAt(t + 1));
   }
   checkLossAndGrad(cur, n, T);
@@ -188,42 +170,31 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   // Backward: A = dL/dtheta_{t+1}, accumulated in float64.
   const A = new Float64Array(n);
   addScaled(A, w[T]!, grads[T]!);
-  const dOut = new Float32Array(n);
-  // With second order, dL/dg_t per part (the preprocessing's vjp of the engine's dx);
-  // coordinates that no LSTM drives keep 0 (vFull starts zeroed and parts never change).
-  const vFull = secondOrder ? new Float32Array(n) : null;
+  // With second order, dL/dg_t from the step's backward.
+  const dGrad = secondOrder ? new Float32Array(n) : undefined;
   for (let t = T - 1; t >= 0; t--) {
-    for (let i = 0; i < n; i++) dOut[i] = scale * A[i]!;
-    lstm.parts.forEach((p, k) => {
-      const b = bufs[k]!;
-      p.engine.backwardStep(gatherRows(dOut, p.indices, 1), b.dx ?? undefined);
-      if (b.dx !== null && vFull !== null) {
-        const step = b.preStates !== null ? { state: b.preStates[t]!, carry: b.carry! } : undefined;
-        scatterRows(pre.vjp(gatherRows(grads[t]!, p.indices, 1), b.dx, undefined, step), p.indices, 1, vFull);
-      }
-    });
-    const g = grads[t]!;
-    addScaled(A, w[t]!, g);
-    if (vFull !== null) {
-      const hv = task.hvp!(thetas[t]!, vFull, keyAt(t));
+    step.backward(A, dGrad);
+    addScaled(A, w[t]!, grads[t]!);
+    if (dGrad !== undefined) {
+      const hv = task.hvp!(thetas[t]!, dGrad, keyAt(t));
       if (hv.length !== n) throw new Error(`unroll: task.hvp returned ${hv.length} floats, expected ${n}`);
       addScaled(A, gamma, hv);
     }
   }
-  for (const p of lstm.parts) p.engine.finishBackward(dphi.subarray(p.phiOffset, p.phiOffset + p.phiLength));
+  step.finishBackward(dphi);
   if (logError !== null) throw new Error(logError);
   return { metaLoss, dphi, theta, last: cur, losses };
 }
 
 /**
- * Checks what both unroll functions take (T, and the task, LSTM and theta all of one size)
+ * Checks what both unroll functions take (T, and the task, step and theta all of one size)
  * and returns the batch key of point t, failing clearly when a key is missing.
  */
-function checkedKeyAt(opts: Pick<UnrollOptions, "task" | "lstm" | "theta" | "T" | "keys">): (t: number) => Key {
-  const { task, lstm, T, keys } = opts;
-  const n = lstm.n;
+function checkedKeyAt(opts: Pick<UnrollOptions, "task" | "step" | "theta" | "T" | "keys">): (t: number) => Key {
+  const { task, step, T, keys } = opts;
+  const n = step.n;
   if (!Number.isInteger(T) || T < 1) throw new Error(`unroll: T must be a positive integer, got ${T}`);
-  if (task.layout.size !== n) throw new Error(`unroll: the task has ${task.layout.size} coordinates, the LSTM optimizer ${n}`);
+  if (task.layout.size !== n) throw new Error(`unroll: the task has ${task.layout.size} coordinates, the learned optimizer's step ${n}`);
   if (opts.theta.length !== n) throw new Error(`unroll: theta has ${opts.theta.length} coordinates, expected ${n}`);
   return (t) => {
     const k = typeof keys === "function" ? keys(t) : keys[t];
@@ -232,44 +203,32 @@ function checkedKeyAt(opts: Pick<UnrollOptions, "task" | "lstm" | "theta" | "T" 
   };
 }
 
-/** theta + outputScale * m(grad): one step of the LSTM optimizer on every part (a new array). */
-function lstmStep(
-  lstm: UnrollOptions["lstm"],
-  bufs: readonly { x: Float32Array; out: Float32Array }[],
-  grad: Float32Array,
-  theta: Float32Array,
-  record: boolean,
-): Float32Array {
-  const scale = lstm.outputScale;
-  const next = new Float32Array(theta);
-  lstm.parts.forEach((p, k) => {
-    const b = bufs[k]!;
-    lstm.preprocess.apply(gatherRows(grad, p.indices, 1), b.x, p.preState);
-    p.engine.forward(b.x, b.out, record);
-    const idx = p.indices;
-    if (idx === null) for (let i = 0; i < next.length; i++) next[i] = theta[i]! + scale * b.out[i]!;
-    else for (let i = 0; i < idx.length; i++) next[idx[i]!] = theta[idx[i]!]! + scale * b.out[i]!;
-  });
-  return next;
+/** The context of local step t: its loss, its index in the horizon and the horizon. */
+function contextAt(opts: Pick<UnrollOptions, "position" | "horizon">): (t: number, loss: number) => StepContext {
+  const at = opts.position ?? 0;
+  const horizon = opts.horizon;
+  return (t, loss) => (horizon === undefined ? { loss, step: at + t } : { loss, step: at + t, horizon });
 }
 
 /**
  * T optimizee steps without recording anything: the truncation `unrollMetaGrad` would run
  * with every weight 0, at the cost of its forward pass alone. Meta-training uses it for the
- * unrolls that end before `metaLossFrom`. Leaves the engines at the state of step T.
+ * unrolls that end before `metaLossFrom`. Leaves the step at the state of step T.
  */
-export function advanceUnroll(opts: Pick<UnrollOptions, "task" | "lstm" | "theta" | "T" | "keys" | "first">): Pick<UnrollResult, "theta" | "last" | "losses"> {
-  const { task, lstm, T } = opts;
-  const n = lstm.n;
+export function advanceUnroll(
+  opts: Pick<UnrollOptions, "task" | "step" | "theta" | "T" | "keys" | "first" | "position" | "horizon">,
+): Pick<UnrollResult, "theta" | "last" | "losses"> {
+  const { task, step, T } = opts;
+  const n = step.n;
   const keyAt = checkedKeyAt(opts);
-  const bufs = lstm.parts.map((p) => ({ x: new Float32Array(p.engine.n * lstm.preprocess.inputs), out: new Float32Array(p.engine.n) }));
+  const ctxAt = contextAt(opts);
   const losses = new Float64Array(T + 1);
   let theta = opts.theta;
   let cur = opts.first ?? task.lossAndGrad(theta, keyAt(0));
   for (let t = 0; t < T; t++) {
     checkLossAndGrad(cur, n, t);
     losses[t] = cur.loss;
-    theta = lstmStep(lstm, bufs, cur.grad, theta, false);
+    theta = step.step(theta, cur.grad, ctxAt(t, cur.loss), false);
     cur = task.lossAndGrad(theta, keyAt(t + 1));
   }
   checkLossAndGrad(cur, n, T);

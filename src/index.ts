@@ -93,37 +93,48 @@ export {
 export { engineFactory, defaultEngineFactory, KernelUnavailableError, type EngineKind, type EngineFactory, type ThreadCount } from "./kernels/select.ts";
 export { GRADIENT_REDUCTIONS, type GradientReduction } from "./kernels/wasm.ts";
 // learned optimizers
-export { handDesigned, type LearnedOptimizer } from "./learned/base.ts";
-export { preprocessor, parsePreprocessConfig, DEFAULT_PREPROCESS, type PreprocessConfig, type Preprocessor, type PreprocessVjpStep } from "./learned/preprocess.ts";
 export {
-  lstmOptimizer,
-  resolveLstmOptimizerConfig,
-  lstmGroupIndices,
-  widenInputs,
+  namedPhi,
   transformsByLayout,
-  type LstmOptimizer,
-  type LstmOptimizerConfig,
-  type ResolvedLstmOptimizerConfig,
-  type LstmInstance,
-  type LstmTransform,
-  type LstmTransformOptions,
-  type LstmEngineFactory,
-} from "./learned/lstm_optimizer.ts";
-export { saveLstmOptimizer, loadLstmOptimizer, resolveOptimizerPath, PRETRAINED_DIR, type LoadedLstmOptimizer } from "./learned/file.ts";
-// meta-training
-export { unrollMetaGrad, type UnrollOptions, type UnrollResult, type MetaLossWeights } from "./meta/unroll.ts";
+  type LearnedOptimizer,
+  type LearnedTransform,
+  type DifferentiableStep,
+  type LossOnlyOptimizer,
+  type NamedPhi,
+  type PhiEntry,
+  type TransformOptions,
+} from "./learned/contract.ts";
+export type { StepContext } from "./optimizers/transform.ts";
+export type { KernelOptions } from "./learned/kernel_options.ts";
+export type { LearnedKind } from "./learned/kind.ts";
+export { LEARNED_KINDS, LEARNED_KIND_NAMES, learnedKind } from "./learned/registry.ts";
+export { handDesigned, handFromConfig, type HandConfig } from "./learned/hand.ts";
+export { resolveOptimizer, pretrainedNames, UnknownOptimizerError, type ResolvedOptimizer } from "./learned/resolve.ts";
+export { preprocessor, parsePreprocessConfig, DEFAULT_PREPROCESS, type PreprocessConfig, type Preprocessor, type PreprocessVjpStep } from "./learned/lstm/preprocess.ts";
+export { lstmOptimizer, lstmPhiEntries, type LstmOptimizer } from "./learned/lstm/optimizer.ts";
+export { resolveLstmOptimizerConfig, lstmGroupIndices, type LstmOptimizerConfig, type ResolvedLstmOptimizerConfig } from "./learned/lstm/config.ts";
+export { widenInputs, extendPreprocessing } from "./learned/lstm/widen.ts";
+export { mlpOptimizer, type MlpOptimizer } from "./learned/mlp/optimizer.ts";
+export { resolveMlpOptimizerConfig, type MlpOptimizerConfig, type ResolvedMlpOptimizerConfig } from "./learned/mlp/config.ts";
 export {
-  metaTrain,
-  initMetaTrainState,
-  resolveMetaTrainConfig,
-  validationScore,
-  clipByGlobalNorm,
-  META_TRAIN_DEFAULTS,
-  type MetaTrainConfig,
-  type MetaTrainState,
-  type MetaTrainHooks,
-  type MetaTrainResult,
-} from "./meta/train.ts";
+  saveLearnedOptimizer,
+  loadLearnedOptimizer,
+  resolveOptimizerPath,
+  PRETRAINED_DIR,
+  type LoadedLearnedOptimizer,
+  type SavedInfo,
+} from "./learned/file.ts";
+// meta-training
+export { unrollMetaGrad, advanceUnroll, type UnrollOptions, type UnrollResult, type MetaLossWeights } from "./meta/unroll.ts";
+export { META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig, type MetaLossKind } from "./meta/config.ts";
+export { initMetaTrainState, type MetaTrainState } from "./meta/state.ts";
+export { metaTrain, defaultEstimator, type MetaTrainHooks, type MetaTrainResult } from "./meta/train.ts";
+export { localFrom, type GradientEstimator, type Estimate, type Truncation } from "./meta/estimator.ts";
+export { truncatedBptt, type TruncatedBpttOptions } from "./meta/truncated_bptt.ts";
+export { startTrajectories, horizonInstance, batchKeys, TrajectorySet, type Trajectory, type TrajectoryRecord } from "./meta/trajectory.ts";
+export { outerOptimizer, outerStep, clipByGlobalNorm, type OuterStep } from "./meta/outer.ts";
+export { validationScore, validationInstances } from "./meta/validation.ts";
+export { runTrainJob, plannedIterations, type TrainJob, type TrainJobHooks } from "./meta/job.ts";
 export { stateToCheckpoint, stateFromCheckpoint } from "./meta/checkpoint.ts";
 // evaluation
 export {
@@ -131,6 +142,7 @@ export {
   runOptimizer,
   runCandidate,
   drawInstances,
+  drawInstance,
   evalRoots,
   tuneLearningRate,
   DEFAULT_LR_GRID,
@@ -142,6 +154,7 @@ export {
   type CandidateResult,
   type TuneResult,
 } from "./eval/evaluate.ts";
+export { candidateFor, type NamedCandidate } from "./eval/candidates.ts";
 export { summarize, summarizeSteps, tQuantile975, type Summary } from "./eval/stats.ts";
 // files and logs
 export { FileFormatError, encodeSafetensors, decodeSafetensors, type Tensor, type SafetensorsContents } from "./io/safetensors.ts";

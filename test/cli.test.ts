@@ -5,10 +5,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadLstmOptimizer } from "../src/learned/file.ts";
+import { loadLearnedOptimizer, type LoadedLearnedOptimizer } from "../src/learned/file.ts";
+import type { LstmOptimizer } from "../src/learned/lstm/optimizer.ts";
+
+/** An LSTM optimizer file, on the reference engine. */
+const loadLstm = (path: string) => loadLearnedOptimizer(path, { engine: "ref" }, "lstm") as LoadedLearnedOptimizer<LstmOptimizer>;
 import { resolveEngineKind } from "../src/kernels/select.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
-import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(REPO, "bin", "l2o.js");
@@ -125,7 +128,7 @@ describe("l2o train and eval", () => {
     assert.match(train.stdout, /^epoch +1 +validation /m);
     assert.match(train.stdout, /stopped \(epochs\) after 1 epochs, 2 meta-iterations/);
     assert.ok(existsSync(F) && statSync(F).size > 0);
-    const loaded = loadLstmOptimizer(F, createReferenceEngine);
+    const loaded = loadLstm(F);
     // The quadratic defaults (raw gradients) with the flags given.
     assert.deepEqual(loaded.optimizer.config, { hidden: 6, layers: 2, preprocess: { kind: "none" }, outputScale: 0.1 });
     assert.equal(loaded.meta.training.task, "quadratic");
@@ -208,7 +211,7 @@ describe("l2o train and eval", () => {
     const G = join(dir, "train", "G.safetensors");
     const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",
       "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--engine", "ref", "--out", G];
-    const before = loadLstmOptimizer(F, createReferenceEngine);
+    const before = loadLstm(F);
     const [tuned, conflict, missing, badLoss, badFrom, batched, badBatch] = await Promise.all([
       l2o(...base, "--init", F, "--meta-lr", "1e-9", "--meta-loss", "log", "--meta-loss-from", "6"),
       l2o(...base, "--init", F, "--hidden", "5"),
@@ -220,10 +223,10 @@ describe("l2o train and eval", () => {
     ]);
     assert.equal(batched.code, 0, batched.stderr);
     assert.match(batched.stdout, /after 1 epochs, 4 meta-iterations/, "2 updates of 2 truncations");
-    assert.equal(loadLstmOptimizer(join(dir, "train", "batched.safetensors"), createReferenceEngine).meta.training.metaBatch, 2);
+    assert.equal(loadLstm(join(dir, "train", "batched.safetensors")).meta.training.metaBatch, 2);
     assertInputError(badBatch, /horizonsPerEpoch \(3\) must be a multiple of metaBatch \(2\)/, "--meta-batch 2 with 3 horizons per epoch");
     assert.equal(tuned.code, 0, tuned.stderr);
-    const after = loadLstmOptimizer(G, createReferenceEngine);
+    const after = loadLstm(G);
     // Without --init the default would be 20 hidden units and a fresh phi.
     assert.deepEqual(after.optimizer.config, before.optimizer.config);
     assert.equal(after.meta.training.init, F);
@@ -257,8 +260,8 @@ describe("l2o train --preprocess momentum", () => {
       l2o(...base, "--hidden", "4", "--preprocess", "momentum", "--out", join(dir, "train", "fresh.safetensors")),
     ]);
     assert.equal(wide.code, 0, wide.stderr);
-    const a = loadLstmOptimizer(L, createReferenceEngine);
-    const b = loadLstmOptimizer(M, createReferenceEngine);
+    const a = loadLstm(L);
+    const b = loadLstm(M);
     assert.deepEqual(b.optimizer.config.preprocess, { kind: "logSignMomentum", p: 10, betas: [0.9, 0.99] });
     assert.equal(b.optimizer.shape.inputs, 6);
     // W_0's rows: 2 LogAndSign rows as trained, 4 new rows near zero, then the recurrent rows.
@@ -272,7 +275,7 @@ describe("l2o train --preprocess momentum", () => {
       }
     }
     assert.equal(fresh.code, 0, fresh.stderr);
-    assert.equal(loadLstmOptimizer(join(dir, "train", "fresh.safetensors"), createReferenceEngine).optimizer.shape.inputs, 4);
+    assert.equal(loadLstm(join(dir, "train", "fresh.safetensors")).optimizer.shape.inputs, 4);
     // Evaluated, the widened file (its weights moved by about 1e-9) runs as the file it came from.
     const J = join(dir, "eval", "momentum.json");
     const ev = await l2o("eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--optimizers", `lstm:${L},lstm:${M}`,
@@ -282,8 +285,8 @@ describe("l2o train --preprocess momentum", () => {
     assert.equal(rb!.meanLoss.length, 9);
     rb!.meanLoss.forEach((v, t) => assert.ok(Math.abs(v - ra!.meanLoss[t]!) <= 1e-5 * Math.abs(ra!.meanLoss[t]!), `step ${t}: ${v} against ${ra!.meanLoss[t]}`));
     assert.ok(ra!.meanLoss[8]! < ra!.meanLoss[0]! || ra!.meanLoss[8]! > ra!.meanLoss[0]!, "the optimizer moves the loss");
-    assertInputError(fromNone, /keeps its preprocessing \(\{"kind":"none"\}\); --preprocess may only extend a logsign:P file/, "--init of a raw-gradient file with --preprocess momentum");
-    assertInputError(otherP, /may only extend a logsign:P file to momentum:P:\.\.\. with the same P/, "--init logsign:10 with momentum:7");
+    assertInputError(fromNone, /keeps its preprocessing \(\{"kind":"none"\}\); it may only be extended from logsign:P to momentum:P/, "--init of a raw-gradient file with --preprocess momentum");
+    assertInputError(otherP, /may only be extended from logsign:P to momentum:P:\.\.\. with the same P/, "--init logsign:10 with momentum:7");
     assertInputError(badBeta, /'betas' must be a list of 1 to 4 numbers in \(0, 1\), got \[0\.9,1\]/, "a beta of 1");
   });
 });
@@ -297,9 +300,9 @@ describe("l2o train records the kernel that ran", () => {
     const [a, b] = await Promise.all([l2o(...base, "--engine", "wasm", "--out", A), l2o(...base, "--engine", "wasm-simd", "--out", B)]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
-    assert.equal(loadLstmOptimizer(A, createReferenceEngine).meta.training.engine, resolveEngineKind("wasm"));
+    assert.equal(loadLstm(A).meta.training.engine, resolveEngineKind("wasm"));
     assert.match(String(resolveEngineKind("wasm")), /^wasm-(fma|simd)$/);
-    assert.equal(loadLstmOptimizer(B, createReferenceEngine).meta.training.engine, "wasm-simd");
+    assert.equal(loadLstm(B).meta.training.engine, "wasm-simd");
   });
 });
 
@@ -316,7 +319,7 @@ describe("l2o train --reduction", () => {
       l2o(...base, "--reduction", "rows", "--out", out("bad")),
     ]);
     for (const r of [one, three, perThread]) assert.equal(r.code, 0, r.stderr);
-    const [a, b, c] = ["1", "3", "t3"].map((k) => loadLstmOptimizer(out(k), createReferenceEngine));
+    const [a, b, c] = ["1", "3", "t3"].map((k) => loadLstm(out(k)));
     assert.deepEqual(b!.phi, a!.phi);
     assert.equal(a!.meta.training.reduction, "chunks");
     assert.equal(c!.meta.training.reduction, "threads");
@@ -332,7 +335,7 @@ describe("l2o demo (what npm start runs)", () => {
     const r = await l2o("demo", "--seconds", "0.001", "--instances", "3", "--out", out, "--engine", "ref");
     assert.equal(r.code, 0, r.stderr);
     assert.ok(existsSync(out), "the trained optimizer file was not written");
-    const loaded = loadLstmOptimizer(out, createReferenceEngine);
+    const loaded = loadLstm(out);
     assert.equal(loaded.meta.training.task, "quadratic");
     for (const row of [`lstm:${out}`, "adam", "rmsprop", "nesterov", "sgd"]) {
       assert.match(r.stdout, new RegExp(`^${row.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}\\s`, "m"), `no table row for ${row}`);

@@ -4,10 +4,14 @@
  * fresh functions it never saw, and print the table.
  */
 import type { Command } from "commander";
-import { resolveMetaTrainConfig } from "../meta/train.ts";
+import { resolveMetaTrainConfig } from "../meta/config.ts";
+import { runTrainJob } from "../meta/job.ts";
 import { DEFAULT_LR_GRID } from "../eval/evaluate.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, parseEngine, parseNumber, TRAIN_THREADS } from "./options.ts";
-import { runTrainJob, TRAIN_DEFAULTS } from "./train_job.ts";
+import { taskFamily, taskSpec } from "../tasks/registry.ts";
+import { resolveEngineKind } from "../kernels/select.ts";
+import { LSTM_KIND } from "../learned/lstm/kind.ts";
+import { DEFAULT_ENGINE, DEFAULT_REDUCTION, ENGINE_HELP, parseEngine, parseNumber, TRAIN_THREADS } from "./options.ts";
+import { consoleTrainHooks } from "./train_progress.ts";
 import { runEvalJob } from "./eval_job.ts";
 import { formatReport } from "./format.ts";
 
@@ -32,21 +36,28 @@ export function registerDemoCommand(program: Command): void {
       const seconds = parseNumber("--seconds", f.seconds, { positive: true });
       const seed = parseNumber("--seed", f.seed, { integer: true });
       const engine = parseEngine(f.engine);
-      const defaults = TRAIN_DEFAULTS.quadratic!;
+      const defaults = taskSpec("quadratic").training;
+      const meta = resolveMetaTrainConfig({ epochs: 100000, horizonsPerEpoch: 10, maxSeconds: seconds, seed });
       process.stdout.write(
         `Meta-training a 2-layer, 20-unit coordinatewise LSTM optimizer on batches of 128 random 10-d quadratics\n` +
           `(unroll 20, horizon 100, Adam on phi) for about ${seconds}s...\n`,
       );
-      const { result, seconds: took } = runTrainJob({
-        task: "quadratic",
-        taskConfig: defaults.taskConfig,
-        lstm: defaults.lstm,
-        meta: resolveMetaTrainConfig({ epochs: 100000, horizonsPerEpoch: 10, maxSeconds: seconds, seed }),
-        out: f.out,
-        engine,
-        threads: TRAIN_THREADS,
-        verbose: true,
-      });
+      const hooks = consoleTrainHooks(meta);
+      let run;
+      try {
+        run = runTrainJob({
+          optimizer: LSTM_KIND.build(defaults.optimizer.lstm, { engine, threads: TRAIN_THREADS }),
+          task: "quadratic",
+          family: taskFamily("quadratic", defaults.taskConfig),
+          meta,
+          out: f.out,
+          details: { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : TRAIN_THREADS, ...(engine === "ref" ? {} : { reduction: DEFAULT_REDUCTION }) },
+          hooks,
+        });
+      } finally {
+        hooks.stop();
+      }
+      const { result, seconds: took } = run;
       const s = result.state;
       process.stdout.write(`trained ${s.metaIteration} meta-iterations in ${took.toFixed(0)}s; saved the best (epoch ${s.bestEpoch}) to ${f.out}\n\n`);
       process.stdout.write("Tuning each baseline's learning rate on separate functions, then testing all on fresh ones...\n");

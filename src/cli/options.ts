@@ -5,7 +5,7 @@
  */
 import { ENGINE_KINDS, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import { GRADIENT_REDUCTIONS, type GradientReduction } from "../kernels/wasm.ts";
-import { parsePreprocessConfig, type PreprocessConfig } from "../learned/preprocess.ts";
+import { parsePreprocessConfig, type PreprocessConfig } from "../learned/lstm/preprocess.ts";
 import { UsageError } from "./errors.ts";
 
 /** Parses a number option, or throws a UsageError saying what was expected. */

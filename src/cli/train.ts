@@ -1,15 +1,22 @@
-/** `l2o train`: meta-train an LSTM optimizer on a task family and save it to one file. */
+/** `l2o train`: meta-train a learned optimizer of any trainable kind on a task family and save it to one file. */
 import type { Command } from "commander";
-import { widenInputs, type LstmOptimizer, type LstmOptimizerConfig } from "../learned/lstm_optimizer.ts";
-import { preprocessor, type PreprocessConfig } from "../learned/preprocess.ts";
-import { loadLstmOptimizer } from "../learned/file.ts";
-import { resolveMetaTrainConfig, type MetaTrainConfig } from "../meta/train.ts";
+import { loadLearnedOptimizer } from "../learned/file.ts";
+import type { KernelOptions } from "../learned/kernel_options.ts";
+import { LEARNED_KIND_NAMES, learnedKind } from "../learned/registry.ts";
+import { extendPreprocessing } from "../learned/lstm/widen.ts";
+import type { LstmOptimizer } from "../learned/lstm/optimizer.ts";
+import type { LearnedOptimizer } from "../learned/contract.ts";
+import { resolveEngineKind } from "../kernels/select.ts";
+import { taskSpec } from "../tasks/registry.ts";
+import { resolveMetaTrainConfig, type MetaTrainConfig } from "../meta/config.ts";
+import { runTrainJob } from "../meta/job.ts";
 import { UsageError } from "./errors.ts";
 import {
   DEFAULT_ENGINE,
   DEFAULT_REDUCTION,
   ENGINE_HELP,
   parseEngine,
+  parseJsonObject,
   parseNumber,
   parsePreprocessFlag,
   parseReduction,
@@ -19,16 +26,19 @@ import {
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
 } from "./options.ts";
-import { runTrainJob, TRAIN_DEFAULTS, type TrainJob } from "./train_job.ts";
+import { resolveTaskFamily } from "./resolve.ts";
+import { consoleTrainHooks } from "./train_progress.ts";
 
 interface TrainFlags {
   task: string;
   taskConfig?: string;
   out: string;
+  optimizer?: string;
+  optimizerConfig?: string;
   preprocess?: string;
   outputScale?: string;
-  hidden: string;
-  layers: string;
+  hidden?: string;
+  layers?: string;
   unroll: string;
   horizon: string;
   metaLr: string;
@@ -53,39 +63,96 @@ interface TrainFlags {
   init?: string;
 }
 
+/** The LSTM's shortcut flags, as config fields (only those given). */
+function lstmFlags(f: TrainFlags): Record<string, unknown> {
+  return {
+    ...(f.hidden !== undefined ? { hidden: parseNumber("--hidden", f.hidden, { integer: true, positive: true }) } : {}),
+    ...(f.layers !== undefined ? { layers: parseNumber("--layers", f.layers, { integer: true, positive: true }) } : {}),
+    ...(f.preprocess !== undefined ? { preprocess: parsePreprocessFlag(f.preprocess) } : {}),
+    ...(f.outputScale !== undefined ? { outputScale: parseNumber("--output-scale", f.outputScale, { positive: true }) } : {}),
+  };
+}
+
+const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
 /**
- * `--init` with `--preprocess`: only a LogAndSign file extended with moving averages (same p),
- * its new input weights zero, so training starts from exactly the file's optimizer.
+ * The optimizer to train and its starting weights: a fresh one of `--optimizer` (default
+ * lstm) configured by the task's defaults, `--optimizer-config` and the LSTM's shortcut flags;
+ * or, with `--init`, the file's optimizer and weights (an LSTM file may extend its
+ * preprocessing with `--preprocess momentum:P:...`).
  */
-function widenedInit(
-  init: { path: string; phi: Float32Array; lstm: LstmOptimizerConfig },
-  opt: LstmOptimizer,
-  pre: PreprocessConfig,
-): { path: string; phi: Float32Array; lstm: LstmOptimizerConfig } {
-  const from = opt.config.preprocess;
-  if (pre.kind !== "logSignMomentum" || from.kind !== "logSign" || from.p !== pre.p) {
-    throw new UsageError(
-      `--init ${init.path} keeps its preprocessing (${JSON.stringify(from)}); --preprocess may only extend a logsign:P file to momentum:P:... with the same P, got ${JSON.stringify(pre)}`,
-    );
+function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedOptimizer; init?: { path: string; phi: Float32Array } } {
+  const shortcuts = lstmFlags(f);
+  if (f.init === undefined) {
+    const kind = learnedKind(f.optimizer ?? "lstm");
+    if (kind.kind !== "lstm" && Object.keys(shortcuts).length > 0) {
+      throw new UsageError(`${Object.keys(shortcuts).map(flagName).join(", ")} configure --optimizer lstm; give a ${kind.kind} optimizer's settings in --optimizer-config`);
+    }
+    const config = {
+      ...(taskSpec(f.task).training.optimizer[kind.kind] ?? {}),
+      ...(f.optimizerConfig !== undefined ? parseJsonObject("--optimizer-config", f.optimizerConfig) : {}),
+      ...shortcuts,
+    };
+    return { opt: kind.build(config, kernel) };
   }
-  const inputs = preprocessor(pre).inputs;
-  return { ...init, phi: widenInputs(init.phi, opt.shape, inputs, opt.lstms), lstm: { ...init.lstm, preprocess: pre } };
+  const fixed = [...Object.keys(shortcuts).filter((k) => k !== "preprocess"), ...(f.optimizerConfig !== undefined ? ["optimizerConfig"] : [])];
+  if (fixed.length > 0) throw new UsageError(`--init ${f.init} fixes the architecture and output scale; drop ${fixed.map(flagName).join(", ")}`);
+  const loaded = loadLearnedOptimizer(f.init, kernel);
+  const kind = learnedKind(loaded.optimizer.kind);
+  if (f.optimizer !== undefined && f.optimizer !== kind.kind) throw new UsageError(`--init ${f.init} holds a '${kind.kind}' optimizer, not --optimizer ${f.optimizer}`);
+  if (f.preprocess === undefined) return { opt: loaded.optimizer, init: { path: f.init, phi: loaded.phi } };
+  if (kind.kind !== "lstm") throw new UsageError(`--preprocess configures an LSTM optimizer; --init ${f.init} holds a '${kind.kind}' one`);
+  let wide;
+  try {
+    wide = extendPreprocessing((loaded.optimizer as LstmOptimizer).config, loaded.phi, parsePreprocessFlag(f.preprocess));
+  } catch (e) {
+    throw new UsageError(`--init ${f.init} with --preprocess ${f.preprocess}: ${(e as Error).message}`);
+  }
+  return { opt: kind.build(wide.config, kernel), init: { path: f.init, phi: wide.phi } };
+}
+
+function metaConfig(f: TrainFlags): MetaTrainConfig {
+  try {
+    return resolveMetaTrainConfig({
+      unroll: parseNumber("--unroll", f.unroll, { integer: true, positive: true }),
+      horizon: parseNumber("--horizon", f.horizon, { integer: true, positive: true }),
+      metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true }),
+      clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
+      epochs: parseNumber("--epochs", f.epochs, { integer: true, positive: true }),
+      horizonsPerEpoch: parseNumber("--horizons-per-epoch", f.horizonsPerEpoch, { integer: true, positive: true }),
+      metaBatch: parseNumber("--meta-batch", f.metaBatch, { integer: true, positive: true }),
+      validationTasks: parseNumber("--validation-tasks", f.validationTasks, { integer: true, positive: true }),
+      patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
+      secondOrder: f.secondOrder === true,
+      secondOrderScale: parseNumber("--second-order-scale", f.secondOrderScale, { positive: true }),
+      metaLoss: f.metaLoss as MetaTrainConfig["metaLoss"],
+      metaLossFrom: parseNumber("--meta-loss-from", f.metaLossFrom, { integer: true, positive: true }),
+      seed: parseNumber("--seed", f.seed, { integer: true }),
+      ...(f.validationSeed !== undefined ? { validationSeed: parseNumber("--validation-seed", f.validationSeed, { integer: true }) } : {}),
+      maxSeconds: parseNumber("--max-seconds", f.maxSeconds, { min: 0 }),
+    });
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError((e as Error).message);
+  }
 }
 
 export function registerTrainCommand(program: Command): void {
   program
     .command("train")
-    .description("meta-train an LSTM optimizer on a task family and save it to one file")
+    .description("meta-train a learned optimizer (an LSTM by default) on a task family and save it to one file")
     .requiredOption("--task <name>", "task family to train on (see `l2o tasks`)")
-    .option("--task-config <json>", "task configuration (JSON object); quadratic defaults to {\"instances\":128}")
+    .option("--task-config <json>", "task configuration (JSON object) over the task's training defaults; quadratic's is {\"instances\":128}")
     .requiredOption("--out <file>", "where to save the trained optimizer (.safetensors)")
-    .option("--preprocess <kind>", "gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
-    .option("--output-scale <x>", "update = scale * LSTM output (default 0.1)")
-    .option("--hidden <n>", "LSTM units per layer", "20")
-    .option("--layers <n>", "LSTM layers", "2")
+    .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
+    .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
+    .option("--preprocess <kind>", "LSTM: gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
+    .option("--output-scale <x>", "LSTM: update = scale * LSTM output (default 0.1)")
+    .option("--hidden <n>", "LSTM: units per layer (default 20)")
+    .option("--layers <n>", "LSTM: layers (default 2)")
     .option("--unroll <n>", "truncation length T", "20")
     .option("--horizon <n>", "optimizee steps per sampled task", "100")
-    .option("--meta-lr <x>", "Adam learning rate on the LSTM weights", String(0.003))
+    .option("--meta-lr <x>", "Adam learning rate on the optimizer's weights", String(0.003))
     .option("--clip <x>", "clip the meta-gradient's global norm (0: off)", "1")
     .option("--epochs <n>", "epochs (validation after each)", "50")
     .option("--horizons-per-epoch <n>", "sampled tasks per epoch", "20")
@@ -104,72 +171,49 @@ export function registerTrainCommand(program: Command): void {
     .option("--reduction <kind>", REDUCTION_HELP, DEFAULT_REDUCTION)
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
-    .option("--init <file>", "start from a trained optimizer file (fine-tuning); its architecture, preprocessing and output scale are kept, except that --preprocess momentum:P:... may extend a logsign:P file (the new inputs' weights start at zero)")
-    .action((f: TrainFlags, cmd: Command) => {
-      const defaults = TRAIN_DEFAULTS[f.task];
-      const taskConfig = { ...(defaults?.taskConfig ?? {}), ...parseTaskConfig(f.taskConfig) };
-      let init: { path: string; phi: Float32Array; lstm: LstmOptimizerConfig } | undefined;
-      if (f.init !== undefined) {
-        const fixed = ["hidden", "layers", "outputScale"].filter((k) => cmd.getOptionValueSource(k) === "cli");
-        if (fixed.length > 0) {
-          const flags = fixed.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ");
-          throw new UsageError(`--init ${f.init} fixes the architecture and output scale; drop ${flags}`);
+    .option("--init <file>", "start from a trained optimizer file (fine-tuning); its kind, architecture and settings are kept, except that --preprocess momentum:P:... may extend an LSTM logsign:P file (the new inputs' weights start at zero)")
+    .action((f: TrainFlags) => {
+      const spec = (() => {
+        try {
+          return taskSpec(f.task);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
         }
-        const loaded = loadLstmOptimizer(f.init);
-        init = { path: f.init, phi: loaded.phi, lstm: loaded.optimizer.config };
-        if (f.preprocess !== undefined) init = widenedInit(init, loaded.optimizer, parsePreprocessFlag(f.preprocess));
-      }
-      const lstm: LstmOptimizerConfig = init !== undefined ? init.lstm : {
-        ...(defaults?.lstm ?? {}),
-        hidden: parseNumber("--hidden", f.hidden, { integer: true, positive: true }),
-        layers: parseNumber("--layers", f.layers, { integer: true, positive: true }),
-        ...(f.preprocess !== undefined ? { preprocess: parsePreprocessFlag(f.preprocess) } : {}),
-        ...(f.outputScale !== undefined ? { outputScale: parseNumber("--output-scale", f.outputScale, { positive: true }) } : {}),
-      };
-      let meta: MetaTrainConfig;
+      })();
+      const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...parseTaskConfig(f.taskConfig) });
+      const engine = parseEngine(f.engine);
+      const threads = parseTrainThreads(f.threads);
+      const reduction = parseReduction(f.reduction);
+      const kernel: KernelOptions = { engine, threads, reduction };
+      const meta = metaConfig(f);
+      const { opt, init } = optimizerToTrain(f, kernel);
+      const hooks = consoleTrainHooks(meta);
+      const details = learnedKind(opt.kind).hasKernel
+        ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) }
+        : {};
+      let run;
       try {
-        meta = resolveMetaTrainConfig({
-          unroll: parseNumber("--unroll", f.unroll, { integer: true, positive: true }),
-          horizon: parseNumber("--horizon", f.horizon, { integer: true, positive: true }),
-          metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true }),
-          clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
-          epochs: parseNumber("--epochs", f.epochs, { integer: true, positive: true }),
-          horizonsPerEpoch: parseNumber("--horizons-per-epoch", f.horizonsPerEpoch, { integer: true, positive: true }),
-          metaBatch: parseNumber("--meta-batch", f.metaBatch, { integer: true, positive: true }),
-          validationTasks: parseNumber("--validation-tasks", f.validationTasks, { integer: true, positive: true }),
-          patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
-          secondOrder: f.secondOrder === true,
-          secondOrderScale: parseNumber("--second-order-scale", f.secondOrderScale, { positive: true }),
-          metaLoss: f.metaLoss as MetaTrainConfig["metaLoss"],
-          metaLossFrom: parseNumber("--meta-loss-from", f.metaLossFrom, { integer: true, positive: true }),
-          seed: parseNumber("--seed", f.seed, { integer: true }),
-          ...(f.validationSeed !== undefined ? { validationSeed: parseNumber("--validation-seed", f.validationSeed, { integer: true }) } : {}),
-          maxSeconds: parseNumber("--max-seconds", f.maxSeconds, { min: 0 }),
+        run = runTrainJob({
+          optimizer: opt,
+          task: f.task,
+          family,
+          meta,
+          out: f.out,
+          ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
+          ...(f.log !== undefined ? { log: f.log } : {}),
+          ...(init !== undefined ? { init } : {}),
+          details,
+          hooks,
         });
-      } catch (e) {
-        throw new UsageError((e as Error).message);
+      } finally {
+        hooks.stop();
       }
-      const job: TrainJob = {
-        task: f.task,
-        taskConfig,
-        lstm,
-        meta,
-        out: f.out,
-        engine: parseEngine(f.engine),
-        threads: parseTrainThreads(f.threads),
-        reduction: parseReduction(f.reduction),
-        ...(f.checkpoint !== undefined ? { checkpoint: f.checkpoint } : {}),
-        ...(f.log !== undefined ? { log: f.log } : {}),
-        ...(init !== undefined ? { init: { path: init.path, phi: init.phi } } : {}),
-        verbose: true,
-      };
-      const { result, seconds } = runTrainJob(job);
-      const s = result.state;
+      const s = run.result.state;
       process.stdout.write(
-        `stopped (${result.stopped}) after ${s.epoch} epochs${s.epochHorizons > 0 ? ` and ${s.epochHorizons} horizons` : ""}, ${s.metaIteration} meta-iterations, ${seconds.toFixed(0)}s; ` +
+        `stopped (${run.result.stopped}) after ${s.epoch} epochs${s.epochHorizons > 0 ? ` and ${s.epochHorizons} horizons` : ""}, ${s.metaIteration} meta-iterations, ${run.seconds.toFixed(0)}s; ` +
           `best validation ${s.bestScore.toPrecision(5)} at epoch ${s.bestEpoch}\n`,
       );
       if (s.bestEpoch < 0) throw new UsageError("training never produced a finite validation score; nothing was saved (try a smaller --meta-lr or --output-scale)");
-      process.stdout.write(`saved ${job.out}\n`);
+      process.stdout.write(`saved ${f.out}\n`);
     });
 }

@@ -19,6 +19,15 @@ export interface TaskSpec {
   readonly defaults: TaskConfig;
   /** The family with `config` over the defaults (keys already checked by `taskFamily`). */
   make(config: TaskConfig): TaskFamily;
+  /** What meta-training on this task starts from unless told otherwise (`l2o train`). */
+  readonly training: TrainingDefaults;
+}
+
+/** A task's meta-training defaults: its config, and each learned-optimizer kind's config. */
+export interface TrainingDefaults {
+  readonly taskConfig: TaskConfig;
+  /** By kind (`lstm`, `mlp`): config fields over the kind's own defaults. */
+  readonly optimizer: Readonly<Record<string, TaskConfig>>;
 }
 
 /** Every task family the registry knows, in a fixed order. */
@@ -28,12 +37,16 @@ export const TASKS: readonly TaskSpec[] = [
     description: "Random quadratics ||W theta - y||^2, W and y IID normal (Andrychowicz et al. 2016, 3.1)",
     defaults: QUADRATIC_DEFAULTS,
     make: (config) => quadraticFamily(config as QuadraticConfig),
+    // Batches of 128 functions with raw gradients (the paper's setting).
+    training: { taskConfig: { instances: 128 }, optimizer: { lstm: { preprocess: { kind: "none" }, outputScale: 0.1 } } },
   },
   {
     name: "mnist-mlp",
     description: "MLP on MNIST minibatches, softmax cross-entropy (Andrychowicz et al. 2016, 3.2)",
     defaults: MNIST_MLP_DEFAULTS,
     make: (config) => mnistMlpFamily(config as MnistMlpConfig),
+    // LogAndSign (p = 10) and output scale 0.1 (the paper's appendix A).
+    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 } } },
   },
 ];
 

@@ -1,0 +1,124 @@
+/**
+ * The per-coordinate MLP optimizer's differentiable step (the `DifferentiableStep` of
+ * src/learned/contract.ts) for truncated backpropagation through time (Andrychowicz et al.
+ * 2016, section 2; the optimizer is small_fc_lopt of Metz et al. 2022, section 3).
+ *
+ * Forward: `mlpForwardStep`, keeping per recorded step the normalised features, their scales,
+ * the hidden activations and the outputs (float64; n * (F + hidden * hiddenLayers + 2)
+ * numbers a step). Backward of step t, given A = dL/dtheta_{t+1}:
+ *
+ *   dL/dd_i = -A_i e_i stepMult,  dL/da_i = -A_i d_i e_i stepMult expMult  (e_i = exp(a_i expMult))
+ *   -> the MLP's backward: dL/dphi and dL/dx  -> the normalisation's backward: dL/dr
+ *   -> A_i += dL/dp_i (the parameter feature; the identity path is the caller's)
+ *   -> with dGrad: dL/dg_i = dL/dr_{g,i} + sum_b (1 - b) M_{b,i},  M_b = dL/dr_{m_b} + C_b,
+ *      and the carry C_b <- b M_b reaches step t - 1's momenta (m_{b,t} = b m_{b,t-1} + ...).
+ *
+ * The carry lives within one truncation: the momenta at its start are constants (the cut),
+ * so `finishBackward`, `resetState` and `setState` zero it.
+ */
+import type { ParamEntry, ParamLayout } from "../../core/layout.ts";
+import type { DifferentiableStep, StepContext } from "../contract.ts";
+import type { ResolvedMlpOptimizerConfig } from "./config.ts";
+import { normalisationBackward } from "./features.ts";
+import type { MlpNet } from "./network.ts";
+import { mlpForwardStep, stepBuffers, type MlpStepBuffers } from "./step.ts";
+
+/** The differentiable step over `net` (its weights already set) for `layout`, recording up to `capacity` steps. */
+export function mlpDifferentiableStep(net: MlpNet, cfg: ResolvedMlpOptimizerConfig, layout: ParamLayout, capacity: number): DifferentiableStep {
+  if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`mlp optimizer: capacity must be a positive integer, got ${capacity}`);
+  const n = layout.size;
+  const entries: readonly ParamEntry[] = layout.entries;
+  const decays = cfg.decays;
+  const D = decays.length;
+  const F = 2 + D;
+  const hidden = net.dims[1]!;
+  const { stepMult, expMult } = cfg;
+  const m = new Float32Array(n * D);
+  // Tape slots, made when first recorded into and reused by later truncations.
+  const tape: MlpStepBuffers[] = [];
+  const scratch = stepBuffers(n, entries.length, F, hidden, net.hiddenLayers, false);
+  const acc = new Float64Array(net.phiSize);
+  const carry = new Float64Array(n * D);
+  const dOut = new Float64Array(n * 2);
+  const dx = new Float64Array(n * F);
+  let pos = 0;
+  let mode: false | "phi" | "inputs" = false;
+
+  const clearTape = (): void => {
+    pos = 0;
+    mode = false;
+    acc.fill(0);
+    carry.fill(0);
+  };
+  const checkLength = (what: string, a: ArrayLike<number>, len: number): void => {
+    if (a.length !== len) throw new Error(`mlp optimizer: ${what} has ${a.length} floats, expected ${len}`);
+  };
+
+  return {
+    n,
+    phiSize: net.phiSize,
+    capacity,
+    get recorded() {
+      return pos;
+    },
+    setPhi: (phi) => net.setPhi(phi),
+    resetState() {
+      clearTape();
+      m.fill(0);
+    },
+    getState: () => m.slice(),
+    setState(state) {
+      checkLength("the state", state, n * D);
+      clearTape();
+      m.set(state);
+    },
+    step(theta: Float32Array, grad: Float32Array, _ctx: StepContext, record: false | "phi" | "inputs"): Float32Array {
+      checkLength("theta", theta, n);
+      checkLength("the gradient", grad, n);
+      if (record === false) return mlpForwardStep(net, cfg, entries, theta, grad, m, scratch);
+      if (mode !== false && mode !== record) throw new Error(`mlp optimizer: a truncation records either "phi" or "inputs", not both`);
+      if (pos >= capacity) throw new Error(`mlp optimizer: the tape holds ${capacity} steps; call backward and finishBackward first`);
+      mode = record;
+      const slot = (tape[pos] ??= stepBuffers(n, entries.length, F, hidden, net.hiddenLayers, true));
+      const next = mlpForwardStep(net, cfg, entries, theta, grad, m, slot);
+      pos++;
+      return next;
+    },
+    backward(adjoint: Float64Array, dGrad?: Float32Array): void {
+      if (pos === 0) throw new Error("mlp optimizer: backward without a recorded step");
+      checkLength("the adjoint", adjoint, n);
+      if (dGrad !== undefined) {
+        if (mode !== "inputs") throw new Error(`mlp optimizer: dL/dgrad needs the steps recorded with "inputs"`);
+        checkLength("dGrad", dGrad, n);
+      }
+      const slot = tape[--pos]!;
+      const out = slot.out;
+      for (let i = 0; i < n; i++) {
+        const e = Math.exp(out[2 * i + 1]! * expMult) * stepMult;
+        dOut[2 * i] = -adjoint[i]! * e;
+        dOut[2 * i + 1] = -adjoint[i]! * out[2 * i]! * e * expMult;
+      }
+      net.backward(slot.x, n, slot.acts!, dOut, acc, dx);
+      normalisationBackward(dx, slot.x, slot.s, F, entries);
+      for (let i = 0; i < n; i++) adjoint[i] = adjoint[i]! + dx[i * F]!;
+      if (dGrad === undefined) return;
+      for (let i = 0; i < n; i++) {
+        let g = dx[i * F + 1]!;
+        for (let b = 0; b < D; b++) {
+          const total = dx[i * F + 2 + b]! + carry[i * D + b]!;
+          g += (1 - decays[b]!) * total;
+          carry[i * D + b] = decays[b]! * total;
+        }
+        dGrad[i] = g;
+      }
+    },
+    finishBackward(dphi: Float32Array): void {
+      checkLength("dphi", dphi, net.phiSize);
+      for (let i = 0; i < acc.length; i++) dphi[i] = dphi[i]! + acc[i]!;
+      clearTape();
+    },
+    dispose() {
+      tape.length = 0;
+    },
+  };
+}

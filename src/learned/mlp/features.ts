@@ -1,0 +1,85 @@
+/**
+ * The per-coordinate optimizer's inputs, as learned_optimization's small_fc_lopt makes them
+ * (Metz et al. 2022, section 3): for each coordinate i, the parameter p_i, the gradient g_i
+ * and the momenta m_{b,i} (m_b <- b m_b + (1 - b) g, updated before they are read), each
+ * feature normalised over its tensor (one layout entry) by its second moment:
+ *
+ *   x_{k,i} = r_{k,i} * s_k,   s_k = 1 / sqrt(mean_{j in tensor} r_{k,j}^2 + 1e-5).
+ *
+ * (small_fc_lopt reads [g, p, m] and adds a training-step embedding; here the order is
+ * [p, g, m_0 .. m_{D-1}] and no step feature.) The normalisation couples a tensor's
+ * coordinates, so its backward is not diagonal:
+ *
+ *   dL/dr_{k,j} = s_k (dL/dx_{k,j} - x_{k,j} * mean_{i in tensor}(dL/dx_{k,i} x_{k,i})).
+ *
+ * Rows are coordinate-major: feature k of coordinate i at i * F + k, F = 2 + D; momenta m
+ * (the optimizer's state) at i * D + b.
+ */
+import type { ParamEntry } from "../../core/layout.ts";
+
+/** Added to the mean square before the square root (small_fc_lopt's `_second_moment_normalizer`). */
+export const NORM_EPS = 1e-5;
+
+/**
+ * m <- b m + (1 - b) g for every coordinate and decay, in place (float64 arithmetic, each
+ * stored rounded to float32: the state and the feature read this step are the same value).
+ */
+export function updateMomenta(m: Float32Array, grad: Float32Array, decays: readonly number[]): void {
+  const D = decays.length;
+  for (let i = 0; i < grad.length; i++) {
+    const g = grad[i]!;
+    for (let b = 0; b < D; b++) {
+      const d = decays[b]!;
+      m[i * D + b] = d * m[i * D + b]! + (1 - d) * g;
+    }
+  }
+}
+
+/**
+ * The normalised features `x` (n * F) of theta, grad and the (already updated) momenta `m`,
+ * and the scales `s` (tensor e, feature k at e * F + k).
+ */
+export function normalisedFeatures(
+  theta: Float32Array,
+  grad: Float32Array,
+  m: Float32Array,
+  D: number,
+  entries: readonly ParamEntry[],
+  x: Float64Array,
+  s: Float64Array,
+): void {
+  const F = 2 + D;
+  for (let i = 0; i < theta.length; i++) {
+    const r = i * F;
+    x[r] = theta[i]!;
+    x[r + 1] = grad[i]!;
+    for (let b = 0; b < D; b++) x[r + 2 + b] = m[i * D + b]!;
+  }
+  entries.forEach((e, ei) => {
+    const end = e.offset + e.size;
+    for (let k = 0; k < F; k++) {
+      let ss = 0;
+      for (let i = e.offset; i < end; i++) ss += x[i * F + k]! * x[i * F + k]!;
+      const sc = 1 / Math.sqrt(ss / e.size + NORM_EPS);
+      s[ei * F + k] = sc;
+      for (let i = e.offset; i < end; i++) x[i * F + k] = x[i * F + k]! * sc;
+    }
+  });
+}
+
+/**
+ * The normalisation's backward, in place: `dx` holds dL/dx (n * F) on entry and dL/dr (the
+ * raw features' gradient) on return; `x` and `s` are what `normalisedFeatures` made.
+ */
+export function normalisationBackward(dx: Float64Array, x: Float64Array, s: Float64Array, F: number, entries: readonly ParamEntry[]): void {
+  entries.forEach((e, ei) => {
+    const end = e.offset + e.size;
+    for (let k = 0; k < F; k++) {
+      let c = 0;
+      for (let i = e.offset; i < end; i++) c += dx[i * F + k]! * x[i * F + k]!;
+      c /= e.size;
+      const sc = s[ei * F + k]!;
+      for (let i = e.offset; i < end; i++) dx[i * F + k] = sc * (dx[i * F + k]! - x[i * F + k]! * c);
+    }
+  });
+}

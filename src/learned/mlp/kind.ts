@@ -1,0 +1,12 @@
+/** The `mlp` entry of the learned-optimizer registry. */
+import type { LearnedKind } from "../kind.ts";
+import { resolveMlpOptimizerConfig } from "./config.ts";
+import { mlpOptimizer } from "./optimizer.ts";
+
+export const MLP_KIND: LearnedKind = {
+  kind: "mlp",
+  description: "per-coordinate MLP on normalised parameter, gradient and momenta (small_fc_lopt, Metz et al. 2022): step d * exp(a * expMult) * stepMult",
+  // Plain TypeScript: the kernel options are for kinds with a kernel, and are ignored.
+  hasKernel: false,
+  build: (config: unknown) => mlpOptimizer(resolveMlpOptimizerConfig(config)),
+};

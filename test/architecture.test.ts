@@ -45,27 +45,16 @@ const MAX_LINES = 320;
 const LINE_LIMIT_EXEMPT_DIRS: readonly string[] = ["src/kernels/"];
 
 /**
- * Files over MAX_LINES today that other engineers are splitting right now; the list exists so
- * this test passes meanwhile. Remove an entry when its file is split. Any file not listed here
- * fails the limit.
+ * A kind's internals (its engines, rows and tape) stay inside src/learned/: the rest of the
+ * library drives every kind through the contract (`src/learned/contract.ts`). Each entry is a
+ * file and the folder its importers must be in.
  */
-const OVERSIZED_BEING_SPLIT: readonly string[] = [
-  "src/meta/train.ts",
-  "src/learned/lstm_optimizer.ts",
-];
-
-/**
- * Import cycles being restructured; remove when fixed. Each entry is the exact set of files in
- * one strongly connected component of the import graph: a cycle is tolerated only while it
- * spans exactly these files, so a file joining it still fails.
- */
-const CYCLES_BEING_RESTRUCTURED: readonly (readonly string[])[] = [
-  // LstmInstance and LstmTransform are declared in lstm_optimizer.ts, which builds the transform.
-  ["src/learned/lstm_optimizer.ts", "src/learned/lstm_transform.ts"],
-];
-
-/** Layer violations being restructured; remove when fixed. Entries are `importer -> imported`. */
-const LAYER_VIOLATIONS_BEING_RESTRUCTURED: readonly string[] = [];
+const PRIVATE_TO: Readonly<Record<string, string>> = {
+  "src/learned/rows.ts": "src/learned/",
+  "src/learned/lstm/instance.ts": "src/learned/lstm/",
+  "src/learned/lstm/transform.ts": "src/learned/lstm/",
+  "src/learned/lstm/types.ts": "src/learned/lstm/",
+};
 
 // ---------------------------------------------------------------------------------------------
 
@@ -315,46 +304,39 @@ describe("source tree structure", () => {
   const tree = readSourceTree();
   const next = successors(tree);
 
-  test("has no import cycles among src files, type-only imports included", (t) => {
-    const known = new Set(CYCLES_BEING_RESTRUCTURED.map((c) => [...c].sort().join("\n")));
-    const seen = new Set<string>();
+  test("has no import cycles among src files, type-only imports included", () => {
     const failures: string[] = [];
     for (const scc of cyclicComponents(tree.files, next)) {
-      const id = scc.join("\n");
-      seen.add(id);
-      if (known.has(id)) continue;
       const cycle = cycleThrough(scc[0]!, new Set(scc), next);
       const all = cycle.split(" -> ").length - 1 < scc.length ? ` (the cycles there span ${scc.join(", ")})` : "";
       failures.push(`import cycle: ${cycle}${all}`);
     }
-    for (const id of known) if (!seen.has(id)) t.diagnostic(`CYCLES_BEING_RESTRUCTURED: no longer a cycle, remove [${id.split("\n").join(", ")}]`);
     if (failures.length > 0) assert.fail(`${failures.length} found:\n${failures.join("\n")}`);
   });
 
-  test("layers import downward only", (t) => {
-    const known = new Set(LAYER_VIOLATIONS_BEING_RESTRUCTURED);
-    const seen = new Set<string>();
+  test("layers import downward only", () => {
     const failures: string[] = [];
     for (const e of tree.edges) {
       const broken = layerRuleBroken(e.from, e.to);
-      if (broken === undefined) continue;
-      const id = `${e.from} -> ${e.to}`;
-      seen.add(id);
-      if (!known.has(id)) failures.push(`${e.from}:${e.line} imports "${e.specifier}": ${broken}`);
+      if (broken !== undefined) failures.push(`${e.from}:${e.line} imports "${e.specifier}": ${broken}`);
     }
-    for (const id of known) if (!seen.has(id)) t.diagnostic(`LAYER_VIOLATIONS_BEING_RESTRUCTURED: no longer a violation, remove "${id}"`);
     if (failures.length > 0) assert.fail(`${failures.length} found:\n${failures.join("\n")}`);
   });
 
-  test(`source files have at most ${MAX_LINES} lines`, (t) => {
+  test("a learned-optimizer kind's internals are imported only inside its folder", () => {
+    const failures: string[] = [];
+    for (const e of tree.edges) {
+      const home = PRIVATE_TO[e.to];
+      if (home !== undefined && !e.from.startsWith(home)) failures.push(`${e.from}:${e.line} imports "${e.specifier}", which is private to ${home}`);
+    }
+    if (failures.length > 0) assert.fail(`${failures.length} found:\n${failures.join("\n")}`);
+  });
+
+  test(`source files have at most ${MAX_LINES} lines`, () => {
     const failures: string[] = [];
     for (const [file, n] of tree.lines) {
       if (n <= MAX_LINES || LINE_LIMIT_EXEMPT_DIRS.some((d) => file.startsWith(d))) continue;
-      if (!OVERSIZED_BEING_SPLIT.includes(file)) failures.push(`${file} has ${n} lines (limit ${MAX_LINES}): split it`);
-    }
-    for (const file of OVERSIZED_BEING_SPLIT) {
-      const n = tree.lines.get(file);
-      if (n === undefined || n <= MAX_LINES) t.diagnostic(`OVERSIZED_BEING_SPLIT: ${file} is ${n === undefined ? "gone" : `${n} lines`}, remove it once split`);
+      failures.push(`${file} has ${n} lines (limit ${MAX_LINES}): split it`);
     }
     if (failures.length > 0) assert.fail(`${failures.length} found:\n${failures.join("\n")}`);
   });

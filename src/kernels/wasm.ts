@@ -25,7 +25,7 @@ import { Worker } from "node:worker_threads";
 import { L2oError } from "../core/errors.ts";
 import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
-import { CTX, F, HEAP, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
+import { CTX, F, HEAP, LAYER_FIELDS, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
 
 /** The engine's memory would pass WebAssembly's 4 GiB (the CLI reports it with exit code 2). */
 export class EngineMemoryError extends L2oError {
@@ -369,7 +369,7 @@ class WasmEngine implements WasmLstmEngine {
     }
     for (let l = 0; l < L; l++) {
       const y = lay.layers[l]!;
-      const b = F.LAYER + 8 * l;
+      const b = F.LAYER + LAYER_FIELDS * l;
       set(b + LF.W, y.w);
       set(b + LF.B, y.bias);
       set(b + LF.WT, y.wt);

@@ -57,8 +57,8 @@ describe("l2o tasks / optimizers", () => {
     assert.match(tasks.stdout, /^mnist-mlp\s/m);
     assert.match(tasks.stdout, /defaults \{"dim":10,"instances":1,"initStd":1\}/);
     assert.equal(opts.code, 0, opts.stderr);
-    for (const name of ["sgd", "adam", "rmsprop", "nesterov"]) assert.match(opts.stdout, new RegExp(`^${name}\\s`, "m"), name);
-    assert.match(opts.stdout, /^lstm:FILE\s/m);
+    for (const name of ["sgd", "adam", "rmsprop", "nesterov", "lstm", "mlp", "hand"]) assert.match(opts.stdout, new RegExp(`^  ${name}[\\s(]`, "m"), name);
+    assert.match(opts.stdout, /^pretrained .*\bquadratic\b/m);
     assert.equal(tasks.stderr + opts.stderr, "");
   });
 });
@@ -108,6 +108,36 @@ describe("l2o run", () => {
     ];
     const results = await Promise.all(cases.map(([, args]) => l2o(...args)));
     cases.forEach(([what, , msg], i) => assertInputError(results[i]!, msg, what));
+  });
+});
+
+describe("l2o train --optimizer mlp", () => {
+  it("meta-trains the per-coordinate MLP through the same command, files and eval, and refuses the LSTM's flags", async () => {
+    const M = join(dir, "train", "mlp.safetensors");
+    const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "2", "--horizons-per-epoch", "1", "--horizon", "10", "--unroll", "5", "--validation-tasks", "1"];
+    const made = await l2o(...base, "--optimizer", "mlp", "--optimizer-config", '{"hidden":8,"stepMult":0.01}', "--out", M);
+    assert.equal(made.code, 0, made.stderr);
+    assert.match(made.stdout, /stopped \(epochs\) after 2 epochs, 4 meta-iterations/);
+    const loaded = loadLearnedOptimizer(M);
+    assert.equal(loaded.optimizer.kind, "mlp");
+    assert.equal((loaded.optimizer.config as { hidden: number }).hidden, 8);
+    assert.equal(loaded.meta.training.optimizer, "mlp");
+    assert.equal(loaded.meta.training.engine, undefined, "a kind without a kernel records none");
+    const [ev, hidden, asLstm, init] = await Promise.all([
+      l2o("eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--optimizers", `${M},mlp:${M},adam@0.1`, "--steps", "10", "--instances", "3"),
+      l2o(...base, "--optimizer", "mlp", "--hidden", "8", "--out", join(dir, "train", "never-mlp.safetensors")),
+      l2o("eval", "--task", "quadratic", "--optimizers", `lstm:${M}`, "--steps", "5", "--instances", "2"),
+      l2o(...base, "--init", M, "--meta-lr", "1e-9", "--out", join(dir, "train", "mlp2.safetensors")),
+    ]);
+    assert.equal(ev.code, 0, ev.stderr);
+    // The same file by path and by kind:path gives the same row.
+    const rows = ev.stdout.split("\n").filter((l) => /^\S*mlp\.safetensors\s+-\s/.test(l));
+    assert.equal(rows.length, 2, ev.stdout);
+    assert.equal(rows[0]!.replace(/^\S+\s+/, ""), rows[1]!.replace(/^\S+\s+/, ""));
+    assertInputError(hidden, /--hidden configure --optimizer lstm; give a mlp optimizer's settings in --optimizer-config/, "--hidden with mlp");
+    assertInputError(asLstm, /holds a 'mlp' optimizer; expected kind 'lstm'/, "an mlp file as lstm:");
+    assert.equal(init.code, 0, init.stderr);
+    assert.equal(loadLearnedOptimizer(join(dir, "train", "mlp2.safetensors")).meta.training.init, M);
   });
 });
 

@@ -203,7 +203,9 @@ describe("saveLearnedOptimizer / loadLearnedOptimizer (an LSTM)", () => {
     const opt = makeOpt();
     const entries = opt.phiEntries;
     const phi = { flat: somePhi(opt), entries };
-    for (const config of [{ hidden: -1 }, { hidden: 5, layers: 2, outputScale: 0 }, { hidden: 5, colour: "red" }, { preprocess: { kind: "magic" } }]) {
+    // Sizes past the kind's limits are refused before anything is allocated (1e7 layers once took 4.7 GB).
+    const huge = [{ layers: 1e7 }, { hidden: 1e6 }, { groups: Array.from({ length: 100 }, (_, i) => [`g${i}`]) }, { preprocess: { kind: "logSign", p: 1000 } }];
+    for (const config of [{ hidden: -1 }, { hidden: 5, layers: 2, outputScale: 0 }, { hidden: 5, colour: "red" }, { preprocess: { kind: "magic" } }, ...huge]) {
       const path = tmpPath();
       saveOptimizerFile(path, { phi, meta: { kind: "lstm", config } });
       assertFormatError(() => loadLearnedOptimizer(path, { engine: "ref" }), /invalid lstm configuration/);

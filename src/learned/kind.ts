@@ -10,6 +10,11 @@ export interface LearnedKind {
   /** Whether `KernelOptions` pick its kernel (and a training file records them). */
   readonly hasKernel: boolean;
   /**
+   * The largest sizes its config may declare (by field), checked by `build` before anything
+   * is allocated, so that a hostile file or argument cannot ask for gigabytes.
+   */
+  readonly limits: Readonly<Record<string, number>>;
+  /**
    * The optimizer a configuration describes (read from a file or given by a caller, so it is
    * checked: a bad one throws `ConfigError`). `kernel` picks the kernel where the kind has one.
    */

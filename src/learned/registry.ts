@@ -13,6 +13,7 @@ const HAND_KIND: LearnedKind = {
   kind: "hand",
   description: "a hand-designed optimizer at a fixed learning rate (empty phi): {optimizer, lr, options}",
   hasKernel: false,
+  limits: {},
   build: (config) => handFromConfig(config),
 };
 

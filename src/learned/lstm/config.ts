@@ -28,10 +28,18 @@ export interface ResolvedLstmOptimizerConfig {
   readonly groups?: readonly (readonly string[])[];
 }
 
-function positiveInt(name: string, v: unknown): number {
+/**
+ * The largest sizes an LSTM config may declare, checked before anything is allocated (a file
+ * or an argument asking for more is refused): units per layer, layers, separately weighted
+ * LSTMs, and layout groups in all. The paper's optimizer is 20 x 2, one LSTM.
+ */
+export const LSTM_LIMITS = Object.freeze({ hidden: 1024, layers: 16, lstms: 64, groupNames: 256 });
+
+function positiveInt(name: string, v: unknown, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
     throw new ConfigError(`lstm optimizer: '${name}' must be a positive integer, got ${JSON.stringify(v)}`);
   }
+  if (v > max) throw new ConfigError(`lstm optimizer: '${name}' must be at most ${max}, got ${v}`);
   return v;
 }
 
@@ -53,8 +61,8 @@ export function resolveLstmOptimizerConfig(c: unknown = {}): ResolvedLstmOptimiz
     throw new ConfigError((e as Error).message);
   }
   const out: ResolvedLstmOptimizerConfig = {
-    hidden: positiveInt("hidden", o.hidden ?? 20),
-    layers: positiveInt("layers", o.layers ?? 2),
+    hidden: positiveInt("hidden", o.hidden ?? 20, LSTM_LIMITS.hidden),
+    layers: positiveInt("layers", o.layers ?? 2, LSTM_LIMITS.layers),
     preprocess,
     outputScale,
   };
@@ -64,10 +72,12 @@ export function resolveLstmOptimizerConfig(c: unknown = {}): ResolvedLstmOptimiz
     throw new ConfigError(`lstm optimizer: 'groups' must be a non-empty list of non-empty lists of group names, got ${JSON.stringify(g)}`);
   };
   if (!Array.isArray(g) || g.length === 0) bad();
+  if ((g as unknown[]).length > LSTM_LIMITS.lstms) throw new ConfigError(`lstm optimizer: 'groups' may list at most ${LSTM_LIMITS.lstms} LSTMs, got ${(g as unknown[]).length}`);
   const seen = new Set<string>();
   const groups = (g as unknown[]).map((names) => {
     if (!Array.isArray(names) || names.length === 0 || !names.every((x) => typeof x === "string")) bad();
     for (const name of names as string[]) {
+      if (seen.size >= LSTM_LIMITS.groupNames) throw new ConfigError(`lstm optimizer: 'groups' may name at most ${LSTM_LIMITS.groupNames} layout groups`);
       if (seen.has(name)) throw new ConfigError(`lstm optimizer: layout group '${name}' is listed twice in 'groups'`);
       seen.add(name);
     }

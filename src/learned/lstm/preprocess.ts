@@ -222,6 +222,9 @@ function logSignOf(p: number): { write(g: number, x: Float32Array, at: number): 
   };
 }
 
+/** The largest LogAndSign p: small inputs are scaled by e^p, which must stay finite in float32 (e^88 does not). */
+const MAX_P = 50;
+
 /** Validates a preprocessing config read from JSON; returns a clean copy. */
 export function parsePreprocessConfig(v: unknown): PreprocessConfig {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
@@ -232,11 +235,12 @@ export function parsePreprocessConfig(v: unknown): PreprocessConfig {
     const extra = Object.keys(o).filter((k) => !keys.includes(k));
     if (extra.length > 0) throw new Error(`preprocess config '${String(o.kind)}': unknown field(s) ${extra.join(", ")}`);
   };
-  const positive = (name: string): number => {
+  const positive = (name: string, max = Infinity): number => {
     const x = o[name];
     if (typeof x !== "number" || !Number.isFinite(x) || x <= 0) {
       throw new Error(`preprocess config '${String(o.kind)}': '${name}' must be a positive number, got ${JSON.stringify(x)}`);
     }
+    if (x > max) throw new Error(`preprocess config '${String(o.kind)}': '${name}' must be at most ${max}, got ${x}`);
     return x;
   };
   switch (o.kind) {
@@ -248,14 +252,14 @@ export function parsePreprocessConfig(v: unknown): PreprocessConfig {
       return { kind: "scale", scale: positive("scale") };
     case "logSign":
       allowed(["kind", "p"]);
-      return { kind: "logSign", p: positive("p") };
+      return { kind: "logSign", p: positive("p", MAX_P) };
     case "logSignMomentum": {
       allowed(["kind", "p", "betas"]);
       const b = o.betas;
       if (!Array.isArray(b) || b.length < 1 || b.length > 4 || !b.every((x) => typeof x === "number" && x > 0 && x < 1)) {
         throw new Error(`preprocess config 'logSignMomentum': 'betas' must be a list of 1 to 4 numbers in (0, 1), got ${JSON.stringify(b)}`);
       }
-      return { kind: "logSignMomentum", p: positive("p"), betas: [...(b as number[])] };
+      return { kind: "logSignMomentum", p: positive("p", MAX_P), betas: [...(b as number[])] };
     }
     default:
       throw new Error(`preprocess config: unknown kind ${JSON.stringify(o.kind)} (expected none, scale, logSign or logSignMomentum)`);

@@ -40,6 +40,9 @@ export const MLP_DEFAULTS: ResolvedMlpOptimizerConfig = Object.freeze({
 
 const FIELDS: readonly string[] = ["hidden", "hiddenLayers", "decays", "stepMult", "expMult"];
 
+/** The largest sizes an MLP config may declare, checked before anything is allocated. */
+export const MLP_LIMITS = Object.freeze({ hidden: 1024, hiddenLayers: 8, decays: 8 });
+
 function intIn(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
     throw new ConfigError(`mlp optimizer: '${name}' must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`);
@@ -55,8 +58,8 @@ function positive(name: string, v: unknown): number {
 }
 
 function decayList(v: unknown): number[] {
-  if (!Array.isArray(v) || v.length < 1 || v.length > 8) {
-    throw new ConfigError(`mlp optimizer: 'decays' must be a list of 1 to 8 numbers in [0, 1), got ${JSON.stringify(v)}`);
+  if (!Array.isArray(v) || v.length < 1 || v.length > MLP_LIMITS.decays) {
+    throw new ConfigError(`mlp optimizer: 'decays' must be a list of 1 to ${MLP_LIMITS.decays} numbers in [0, 1), got ${JSON.stringify(v)}`);
   }
   return v.map((b: unknown) => {
     if (typeof b !== "number" || !Number.isFinite(b) || b < 0 || b >= 1) {
@@ -73,8 +76,8 @@ export function resolveMlpOptimizerConfig(c: unknown = {}): ResolvedMlpOptimizer
   const extra = Object.keys(o).filter((k) => !FIELDS.includes(k));
   if (extra.length > 0) throw new ConfigError(`mlp optimizer config: unknown field(s) ${extra.join(", ")} (known: ${FIELDS.join(", ")})`);
   return {
-    hidden: intIn("hidden", o.hidden ?? MLP_DEFAULTS.hidden, 1, 1024),
-    hiddenLayers: intIn("hiddenLayers", o.hiddenLayers ?? MLP_DEFAULTS.hiddenLayers, 1, 8),
+    hidden: intIn("hidden", o.hidden ?? MLP_DEFAULTS.hidden, 1, MLP_LIMITS.hidden),
+    hiddenLayers: intIn("hiddenLayers", o.hiddenLayers ?? MLP_DEFAULTS.hiddenLayers, 1, MLP_LIMITS.hiddenLayers),
     decays: decayList(o.decays ?? MLP_DEFAULTS.decays),
     stepMult: positive("stepMult", o.stepMult ?? MLP_DEFAULTS.stepMult),
     expMult: positive("expMult", o.expMult ?? MLP_DEFAULTS.expMult),

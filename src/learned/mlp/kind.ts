@@ -1,6 +1,6 @@
 /** The `mlp` entry of the learned-optimizer registry. */
 import type { LearnedKind } from "../kind.ts";
-import { resolveMlpOptimizerConfig } from "./config.ts";
+import { MLP_LIMITS, resolveMlpOptimizerConfig } from "./config.ts";
 import { mlpOptimizer } from "./optimizer.ts";
 
 export const MLP_KIND: LearnedKind = {
@@ -8,5 +8,6 @@ export const MLP_KIND: LearnedKind = {
   description: "per-coordinate MLP on normalised parameter, gradient and momenta (small_fc_lopt, Metz et al. 2022): step d * exp(a * expMult) * stepMult",
   // Plain TypeScript: the kernel options are for kinds with a kernel, and are ignored.
   hasKernel: false,
+  limits: MLP_LIMITS,
   build: (config: unknown) => mlpOptimizer(resolveMlpOptimizerConfig(config)),
 };

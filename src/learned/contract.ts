@@ -22,14 +22,15 @@
 import type { Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
 import type { GradientTransformation, OptState, StepContext } from "../optimizers/transform.ts";
+import type { FlatEntry } from "../io/optimizer_file.ts";
 
 export type { StepContext };
 
-/** One named tensor of phi: its name and shape; tensors lie in phi's flat vector in order. */
-export interface PhiEntry {
-  readonly name: string;
-  readonly shape: readonly number[];
-}
+/**
+ * One named tensor of phi: its name and shape; tensors lie in phi's flat vector in order
+ * (the file format's `FlatEntry`, so phi is saved as it is named).
+ */
+export type PhiEntry = FlatEntry;
 
 /** phi as named tensors over one flat vector. */
 export interface NamedPhi {

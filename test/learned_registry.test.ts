@@ -1,0 +1,98 @@
+/**
+ * The learned-optimizer registry, the one name rule, hand-designed optimizers as learned ones
+ * with an empty phi, and the step context that every update receives.
+ */
+import { after, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { key } from "../src/core/rng.ts";
+import { ConfigError, L2oError } from "../src/core/errors.ts";
+import { quadraticFamily } from "../src/tasks/quadratic.ts";
+import { runOptimizer } from "../src/eval/evaluate.ts";
+import { candidateFor } from "../src/eval/candidates.ts";
+import { adam } from "../src/optimizers/alias.ts";
+import type { GradientTransformation, StepContext } from "../src/optimizers/transform.ts";
+import { LEARNED_KIND_NAMES, learnedKind } from "../src/learned/registry.ts";
+import { handFromConfig } from "../src/learned/hand.ts";
+import { loadLearnedOptimizer, PRETRAINED_DIR, saveLearnedOptimizer } from "../src/learned/file.ts";
+import { pretrainedNames, resolveOptimizer, UnknownOptimizerError } from "../src/learned/resolve.ts";
+import { FileFormatError } from "../src/io/safetensors.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "l2o-registry-test-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("the learned-optimizer registry", () => {
+  it("holds lstm, mlp and hand, each building from a config and refusing a bad one with ConfigError", () => {
+    assert.deepEqual(LEARNED_KIND_NAMES, ["lstm", "mlp", "hand"]);
+    for (const name of LEARNED_KIND_NAMES) {
+      const kind = learnedKind(name);
+      assert.throws(() => kind.build({ nonsense: 1 }), ConfigError, name);
+    }
+    assert.equal(learnedKind("lstm").build({}).phiSize, learnedKind("lstm").build({ hidden: 20, layers: 2 }).phiSize);
+    assert.throws(() => learnedKind("metasgd"), /unknown learned-optimizer kind 'metasgd'; known kinds: lstm, mlp, hand/);
+  });
+
+  it("a hand-designed optimizer saved to a file is a learned one with an empty phi and runs as adam@0.1 does", () => {
+    const path = join(dir, "adam.safetensors");
+    const hand = handFromConfig({ optimizer: "adam", lr: 0.1 });
+    assert.equal(hand.phiSize, 0);
+    saveLearnedOptimizer(path, hand, new Float32Array(0), { training: { note: "hand-designed" } });
+    const loaded = loadLearnedOptimizer(path);
+    assert.equal(loaded.optimizer.kind, "hand");
+    assert.deepEqual(loaded.optimizer.config, { optimizer: "adam", lr: 0.1 });
+    const task = quadraticFamily({ dim: 4 }).sample(key(1));
+    const theta0 = task.init(key(2));
+    const fromFile = runOptimizer(task, loaded.optimizer.optFn(loaded.phi, task.layout), theta0, 30, key(3));
+    const direct = runOptimizer(task, adam(0.1), theta0, 30, key(3));
+    assert.deepEqual(fromFile.losses, direct.losses);
+    // By name it is a file like any other: one rule for every kind.
+    const c = candidateFor(path);
+    assert.equal(c.tune, false);
+    assert.deepEqual(runOptimizer(task, c.make(undefined, task.layout), theta0, 30, key(3)).losses, direct.losses);
+  });
+});
+
+describe("the name rule", () => {
+  it("a hand-designed name first (tuned, or @rate fixed), then a pretrained name, then a path", () => {
+    const a = resolveOptimizer("adam");
+    assert.ok(a.source === "hand" && a.spec.name === "adam" && a.lr === undefined);
+    const n = resolveOptimizer("nag@0.3");
+    assert.ok(n.source === "hand" && n.spec.name === "nesterov" && n.lr === 0.3);
+    assert.ok(pretrainedNames().includes("quadratic"));
+    for (const spec of ["quadratic", "pretrained/quadratic", "lstm:quadratic", "lstm:pretrained/quadratic", join(PRETRAINED_DIR, "quadratic.safetensors")]) {
+      const r = resolveOptimizer(spec, { engine: "ref" });
+      assert.ok(r.source === "file", spec);
+      assert.equal(r.loaded.path, join(PRETRAINED_DIR, "quadratic.safetensors"), spec);
+      assert.equal(r.loaded.optimizer.kind, "lstm", spec);
+    }
+  });
+
+  it("refuses what names nothing, a kind that is not the file's, and a bad rate, each as an L2oError", () => {
+    assert.throws(() => resolveOptimizer("adamz"), (e: unknown) => e instanceof UnknownOptimizerError && /unknown optimizer 'adamz'.*sgd.*quadratic/.test((e as Error).message));
+    assert.throws(() => resolveOptimizer("mlp:quadratic"), (e: unknown) => e instanceof FileFormatError && /holds a 'lstm' optimizer; expected kind 'mlp'/.test((e as Error).message));
+    assert.throws(() => resolveOptimizer("adam@-1"), /must be greater than 0/);
+    assert.throws(() => resolveOptimizer("adam@fast"), /expects a number/);
+    assert.throws(() => resolveOptimizer("lstm:"), L2oError);
+    assert.throws(() => resolveOptimizer(join(dir, "missing.safetensors")), L2oError);
+  });
+});
+
+describe("the step context", () => {
+  it("runOptimizer hands every update the loss at params, the step's index and the horizon", () => {
+    const seen: StepContext[] = [];
+    const spy: GradientTransformation = {
+      init: () => ({}),
+      update(grads, state, _params, ctx) {
+        seen.push(ctx ?? {});
+        return [grads.map((g) => -0.01 * g), state];
+      },
+    };
+    const task = quadraticFamily({ dim: 3 }).sample(key(4));
+    const r = runOptimizer(task, spy, task.init(key(5)), 5, key(6));
+    assert.deepEqual(seen.map((c) => c.step), [0, 1, 2, 3, 4]);
+    assert.ok(seen.every((c) => c.horizon === 5));
+    seen.forEach((c, t) => assert.equal(c.loss! / task.instances, r.losses[t]));
+  });
+});

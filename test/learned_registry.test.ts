@@ -96,3 +96,28 @@ describe("the step context", () => {
     seen.forEach((c, t) => assert.equal(c.loss! / task.instances, r.losses[t]));
   });
 });
+
+describe("a learned initial theta", () => {
+  it("evaluation and validation start from initialParams; meta-training refuses the kind until an estimator trains it", async () => {
+    const { lstmOptimizer } = await import("../src/learned/lstm/optimizer.ts");
+    const { validationScore } = await import("../src/meta/validation.ts");
+    const { metaTrain } = await import("../src/meta/train.ts");
+    const { resolveMetaTrainConfig } = await import("../src/meta/config.ts");
+    const { initMetaTrainState } = await import("../src/meta/state.ts");
+    const { runCandidate } = await import("../src/eval/evaluate.ts");
+    const { createReferenceEngine } = await import("../src/kernels/lstm_ref.ts");
+    const base = lstmOptimizer({ hidden: 3, layers: 1, preprocess: { kind: "none" } }, createReferenceEngine);
+    // A toy kind that starts every task at the origin.
+    const atZero = { ...base, initialParams: (_phi: Float32Array, _layout: unknown, theta0: Float32Array) => new Float32Array(theta0.length) };
+    const phi = base.init(key(7)).flat;
+    const family = quadraticFamily({ dim: 3 });
+    const task = family.sample(key(8));
+    const inst = { task, theta0: task.init(key(9)), batchKey: key(10) };
+    const zeroLoss = task.lossAndGrad(new Float32Array(3), key(0)).loss;
+    const cand = { label: "toy", tune: false, make: (_lr: number | undefined, layout: Parameters<typeof base.optFn>[1]) => base.optFn(phi, layout), start: (layout: Parameters<typeof base.optFn>[1], th: Float32Array) => atZero.initialParams(phi, layout, th) };
+    assert.equal(runCandidate(cand, undefined, inst, 3).losses[0], zeroLoss);
+    assert.notEqual(validationScore(atZero, phi, [inst], 3), validationScore(base, phi, [inst], 3));
+    const cfg = resolveMetaTrainConfig({ unroll: 2, horizon: 4, epochs: 1, horizonsPerEpoch: 1, validationTasks: 1 });
+    assert.throws(() => metaTrain(atZero, family, cfg, initMetaTrainState(atZero, cfg)), /learns its initial parameters/);
+  });
+});

@@ -30,10 +30,12 @@ export function candidateFor(spec: string, kernel: KernelOptions = {}, lr?: numb
     // once, and every run starts from the zero state of `init`. runOptimizer passes each
     // state straight back to the next update, so no copy of it is made per step.
     const txs = transformsByLayout(loaded.optimizer, loaded.phi, { copyState: false });
+    const learnsStart = loaded.optimizer.initialParams?.bind(loaded.optimizer);
     return {
       label,
       tune: false,
       loaded,
+      ...(learnsStart !== undefined ? { start: (layout, theta0) => learnsStart(loaded.phi, layout, theta0) } : {}),
       make: (_lr, layout) => {
         const tx = txs.get(layout);
         // Without `dispose`: runCandidate frees what a run made; these engines outlive the run.

@@ -26,6 +26,11 @@ export interface Candidate {
   make(lr: number | undefined, layout: ParamLayout): GradientTransformation;
   /** Tune the learning rate on the grid (hand-designed optimizers); false for learned ones. */
   readonly tune: boolean;
+  /**
+   * The point a run starts from, given the instance's theta_0: for an optimizer that learns
+   * its initial parameters (the MAML family); absent, theta_0 itself.
+   */
+  start?(layout: ParamLayout, theta0: Float32Array): Float32Array;
   /** A fixed learning rate (skips tuning). */
   readonly lr?: number;
   /** Frees what `make` keeps between runs (a learned optimizer's engines); called once its runs are done. */
@@ -73,7 +78,8 @@ export function runOptimizer(
 export function runCandidate(c: Candidate, lr: number | undefined, inst: Instance, steps: number, withMetrics = false): RunResult {
   const tx = c.make(lr, inst.task.layout) as GradientTransformation & { dispose?: () => void };
   try {
-    return runOptimizer(inst.task, tx, inst.theta0, steps, inst.batchKey, withMetrics);
+    const theta0 = c.start?.(inst.task.layout, inst.theta0) ?? inst.theta0;
+    return runOptimizer(inst.task, tx, theta0, steps, inst.batchKey, withMetrics);
   } finally {
     tx.dispose?.();
   }

@@ -148,7 +148,8 @@ export interface LearnedOptimizer<Config = unknown> {
   differentiable?(phi: Float32Array, layout: ParamLayout, capacity: number): DifferentiableStep;
   /**
    * The initial theta the optimizer starts a task from, given the task's own theta_0 (the
-   * MAML family learns it); absent: theta_0 as the task draws it.
+   * MAML family learns it); absent: theta_0 as the task draws it. Evaluation and validation
+   * start from it; `metaTrain` refuses such a kind until an estimator trains it.
    */
   initialParams?(phi: Float32Array, layout: ParamLayout, theta0: Float32Array): Float32Array;
 }

@@ -20,7 +20,7 @@ export function validationInstances(family: TaskFamily, validKey: Key, count: nu
  * diverges scores Infinity.
  */
 export function validationScore(
-  opt: Pick<LearnedOptimizer, "optFn">,
+  opt: Pick<LearnedOptimizer, "optFn" | "initialParams">,
   phi: Float32Array,
   instances: readonly Instance[],
   horizon: number,
@@ -34,7 +34,8 @@ export function validationScore(
   const txs = transformsByLayout(opt, phi, { copyState: false });
   try {
     for (const v of instances) {
-      const { losses } = runOptimizer(v.task, txs.get(v.task.layout), v.theta0, horizon, v.batchKey);
+      const theta0 = opt.initialParams?.(phi, v.task.layout, v.theta0) ?? v.theta0;
+      const { losses } = runOptimizer(v.task, txs.get(v.task.layout), theta0, horizon, v.batchKey);
       let sum = 0;
       for (let t = from; t <= horizon; t++) {
         const l = losses[t]!;

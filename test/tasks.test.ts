@@ -4,8 +4,9 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { foldIn, key, randint, split, type Key } from "../src/core/rng.ts";
 import { gatherImages, imageRows, loadMnist } from "../src/data/mnist.ts";
-import { mlpTaskFrom, mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
-import { quadraticFamily, quadraticTaskFrom, type QuadraticTask } from "../src/tasks/quadratic.ts";
+import { ConfigError } from "../src/core/errors.ts";
+import { MNIST_MLP_LIMITS, mlpTaskFrom, mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
+import { QUADRATIC_LIMITS, quadraticFamily, quadraticTaskFrom, type QuadraticTask } from "../src/tasks/quadratic.ts";
 import { TASKS, taskFamily } from "../src/tasks/registry.ts";
 import { smoketestTask } from "./conformance.ts";
 import { FIXTURES } from "./fixture_tasks.ts";
@@ -67,6 +68,12 @@ describe("quadratic", () => {
     assert.throws(() => quadraticFamily({ dim: 0 }), /'dim' must be a positive integer/);
     assert.throws(() => quadraticFamily({ instances: 1.5 }), /'instances' must be a positive integer/);
     assert.throws(() => quadraticFamily({ initStd: -1 }), /'initStd' must be a finite number >= 0/);
+    // Sizes are bounded before anything is allocated (QUADRATIC_LIMITS), as ConfigErrors.
+    assert.throws(() => quadraticFamily({ dim: 1e9 }), (e: unknown) => e instanceof ConfigError && /'dim' must be at most 4096, got 1000000000/.test(e.message));
+    assert.throws(() => quadraticFamily({ instances: 1e12 }), /'instances' must be at most 1000000/);
+    assert.throws(() => quadraticFamily({ dim: 1000, instances: 17 }), /instances \* dim \* dim \(the floats of W\) must be at most 16777216, got 17 \* 1000 \* 1000/);
+    assert.equal(quadraticFamily({ dim: 4096 }).config.dim, QUADRATIC_LIMITS.dim);
+    assert.equal(quadraticFamily({ dim: 10, instances: 128 }).instanceBytes, 4 * (128 * 100 + 2 * 128 * 10));
     assert.throws(
       () => quadraticTaskFrom({ W: new Float32Array(7), y: new Float32Array(4), dim: 2, instances: 2 }),
       /W needs instances \* dim \* dim = 8 values, got 7/,
@@ -175,6 +182,16 @@ describe("mnist-mlp", () => {
     assert.throws(() => mnistMlpFamily({ activation: "gelu" as "relu" }), /'activation' must be one of sigmoid, relu, tanh/);
     assert.throws(() => mnistMlpFamily({ batchSize: 0 }), /'batchSize' must be a positive integer/);
     assert.throws(() => mnistMlpFamily({ initStd: Number.NaN }), /'initStd' must be a finite number/);
+    // Sizes are bounded before anything is allocated (MNIST_MLP_LIMITS), as ConfigErrors.
+    assert.throws(() => mnistMlpFamily({ hidden: [1e9] }), (e: unknown) => e instanceof ConfigError && /'hidden' layer widths must be at most 1024/.test(e.message));
+    assert.throws(() => mnistMlpFamily({ hidden: Array(MNIST_MLP_LIMITS.depth + 1).fill(2) }), /'hidden' may list at most 8 layers/);
+    assert.throws(() => mnistMlpFamily({ batchSize: 1e9 }), /'batchSize' must be at most 10000, got 1000000000/);
+    const deep: unknown[] = [];
+    let inner = deep;
+    for (let i = 0; i < 100_000; i++) inner.push((inner = []));
+    assert.throws(() => mnistMlpFamily({ hidden: deep as number[] }), /'hidden' must be a list of positive integer layer widths, got a value too deeply nested to show/);
+    assert.equal(mnistMlpFamily({ hidden: [1024, 1024], batchSize: 10_000 }).config.batchSize, 10_000);
+    assert.equal(mnistMlpFamily({ hidden: [20] }).instanceBytes, 4 * (784 * 20 + 20 + 20 * 10 + 10) + 128);
   });
 });
 

@@ -44,5 +44,11 @@ export interface Task {
 export interface TaskFamily<C = unknown> {
   readonly name: string;
   readonly config: C;
+  /**
+   * About how many bytes one sampled task and its theta_0 hold (its data and parameters), when
+   * the family knows: a caller that holds many instances at once (evaluation, validation) can
+   * refuse a count that would need gigabytes before drawing any.
+   */
+  readonly instanceBytes?: number;
   sample(key: Key): Task;
 }

@@ -31,6 +31,7 @@ export {
   MLP_ACTIVATIONS,
   MLP_BACKENDS,
   MNIST_MLP_DEFAULTS,
+  MNIST_MLP_LIMITS,
   resolveMnistMlpConfig,
   type MlpActivation,
   type MlpBackend,
@@ -52,9 +53,14 @@ export function mnistMlpFamily(config: MnistMlpConfig = {}, data: LoadMnistOptio
   const dims = [MNIST_PIXELS, ...cfg.hidden, MNIST_CLASSES];
   // One set of kernels for every task of the family (calls are synchronous), made on first use.
   let wasm: MlpWasm | undefined;
+  let params = 0;
+  for (let k = 1; k < dims.length; k++) params += dims[k - 1]! * dims[k]! + dims[k]!;
   return {
     name: "mnist-mlp",
     config: cfg,
+    // theta_0, and each task's labels (and, with jax, its own image buffer); the kernels and
+    // MNIST itself are shared by every task.
+    instanceBytes: 4 * params + cfg.batchSize * (cfg.backend === "wasm" ? 1 : 4 * MNIST_PIXELS + 1),
     sample(key: Key): Task {
       const mnist = loadMnist(data);
       const train = mnist.train;

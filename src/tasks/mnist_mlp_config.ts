@@ -2,6 +2,7 @@
  * The MNIST MLP's configuration: the accepted values, the defaults, and the checks that turn a
  * partial config into a resolved one (shared by `mnistMlpFamily` and `mlpTaskFrom`).
  */
+import { ConfigError } from "../core/errors.ts";
 
 /** Hidden-layer nonlinearities. */
 export const MLP_ACTIVATIONS = ["sigmoid", "relu", "tanh"] as const;
@@ -34,9 +35,22 @@ export const MNIST_MLP_DEFAULTS: ResolvedMnistMlpConfig = Object.freeze({
   backend: "wasm",
 });
 
+/**
+ * The largest network and batch a config may ask for, checked before anything is allocated:
+ * at most 8 hidden layers of at most 1,024 units, and at most 10,000 images per minibatch
+ * (the kernels then need at most about 0.5 GB).
+ */
+export const MNIST_MLP_LIMITS = Object.freeze({ depth: 8, width: 1024, batchSize: 10_000 });
+
 /** Throws the error for a bad config value: `mnist-mlp: <what>, got <value as JSON>`. */
 export function failConfig(what: string, v: unknown): never {
-  throw new Error(`mnist-mlp: ${what}, got ${JSON.stringify(v)}`);
+  let shown: string;
+  try {
+    shown = JSON.stringify(v);
+  } catch {
+    shown = "a value too deeply nested to show"; // JSON.stringify overflows the stack
+  }
+  throw new ConfigError(`mnist-mlp: ${what}, got ${shown}`);
 }
 
 export function checkActivation(v: unknown): MlpActivation {
@@ -57,11 +71,15 @@ export function checkInitStd(v: unknown): number {
 /** Fills in defaults and validates; throws a clear error on a bad value. */
 export function resolveMnistMlpConfig(config: MnistMlpConfig = {}): ResolvedMnistMlpConfig {
   const hidden = config.hidden ?? MNIST_MLP_DEFAULTS.hidden;
+  const { depth, width, batchSize: maxBatch } = MNIST_MLP_LIMITS;
   if (!Array.isArray(hidden) || !hidden.every((h) => Number.isInteger(h) && h >= 1)) {
     failConfig("'hidden' must be a list of positive integer layer widths", hidden);
   }
+  if (hidden.length > depth) failConfig(`'hidden' may list at most ${depth} layers`, hidden);
+  if (hidden.some((h) => h > width)) failConfig(`'hidden' layer widths must be at most ${width}`, hidden);
   const batchSize = config.batchSize ?? MNIST_MLP_DEFAULTS.batchSize;
   if (!Number.isInteger(batchSize) || batchSize < 1) failConfig("'batchSize' must be a positive integer", batchSize);
+  if (batchSize > maxBatch) failConfig(`'batchSize' must be at most ${maxBatch}`, batchSize);
   return {
     hidden: [...hidden],
     activation: checkActivation(config.activation ?? MNIST_MLP_DEFAULTS.activation),

@@ -15,6 +15,7 @@
  * small, so the loop is used. (`np.einsum` in jax-js 0.1.25 also needs Node 22's iterator
  * helpers.) The loop accumulates in double precision.
  */
+import { ConfigError } from "../core/errors.ts";
 import { ParamLayout } from "../core/layout.ts";
 import { normal, split, type Key } from "../core/rng.ts";
 import type { LossAndGrad, Task, TaskFamily } from "./base.ts";
@@ -33,6 +34,18 @@ export type ResolvedQuadraticConfig = Required<QuadraticConfig>;
 
 export const QUADRATIC_DEFAULTS: ResolvedQuadraticConfig = Object.freeze({ dim: 10, instances: 1, initStd: 1 });
 
+/**
+ * The largest quadratic a config may ask for, checked before anything is allocated: `dim` at
+ * most 4,096, `instances` at most 1,000,000, and W (`instances * dim * dim` floats) at most
+ * 16,777,216 floats (64 MiB) per sampled task.
+ */
+export const QUADRATIC_LIMITS = Object.freeze({ dim: 4096, instances: 1_000_000, wFloats: 16_777_216 });
+
+/** About how many bytes one sampled task and its theta_0 hold: W, y and theta_0 in floats. */
+export function quadraticInstanceBytes(c: ResolvedQuadraticConfig): number {
+  return 4 * (c.instances * c.dim * c.dim + 2 * c.instances * c.dim);
+}
+
 /** A quadratic task, with its data exposed for checks and fixtures. */
 export interface QuadraticTask extends Task {
   readonly dim: number;
@@ -43,27 +56,31 @@ export interface QuadraticTask extends Task {
   hvp(theta: Float32Array, v: Float32Array, key?: Key): Float32Array;
 }
 
-function positiveInt(name: string, v: unknown): number {
+function positiveInt(name: string, v: unknown, max = Infinity): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new Error(`quadratic: '${name}' must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`quadratic: '${name}' must be a positive integer, got ${JSON.stringify(v)}`);
   }
+  if (v > max) throw new ConfigError(`quadratic: '${name}' must be at most ${max}, got ${v}`);
   return v;
 }
 
 function nonNegative(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new Error(`quadratic: '${name}' must be a finite number >= 0, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`quadratic: '${name}' must be a finite number >= 0, got ${JSON.stringify(v)}`);
   }
   return v;
 }
 
-/** Fills in defaults and validates; throws a clear error on a bad value. */
+/** Fills in defaults and validates within `QUADRATIC_LIMITS`; throws a ConfigError on a bad value. */
 export function resolveQuadraticConfig(config: QuadraticConfig = {}): ResolvedQuadraticConfig {
-  return {
-    dim: positiveInt("dim", config.dim ?? QUADRATIC_DEFAULTS.dim),
-    instances: positiveInt("instances", config.instances ?? QUADRATIC_DEFAULTS.instances),
-    initStd: nonNegative("initStd", config.initStd ?? QUADRATIC_DEFAULTS.initStd),
-  };
+  const dim = positiveInt("dim", config.dim ?? QUADRATIC_DEFAULTS.dim, QUADRATIC_LIMITS.dim);
+  const instances = positiveInt("instances", config.instances ?? QUADRATIC_DEFAULTS.instances, QUADRATIC_LIMITS.instances);
+  if (instances * dim * dim > QUADRATIC_LIMITS.wFloats) {
+    throw new ConfigError(
+      `quadratic: instances * dim * dim (the floats of W) must be at most ${QUADRATIC_LIMITS.wFloats}, got ${instances} * ${dim} * ${dim} = ${instances * dim * dim}`,
+    );
+  }
+  return { dim, instances, initStd: nonNegative("initStd", config.initStd ?? QUADRATIC_DEFAULTS.initStd) };
 }
 
 /** Data for `quadraticTaskFrom`. */
@@ -157,6 +174,7 @@ export function quadraticFamily(config: QuadraticConfig = {}): TaskFamily<Resolv
   return {
     name: "quadratic",
     config: cfg,
+    instanceBytes: quadraticInstanceBytes(cfg),
     sample(key: Key): QuadraticTask {
       const [kW, ky] = split(key, 2) as [Key, Key];
       const { dim, instances, initStd } = cfg;

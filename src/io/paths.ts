@@ -1,0 +1,115 @@
+/**
+ * Output paths checked before any work starts. A command that writes files (an optimizer, a
+ * checkpoint, a log, a report, a figure) checks each of them first, so that a path it could
+ * never write is refused at once, in one line naming the flag, and not after minutes of
+ * training. The check only looks: it creates nothing (the writers make missing folders).
+ */
+import { accessSync, constants, realpathSync, statSync, type Stats } from "node:fs";
+import { dirname, resolve, sep } from "node:path";
+import { L2oError } from "../core/errors.ts";
+
+/** An output path that cannot be written; the message names the flag that gave it. */
+export class OutputPathError extends L2oError {
+  override readonly name = "OutputPathError";
+}
+
+/**
+ * Pseudo file systems: writing there is never what a user means, and a recursive mkdir under
+ * /proc does not even fail (it loops).
+ */
+const SYSTEM_ROOTS = ["/proc", "/sys", "/dev"] as const;
+
+function systemRoot(abs: string): string | undefined {
+  return SYSTEM_ROOTS.find((root) => abs === root || abs.startsWith(`${root}/`));
+}
+
+/** `statSync`, or the error code when there is nothing to stat (`ENOENT`, `ENOTDIR`, ...). */
+function statOrCode(path: string): Stats | string {
+  try {
+    return statSync(path);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? "EUNKNOWN";
+  }
+}
+
+/** The path with its symbolic links resolved, or itself when that fails. */
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Refuses, with an `OutputPathError` that names `flag`, an output `path` that is empty, names a
+ * folder (it is one, or ends with a separator), is not a regular file, lies under a path
+ * component that is a file, lies under /proc, /sys or /dev (also through a symbolic link), or
+ * whose existing file or nearest existing parent folder cannot be written. Creates nothing.
+ */
+export function checkOutputPath(path: string, flag: string): void {
+  const fail = (why: string): never => {
+    throw new OutputPathError(`${flag} ${path === "" ? "is empty" : `'${path}' ${why}`}; give the path of a file to write`);
+  };
+  if (path === "") fail("");
+  if (path.trim() === "") fail("is blank");
+  if (path.includes("\0")) fail("contains a NUL character");
+  if (path.endsWith("/") || path.endsWith(sep)) fail("names a folder (it ends with a separator)");
+  const abs = resolve(path);
+  const root = systemRoot(abs);
+  if (root !== undefined) fail(`lies under ${root}, which holds no ordinary files`);
+
+  const own = statOrCode(abs);
+  if (typeof own !== "string") {
+    const linked = systemRoot(realpathOr(abs));
+    if (linked !== undefined) fail(`leads to ${linked} (through a symbolic link), which holds no ordinary files`);
+    if (own.isDirectory()) fail("is a folder");
+    if (!own.isFile()) fail("exists and is not a regular file");
+    try {
+      accessSync(abs, constants.W_OK);
+    } catch {
+      fail("exists and cannot be written (permission denied)");
+    }
+  } else if (own !== "ENOENT" && own !== "ENOTDIR") {
+    fail(`cannot be checked (${own})`);
+  }
+
+  // The nearest folder that exists: every component above it must be a folder, and it must
+  // take new entries.
+  let dir = dirname(abs);
+  for (;;) {
+    const s = statOrCode(dir);
+    if (typeof s === "string") {
+      if (s !== "ENOENT" && s !== "ENOTDIR") fail(`cannot be checked: ${dir} gives ${s}`);
+      const up = dirname(dir);
+      if (up === dir) fail(`cannot be created: no folder above it exists`);
+      dir = up;
+      continue;
+    }
+    if (!s.isDirectory()) fail(`lies under ${dir}, which is a file, not a folder`);
+    const linked = systemRoot(realpathOr(dir));
+    if (linked !== undefined) fail(`lies under ${linked} (through ${dir}), which holds no ordinary files`);
+    try {
+      accessSync(dir, constants.W_OK | constants.X_OK);
+    } catch {
+      fail(`cannot be written: the folder ${dir} is not writable`);
+    }
+    return;
+  }
+}
+
+/**
+ * Checks each given output path (`[path, flag]`, undefined paths skipped) with
+ * `checkOutputPath`, and refuses two flags that name the same file.
+ */
+export function checkOutputPaths(outputs: ReadonlyArray<readonly [string | undefined, string]>): void {
+  const seen = new Map<string, string>();
+  for (const [path, flag] of outputs) {
+    if (path === undefined) continue;
+    checkOutputPath(path, flag);
+    const abs = resolve(path);
+    const other = seen.get(abs);
+    if (other !== undefined) throw new OutputPathError(`${flag} and ${other} name the same file '${path}'; give each its own`);
+    seen.set(abs, flag);
+  }
+}

@@ -2,7 +2,7 @@
  * The JSON that l2o keeps under the safetensors `__metadata__` key `l2o`, shared by
  * optimizer files and checkpoints: strict serialisation and the format/version check.
  */
-import { FileFormatError } from "./safetensors.ts";
+import { FileFormatError, clip, shown } from "./safetensors.ts";
 import { L2O_VERSION } from "./files.ts";
 
 /** The `__metadata__` key that holds l2o's JSON. */
@@ -46,12 +46,12 @@ export function readL2oMetadata(
   if (!isRecord(meta)) return fail(`its '${L2O_METADATA_KEY}' metadata is not a JSON object`);
   if (meta.format !== expected.format) {
     const other = meta.format === "l2o-checkpoint" ? " (a meta-training checkpoint)" : meta.format === "l2o-optimizer" ? " (a trained optimizer)" : "";
-    fail(`has format ${JSON.stringify(meta.format)}${other}, expected "${expected.format}"`);
+    fail(`has format ${shown(meta.format)}${other}, expected "${expected.format}"`);
   }
   const v = meta.formatVersion;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) fail(`has an invalid formatVersion ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 1) fail(`has an invalid formatVersion ${shown(v)}`);
   if ((v as number) > expected.maxVersion) {
-    const by = typeof meta.l2oVersion === "string" ? ` by l2o ${meta.l2oVersion}` : "";
+    const by = typeof meta.l2oVersion === "string" ? ` by l2o ${clip(meta.l2oVersion)}` : "";
     throw new FileFormatError(
       `${source}: was written${by} as ${expected.format} version ${v}, but this l2o (${L2O_VERSION}) reads up to version ${expected.maxVersion}. Upgrade l2o to read it.`,
       { path: source },

@@ -11,18 +11,45 @@
  *   "training": {task, settings, ...}, "validation": {score, ...}, "createdAt": ISO-8601 }
  * ```
  *
+ * plus `"sha256": {"tensors": {name: hex, ...}, "metadata": hex}`, written last: the SHA-256
+ * of each tensor's bytes as stored (little-endian), by tensor name (so two tensors of one
+ * size whose offsets are swapped are caught), and of the metadata itself, that is of
+ * `JSON.stringify` of this object without `sha256`, as `JSON.parse` reads it (so a flipped bit
+ * in the config is caught too). Loading checks them all: a mismatch is a `FileFormatError`
+ * naming the tensor. A file from before the hashes (no `sha256`) still loads, with a warning
+ * the caller shows. Any other field is refused (a new field needs a new `formatVersion`), so
+ * a damaged field name cannot pass for a file from before the hashes. The hashes guard against
+ * damage, not against a forger, who can recompute them: what a file declares is bounded
+ * regardless (see `OPTIMIZER_FILE_LIMITS`, and each kind's `limits`).
+ *
  * This module keeps `config`, `training` and `validation` generic; each optimizer kind
  * parses its own `config`. Any safetensors reader (Python's `safetensors`, for instance)
  * can open the file and see the tensors by name.
  */
-import { FileFormatError, decodeSafetensors, encodeSafetensors, setOwn, shapeSize, type Tensor } from "./safetensors.ts";
-import { L2O_VERSION, readFileExplained, writeFileAtomic } from "./files.ts";
+import { FileFormatError, clip, decodeSafetensors, encodeSafetensors, littleEndianBytes, setOwn, shapeSize, type SafetensorsContents, type Tensor } from "./safetensors.ts";
+import { L2O_VERSION, writeFileAtomic } from "./files.ts";
 import { L2O_METADATA_KEY, isRecord, readL2oMetadata, strictJson } from "./format.ts";
+import { readSafetensorsFile } from "./safetensors_file.ts";
+import { sha256Hex } from "./sha256.ts";
 
 /** The `format` field of an optimizer file. */
 export const OPTIMIZER_FORMAT = "l2o-optimizer";
 /** The newest optimizer-file version this l2o writes and reads. */
 export const OPTIMIZER_FORMAT_VERSION = 1;
+
+/**
+ * The largest optimizer file l2o reads, 256 MiB (64 million float32 weights; the shipped
+ * files hold about 5,000, the largest MLP within its kind's limits 8 million), and the largest
+ * header length it accepts, 16 MiB. Files are read header first (`readSafetensorsFile`).
+ */
+export const OPTIMIZER_FILE_LIMITS = Object.freeze({ fileBytes: 256 * 2 ** 20, headerBytes: 16 * 2 ** 20 });
+
+/** The metadata field that holds the hashes. */
+const HASH_FIELD = "sha256";
+/** The fields of the metadata, in the order written. */
+const FIELDS: readonly string[] = ["format", "formatVersion", "l2oVersion", "kind", "config", "training", "validation", "createdAt", HASH_FIELD];
+/** How deep the metadata's JSON may nest (deeper would overflow the stack of those who print it). */
+const MAX_DEPTH = 32;
 
 /** A named float32 tensor. */
 export interface NamedArray {
@@ -82,6 +109,8 @@ export interface OptimizerFileInput {
 export interface OptimizerFile {
   phi: Record<string, NamedArray>;
   meta: OptimizerMeta;
+  /** What the user should be told (library code never prints): e.g. that there are no hashes to check. */
+  warnings: string[];
 }
 
 const ADVICE = "Re-train or re-download the optimizer file.";
@@ -137,8 +166,55 @@ function encodeWithMeta(input: OptimizerFileInput): { bytes: Uint8Array; meta: O
     setOwn(tensors, name, tensor);
   }
   const meta = completeMeta(input.meta);
-  const bytes = encodeSafetensors(tensors, { [L2O_METADATA_KEY]: strictJson(meta, "optimizer metadata") });
+  // The metadata as a reader will parse it, then the hashes after it.
+  const parsed = JSON.parse(strictJson(meta, "optimizer metadata")) as Record<string, unknown>;
+  const hashes: Record<string, string> = {};
+  for (const [name, t] of Object.entries(tensors)) setOwn(hashes, name, sha256Hex(littleEndianBytes(t)));
+  const l2o = JSON.stringify({ ...parsed, [HASH_FIELD]: { tensors: hashes, metadata: metadataHash(parsed) } });
+  const bytes = encodeSafetensors(tensors, { [L2O_METADATA_KEY]: l2o });
   return { bytes, meta };
+}
+
+/** The SHA-256 of the metadata without its hashes (see the top of this file). */
+function metadataHash(m: Record<string, unknown>): string {
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) if (k !== HASH_FIELD) setOwn(rest, k, v);
+  return sha256Hex(new TextEncoder().encode(JSON.stringify(rest)));
+}
+
+/** Whether `v` nests deeper than `max` levels of arrays and objects. */
+function tooDeep(v: unknown, max: number): boolean {
+  if (typeof v !== "object" || v === null) return false;
+  if (max === 0) return true;
+  for (const x of Object.values(v)) if (tooDeep(x, max - 1)) return true;
+  return false;
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/**
+ * Checks the hashes of `m` (the metadata as read) against the metadata and every tensor;
+ * returns the warnings (none, or that the file predates hashes).
+ */
+function verifyHashes(m: Record<string, unknown>, tensors: Readonly<Record<string, Tensor>>, source: string, fail: (problem: string) => never): string[] {
+  if (!Object.hasOwn(m, HASH_FIELD)) {
+    return [`${source} has no SHA-256 hashes (it was written before l2o recorded them), so damage to its weights or settings cannot be detected; saving it again adds them`];
+  }
+  const h = m[HASH_FIELD];
+  if (!isRecord(h) || !isRecord(h.tensors) || typeof h.metadata !== "string" || !HEX64.test(h.metadata)) {
+    fail(`metadata field '${HASH_FIELD}' is not {"tensors": {name: hex, ...}, "metadata": hex} with 64 lowercase hex digits per hash`);
+  }
+  const { tensors: byName, metadata } = h as { tensors: Record<string, unknown>; metadata: string };
+  if (metadataHash(m) !== metadata) fail(`its metadata does not match its SHA-256 hash: the file is damaged`);
+  for (const name of Object.keys(byName)) {
+    if (!Object.hasOwn(tensors, name)) fail(`its metadata has a SHA-256 hash for tensor '${clip(name)}', which the file does not hold`);
+  }
+  for (const [name, t] of Object.entries(tensors)) {
+    const want = Object.hasOwn(byName, name) ? byName[name] : undefined;
+    if (typeof want !== "string" || !HEX64.test(want)) fail(`tensor '${clip(name)}' has no SHA-256 hash (64 lowercase hex digits) in the metadata`);
+    if (sha256Hex(littleEndianBytes(t)) !== want) fail(`tensor '${clip(name)}' does not match its SHA-256 hash: the file is damaged`);
+  }
+  return [];
 }
 
 function completeMeta(m: OptimizerMetaInput): OptimizerMeta {
@@ -157,11 +233,23 @@ function completeMeta(m: OptimizerMetaInput): OptimizerMeta {
 
 /** Decodes and checks an optimizer file held in memory; `source` names it in errors. */
 export function decodeOptimizerFile(bytes: Uint8Array, source = "optimizer file"): OptimizerFile {
-  const { tensors, metadata } = decodeSafetensors(bytes, { source, advice: ADVICE });
+  if (bytes.length > OPTIMIZER_FILE_LIMITS.fileBytes) {
+    throw new FileFormatError(`${source}: ${bytes.length} bytes is more than an optimizer file may be (${OPTIMIZER_FILE_LIMITS.fileBytes}). ${ADVICE}`, { path: source });
+  }
+  return fromContents(decodeSafetensors(bytes, { source, advice: ADVICE, maxHeaderBytes: OPTIMIZER_FILE_LIMITS.headerBytes }), source);
+}
+
+/** The optimizer file that decoded safetensors contents hold, checked (hashes included). */
+function fromContents({ tensors, metadata }: SafetensorsContents, source: string): OptimizerFile {
   const m = readL2oMetadata(metadata, { format: OPTIMIZER_FORMAT, maxVersion: OPTIMIZER_FORMAT_VERSION, source, advice: ADVICE });
   const fail = (problem: string): never => {
     throw new FileFormatError(`${source}: ${problem}. ${ADVICE}`, { path: source });
   };
+  if (tooDeep(m, MAX_DEPTH)) fail(`its metadata nests more than ${MAX_DEPTH} levels deep`);
+  // Exactly the fields above: a new field needs a new formatVersion, and a damaged name (of
+  // 'sha256', say, which would pass for a file from before the hashes) is refused.
+  const unknown = Object.keys(m).filter((k) => !FIELDS.includes(k));
+  if (unknown.length > 0) fail(`its metadata has unknown field(s) ${clip(unknown.join(", "))} (a version ${OPTIMIZER_FORMAT_VERSION} file has ${FIELDS.join(", ")})`);
   const str = (k: string): string => {
     const v = m[k];
     return typeof v === "string" && v !== "" ? v : fail(`metadata field '${k}' is missing or not a string`);
@@ -180,12 +268,13 @@ export function decodeOptimizerFile(bytes: Uint8Array, source = "optimizer file"
     validation: rec("validation"),
     createdAt: str("createdAt"),
   };
+  const warnings = verifyHashes(m, tensors, source, fail);
   const phi: Record<string, NamedArray> = {};
   for (const [name, t] of Object.entries(tensors)) {
-    if (t.dtype !== "F32") fail(`tensor '${name}' is ${t.dtype}; optimizer parameters must be F32`);
+    if (t.dtype !== "F32") fail(`tensor '${clip(name)}' is ${t.dtype}; optimizer parameters must be F32`);
     setOwn(phi, name, { shape: t.shape, data: t.data as Float32Array });
   }
-  return { phi, meta };
+  return { phi, meta, warnings };
 }
 
 /**
@@ -199,10 +288,18 @@ export function saveOptimizerFile(path: string, input: OptimizerFileInput): Opti
 }
 
 /**
- * Loads an optimizer file. A missing file throws an `Error` naming the path; a damaged
- * file, a file of another kind, or one from a newer l2o throws `FileFormatError`.
+ * Loads an optimizer file, reading its header before its body within `OPTIMIZER_FILE_LIMITS`.
+ * A missing path, or one that is not a regular file (a directory, a device, a FIFO), throws
+ * `MissingFileError`; a file too large, damaged (hashes included), of another kind, or from a
+ * newer l2o throws `FileFormatError`. Both name the path and the problem on one line.
  */
 export function loadOptimizerFile(path: string): OptimizerFile {
-  const bytes = readFileExplained(path, "optimizer file", "Check the path, or meta-train an optimizer to create it.");
-  return decodeOptimizerFile(bytes, path);
+  const contents = readSafetensorsFile(path, {
+    what: "optimizer file",
+    hint: "Check the path, or meta-train an optimizer to create it.",
+    advice: ADVICE,
+    maxFileBytes: OPTIMIZER_FILE_LIMITS.fileBytes,
+    maxHeaderBytes: OPTIMIZER_FILE_LIMITS.headerBytes,
+  });
+  return fromContents(contents, path);
 }

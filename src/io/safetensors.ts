@@ -18,19 +18,9 @@
  * float32 (signed zeros, denormals, NaN payloads) survives a round trip bit for bit.
  */
 import { L2oError } from "../core/errors.ts";
+import { DTYPES, LITTLE_ENDIAN, arrayMatches, dtypeSize, isDtype, isValidShape, setOwn, shapeSize, swapBytes, type Dtype, type Tensor } from "./dtypes.ts";
 
-/** The element types l2o reads and writes. */
-export type Dtype = "F32" | "I32" | "U8";
-
-/** The typed array that holds each dtype. */
-export interface DtypeArrays {
-  F32: Float32Array;
-  I32: Int32Array;
-  U8: Uint8Array;
-}
-
-/** A tensor as stored: dtype, shape (row-major) and its elements. */
-export type Tensor = { [D in Dtype]: { dtype: D; shape: readonly number[]; data: DtypeArrays[D] } }[Dtype];
+export { dtypeSize, isDtype, setOwn, shapeSize, type Dtype, type DtypeArrays, type Tensor } from "./dtypes.ts";
 
 /** What `decodeSafetensors` returns. */
 export interface SafetensorsContents {
@@ -44,6 +34,30 @@ export interface DecodeOptions {
   source?: string;
   /** What to do about a damaged file; the default suggests re-creating it. */
   advice?: string;
+  /** The largest header length accepted (default 100,000,000 bytes, the reference implementation's limit). */
+  maxHeaderBytes?: number;
+}
+
+/**
+ * `text` on one line: control characters (a newline in a tensor name from a hostile file)
+ * and the Unicode line separators are written as `\uXXXX` escapes.
+ */
+export function oneLine(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
+/** `text` cut to at most `max` characters (names from a hostile file can be megabytes long). */
+export function clip(text: string, max = 80): string {
+  return text.length > max ? `${text.slice(0, max)}...` : text;
+}
+
+/** A value from a file as a message shows it: JSON, clipped (a value nested too deeply to print says so). */
+export function shown(v: unknown, max = 80): string {
+  try {
+    return clip(String(JSON.stringify(v)), max);
+  } catch {
+    return "(a value nested too deeply to show)";
+  }
 }
 
 /** A file that is not what it should be: truncated, corrupt, or of the wrong kind or version. */
@@ -53,68 +67,15 @@ export class FileFormatError extends L2oError {
   readonly path: string | undefined;
 
   constructor(message: string, options: { path?: string | undefined; cause?: unknown } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    // One line whatever a file holds: its names end up in the message.
+    super(oneLine(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.path = options.path;
   }
 }
 
-const DTYPES: { readonly [D in Dtype]: { size: number; make: (b: ArrayBuffer) => DtypeArrays[D] } } = {
-  F32: { size: 4, make: (b) => new Float32Array(b) },
-  I32: { size: 4, make: (b) => new Int32Array(b) },
-  U8: { size: 1, make: (b) => new Uint8Array(b) },
-};
-
-/** True where `s` names a dtype l2o supports. */
-export function isDtype(s: unknown): s is Dtype {
-  return typeof s === "string" && Object.hasOwn(DTYPES, s);
-}
-
-/** Size in bytes of one element of `dtype`. */
-export function dtypeSize(dtype: Dtype): number {
-  return DTYPES[dtype].size;
-}
-
-/** The largest header we accept (the reference implementation's limit). */
+/** The largest header accepted unless `DecodeOptions.maxHeaderBytes` says otherwise (the reference implementation's limit). */
 const MAX_HEADER = 100_000_000;
 const METADATA_KEY = "__metadata__";
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/** Reverses each `size`-byte group of `bytes` in place (only needed on big-endian hosts). */
-function swapBytes(bytes: Uint8Array, size: number): void {
-  if (size === 1) return;
-  for (let i = 0; i + size <= bytes.length; i += size) {
-    for (let a = i, b = i + size - 1; a < b; a++, b--) {
-      const t = bytes[a]!;
-      bytes[a] = bytes[b]!;
-      bytes[b] = t;
-    }
-  }
-}
-
-function arrayMatches(dtype: Dtype, data: unknown): boolean {
-  switch (dtype) {
-    case "F32":
-      return data instanceof Float32Array;
-    case "I32":
-      return data instanceof Int32Array;
-    case "U8":
-      return data instanceof Uint8Array;
-  }
-}
-
-function isValidShape(shape: unknown): shape is number[] {
-  return Array.isArray(shape) && shape.every((d) => Number.isSafeInteger(d) && d >= 0);
-}
-
-/** Sets an own property, even one named `__proto__` (plain assignment would not). */
-export function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-}
-
-/** Number of elements in a tensor of shape `shape` (1 for a scalar, shape `[]`). */
-export function shapeSize(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 /**
  * Encodes tensors and string metadata as a safetensors file.
@@ -174,32 +135,62 @@ export function encodeSafetensors(
 
 const DEFAULT_ADVICE = "The file is damaged or is not a safetensors file: re-create it (re-train or re-download it).";
 
-/**
- * Decodes a safetensors file, checking it strictly. Every problem with the bytes throws a
- * `FileFormatError` that names the problem and says what to do. The returned arrays are
- * fresh copies that do not share memory with `bytes`.
- */
-export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsContents {
+/** One tensor's place in the data section, as a checked header gives it. */
+export interface TensorSpan {
+  readonly name: string;
+  readonly dtype: Dtype;
+  readonly shape: number[];
+  /** Byte offsets in the data section, `end` exclusive. */
+  readonly begin: number;
+  readonly end: number;
+}
+
+/** A checked header: the metadata, where each tensor lies, and where the data section starts. */
+export interface SafetensorsHeader {
+  readonly metadata: Record<string, string>;
+  readonly spans: readonly TensorSpan[];
+  /** 8 + the header length. */
+  readonly dataStart: number;
+}
+
+function failer(options: DecodeOptions): (problem: string, cause?: unknown) => never {
   const where = options.source === undefined ? "safetensors data" : options.source;
   const advice = options.advice ?? DEFAULT_ADVICE;
-  const fail = (problem: string, cause?: unknown): never => {
+  return (problem, cause) => {
     throw new FileFormatError(`${where}: ${problem}. ${advice}`, { path: options.source, cause });
   };
+}
 
-  if (bytes.length < 8) fail(`file is truncated (${bytes.length} bytes, too short for the 8-byte header length)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const lo = view.getUint32(0, true);
-  const hi = view.getUint32(4, true);
-  const headerLen = hi * 2 ** 32 + lo;
-  if (headerLen > MAX_HEADER) fail(`header length ${headerLen} is implausibly large (limit ${MAX_HEADER} bytes): this is not a safetensors file`);
-  if (8 + headerLen > bytes.length) {
-    fail(`header length ${headerLen} runs beyond the end of the file (${bytes.length} bytes): the file is truncated or not safetensors`);
+/**
+ * The header length N that the first 8 bytes of a file of `fileLength` bytes declare (`first`
+ * may be shorter when the file is), checked against the limit and the file's length.
+ */
+export function safetensorsHeaderLength(first: Uint8Array, fileLength: number, options: DecodeOptions = {}): number {
+  const fail = failer(options);
+  const max = options.maxHeaderBytes ?? MAX_HEADER;
+  if (fileLength < 8 || first.length < 8) fail(`file is truncated (${fileLength} bytes, too short for the 8-byte header length)`);
+  const declared = new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true);
+  if (declared > BigInt(max)) fail(`header length ${declared} is implausibly large (limit ${max} bytes): this is not a safetensors file`);
+  const headerLen = Number(declared);
+  if (8 + headerLen > fileLength) {
+    fail(`header length ${headerLen} runs beyond the end of the file (${fileLength} bytes): the file is truncated or not safetensors`);
   }
   if (headerLen < 2) fail(`header length ${headerLen} is too small for a JSON object`);
+  return headerLen;
+}
 
+/**
+ * Parses and checks the header of a file of `fileLength` bytes from its first 8 + N bytes
+ * (`prefix`), before any of the data is read: every tensor's dtype, shape and offsets, and
+ * that the tensors tile the data section exactly (no gaps, no overlaps, no trailing bytes).
+ */
+export function decodeSafetensorsHeader(prefix: Uint8Array, fileLength: number, options: DecodeOptions = {}): SafetensorsHeader {
+  const fail = failer(options);
+  const headerLen = safetensorsHeaderLength(prefix, fileLength, options);
+  if (prefix.length < 8 + headerLen) throw new RangeError(`safetensors: the prefix holds ${prefix.length} bytes, the header needs ${8 + headerLen}`);
   let text: string;
   try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+    text = new TextDecoder("utf-8", { fatal: true }).decode(prefix.subarray(8, 8 + headerLen));
   } catch (e) {
     return fail("header is not valid UTF-8", e);
   }
@@ -218,37 +209,38 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   if (rawMeta !== undefined && rawMeta !== null) {
     if (typeof rawMeta !== "object" || Array.isArray(rawMeta)) fail(`'${METADATA_KEY}' is not a JSON object`);
     for (const [k, v] of Object.entries(rawMeta as Record<string, unknown>)) {
-      if (typeof v !== "string") fail(`metadata '${k}' is not a string`);
+      if (typeof v !== "string") fail(`metadata '${clip(k)}' is not a string`);
       setOwn(metadata, k, v as string);
     }
   }
 
   const dataStart = 8 + headerLen;
-  const dataLen = bytes.length - dataStart;
-  const spans: Array<{ name: string; begin: number; end: number; dtype: Dtype; shape: number[] }> = [];
+  const dataLen = fileLength - dataStart;
+  const spans: TensorSpan[] = [];
   for (const [name, info] of Object.entries(entries)) {
     if (name === METADATA_KEY) continue;
-    if (typeof info !== "object" || info === null || Array.isArray(info)) fail(`tensor '${name}' is not described by a JSON object`);
+    if (typeof info !== "object" || info === null || Array.isArray(info)) fail(`tensor '${clip(name)}' is not described by a JSON object`);
     const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
     if (!isDtype(dtype)) {
-      fail(`tensor '${name}' has unknown or unsupported dtype ${JSON.stringify(dtype)} (l2o reads ${Object.keys(DTYPES).join(", ")})`);
+      fail(`tensor '${clip(name)}' has unknown or unsupported dtype ${shown(dtype)} (l2o reads ${Object.keys(DTYPES).join(", ")})`);
     }
-    if (!isValidShape(shape)) fail(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    if (!isValidShape(shape)) fail(`tensor '${clip(name)}' has an invalid shape ${shown(shape)}`);
     if (
       !Array.isArray(offsets) ||
       offsets.length !== 2 ||
       !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
       offsets[0] > offsets[1]
     ) {
-      fail(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+      fail(`tensor '${clip(name)}' has invalid data_offsets ${shown(offsets)}`);
     }
     const [begin, end] = offsets as [number, number];
-    if (end > dataLen) fail(`tensor '${name}' data_offsets [${begin}, ${end}] run beyond the data (${dataLen} bytes): the file is truncated`);
+    if (end > dataLen) fail(`tensor '${clip(name)}' data_offsets [${begin}, ${end}] run beyond the data (${dataLen} bytes): the file is truncated`);
     const d = dtype as Dtype;
     const s = shape as number[];
+    // Exact while it matters: the span is at most the file's length, far below 2^53.
     const want = shapeSize(s) * dtypeSize(d);
     if (end - begin !== want) {
-      fail(`tensor '${name}' has shape [${s.join(", ")}] of ${d} (${want} bytes) but data_offsets [${begin}, ${end}] span ${end - begin} bytes`);
+      fail(`tensor '${clip(name)}' has shape [${clip(s.join(", "))}] of ${d} (${want} bytes) but data_offsets [${begin}, ${end}] span ${end - begin} bytes`);
     }
     spans.push({ name, begin, end, dtype: d, shape: s });
   }
@@ -257,19 +249,46 @@ export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}
   const sorted = [...spans].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const s of sorted) {
-    if (s.begin < expected) fail(`tensor '${s.name}' data_offsets [${s.begin}, ${s.end}] overlap another tensor`);
-    if (s.begin > expected) fail(`tensor '${s.name}' starts at byte ${s.begin}, leaving a gap after byte ${expected}`);
+    if (s.begin < expected) fail(`tensor '${clip(s.name)}' data_offsets [${s.begin}, ${s.end}] overlap another tensor`);
+    if (s.begin > expected) fail(`tensor '${clip(s.name)}' starts at byte ${s.begin}, leaving a gap after byte ${expected}`);
     expected = s.end;
   }
   if (expected !== dataLen) fail(`the data section has ${dataLen} bytes but the tensors cover ${expected}`);
+  return { metadata, spans, dataStart };
+}
 
+/**
+ * The tensors of a checked header, copied (fresh memory, native byte order) out of `data`,
+ * the file's data section.
+ */
+export function tensorsFromData(header: SafetensorsHeader, data: Uint8Array): Record<string, Tensor> {
   const tensors: Record<string, Tensor> = {};
-  for (const s of spans) {
+  for (const s of header.spans) {
+    if (s.end > data.length) throw new RangeError(`safetensors: tensor '${s.name}' lies beyond the ${data.length} bytes of data given`);
     // A fresh copy (Buffer#slice would return a view into the caller's memory).
     const copy = new Uint8Array(s.end - s.begin);
-    copy.set(bytes.subarray(dataStart + s.begin, dataStart + s.end));
+    copy.set(data.subarray(s.begin, s.end));
     if (!LITTLE_ENDIAN) swapBytes(copy, dtypeSize(s.dtype));
     setOwn(tensors, s.name, { dtype: s.dtype, shape: s.shape, data: DTYPES[s.dtype].make(copy.buffer) } as Tensor);
   }
-  return { tensors, metadata };
+  return tensors;
+}
+
+/** A tensor's bytes as the file stores them (little-endian): a view on little-endian hosts. */
+export function littleEndianBytes(t: Tensor): Uint8Array {
+  const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  if (LITTLE_ENDIAN) return bytes;
+  const copy = bytes.slice();
+  swapBytes(copy, dtypeSize(t.dtype));
+  return copy;
+}
+
+/**
+ * Decodes a safetensors file, checking it strictly. Every problem with the bytes throws a
+ * `FileFormatError` that names the problem and says what to do. The returned arrays are
+ * fresh copies that do not share memory with `bytes`.
+ */
+export function decodeSafetensors(bytes: Uint8Array, options: DecodeOptions = {}): SafetensorsContents {
+  const header = decodeSafetensorsHeader(bytes, bytes.length, options);
+  return { tensors: tensorsFromData(header, bytes.subarray(header.dataStart)), metadata: header.metadata };
 }

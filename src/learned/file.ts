@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadOptimizerFile, phiToFlat, saveOptimizerFile, type OptimizerMeta } from "../io/optimizer_file.ts";
-import { FileFormatError } from "../io/safetensors.ts";
+import { FileFormatError, clip } from "../io/safetensors.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { LearnedOptimizer } from "./contract.ts";
 import type { KernelOptions } from "./kernel_options.ts";
@@ -35,6 +35,11 @@ export interface LoadedLearnedOptimizer<O extends LearnedOptimizer = LearnedOpti
   readonly phi: Float32Array;
   readonly meta: OptimizerMeta;
   readonly path: string;
+  /**
+   * What the user should be told about the file (the CLI prints each as `l2o: warning: ...`):
+   * e.g. that it predates the hashes that detect damage.
+   */
+  readonly warnings: readonly string[];
 }
 
 /** The folder of optimizers that ship with the package. */
@@ -56,37 +61,46 @@ export function resolveOptimizerPath(spec: string): string {
  * Loads a learned optimizer file of any registered kind (or, with `expectKind`, only of that
  * kind); `kernel` picks the kernel it runs on (default: the WebAssembly kernel on one thread
  * where it is built). A file that does not describe a working optimizer is a FileFormatError.
+ *
+ * Nothing is allocated in proportion to a size the file declares until it is checked: the
+ * file is read within `OPTIMIZER_FILE_LIMITS`, the kind checks its config against its
+ * `limits` (building an optimizer allocates nothing per weight), and every tensor the config
+ * needs must be in the file with its shape before phi is assembled, so phi is never larger
+ * than the file.
  */
 export function loadLearnedOptimizer(spec: string, kernel: KernelOptions = {}, expectKind?: string): LoadedLearnedOptimizer {
   const path = resolveOptimizerPath(spec);
   const file = loadOptimizerFile(path);
   const kindName = file.meta.kind;
+  const refuse = (problem: string): never => {
+    throw new FileFormatError(`${path}: ${problem}; re-train or re-download the optimizer file`, { path });
+  };
   if (expectKind !== undefined && kindName !== expectKind) {
-    throw new FileFormatError(`${path} holds a '${kindName}' optimizer; expected kind '${expectKind}'`, { path });
+    throw new FileFormatError(`${path} holds a '${clip(kindName)}' optimizer; expected kind '${expectKind}'`, { path });
   }
   if (!LEARNED_KIND_NAMES.includes(kindName)) {
-    throw new FileFormatError(`${path} holds a '${kindName}' optimizer, a kind this version of l2o does not know (known: ${LEARNED_KIND_NAMES.join(", ")})`, { path });
+    throw new FileFormatError(`${path} holds a '${clip(kindName)}' optimizer, a kind this version of l2o does not know (known: ${LEARNED_KIND_NAMES.join(", ")})`, { path });
   }
   let optimizer: LearnedOptimizer;
   try {
     optimizer = learnedKind(kindName).build(file.meta.config, kernel);
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    throw new FileFormatError(`${path}: invalid ${kindName} configuration (${e.message}); re-train or re-download the optimizer file`, { path });
+    return refuse(`invalid ${kindName} configuration (${clip(e.message, 300)})`);
   }
-  let phi: Float32Array;
-  try {
-    phi = phiToFlat(file.phi, optimizer.phiEntries);
-  } catch (e) {
-    throw new FileFormatError(`${path}: weights do not fit the configuration (${(e as Error).message}); re-train or re-download the optimizer file`, { path });
-  }
+  // Names and shapes first: phiToFlat allocates what the config asks for.
   const expected = new Set(optimizer.phiEntries.map((e) => e.name));
   const extra = Object.keys(file.phi).filter((n) => !expected.has(n));
-  if (extra.length > 0) {
-    throw new FileFormatError(`${path}: tensors ${extra.join(", ")} do not belong to its configuration; re-train or re-download the optimizer file`, { path });
+  if (extra.length > 0) refuse(`tensors ${clip(extra.join(", "), 300)} do not belong to its configuration`);
+  for (const e of optimizer.phiEntries) {
+    const t = Object.hasOwn(file.phi, e.name) ? file.phi[e.name] : undefined;
+    const want = `[${e.shape.join(", ")}]`;
+    if (t === undefined) refuse(`weights do not fit the configuration (no tensor '${e.name}' of shape ${want})`);
+    else if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
+      refuse(`weights do not fit the configuration (tensor '${e.name}' has shape [${clip(t.shape.join(", "))}], expected ${want})`);
+    }
   }
-  if (!phi.every(Number.isFinite)) {
-    throw new FileFormatError(`${path}: weights contain NaN or infinite values; re-train or re-download the optimizer file`, { path });
-  }
-  return { optimizer, phi, meta: file.meta, path };
+  const phi = phiToFlat(file.phi, optimizer.phiEntries);
+  if (!phi.every(Number.isFinite)) refuse("weights contain NaN or infinite values");
+  return { optimizer, phi, meta: file.meta, path, warnings: file.warnings };
 }

@@ -195,6 +195,21 @@ describe("loading is bounded", () => {
     assert.ok(performance.now() - t0 < 2000);
   });
 
+  it("the command line refuses lstm:/dev/zero with one error line, and shows an old file's warning", { skip: process.platform === "win32" }, () => {
+    const cli = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, "bin", "l2o.js"), ...args], { cwd: ROOT, encoding: "utf8", timeout: 120_000 });
+    const zero = cli("run", "--task", "quadratic", "--optimizer", "lstm:/dev/zero", "--steps", "2", "--instances", "1");
+    assert.equal(zero.status, 2, zero.stderr);
+    assert.equal(zero.stderr, "l2o: error: optimizer file /dev/zero is a character device, not a regular file. Check the path, or meta-train an optimizer to create it.\n");
+    const p = parts(readFileSync(join(ROOT, "pretrained", "quadratic.safetensors")));
+    const l2o = { ...p.l2o };
+    delete l2o.sha256;
+    const old = write(assemble(JSON.stringify({ ...p.header, __metadata__: { l2o: JSON.stringify(l2o) } }), p.data));
+    const run = cli("run", "--task", "quadratic", "--optimizer", old, "--steps", "2", "--instances", "1");
+    assert.equal(run.status, 0, run.stderr);
+    assert.match(run.stderr, new RegExp(`^l2o: warning: ${old.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")} has no SHA-256 hashes .*saving it again adds them$`, "m"));
+  });
+
   it("every refusal is an L2oError", () => {
     assert.ok(new FileFormatError("x") instanceof L2oError);
     assert.ok(new MissingFileError("x") instanceof L2oError);

@@ -25,5 +25,15 @@ export function resolveTaskFamily(name: string, config: Record<string, unknown>)
  * learned one runs on (default: wasm on one thread).
  */
 export function resolveCandidate(spec: string, lr?: number, engine?: EngineKind, threads: ThreadCount = 1): NamedCandidate {
-  return candidateFor(spec, { ...(engine !== undefined ? { engine } : {}), threads }, lr);
+  const candidate = candidateFor(spec, { ...(engine !== undefined ? { engine } : {}), threads }, lr);
+  showWarnings(candidate.loaded);
+  return candidate;
+}
+
+/**
+ * Shows what loading an optimizer file warned about (a file without hashes, say) on stderr,
+ * one `l2o: warning: ...` line each: the library returns warnings, the CLI prints them.
+ */
+export function showWarnings(loaded: { readonly warnings: readonly string[] } | undefined): void {
+  for (const w of loaded?.warnings ?? []) process.stderr.write(`l2o: warning: ${w}\n`);
 }

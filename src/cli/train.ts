@@ -26,7 +26,7 @@ import {
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
 } from "./options.ts";
-import { resolveTaskFamily } from "./resolve.ts";
+import { resolveTaskFamily, showWarnings } from "./resolve.ts";
 import { consoleTrainHooks } from "./train_progress.ts";
 
 interface TrainFlags {
@@ -98,6 +98,7 @@ function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedO
   const fixed = [...Object.keys(shortcuts).filter((k) => k !== "preprocess"), ...(f.optimizerConfig !== undefined ? ["optimizerConfig"] : [])];
   if (fixed.length > 0) throw new UsageError(`--init ${f.init} fixes the architecture and output scale; drop ${fixed.map(flagName).join(", ")}`);
   const loaded = loadLearnedOptimizer(f.init, kernel);
+  showWarnings(loaded);
   const kind = learnedKind(loaded.optimizer.kind);
   if (f.optimizer !== undefined && f.optimizer !== kind.kind) throw new UsageError(`--init ${f.init} holds a '${kind.kind}' optimizer, not --optimizer ${f.optimizer}`);
   if (f.preprocess === undefined) return { opt: loaded.optimizer, init: { path: f.init, phi: loaded.phi } };

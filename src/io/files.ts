@@ -2,9 +2,9 @@
  * File helpers shared by the optimizer-file and checkpoint writers: atomic writes, reads
  * that explain a missing file, and l2o's own version (from package.json).
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { L2oError } from "../core/errors.ts";
 
 /** l2o's version, as package.json gives it. */
@@ -15,13 +15,57 @@ export const L2O_VERSION: string = (() => {
 })();
 
 /**
+ * Whether process `pid` is gone from this machine (`kill(pid, 0)` fails with ESRCH). A process
+ * of another user (EPERM) is alive; so is any process on another machine, which this cannot see.
+ */
+export function processGone(pid: number): boolean {
+  if (!Number.isSafeInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/**
+ * Removes the temporary files `path.tmp-<pid>` that interrupted atomic writes of `path` left
+ * behind: those whose writer process is gone from this machine (a live writer's, this
+ * process's and anything that is not a plain file are kept). Best effort, never throws.
+ * A directory shared between machines could hold a live temporary of another machine's
+ * writer with a pid that is free here; l2o does not guard against that.
+ */
+export function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const pid = name.slice(prefix.length);
+    if (!/^[1-9][0-9]{0,9}$/.test(pid) || Number(pid) === process.pid || !processGone(Number(pid))) continue;
+    try {
+      unlinkSync(join(dir, name));
+    } catch {
+      // a directory, or removed by someone else meanwhile: leave it
+    }
+  }
+}
+
+/**
  * Writes `bytes` to `path` atomically: the data goes to `path.tmp-<pid>`, is flushed to
  * disk, then renamed over `path`. A crash or an error part way leaves any existing file at
- * `path` untouched. Parent directories are created as needed.
+ * `path` untouched; the temporary file a killed writer leaves is removed by the next write
+ * of `path` (`removeStaleTemps`). Parent directories are created as needed.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
+  removeStaleTemps(path);
   const tmp = `${path}.tmp-${process.pid}`;
   let fd: number | undefined;
   let created = false;

@@ -130,14 +130,14 @@ export {
 export { unrollMetaGrad, advanceUnroll, type UnrollOptions, type UnrollResult, type MetaLossWeights } from "./meta/unroll.ts";
 export { META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig, type MetaLossKind } from "./meta/config.ts";
 export { initMetaTrainState, type MetaTrainState } from "./meta/state.ts";
-export { metaTrain, defaultEstimator, type MetaTrainHooks, type MetaTrainResult } from "./meta/train.ts";
+export { metaTrain, metaTrainSteps, defaultEstimator, type MetaTrainHooks, type MetaTrainResult } from "./meta/train.ts";
 export { localFrom, type GradientEstimator, type Estimate, type Truncation } from "./meta/estimator.ts";
 export { truncatedBptt, type TruncatedBpttOptions } from "./meta/truncated_bptt.ts";
 export { startTrajectories, horizonInstance, batchKeys, TrajectorySet, type Trajectory, type TrajectoryRecord } from "./meta/trajectory.ts";
 export { outerOptimizer, outerStep, clipByGlobalNorm, type OuterStep } from "./meta/outer.ts";
 export { validationScore, validationInstances } from "./meta/validation.ts";
-export { runTrainJob, plannedIterations, type TrainJob, type TrainJobHooks } from "./meta/job.ts";
-export { stateToCheckpoint, stateFromCheckpoint } from "./meta/checkpoint.ts";
+export { runTrainJob, runTrainJobAsync, runRecord, plannedIterations, TrainingFailedError, type TrainJob, type TrainJobHooks, type TrainJobResult } from "./meta/job.ts";
+export { stateToCheckpoint, stateFromCheckpoint, checkRunRecord, RESUME_MAY_CHANGE, type RunRecord } from "./meta/checkpoint.ts";
 // evaluation
 export {
   evaluate,
@@ -161,6 +161,7 @@ export { summarize, summarizeSteps, tQuantile975, type Summary } from "./eval/st
 // files and logs
 export { FileFormatError, encodeSafetensors, decodeSafetensors, type Tensor, type SafetensorsContents } from "./io/safetensors.ts";
 export { MissingFileError, L2O_VERSION } from "./io/files.ts";
+export { acquireLock, acquireLocks, FileLockedError, type FileLock } from "./io/lock.ts";
 export { saveOptimizerFile, loadOptimizerFile, type OptimizerMeta, type OptimizerFile } from "./io/optimizer_file.ts";
 export { saveCheckpoint, loadCheckpoint, type CheckpointRecord } from "./io/checkpoint.ts";
 export { jsonlWriter, memoryWriter, multiWriter, nullWriter, readJsonl, type MetricWriter } from "./io/metrics.ts";

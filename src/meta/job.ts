@@ -3,18 +3,36 @@
  * where to save the best optimizer (after every epoch that improves it), the checkpoint it
  * resumes from and writes after every epoch, and the JSONL log. The train and demo commands
  * run it; library code never prints, so what a run reports goes to its hooks.
+ *
+ * A run a user can trust:
+ * - it locks its output, checkpoint and log (`src/io/lock.ts`): a second run on one of them is
+ *   refused while the first is alive;
+ * - its checkpoint records the run (`runRecord`), written at the start and after every epoch;
+ *   resuming under other settings is refused (`checkRunRecord`), a damaged checkpoint is a
+ *   `FileFormatError`; resuming rewinds the log to the checkpoint's position, so a resumed
+ *   run's log is an uninterrupted one's (times aside);
+ * - `runTrainJobAsync` returns to the event loop between horizons and stops at the next one when
+ *   its `signal` is aborted, checkpointing that state (no validation): a resumed run continues
+ *   as one never stopped;
+ * - a training that made no update of phi (every unroll diverged) fails with
+ *   `TrainingFailedError` and writes no optimizer file.
  */
-import { existsSync } from "node:fs";
+import { existsSync, statSync, truncateSync } from "node:fs";
+import { resolve } from "node:path";
+import { L2oError } from "../core/errors.ts";
 import type { TaskFamily } from "../tasks/base.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
 import { saveLearnedOptimizer } from "../learned/file.ts";
-import { loadCheckpoint, saveCheckpoint } from "../io/checkpoint.ts";
-import { jsonlWriter } from "../io/metrics.ts";
-import { stateFromCheckpoint, stateToCheckpoint } from "./checkpoint.ts";
+import { loadCheckpoint, saveCheckpoint, type CheckpointRecord, type CheckpointValue } from "../io/checkpoint.ts";
+import { removeStaleTemps } from "../io/files.ts";
+import { acquireLocks } from "../io/lock.ts";
+import { jsonlWriter, type MetricWriter } from "../io/metrics.ts";
+import { FileFormatError } from "../io/safetensors.ts";
+import { checkRunRecord, stateFromCheckpoint, stateToCheckpoint, type RunRecord } from "./checkpoint.ts";
 import type { MetaTrainConfig } from "./config.ts";
 import type { GradientEstimator } from "./estimator.ts";
 import { initMetaTrainState, type MetaTrainState } from "./state.ts";
-import { metaTrain, type MetaTrainResult } from "./train.ts";
+import { defaultEstimator, metaTrainSteps, type MetaTrainResult } from "./train.ts";
 
 export interface TrainJob {
   readonly optimizer: LearnedOptimizer;
@@ -29,17 +47,33 @@ export interface TrainJob {
   readonly init?: { readonly path: string; readonly phi: Float32Array };
   /** The estimator (default: truncated BPTT as `meta` asks). */
   readonly estimator?: GradientEstimator;
-  /** More to record under the file's `training` (the kernel, for example). */
+  /**
+   * More to record under the file's `training` (the kernel, for example); the checkpoint's
+   * run record holds it too, so it must be the same on resume (`threads` aside).
+   */
   readonly details?: Readonly<Record<string, unknown>>;
   readonly hooks?: TrainJobHooks;
 }
 
 export interface TrainJobHooks {
-  /** A checkpoint was found and training continues from it. */
-  onResume?(state: MetaTrainState, path: string): void;
+  /**
+   * A checkpoint was found and training continues from it; `caveat`: something to tell the
+   * user about it (an old checkpoint whose settings cannot be checked).
+   */
+  onResume?(state: MetaTrainState, path: string, caveat?: string): void;
   onIteration?(state: MetaTrainState, metaLoss: number): void;
   /** After each validation; `epoch` is the epoch validated (a cut one counts as the next). */
   onEpoch?(state: MetaTrainState, score: number, partial: boolean, epoch: number, seconds: number): void;
+}
+
+export interface TrainJobResult {
+  readonly result: MetaTrainResult;
+  readonly seconds: number;
+}
+
+/** A training that cannot give a trained optimizer (every unroll diverged): nothing was saved. */
+export class TrainingFailedError extends L2oError {
+  override readonly name = "TrainingFailedError";
 }
 
 /** Meta-iterations a run of `meta` makes at most (truncations that end before metaLossFrom update nothing). */
@@ -48,36 +82,91 @@ export function plannedIterations(meta: MetaTrainConfig): number {
   return meta.epochs * (meta.horizonsPerEpoch / meta.metaBatch) * updating;
 }
 
-/** Runs a training job; the best phi is saved to `out` after every epoch that improves it. */
-export function runTrainJob(job: TrainJob): { result: MetaTrainResult; seconds: number } {
-  const opt = job.optimizer;
-  let state: MetaTrainState = initMetaTrainState(opt, job.meta, job.init?.phi);
-  if (job.checkpoint !== undefined && existsSync(job.checkpoint)) {
-    state = stateFromCheckpoint(loadCheckpoint(job.checkpoint), opt.phiSize);
-    job.hooks?.onResume?.(state, job.checkpoint);
-  }
-  const writer = job.log === undefined ? undefined : jsonlWriter(job.log);
-  const started = performance.now();
-  const training = (s: MetaTrainState): Record<string, unknown> => ({
+const json = (v: unknown): CheckpointRecord => JSON.parse(JSON.stringify(v ?? {})) as CheckpointRecord;
+
+/**
+ * What a checkpoint records of `job`'s run: the task and its resolved config, the optimizer's
+ * kind and config, the file it started from (absolute path), the estimator, every
+ * meta-training setting and the details (engine, threads, reduction).
+ */
+export function runRecord(job: TrainJob): RunRecord {
+  return {
     task: job.task,
-    taskConfig: job.family.config as Record<string, unknown>,
-    ...job.meta,
-    ...(job.details ?? {}),
-    optimizer: opt.kind,
-    ...(job.init !== undefined ? { init: job.init.path } : {}),
-    epochsDone: s.epoch,
-    metaIterations: s.metaIteration,
-    skippedUnrolls: s.skipped,
-  });
-  const saveBest = (s: MetaTrainState): void => {
-    saveLearnedOptimizer(job.out, opt, s.bestPhi, {
-      training: training(s),
-      validation: { score: s.bestScore, epoch: s.bestEpoch, tasks: job.meta.validationTasks, steps: job.meta.horizon },
-    });
+    taskConfig: json(job.family.config),
+    optimizer: job.optimizer.kind,
+    optimizerConfig: json(job.optimizer.config),
+    init: job.init !== undefined ? resolve(job.init.path) : null,
+    estimator: (job.estimator ?? defaultEstimator(job.meta)).name,
+    ...json(job.meta),
+    ...json(job.details),
   };
-  let result: MetaTrainResult;
+}
+
+/**
+ * Drops what the log at `path` holds after the checkpoint's position (`recorded`: the log's
+ * absolute path and size when the checkpoint was written): lines of a run killed after it,
+ * which the resumed run writes again. A log at another path is left as it is.
+ */
+function rewindLog(path: string, recorded: CheckpointValue | undefined, source: string): void {
+  if (recorded === undefined) return;
+  const r = recorded as Record<string, CheckpointValue>;
+  if (typeof r !== "object" || r === null || typeof r.path !== "string" || typeof r.bytes !== "number" || !Number.isSafeInteger(r.bytes) || r.bytes < 0) {
+    throw new FileFormatError(`${source}: field 'log' is damaged. Delete the checkpoint to start over.`, { path: source });
+  }
+  if (r.path !== resolve(path) || !existsSync(path)) return;
+  if (statSync(path).size > r.bytes) truncateSync(path, r.bytes);
+}
+
+/**
+ * The job in steps: it yields between horizons (where `metaTrainSteps` does) and takes `true`
+ * back to stop there.
+ */
+function* trainJobSteps(job: TrainJob): Generator<void, TrainJobResult, boolean | undefined> {
+  const opt = job.optimizer;
+  const files: Array<[string, string]> = [[job.out, "output file"]];
+  if (job.checkpoint !== undefined) files.push([job.checkpoint, "checkpoint"]);
+  if (job.log !== undefined) files.push([job.log, "log"]);
+  const locks = acquireLocks(files);
+  let writer: MetricWriter | undefined;
   try {
-    result = metaTrain(
+    for (const [path] of files) removeStaleTemps(path);
+    const record = runRecord(job);
+    let state: MetaTrainState = initMetaTrainState(opt, job.meta, job.init?.phi);
+    const resuming = job.checkpoint !== undefined && existsSync(job.checkpoint);
+    if (resuming) {
+      const r = loadCheckpoint(job.checkpoint!);
+      const caveat = checkRunRecord(r.run, record, job.checkpoint!);
+      state = stateFromCheckpoint(r, opt.phiSize, job.meta);
+      if (job.log !== undefined) rewindLog(job.log, r.log, job.checkpoint!);
+      job.hooks?.onResume?.(state, job.checkpoint!, caveat);
+    }
+    writer = job.log === undefined ? undefined : jsonlWriter(job.log);
+    const saveState = (s: MetaTrainState): void => {
+      if (job.checkpoint === undefined) return;
+      const log = job.log === undefined ? {} : { log: { path: resolve(job.log), bytes: statSync(job.log).size } };
+      saveCheckpoint(job.checkpoint, { ...stateToCheckpoint(s), run: record, ...log });
+    };
+    // A run killed before its first epoch ends resumes from its start (and rewinds its log).
+    if (!resuming) saveState(state);
+    const started = performance.now();
+    const training = (s: MetaTrainState): Record<string, unknown> => ({
+      task: job.task,
+      taskConfig: job.family.config as Record<string, unknown>,
+      ...job.meta,
+      ...(job.details ?? {}),
+      optimizer: opt.kind,
+      ...(job.init !== undefined ? { init: job.init.path } : {}),
+      epochsDone: s.epoch,
+      metaIterations: s.metaIteration,
+      skippedUnrolls: s.skipped,
+    });
+    const saveBest = (s: MetaTrainState): void => {
+      saveLearnedOptimizer(job.out, opt, s.bestPhi, {
+        training: training(s),
+        validation: { score: s.bestScore, epoch: s.bestEpoch, tasks: job.meta.validationTasks, steps: job.meta.horizon },
+      });
+    };
+    const steps = metaTrainSteps(
       opt,
       job.family,
       job.meta,
@@ -88,17 +177,69 @@ export function runTrainJob(job: TrainJob): { result: MetaTrainResult; seconds: 
         onEpoch: (s, score, partial) => {
           // An epoch cut short by the time limit is validated as epoch `s.epoch + 1` and resumed later.
           const epochNo = partial ? s.epoch + 1 : s.epoch;
-          if (s.bestEpoch === epochNo && s.bestScore === score) saveBest(s);
-          if (job.checkpoint !== undefined) saveCheckpoint(job.checkpoint, stateToCheckpoint(s));
+          // Weights no update has touched are not a trained optimizer: never saved.
+          if (s.metaIteration > 0 && s.bestEpoch === epochNo && s.bestScore === score) saveBest(s);
+          saveState(s);
           job.hooks?.onEpoch?.(s, score, partial, epochNo, (performance.now() - started) / 1000);
         },
       },
       job.estimator,
     );
+    let result: MetaTrainResult;
+    try {
+      for (;;) {
+        const next = steps.next();
+        if (next.done) {
+          result = next.value;
+          break;
+        }
+        if ((yield) === true) {
+          // Stopped between horizons: the state yielded is whole; checkpoint it as it is.
+          result = { state: next.value, stopped: "interrupted" };
+          saveState(next.value);
+          break;
+        }
+      }
+    } finally {
+      steps.return({ state, stopped: "interrupted" }); // releases the engines if it did not end
+    }
+    const s = result.state;
+    if (result.stopped !== "interrupted") {
+      if (s.metaIteration === 0) {
+        throw new TrainingFailedError(
+          `training made no update of the optimizer's weights: every unroll diverged (a non-finite meta-loss or meta-gradient on ${s.skipped} of ${s.horizons} sampled tasks), ` +
+            `so ${job.out} was not written; check the task configuration, or try a smaller output scale or --meta-lr`,
+        );
+      }
+      // A resumed run that never beat the checkpoint's best has not written `out` yet.
+      if (s.bestEpoch >= 0 && !existsSync(job.out)) saveBest(s);
+    }
+    return { result, seconds: (performance.now() - started) / 1000 };
   } finally {
     writer?.close();
+    for (const l of locks.reverse()) l.release();
   }
-  // A resumed run that never beat the checkpoint's best has not written `out` yet.
-  if (result.state.bestEpoch >= 0 && !existsSync(job.out)) saveBest(result.state);
-  return { result, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Runs a training job; the best phi is saved to `out` after every epoch that improves it. */
+export function runTrainJob(job: TrainJob): TrainJobResult {
+  const steps = trainJobSteps(job);
+  for (;;) {
+    const next = steps.next(false);
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * `runTrainJob` that lets the event loop run between horizons (so signal handlers and timers
+ * run during training) and, once `signal` is aborted, stops at the next horizon: the state
+ * there is checkpointed (when the job has a checkpoint) and the result says `"interrupted"`.
+ */
+export async function runTrainJobAsync(job: TrainJob, options: { readonly signal?: AbortSignal } = {}): Promise<TrainJobResult> {
+  const steps = trainJobSteps(job);
+  for (;;) {
+    const next = steps.next(options.signal?.aborted === true);
+    if (next.done) return next.value;
+    await new Promise<void>((res) => setImmediate(res));
+  }
 }

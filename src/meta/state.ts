@@ -27,6 +27,13 @@ export type MetaTrainState = {
    * limit stopped training part-way through an epoch, which a resumed run then finishes.
    */
   readonly epochHorizons: number;
+  /**
+   * The sum of the meta-losses of the epoch in progress and the number of updates they came
+   * from (its mean is logged as the epoch's loss), so that an epoch cut short and resumed
+   * reports the same mean as one run straight through.
+   */
+  readonly epochLoss: number;
+  readonly epochUpdates: number;
   /** Unrolls skipped because the meta-loss or meta-gradient was not finite. */
   readonly skipped: number;
   readonly bestPhi: Float32Array;
@@ -61,6 +68,8 @@ export function initMetaTrainState(opt: Pick<LearnedOptimizer, "init" | "phiSize
     metaIteration: 0,
     horizons: 0,
     epochHorizons: 0,
+    epochLoss: 0,
+    epochUpdates: 0,
     skipped: 0,
     bestPhi: new Float32Array(phi),
     bestScore: Infinity,

@@ -50,8 +50,8 @@ export interface MetaTrainHooks {
 
 export interface MetaTrainResult {
   readonly state: MetaTrainState;
-  /** Why training ended. */
-  readonly stopped: "epochs" | "patience" | "time";
+  /** Why training ended ("interrupted": a caller of `metaTrainSteps` stopped it, see `runTrainJobAsync`). */
+  readonly stopped: "epochs" | "patience" | "time" | "interrupted";
 }
 
 
@@ -79,7 +79,8 @@ function checkResumable(state: MetaTrainState, cfg: MetaTrainConfig): void {
 /**
  * Meta-trains `opt` on `family` from `state` (fresh or resumed) until `cfg.epochs` epochs,
  * early stopping or the time limit. Returns the final state; its `bestPhi` is the result.
- * `estimator` defaults to truncated BPTT as `cfg` asks (`defaultEstimator`).
+ * `estimator` defaults to truncated BPTT as `cfg` asks (`defaultEstimator`). It runs
+ * `metaTrainSteps` to the end.
  */
 export function metaTrain(
   opt: LearnedOptimizer,
@@ -89,13 +90,33 @@ export function metaTrain(
   hooks: MetaTrainHooks = {},
   estimator: GradientEstimator = defaultEstimator(cfg),
 ): MetaTrainResult {
+  const steps = metaTrainSteps(opt, family, cfg, state, hooks, estimator);
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/**
+ * `metaTrain` in steps: it yields the state after each group of `metaBatch` horizons that
+ * leaves the epoch unfinished, and after each epoch's validation (when another epoch
+ * follows), and returns the result. Each state yielded is one a run may stop at: checkpointed
+ * as it is (`epochHorizons` records the progress through the epoch), it resumes into the same
+ * training as one never stopped. A caller that stops early calls `return()` on the generator,
+ * which releases the engines. Between steps an asynchronous caller lets the event loop run
+ * (signals, timers).
+ */
+export function* metaTrainSteps(
+  opt: LearnedOptimizer,
+  family: TaskFamily,
+  cfg: MetaTrainConfig,
+  state: MetaTrainState,
+  hooks: MetaTrainHooks = {},
+  estimator: GradientEstimator = defaultEstimator(cfg),
+): Generator<MetaTrainState, MetaTrainResult, void> {
   checkResumable(state, cfg);
   const makeStep = opt.differentiable?.bind(opt);
   if (makeStep === undefined) throw new ConfigError(`meta-training: a '${opt.kind}' optimizer has no differentiable step to train by gradient`);
-  if (opt.initialParams !== undefined) {
-    // Trajectories start at the task's theta_0, and no estimator yet carries dL/dtheta_0 to phi.
-    throw new ConfigError(`meta-training: a '${opt.kind}' optimizer learns its initial parameters, which no gradient estimator trains yet`);
-  }
   const started = performance.now();
   const outer = outerOptimizer(cfg);
   const valid = validationInstances(family, state.validKey, cfg.validationTasks);
@@ -106,8 +127,6 @@ export function metaTrain(
   let stopped: MetaTrainResult["stopped"] = "epochs";
   try {
     while (s.epoch < cfg.epochs) {
-      let epochLoss = 0;
-      let epochCount = 0;
       for (let h = s.epochHorizons; h < cfg.horizonsPerEpoch; h += K) {
         // K horizons side by side: horizon s.horizons + k is trajectory k of this update.
         const items = startTrajectories(family, s.trainKey, s.horizons, K);
@@ -133,9 +152,7 @@ export function metaTrain(
           if (est.live === 0) break;
           const o = outerStep(outer, s.phi, s.adam, est.grad, cfg.clipNorm);
           step.step.setPhi(o.phi);
-          s = { ...s, phi: o.phi, adam: o.state, metaIteration: s.metaIteration + 1 };
-          epochLoss += est.metaLoss;
-          epochCount++;
+          s = { ...s, phi: o.phi, adam: o.state, metaIteration: s.metaIteration + 1, epochLoss: s.epochLoss + est.metaLoss, epochUpdates: s.epochUpdates + 1 };
           hooks.writer?.scalar("meta/loss", est.metaLoss, s.metaIteration);
           hooks.writer?.scalar("meta/grad_norm", o.gradNorm, s.metaIteration);
           hooks.onIteration?.(s, est.metaLoss);
@@ -145,20 +162,22 @@ export function metaTrain(
           stopped = "time";
           break;
         }
+        if (s.epochHorizons < cfg.horizonsPerEpoch) yield s;
       }
       const partial = s.epochHorizons < cfg.horizonsPerEpoch;
       const score = validationScore(opt, s.phi, valid, cfg.horizon, cfg.metaLoss, cfg.metaLossFrom);
       const better = score < s.bestScore;
       const epochNo = s.epoch + 1;
+      const epochLoss = s.epochUpdates > 0 ? s.epochLoss / s.epochUpdates : NaN;
       s = {
         ...s,
-        ...(partial ? {} : { epoch: epochNo, epochHorizons: 0 }),
+        ...(partial ? {} : { epoch: epochNo, epochHorizons: 0, epochLoss: 0, epochUpdates: 0 }),
         ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: epochNo } : {}),
       };
       // A cut epoch is validated again when a resumed run finishes it: its numbers go to their
       // own series, so that each epoch has one line in "valid/score".
       const tag = partial ? "partial_" : "";
-      hooks.writer?.scalar(`meta/${tag}epoch_loss`, epochCount > 0 ? epochLoss / epochCount : NaN, epochNo);
+      hooks.writer?.scalar(`meta/${tag}epoch_loss`, epochLoss, epochNo);
       hooks.writer?.scalar(`valid/${tag}score`, score, epochNo);
       hooks.onEpoch?.(s, score, partial);
       if (stopped === "time") break;
@@ -166,6 +185,7 @@ export function metaTrain(
         stopped = "patience";
         break;
       }
+      if (s.epoch < cfg.epochs) yield s;
     }
   } finally {
     step?.step.dispose();

@@ -9,7 +9,7 @@ import type { LearnedOptimizer } from "../learned/contract.ts";
 import { resolveEngineKind } from "../kernels/select.ts";
 import { taskSpec } from "../tasks/registry.ts";
 import { resolveMetaTrainConfig, type MetaTrainConfig } from "../meta/config.ts";
-import { runTrainJob } from "../meta/job.ts";
+import { runTrainJobAsync } from "../meta/job.ts";
 import { UsageError } from "./errors.ts";
 import {
   DEFAULT_ENGINE,
@@ -27,7 +27,8 @@ import {
   TRAIN_THREADS_HELP,
 } from "./options.ts";
 import { resolveTaskFamily, showWarnings } from "./resolve.ts";
-import { consoleTrainHooks } from "./train_progress.ts";
+import { consoleTrainHooks, reportInterrupted } from "./train_progress.ts";
+import { stopOnSignals } from "./signals.ts";
 
 interface TrainFlags {
   task: string;
@@ -173,7 +174,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
     .option("--init <file>", "start from a trained optimizer file (fine-tuning); its kind, architecture and settings are kept, except that --preprocess momentum:P:... may extend an LSTM logsign:P file (the new inputs' weights start at zero)")
-    .action((f: TrainFlags) => {
+    .action(async (f: TrainFlags) => {
       const spec = (() => {
         try {
           return taskSpec(f.task);
@@ -192,9 +193,11 @@ export function registerTrainCommand(program: Command): void {
       const details = learnedKind(opt.kind).hasKernel
         ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) }
         : {};
+      // SIGINT/SIGTERM: stop at the next horizon, checkpoint, show the cursor, exit 130/143.
+      const signals = stopOnSignals();
       let run;
       try {
-        run = runTrainJob({
+        run = await runTrainJobAsync({
           optimizer: opt,
           task: f.task,
           family,
@@ -205,11 +208,17 @@ export function registerTrainCommand(program: Command): void {
           ...(init !== undefined ? { init } : {}),
           details,
           hooks,
-        });
+        }, { signal: signals.signal });
       } finally {
         hooks.stop();
+        signals.dispose();
       }
       const s = run.result.state;
+      if (run.result.stopped === "interrupted") {
+        reportInterrupted(s, signals.received ?? "a signal", { out: f.out, checkpoint: f.checkpoint });
+        process.exitCode = signals.exitCode;
+        return;
+      }
       process.stdout.write(
         `stopped (${run.result.stopped}) after ${s.epoch} epochs${s.epochHorizons > 0 ? ` and ${s.epochHorizons} horizons` : ""}, ${s.metaIteration} meta-iterations, ${run.seconds.toFixed(0)}s; ` +
           `best validation ${s.bestScore.toPrecision(5)} at epoch ${s.bestEpoch}\n`,

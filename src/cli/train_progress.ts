@@ -1,5 +1,7 @@
 /** What a training run shows on the console: a progress bar, a line per epoch, a resume line. */
+import { existsSync } from "node:fs";
 import type { MetaTrainConfig } from "../meta/config.ts";
+import type { MetaTrainState } from "../meta/state.ts";
 import { plannedIterations, type TrainJobHooks } from "../meta/job.ts";
 import { progress } from "./progress.ts";
 
@@ -7,8 +9,9 @@ import { progress } from "./progress.ts";
 export function consoleTrainHooks(meta: MetaTrainConfig): TrainJobHooks & { stop(): void } {
   const bar = progress(plannedIterations(meta), "meta-iterations", " | meta-loss {loss}");
   return {
-    onResume(s, path) {
+    onResume(s, path, caveat) {
       const within = s.epochHorizons > 0 ? `, ${s.epochHorizons} horizons into epoch ${s.epoch + 1}` : "";
+      if (caveat !== undefined) process.stderr.write(`l2o: warning: ${caveat}\n`);
       process.stdout.write(`resuming from ${path} at epoch ${s.epoch}${within}\n`);
     },
     onIteration: (s, loss) => bar.update(s.metaIteration, { loss: loss.toFixed(4) }),
@@ -20,4 +23,18 @@ export function consoleTrainHooks(meta: MetaTrainConfig): TrainJobHooks & { stop
     },
     stop: () => bar.stop(),
   };
+}
+
+/**
+ * What an interrupted training says (on standard error): where it stopped, where its state is
+ * (or that nothing could be saved without a checkpoint), and where the best optimizer so far is.
+ */
+export function reportInterrupted(s: MetaTrainState, signal: string, files: { readonly out: string; readonly checkpoint?: string | undefined }): void {
+  const at = `after ${s.epoch} epochs${s.epochHorizons > 0 ? ` and ${s.epochHorizons} horizons` : ""} (${s.metaIteration} meta-iterations)`;
+  const state =
+    files.checkpoint !== undefined
+      ? `the training state is saved in ${files.checkpoint}; run the same command again to resume`
+      : "without --checkpoint the training state could not be saved";
+  const best = s.metaIteration > 0 && s.bestEpoch >= 0 && existsSync(files.out) ? `; the best optimizer so far (epoch ${s.bestEpoch}) is in ${files.out}` : "";
+  process.stderr.write(`l2o: interrupted by ${signal} ${at}: ${state}${best}\n`);
 }

@@ -4,6 +4,7 @@
  * can be set against baselines that were tuned and run before, without running them again.
  */
 import type { Command } from "commander";
+import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
 import { fmt, formatReport, mergeReports, readReport, writeJson } from "./format.ts";
 import { formatPooled, poolReports, type PooledComparison } from "../eval/pool.ts";
@@ -19,6 +20,7 @@ export function registerCompareCommand(program: Command): void {
       "pool test sets of different seeds (same task and steps): the reports of each seed are merged, each set is paired with the first optimizer instance by instance, and the differences of all sets are summarised together; a hand-designed optimizer counts as one whatever its rate in each set",
     )
     .action((paths: string[], f: { json?: string; pool?: boolean }) => {
+      if (f.json !== undefined) checkOutputPath(f.json, "--json");
       const reports = paths.map((path) => ({ path, report: readReport(path) }));
       if (f.pool) {
         const seeds = [...new Set(reports.map((r) => r.report.seed))];

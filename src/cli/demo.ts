@@ -10,7 +10,10 @@ import { DEFAULT_LR_GRID } from "../eval/evaluate.ts";
 import { taskFamily, taskSpec } from "../tasks/registry.ts";
 import { resolveEngineKind } from "../kernels/select.ts";
 import { LSTM_KIND } from "../learned/lstm/kind.ts";
-import { DEFAULT_ENGINE, DEFAULT_REDUCTION, ENGINE_HELP, parseEngine, parseNumber, TRAIN_THREADS } from "./options.ts";
+import { checkOutputPath } from "../io/paths.ts";
+import { UsageError } from "./errors.ts";
+import { DEFAULT_ENGINE, DEFAULT_REDUCTION, ENGINE_HELP, parseCount, parseEngine, parseSeconds, parseSeed, TRAIN_THREADS } from "./options.ts";
+import { grouped, LIMITS, MAX_SECONDS, rangeText } from "./limits.ts";
 import { consoleTrainHooks } from "./train_progress.ts";
 import { runEvalJob } from "./eval_job.ts";
 import { formatReport } from "./format.ts";
@@ -27,14 +30,18 @@ export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
     .description("meta-train an LSTM optimizer on quadratics, then compare it with tuned baselines on fresh functions")
-    .option("--seconds <x>", "meta-training time budget in seconds", "150")
+    .option("--seconds <x>", `meta-training time budget in seconds (above 0, at most ${grouped(MAX_SECONDS)}: 30 days)`, "150")
     .option("--out <file>", "where to save the trained optimizer", "runs/demo-quadratic.safetensors")
-    .option("--instances <n>", "fresh test functions", "100")
-    .option("--seed <n>", "random seed", "0")
+    .option("--instances <n>", `fresh test functions (${rangeText(LIMITS.evalInstances)})`, "100")
+    .option("--seed <n>", "random seed (an integer)", "0")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .action((f: DemoFlags) => {
-      const seconds = parseNumber("--seconds", f.seconds, { positive: true });
-      const seed = parseNumber("--seed", f.seed, { integer: true });
+      // Every argument is checked before the training: nothing is refused minutes later.
+      checkOutputPath(f.out, "--out");
+      const seconds = parseSeconds("--seconds", f.seconds, true);
+      const seed = parseSeed("--seed", f.seed);
+      if (seed === Number.MAX_SAFE_INTEGER) throw new UsageError(`--seed ${seed}: the demo evaluates on seed + 1; give a smaller seed`);
+      const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
       const engine = parseEngine(f.engine);
       const defaults = taskSpec("quadratic").training;
       const meta = resolveMetaTrainConfig({ epochs: 100000, horizonsPerEpoch: 10, maxSeconds: seconds, seed });
@@ -66,7 +73,7 @@ export function registerDemoCommand(program: Command): void {
         taskConfig: {},
         optimizers: [`lstm:${f.out}`, "adam", "rmsprop", "nag", "sgd"],
         steps: 100,
-        instances: parseNumber("--instances", f.instances, { integer: true, min: 2 }),
+        instances,
         seed: seed + 1,
         tuneInstances: 10,
         lrGrid: DEFAULT_LR_GRID,

@@ -1,6 +1,7 @@
 /**
  * Evaluation reports in and out: numbers and reports as text, and reports as JSON files
- * (`l2o eval --json` writes them; `l2o compare` and `l2o plot` read and merge them).
+ * (`l2o eval --json` writes them; `l2o compare` and `l2o plot` read and merge them); and an
+ * error message as the one bounded line the CLI prints.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -8,6 +9,23 @@ import type { CandidateResult, EvalReport } from "../eval/evaluate.ts";
 import { comparePaired } from "../eval/paired.ts";
 import { sameRun, withoutRepeats } from "../eval/pool.ts";
 import { UsageError } from "./errors.ts";
+
+/** Characters of an error message that are shown; the rest are counted. */
+const MESSAGE_CHARS = 500;
+
+/**
+ * An error message as one bounded line: control characters (a newline in a name, a terminal
+ * escape) written as escapes, and anything past `MESSAGE_CHARS` characters replaced by its
+ * count, so that a megabyte-long argument cannot make a megabyte-long message.
+ */
+export function oneLine(message: string): string {
+  const chars = Array.from(message.length > 4 * MESSAGE_CHARS ? message.slice(0, 4 * MESSAGE_CHARS) : message);
+  const more = chars.length > MESSAGE_CHARS ? Array.from(message).length - MESSAGE_CHARS : 0;
+  const shown = (more > 0 ? chars.slice(0, MESSAGE_CHARS) : chars)
+    .join("")
+    .replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => (c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`));
+  return more > 0 ? `${shown}... (${more} more characters)` : shown;
+}
 
 /** A number for a table: four decimals, or exponent notation for very large or very small ones. */
 export function fmt(x: number): string {

@@ -3,8 +3,9 @@
  * LSTM optimizer, evaluate optimizers against each other (and put separate evaluations of the
  * same instances side by side, or draw them), and the end-to-end demo.
  * Bad input (any L2oError) ends with a one-line error and exit code 2, anything else with an
- * internal error and exit code 1; library code never prints, the commands here choose what to
- * print.
+ * internal error and exit code 1; either message is shown on one line of at most 500
+ * characters (then the count of the rest). Library code never prints, the commands here
+ * choose what to print.
  */
 import { Command, CommanderError } from "commander";
 import { L2oError } from "../core/errors.ts";
@@ -15,6 +16,7 @@ import { registerEvalCommand } from "./eval.ts";
 import { registerCompareCommand } from "./compare.ts";
 import { registerPlotCommand } from "./plot.ts";
 import { registerDemoCommand } from "./demo.ts";
+import { oneLine } from "./format.ts";
 
 const program = new Command();
 program
@@ -38,10 +40,13 @@ try {
     // Help and version exit 0; commander has printed its own message for usage mistakes.
     process.exitCode = e.exitCode === 0 ? 0 : 2;
   } else if (e instanceof L2oError) {
-    process.stderr.write(`l2o: error: ${e.message}\n`);
+    process.stderr.write(`l2o: error: ${oneLine(e.message)}\n`);
     process.exitCode = 2;
   } else {
-    process.stderr.write(`l2o: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    // A bug: its message bounded as above, then where it happened.
+    const frames = e instanceof Error ? (e.stack ?? "").split("\n").filter((l) => /^\s+at /.test(l)) : [];
+    const head = e instanceof Error ? `${e.name}: ${oneLine(e.message)}` : oneLine(String(e));
+    process.stderr.write(`l2o: internal error: ${[head, ...frames].join("\n")}\n`);
     process.exitCode = 1;
   }
 }

@@ -7,19 +7,90 @@ import { ENGINE_KINDS, type EngineKind, type ThreadCount } from "../kernels/sele
 import { GRADIENT_REDUCTIONS, type GradientReduction } from "../kernels/wasm.ts";
 import { parsePreprocessConfig, type PreprocessConfig } from "../learned/lstm/preprocess.ts";
 import { UsageError } from "./errors.ts";
+import { grouped, LIMITS, MAX_SECONDS, rangeText, type CountRange } from "./limits.ts";
+
+/**
+ * How numbers are written on the command line: decimal only. Counts (integer options) take
+ * plain decimal digits with an optional minus sign, no leading zeros, no exponent (`1000`, not
+ * `1e3`), no spaces; other numbers take decimal notation with an optional exponent (`0.003`,
+ * `3e-3`). Hexadecimal, binary and octal forms (`0x10`, `0b11`, `0o7`), which `Number()` would
+ * read, are refused.
+ */
+const DECIMAL_INTEGER = /^-?(0|[1-9][0-9]*)$/;
+const DECIMAL_NUMBER = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
+
+/** Why `raw` is not a plain decimal integer, when a reason helps more than the bare refusal. */
+function integerHint(raw: string): string {
+  if (raw !== raw.trim()) return " (no spaces around it)";
+  if (/^[+-]?0[xXbBoO]/.test(raw)) return " (hexadecimal, binary and octal forms are not accepted: write it in decimal)";
+  if (/^-?0[0-9]+$/.test(raw)) return " (no leading zeros: they are not read as octal either)";
+  if (DECIMAL_NUMBER.test(raw) && /[eE]/.test(raw)) {
+    const v = Number(raw);
+    return Number.isSafeInteger(v) ? ` (counts take plain digits, not an exponent: write ${v})` : " (counts take plain digits, not an exponent)";
+  }
+  return "";
+}
 
 /** Parses a number option, or throws a UsageError saying what was expected. */
-export function parseNumber(flag: string, raw: string, opts: { integer?: boolean; min?: number; positive?: boolean } = {}): number {
-  const v = Number(raw);
+export function parseNumber(flag: string, raw: string, opts: { integer?: boolean; min?: number; max?: number; positive?: boolean } = {}): number {
   const what = opts.integer ? "an integer" : "a number";
-  if (raw.trim() === "" || !Number.isFinite(v)) throw new UsageError(`${flag} expects ${what}, got '${raw}'`);
-  if (opts.integer && !Number.isInteger(v)) throw new UsageError(`${flag} expects ${what}, got '${raw}'`);
+  if (opts.integer ? !DECIMAL_INTEGER.test(raw) : !DECIMAL_NUMBER.test(raw)) {
+    const hint = opts.integer ? integerHint(raw) : /^[+-]?0[xXbBoO]/.test(raw) ? " (hexadecimal, binary and octal forms are not accepted: write it in decimal)" : "";
+    throw new UsageError(`${flag} expects ${what}, got '${raw}'${hint}`);
+  }
+  const v = Number(raw);
+  if (!Number.isFinite(v)) throw new UsageError(`${flag} expects a finite number, got '${raw}'`);
   if (opts.positive && !(v > 0)) throw new UsageError(`${flag} must be greater than 0, got '${raw}'`);
   if (opts.min !== undefined && v < opts.min) throw new UsageError(`${flag} must be at least ${opts.min}, got '${raw}'`);
+  if (opts.max !== undefined && v > opts.max) throw new UsageError(`${flag} must be at most ${grouped(opts.max)}, got '${raw}'`);
   return v;
 }
 
-/** Parses a JSON object option (task or optimizer configuration). */
+/** Parses a count option: a plain decimal integer within `range`. */
+export function parseCount(flag: string, raw: string, range: CountRange): number {
+  const v = parseNumber(flag, raw, { integer: true });
+  if (v < range.min || v > range.max) throw new UsageError(`${flag} must be from ${rangeText(range)}, got '${raw}'`);
+  return v;
+}
+
+/** Parses a seed option: a plain decimal integer that a double holds exactly (at most 2^53 - 1 in size). */
+export function parseSeed(flag: string, raw: string): number {
+  const v = parseNumber(flag, raw, { integer: true });
+  if (!Number.isSafeInteger(v)) throw new UsageError(`${flag} must be an integer from -9007199254740991 to 9007199254740991, got '${raw}'`);
+  return v;
+}
+
+/** Parses a seconds option: a decimal number from 0 (or above 0 with `positive`) to `MAX_SECONDS`. */
+export function parseSeconds(flag: string, raw: string, positive: boolean): number {
+  return parseNumber(flag, raw, { ...(positive ? { positive: true } : { min: 0 }), max: MAX_SECONDS });
+}
+
+/** Splits a comma-separated option into its trimmed, non-empty entries, at most `LIMITS.listEntries`. */
+export function parseList(flag: string, raw: string): string[] {
+  const entries = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  const { max } = LIMITS.listEntries;
+  if (entries.length > max) throw new UsageError(`${flag} lists ${grouped(entries.length)} entries; at most ${max}`);
+  return entries;
+}
+
+/** JSON options nest at most this deep (a task or optimizer config needs three levels). */
+export const MAX_JSON_DEPTH = 32;
+
+/** The nesting depth of a parsed JSON value, counted without recursion (stopping past `limit`). */
+function jsonDepth(v: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[v, 1]];
+  while (stack.length > 0) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== "object" || x === null) continue;
+    deepest = Math.max(deepest, d);
+    if (deepest > limit) return deepest;
+    for (const child of Object.values(x)) stack.push([child, d + 1]);
+  }
+  return deepest;
+}
+
+/** Parses a JSON object option (task or optimizer configuration), nested at most `MAX_JSON_DEPTH` deep. */
 export function parseJsonObject(flag: string, raw: string): Record<string, unknown> {
   let v: unknown;
   try {
@@ -30,6 +101,7 @@ export function parseJsonObject(flag: string, raw: string): Record<string, unkno
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
     throw new UsageError(`${flag} expects a JSON object such as '{"hidden":[20]}', got '${raw}'`);
   }
+  if (jsonDepth(v, MAX_JSON_DEPTH) > MAX_JSON_DEPTH) throw new UsageError(`${flag} nests deeper than ${MAX_JSON_DEPTH} levels; a configuration needs a few`);
   return v as Record<string, unknown>;
 }
 
@@ -61,24 +133,23 @@ export function parseEngine(raw: string): EngineKind {
 
 /** The `--threads` of training: worker threads of the wasm kernel that meta-trains. */
 export const TRAIN_THREADS = 2;
-export const TRAIN_THREADS_HELP = "worker threads for the wasm kernel";
+export const TRAIN_THREADS_HELP = `worker threads for the wasm kernel (${rangeText(LIMITS.threads)})`;
 
-/** Reads the `--threads` of training: a positive integer. */
+/** Reads the `--threads` of training: an integer in `LIMITS.threads`. */
 export function parseTrainThreads(raw: string): number {
-  return parseNumber("--threads", raw, { integer: true, positive: true });
+  return parseCount("--threads", raw, LIMITS.threads);
 }
 
 /** The `--threads` of the commands that use a trained optimizer (eval, run). */
 export const EVAL_THREADS: ThreadCount = "auto";
 export const EVAL_THREADS_HELP =
-  "worker threads for a learned optimizer's WebAssembly kernel, or auto: one per 4,096 coordinates, at most the machine's cores (results are the same bits on any count)";
+  `worker threads for a learned optimizer's WebAssembly kernel (${rangeText(LIMITS.threads)}), or auto: one per 4,096 coordinates, at most the machine's cores (results are the same bits on any count)`;
 
-/** Reads the `--threads` of eval and run: a positive integer or `auto`. */
+/** Reads the `--threads` of eval and run: an integer in `LIMITS.threads` or `auto`. */
 export function parseEvalThreads(v: string): ThreadCount {
-  if (v.trim() === "auto") return "auto";
-  const n = Number(v);
-  if (v.trim() === "" || !Number.isInteger(n) || n < 1) throw new UsageError(`--threads expects a positive integer or 'auto', got '${v}'`);
-  return n;
+  if (v === "auto") return "auto";
+  if (!DECIMAL_INTEGER.test(v) || Number(v) < 1) throw new UsageError(`--threads expects a positive integer or 'auto', got '${v}'${integerHint(v)}`);
+  return parseCount("--threads", v, LIMITS.threads);
 }
 
 /** The `--reduction` option of training. */
@@ -97,17 +168,23 @@ export function parseReduction(v: string): GradientReduction {
 /** Reads `--preprocess`: `none`, `logsign`, `logsign:P`, `scale:C`, or `momentum[:P[:B1,B2,...]]`. */
 export function parsePreprocessFlag(raw: string): PreprocessConfig {
   const [kind, arg, more, ...rest] = raw.split(":") as [string, string | undefined, string | undefined, ...string[]];
+  /** A number in the flag, written in decimal (the config's own checks give its range). */
+  const num = (what: string, x: string): number => {
+    if (!DECIMAL_NUMBER.test(x) || !Number.isFinite(Number(x))) throw new UsageError(`--preprocess ${raw}: ${what} expects a finite decimal number, got '${x}'`);
+    return Number(x);
+  };
   try {
     if (rest.length === 0) {
       if (kind === "none" && arg === undefined) return parsePreprocessConfig({ kind: "none" });
-      if (kind === "logsign" && more === undefined) return parsePreprocessConfig({ kind: "logSign", p: arg === undefined ? 10 : Number(arg) });
-      if (kind === "scale" && arg !== undefined && more === undefined) return parsePreprocessConfig({ kind: "scale", scale: Number(arg) });
+      if (kind === "logsign" && more === undefined) return parsePreprocessConfig({ kind: "logSign", p: arg === undefined ? 10 : num("P", arg) });
+      if (kind === "scale" && arg !== undefined && more === undefined) return parsePreprocessConfig({ kind: "scale", scale: num("C", arg) });
       if (kind === "momentum") {
-        const betas = more === undefined ? [0.9] : more.split(",").map(Number);
-        return parsePreprocessConfig({ kind: "logSignMomentum", p: arg === undefined || arg === "" ? 10 : Number(arg), betas });
+        const betas = more === undefined ? [0.9] : more.split(",").map((b) => num("each B", b));
+        return parsePreprocessConfig({ kind: "logSignMomentum", p: arg === undefined || arg === "" ? 10 : num("P", arg), betas });
       }
     }
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`--preprocess ${raw}: ${(e as Error).message}`);
   }
   throw new UsageError(`--preprocess expects none, logsign, logsign:P, scale:C or momentum[:P[:B1,B2,...]], got '${raw}'`);

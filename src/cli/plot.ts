@@ -10,6 +10,7 @@ import type { TopLevelSpec } from "vega-lite";
 import type { EvalReport } from "../eval/evaluate.ts";
 import { mergeReports, readReport } from "./format.ts";
 import { writeFileAtomic } from "../io/files.ts";
+import { checkOutputPath } from "../io/paths.ts";
 
 export interface LossFigureOptions {
   /** Figure title (default: the task, the instance count and the seed). */
@@ -102,6 +103,7 @@ export function registerPlotCommand(program: Command): void {
     .option("--title <text>", "figure title (default: task, instances and seed)")
     .option("--linear", "a linear loss axis instead of the log scale")
     .action(async (paths: string[], f: { out: string; title?: string; linear?: boolean }) => {
+      checkOutputPath(f.out, "--out");
       const merged = mergeReports(paths.map((path) => ({ path, report: readReport(path) })));
       const svg = await renderSvg(lossFigureSpec(merged, { title: f.title, linear: f.linear }));
       writeFileAtomic(f.out, new TextEncoder().encode(svg));

@@ -1,21 +1,29 @@
 /** Turns command-line names into task families and optimizer candidates, with clear errors. */
-import { taskFamily } from "../tasks/registry.ts";
+import { taskFamily, taskSpec } from "../tasks/registry.ts";
 import type { TaskFamily } from "../tasks/base.ts";
 import { candidateFor, type NamedCandidate } from "../eval/candidates.ts";
 import type { EngineKind, ThreadCount } from "../kernels/select.ts";
-import { L2oError } from "../core/errors.ts";
+import { ConfigError } from "../core/errors.ts";
 import { UsageError } from "./errors.ts";
 
-/** A task family by registry name; unknown names and bad configuration are usage errors. */
+/**
+ * A task family by registry name; unknown names and bad configuration are usage errors, the
+ * latter prefixed with `--task-config:` (the defaults a command adds are valid).
+ */
 export function resolveTaskFamily(name: string, config: Record<string, unknown>): TaskFamily {
+  try {
+    taskSpec(name);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   try {
     return taskFamily(name, config);
   } catch (e) {
-    // The registry reports a bad name or configuration as a plain Error: that is a usage
-    // error. User errors of their own class (a missing data file) keep it; anything else
-    // (a TypeError) is a bug and stays one.
-    if (e instanceof L2oError || !(e instanceof Error) || Object.getPrototypeOf(e) !== Error.prototype) throw e;
-    throw new UsageError(e.message);
+    // The registry reports a bad configuration as a plain Error, a task's own checks as a
+    // ConfigError: both are usage errors. Other user errors (a missing data file) keep their
+    // class; anything else (a TypeError) is a bug and stays one.
+    if (e instanceof ConfigError || (e instanceof Error && Object.getPrototypeOf(e) === Error.prototype)) throw new UsageError(`--task-config: ${e.message}`);
+    throw e;
   }
 }
 

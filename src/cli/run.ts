@@ -4,8 +4,10 @@ import { foldIn, key as makeKey } from "../core/rng.ts";
 import { drawInstances, runCandidate, type RunResult } from "../eval/evaluate.ts";
 import { summarizeSteps } from "../eval/stats.ts";
 import { jsonlWriter } from "../io/metrics.ts";
+import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseEngine, parseEvalThreads, parseNumber, parseTaskConfig } from "./options.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseNumber, parseSeed, parseTaskConfig } from "./options.ts";
+import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
 import { fmt } from "./format.ts";
 import { resolveTaskFamily, resolveCandidate } from "./resolve.ts";
 import { progress } from "./progress.ts";
@@ -32,10 +34,10 @@ export function registerRunCommand(program: Command): void {
     .option("--task-config <json>", "task configuration as a JSON object, e.g. '{\"hidden\":[40]}'")
     .requiredOption("--optimizer <spec>", "optimizer name (see `l2o optimizers`) or lstm:FILE")
     .option("--lr <number>", "learning rate (hand-designed optimizers; default: the optimizer's default)")
-    .option("--steps <n>", "optimization steps", "100")
-    .option("--instances <n>", "independent instances (fresh functions / runs)", "20")
-    .option("--seed <n>", "random seed", "0")
-    .option("--every <n>", "print the mean loss every n steps (default steps/10)")
+    .option("--steps <n>", `optimization steps (${rangeText(LIMITS.steps)}; steps x instances at most ${grouped(MAX_STEPS_TIMES_INSTANCES)})`, "100")
+    .option("--instances <n>", `independent instances (fresh functions / runs) (${rangeText(LIMITS.runInstances)})`, "20")
+    .option("--seed <n>", "random seed (an integer)", "0")
+    .option("--every <n>", `print the mean loss every n steps (${rangeText(LIMITS.every)}; default steps/10)`)
     .option("--out <file>", "write a JSONL log of the per-step mean loss")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
@@ -43,14 +45,20 @@ export function registerRunCommand(program: Command): void {
 }
 
 function runCommand(f: RunFlags): void {
-  const steps = parseNumber("--steps", f.steps, { integer: true, positive: true });
-  const instances = parseNumber("--instances", f.instances, { integer: true, positive: true });
-  const seed = parseNumber("--seed", f.seed, { integer: true });
-  const every = f.every === undefined ? Math.max(1, Math.round(steps / 10)) : parseNumber("--every", f.every, { integer: true, positive: true });
+  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  const steps = parseCount("--steps", f.steps, LIMITS.steps);
+  const instances = parseCount("--instances", f.instances, LIMITS.runInstances);
+  if (steps * instances > MAX_STEPS_TIMES_INSTANCES) {
+    throw new UsageError(`--steps ${steps} with --instances ${instances} keeps ${grouped(steps * instances)} losses; steps x instances may be at most ${grouped(MAX_STEPS_TIMES_INSTANCES)}`);
+  }
+  const seed = parseSeed("--seed", f.seed);
+  const every = f.every === undefined ? Math.max(1, Math.round(steps / 10)) : parseCount("--every", f.every, LIMITS.every);
   const lr = f.lr === undefined ? undefined : parseNumber("--lr", f.lr, { positive: true });
-  const family = resolveTaskFamily(f.task, parseTaskConfig(f.taskConfig));
+  const engine = parseEngine(f.engine);
   const threads = parseEvalThreads(f.threads);
-  const cand = resolveCandidate(f.optimizer, lr, parseEngine(f.engine), threads);
+  const family = resolveTaskFamily(f.task, parseTaskConfig(f.taskConfig));
+  checkInstanceMemory(family, instances, `--instances ${instances}`);
+  const cand = resolveCandidate(f.optimizer, lr, engine, threads);
   if (!cand.tune && lr !== undefined) throw new UsageError(`--lr does not apply to the learned optimizer '${f.optimizer}'`);
   const rate = cand.tune ? (cand.lr ?? lr ?? cand.defaultLr) : undefined;
   const insts = drawInstances(family, foldIn(makeKey(seed), "run"), instances);

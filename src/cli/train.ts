@@ -10,16 +10,21 @@ import { resolveEngineKind } from "../kernels/select.ts";
 import { taskSpec } from "../tasks/registry.ts";
 import { resolveMetaTrainConfig, type MetaTrainConfig } from "../meta/config.ts";
 import { runTrainJobAsync } from "../meta/job.ts";
+import { checkOutputPaths } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
+import { checkInstanceMemory, grouped, LIMITS, MAX_SECONDS, rangeText } from "./limits.ts";
 import {
   DEFAULT_ENGINE,
   DEFAULT_REDUCTION,
   ENGINE_HELP,
   parseEngine,
   parseJsonObject,
+  parseCount,
   parseNumber,
   parsePreprocessFlag,
   parseReduction,
+  parseSeconds,
+  parseSeed,
   parseTaskConfig,
   parseTrainThreads,
   REDUCTION_HELP,
@@ -67,8 +72,8 @@ interface TrainFlags {
 /** The LSTM's shortcut flags, as config fields (only those given). */
 function lstmFlags(f: TrainFlags): Record<string, unknown> {
   return {
-    ...(f.hidden !== undefined ? { hidden: parseNumber("--hidden", f.hidden, { integer: true, positive: true }) } : {}),
-    ...(f.layers !== undefined ? { layers: parseNumber("--layers", f.layers, { integer: true, positive: true }) } : {}),
+    ...(f.hidden !== undefined ? { hidden: parseCount("--hidden", f.hidden, LIMITS.hidden) } : {}),
+    ...(f.layers !== undefined ? { layers: parseCount("--layers", f.layers, LIMITS.layers) } : {}),
     ...(f.preprocess !== undefined ? { preprocess: parsePreprocessFlag(f.preprocess) } : {}),
     ...(f.outputScale !== undefined ? { outputScale: parseNumber("--output-scale", f.outputScale, { positive: true }) } : {}),
   };
@@ -114,24 +119,29 @@ function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedO
 }
 
 function metaConfig(f: TrainFlags): MetaTrainConfig {
+  // The checks of one flag, in its own name (resolveMetaTrainConfig names the config's fields).
+  if (f.metaLoss !== "sum" && f.metaLoss !== "log") throw new UsageError(`--meta-loss expects sum or log, got '${f.metaLoss}'`);
+  const horizon = parseCount("--horizon", f.horizon, LIMITS.horizon);
+  const metaLossFrom = parseCount("--meta-loss-from", f.metaLossFrom, { min: 1, max: LIMITS.horizon.max });
+  if (metaLossFrom > horizon) throw new UsageError(`--meta-loss-from must be from 1 to --horizon (${horizon}), got '${f.metaLossFrom}'`);
   try {
     return resolveMetaTrainConfig({
-      unroll: parseNumber("--unroll", f.unroll, { integer: true, positive: true }),
-      horizon: parseNumber("--horizon", f.horizon, { integer: true, positive: true }),
+      unroll: parseCount("--unroll", f.unroll, LIMITS.unroll),
+      horizon,
       metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true }),
       clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
-      epochs: parseNumber("--epochs", f.epochs, { integer: true, positive: true }),
-      horizonsPerEpoch: parseNumber("--horizons-per-epoch", f.horizonsPerEpoch, { integer: true, positive: true }),
-      metaBatch: parseNumber("--meta-batch", f.metaBatch, { integer: true, positive: true }),
-      validationTasks: parseNumber("--validation-tasks", f.validationTasks, { integer: true, positive: true }),
-      patience: parseNumber("--patience", f.patience, { integer: true, min: 0 }),
+      epochs: parseCount("--epochs", f.epochs, LIMITS.epochs),
+      horizonsPerEpoch: parseCount("--horizons-per-epoch", f.horizonsPerEpoch, LIMITS.horizonsPerEpoch),
+      metaBatch: parseCount("--meta-batch", f.metaBatch, LIMITS.metaBatch),
+      validationTasks: parseCount("--validation-tasks", f.validationTasks, LIMITS.validationTasks),
+      patience: parseCount("--patience", f.patience, LIMITS.patience),
       secondOrder: f.secondOrder === true,
       secondOrderScale: parseNumber("--second-order-scale", f.secondOrderScale, { positive: true }),
-      metaLoss: f.metaLoss as MetaTrainConfig["metaLoss"],
-      metaLossFrom: parseNumber("--meta-loss-from", f.metaLossFrom, { integer: true, positive: true }),
-      seed: parseNumber("--seed", f.seed, { integer: true }),
-      ...(f.validationSeed !== undefined ? { validationSeed: parseNumber("--validation-seed", f.validationSeed, { integer: true }) } : {}),
-      maxSeconds: parseNumber("--max-seconds", f.maxSeconds, { min: 0 }),
+      metaLoss: f.metaLoss,
+      metaLossFrom,
+      seed: parseSeed("--seed", f.seed),
+      ...(f.validationSeed !== undefined ? { validationSeed: parseSeed("--validation-seed", f.validationSeed) } : {}),
+      maxSeconds: parseSeconds("--max-seconds", f.maxSeconds, false),
     });
   } catch (e) {
     if (e instanceof UsageError) throw e;
@@ -150,24 +160,24 @@ export function registerTrainCommand(program: Command): void {
     .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
     .option("--preprocess <kind>", "LSTM: gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
     .option("--output-scale <x>", "LSTM: update = scale * LSTM output (default 0.1)")
-    .option("--hidden <n>", "LSTM: units per layer (default 20)")
-    .option("--layers <n>", "LSTM: layers (default 2)")
-    .option("--unroll <n>", "truncation length T", "20")
-    .option("--horizon <n>", "optimizee steps per sampled task", "100")
+    .option("--hidden <n>", `LSTM: units per layer (${rangeText(LIMITS.hidden)}; default 20)`)
+    .option("--layers <n>", `LSTM: layers (${rangeText(LIMITS.layers)}; default 2)`)
+    .option("--unroll <n>", `truncation length T (${rangeText(LIMITS.unroll)}; a divisor of --horizon)`, "20")
+    .option("--horizon <n>", `optimizee steps per sampled task (${rangeText(LIMITS.horizon)})`, "100")
     .option("--meta-lr <x>", "Adam learning rate on the optimizer's weights", String(0.003))
     .option("--clip <x>", "clip the meta-gradient's global norm (0: off)", "1")
-    .option("--epochs <n>", "epochs (validation after each)", "50")
-    .option("--horizons-per-epoch <n>", "sampled tasks per epoch", "20")
-    .option("--meta-batch <k>", "horizons whose meta-gradients are averaged for each update (run one after another; a divisor of --horizons-per-epoch)", "1")
-    .option("--validation-tasks <n>", "held-out tasks for validation", "4")
-    .option("--patience <n>", "stop after n epochs without improvement (0: never)", "0")
+    .option("--epochs <n>", `epochs (validation after each) (${rangeText(LIMITS.epochs)})`, "50")
+    .option("--horizons-per-epoch <n>", `sampled tasks per epoch (${rangeText(LIMITS.horizonsPerEpoch)})`, "20")
+    .option("--meta-batch <k>", `horizons whose meta-gradients are averaged for each update (run one after another; a divisor of --horizons-per-epoch) (${rangeText(LIMITS.metaBatch)})`, "1")
+    .option("--validation-tasks <n>", `held-out tasks for validation (${rangeText(LIMITS.validationTasks)})`, "4")
+    .option("--patience <n>", `stop after n epochs without improvement (0: never) (${rangeText(LIMITS.patience)})`, "0")
     .option("--second-order", "keep second-order terms (needs task Hessian-vector products)")
     .option("--second-order-scale <x>", "with --second-order, the weight of the second-order terms in (0, 1] (below 1 damps them)", "1")
     .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
-    .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1: every step, the paper's)", "1")
-    .option("--seed <n>", "random seed", "0")
-    .option("--validation-seed <n>", "draw the validation tasks from this seed instead of --seed, so that runs with different seeds are scored on the same tasks")
-    .option("--max-seconds <x>", "stop training after this many seconds (0: no limit)", "0")
+    .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1 to --horizon; 1: every step, the paper's)", "1")
+    .option("--seed <n>", "random seed (an integer)", "0")
+    .option("--validation-seed <n>", "draw the validation tasks from this seed (an integer) instead of --seed, so that runs with different seeds are scored on the same tasks")
+    .option("--max-seconds <x>", `stop training after this many seconds (0: no limit; at most ${grouped(MAX_SECONDS)}, 30 days)`, "0")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", TRAIN_THREADS_HELP, String(TRAIN_THREADS))
     .option("--reduction <kind>", REDUCTION_HELP, DEFAULT_REDUCTION)
@@ -175,6 +185,8 @@ export function registerTrainCommand(program: Command): void {
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
     .option("--init <file>", "start from a trained optimizer file (fine-tuning); its kind, architecture and settings are kept, except that --preprocess momentum:P:... may extend an LSTM logsign:P file (the new inputs' weights start at zero)")
     .action(async (f: TrainFlags) => {
+      // Every file the training will write is checked before any work starts.
+      checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
       const spec = (() => {
         try {
           return taskSpec(f.task);
@@ -188,6 +200,7 @@ export function registerTrainCommand(program: Command): void {
       const reduction = parseReduction(f.reduction);
       const kernel: KernelOptions = { engine, threads, reduction };
       const meta = metaConfig(f);
+      checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);
       const hooks = consoleTrainHooks(meta);
       const details = learnedKind(opt.kind).hasKernel

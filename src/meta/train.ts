@@ -117,6 +117,10 @@ export function* metaTrainSteps(
   checkResumable(state, cfg);
   const makeStep = opt.differentiable?.bind(opt);
   if (makeStep === undefined) throw new ConfigError(`meta-training: a '${opt.kind}' optimizer has no differentiable step to train by gradient`);
+  if (opt.initialParams !== undefined) {
+    // Trajectories start at the task's theta_0, and no estimator yet carries dL/dtheta_0 to phi.
+    throw new ConfigError(`meta-training: a '${opt.kind}' optimizer learns its initial parameters, which no gradient estimator trains yet`);
+  }
   const started = performance.now();
   const outer = outerOptimizer(cfg);
   const valid = validationInstances(family, state.validKey, cfg.validationTasks);

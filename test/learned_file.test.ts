@@ -229,13 +229,15 @@ describe("saveLearnedOptimizer / loadLearnedOptimizer (an LSTM)", () => {
     assertFormatError(() => loadLearnedOptimizer(p3, { engine: "ref" }), /'metasgd' optimizer, a kind this version of l2o does not know/);
   });
 
-  it("NaN or infinite weights are a FileFormatError", () => {
+  it("NaN or infinite weights are a FileFormatError, and saveLearnedOptimizer never writes them", () => {
     const opt = makeOpt();
     for (const v of [NaN, Infinity]) {
       const phi = somePhi(opt);
       phi[7] = v;
       const path = tmpPath();
-      saveLearnedOptimizer(path, opt, phi);
+      assert.throws(() => saveLearnedOptimizer(path, opt, phi), /refusing to write weights with a non-finite value/);
+      // Such a file, written by another program, is refused on load.
+      saveOptimizerFile(path, { phi: { flat: phi, entries: opt.phiEntries }, meta: { kind: opt.kind, config: JSON.parse(JSON.stringify(opt.config)) as Record<string, unknown> } });
       assertFormatError(() => loadLearnedOptimizer(path, { engine: "ref" }), /NaN or infinite/);
     }
   });

@@ -73,7 +73,10 @@ describe("the name rule", () => {
     assert.throws(() => resolveOptimizer("adamz"), (e: unknown) => e instanceof UnknownOptimizerError && /unknown optimizer 'adamz'.*sgd.*quadratic/.test((e as Error).message));
     assert.throws(() => resolveOptimizer("mlp:quadratic"), (e: unknown) => e instanceof FileFormatError && /holds a 'lstm' optimizer; expected kind 'mlp'/.test((e as Error).message));
     assert.throws(() => resolveOptimizer("adam@-1"), /must be greater than 0/);
-    assert.throws(() => resolveOptimizer("adam@fast"), /expects a number/);
+    assert.throws(() => resolveOptimizer("adam@fast"), /expects a decimal number/);
+    assert.throws(() => resolveOptimizer("adam@0x10"), /expects a decimal number/);
+    const r = resolveOptimizer("adam@3e-3");
+    assert.ok(r.source === "hand" && r.lr === 0.003);
     assert.throws(() => resolveOptimizer("lstm:"), L2oError);
     assert.throws(() => resolveOptimizer(join(dir, "missing.safetensors")), L2oError);
   });

@@ -334,3 +334,19 @@ describe("temporary files of interrupted writes", () => {
     assert.deepEqual(readdirSync(d).sort(), ["ck.safetensors", "ck.safetensors.tmp-notapid", `ck.safetensors.tmp-${process.ppid}`].sort());
   });
 });
+
+describe("loadCheckpoint's bounds", () => {
+  it("refuses a path that is not a regular file (a device, a directory) at once, as a MissingFileError", async () => {
+    const { MissingFileError } = await import("../src/io/files.ts");
+    const folder = mkdtempSync(join(tmpdir(), "l2o-ck-dir-"));
+    try {
+      for (const path of ["/dev/zero", folder]) {
+        const started = performance.now();
+        assert.throws(() => loadCheckpoint(path), (e: unknown) => e instanceof MissingFileError && (e as Error).message.includes(path), path);
+        assert.ok(performance.now() - started < 2000, `${path} took ${performance.now() - started} ms`);
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});

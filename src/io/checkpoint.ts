@@ -18,8 +18,9 @@
  * front, so it never looks like a tag. Round trips are exact: arrays bit for bit, numbers
  * to the last bit, names and nesting as given.
  */
-import { FileFormatError, decodeSafetensors, encodeSafetensors, setOwn, type Tensor } from "./safetensors.ts";
-import { L2O_VERSION, readFileExplained, writeFileAtomic } from "./files.ts";
+import { FileFormatError, decodeSafetensors, encodeSafetensors, setOwn, type SafetensorsContents, type Tensor } from "./safetensors.ts";
+import { L2O_VERSION, writeFileAtomic } from "./files.ts";
+import { readSafetensorsFile } from "./safetensors_file.ts";
 import { L2O_METADATA_KEY, isRecord, readL2oMetadata, strictJson } from "./format.ts";
 
 /** The `format` field of a checkpoint. */
@@ -133,7 +134,11 @@ export function encodeCheckpoint(state: CheckpointRecord): Uint8Array {
 
 /** Decodes checkpoint bytes; `source` names the file in errors (`FileFormatError`). */
 export function decodeCheckpoint(bytes: Uint8Array, source = "checkpoint"): CheckpointRecord {
-  const { tensors, metadata } = decodeSafetensors(bytes, { source, advice: ADVICE });
+  return fromContents(decodeSafetensors(bytes, { source, advice: ADVICE }), source);
+}
+
+/** The record in a decoded checkpoint file. */
+function fromContents({ tensors, metadata }: SafetensorsContents, source: string): CheckpointRecord {
   const meta = readL2oMetadata(metadata, { format: CHECKPOINT_FORMAT, maxVersion: CHECKPOINT_FORMAT_VERSION, source, advice: ADVICE });
   const fail = (problem: string): never => {
     throw new FileFormatError(`${source}: ${problem}. ${ADVICE}`, { path: source });
@@ -173,6 +178,15 @@ export function decodeCheckpoint(bytes: Uint8Array, source = "checkpoint"): Chec
   return state;
 }
 
+/**
+ * The largest checkpoint read, and its largest header: a checkpoint holds phi four times
+ * (phi, the best phi, the outer Adam's two moments), far below these. A larger file, or a
+ * path that is not a regular file (a directory, /dev/zero, a FIFO), is refused before it is
+ * read.
+ */
+const CHECKPOINT_FILE_BYTES = 1024 * 1024 * 1024;
+const CHECKPOINT_HEADER_BYTES = 16 * 1024 * 1024;
+
 /** Saves `state` to `path` atomically (creating parent directories). */
 export function saveCheckpoint(path: string, state: CheckpointRecord): void {
   writeFileAtomic(path, encodeCheckpoint(state));
@@ -183,6 +197,12 @@ export function saveCheckpoint(path: string, state: CheckpointRecord): void {
  * file of another kind, or one from a newer l2o throws `FileFormatError`.
  */
 export function loadCheckpoint(path: string): CheckpointRecord {
-  const bytes = readFileExplained(path, "checkpoint", "Check the path, or start the run without resuming.");
-  return decodeCheckpoint(bytes, path);
+  const contents = readSafetensorsFile(path, {
+    what: "checkpoint",
+    hint: "Check the path, or start the run without resuming.",
+    advice: ADVICE,
+    maxFileBytes: CHECKPOINT_FILE_BYTES,
+    maxHeaderBytes: CHECKPOINT_HEADER_BYTES,
+  });
+  return fromContents(contents, path);
 }

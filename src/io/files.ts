@@ -116,20 +116,3 @@ export class MissingFileError extends L2oError {
   override readonly name = "MissingFileError";
 }
 
-/**
- * Reads a whole file. A missing file throws an `Error` that names the path and what kind
- * of file was expected (`what`, e.g. "optimizer file"), with the system error as `cause`.
- */
-export function readFileExplained(path: string, what: string, hint: string): Uint8Array {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") throw new MissingFileError(`${what} not found: ${path}. ${hint}`, { cause: e });
-    if (code === "EISDIR") throw new MissingFileError(`${what} ${path} is a directory, not a file. ${hint}`, { cause: e });
-    if (code === "EACCES" || code === "EPERM") {
-      throw new MissingFileError(`${what} ${path} cannot be read (permission denied): check its permissions.`, { cause: e });
-    }
-    throw e;
-  }
-}

@@ -39,7 +39,10 @@ export function pretrainedNames(): string[] {
 
 function parseRate(spec: string, raw: string): number {
   const v = Number(raw);
-  if (raw.trim() === "" || !Number.isFinite(v)) throw new UnknownOptimizerError(`the learning rate in '${spec}' expects a number, got '${raw}'`);
+  // Decimal only: Number() would also read "0x10" or " 1 ".
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw) || !Number.isFinite(v)) {
+    throw new UnknownOptimizerError(`the learning rate in '${spec}' expects a decimal number, got '${raw}'`);
+  }
   if (!(v > 0)) throw new UnknownOptimizerError(`the learning rate in '${spec}' must be greater than 0, got '${raw}'`);
   return v;
 }

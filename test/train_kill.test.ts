@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadLearnedOptimizer } from "../src/learned/file.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
+import { logLines } from "./log_lines.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(REPO, "bin", "l2o.js");
@@ -76,15 +77,6 @@ const phiBits = (path: string): number[] => {
   return Array.from(new Uint32Array(phi.buffer, phi.byteOffset, phi.length));
 };
 
-/** A log's lines without their wall-clock times. */
-const logLines = (path: string): string[] =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => {
-      const { time: _t, ...rest } = JSON.parse(l) as Record<string, unknown>;
-      return JSON.stringify(rest);
-    });
 
 /** Lock files and temporaries left in `d`. */
 const leftovers = (d: string): string[] => readdirSync(d).filter((n) => /\.lock|\.tmp-/.test(n));

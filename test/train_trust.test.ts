@@ -25,6 +25,7 @@ import { loadCheckpoint, saveCheckpoint, type CheckpointRecord, type CheckpointV
 import { removeStaleTemps, writeFileAtomic } from "../src/io/files.ts";
 import { acquireLock, acquireLocks, EMPTY_LOCK_GRACE_MS, FileLockedError } from "../src/io/lock.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
+import { logLines } from "./log_lines.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-train-trust-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,15 +56,6 @@ function job(d: string, c: Partial<MetaTrainConfig> = {}, extra: Partial<TrainJo
   };
 }
 
-/** A log's lines without their wall-clock times. */
-const logLines = (path: string): string[] =>
-  readFileSync(path, "utf8")
-    .split("\n")
-    .filter((l) => l !== "")
-    .map((l) => {
-      const { time: _t, ...rest } = JSON.parse(l) as Record<string, unknown>;
-      return JSON.stringify(rest);
-    });
 
 const outPhi = (path: string): number[] => bits(loadLearnedOptimizer(path, { engine: "ref" }).phi);
 

@@ -138,6 +138,14 @@ describe("l2o train --optimizer mlp", () => {
     assertInputError(asLstm, /holds a 'mlp' optimizer; expected kind 'lstm'/, "an mlp file as lstm:");
     assert.equal(init.code, 0, init.stderr);
     assert.equal(loadLearnedOptimizer(join(dir, "train", "mlp2.safetensors")).meta.training.init, M);
+    // --init takes names by the same rule: a shipped optimizer by its plain name; a hand-designed name is refused.
+    const [shipped, hand] = await Promise.all([
+      l2o(...base, "--init", "quadratic", "--meta-lr", "1e-9", "--epochs", "1", "--out", join(dir, "train", "from-shipped.safetensors")),
+      l2o(...base, "--init", "adam", "--out", join(dir, "train", "never-hand.safetensors")),
+    ]);
+    assert.equal(shipped.code, 0, shipped.stderr);
+    assert.equal(loadLearnedOptimizer(join(dir, "train", "from-shipped.safetensors")).optimizer.kind, "lstm");
+    assertInputError(hand, /--init adam names a hand-designed optimizer/, "--init adam");
   });
 });
 

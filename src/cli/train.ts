@@ -1,6 +1,6 @@
 /** `l2o train`: meta-train a learned optimizer of any trainable kind on a task family and save it to one file. */
 import type { Command } from "commander";
-import { loadLearnedOptimizer } from "../learned/file.ts";
+import { resolveOptimizer } from "../learned/resolve.ts";
 import type { KernelOptions } from "../learned/kernel_options.ts";
 import { LEARNED_KIND_NAMES, learnedKind } from "../learned/registry.ts";
 import { extendPreprocessing } from "../learned/lstm/widen.ts";
@@ -103,7 +103,10 @@ function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedO
   }
   const fixed = [...Object.keys(shortcuts).filter((k) => k !== "preprocess"), ...(f.optimizerConfig !== undefined ? ["optimizerConfig"] : [])];
   if (fixed.length > 0) throw new UsageError(`--init ${f.init} fixes the architecture and output scale; drop ${fixed.map(flagName).join(", ")}`);
-  const loaded = loadLearnedOptimizer(f.init, kernel);
+  // The one name rule: a shipped name (`--init quadratic`), a path, or KIND:FILE.
+  const resolved = resolveOptimizer(f.init, kernel);
+  if (resolved.source !== "file") throw new UsageError(`--init ${f.init} names a hand-designed optimizer; give a trained optimizer file`);
+  const loaded = resolved.loaded;
   showWarnings(loaded);
   const kind = learnedKind(loaded.optimizer.kind);
   if (f.optimizer !== undefined && f.optimizer !== kind.kind) throw new UsageError(`--init ${f.init} holds a '${kind.kind}' optimizer, not --optimizer ${f.optimizer}`);

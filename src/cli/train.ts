@@ -34,6 +34,8 @@ import {
 import { resolveTaskFamily, showWarnings } from "./resolve.ts";
 import { consoleTrainHooks, reportInterrupted } from "./train_progress.ts";
 import { stopOnSignals } from "./signals.ts";
+import { checkTensorboardDir } from "../io/tensorboard.ts";
+import { composeHooks, tensorboardTrainHooks } from "./train_tensorboard.ts";
 
 interface TrainFlags {
   task: string;
@@ -67,6 +69,7 @@ interface TrainFlags {
   checkpoint?: string;
   log?: string;
   init?: string;
+  tensorboard?: string;
 }
 
 /** The LSTM's shortcut flags, as config fields (only those given). */
@@ -186,10 +189,12 @@ export function registerTrainCommand(program: Command): void {
     .option("--reduction <kind>", REDUCTION_HELP, DEFAULT_REDUCTION)
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
+    .option("--tensorboard <dir>", "also write TensorBoard event files to this folder (meta_loss per meta-iteration, validation per epoch; flushed after every epoch)")
     .option("--init <file>", "start from a trained optimizer file (fine-tuning); its kind, architecture and settings are kept, except that --preprocess momentum:P:... may extend an LSTM logsign:P file (the new inputs' weights start at zero)")
     .action(async (f: TrainFlags) => {
       // Every file the training will write is checked before any work starts.
       checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
+      if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = (() => {
         try {
           return taskSpec(f.task);
@@ -205,7 +210,7 @@ export function registerTrainCommand(program: Command): void {
       const meta = metaConfig(f);
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);
-      const hooks = consoleTrainHooks(meta);
+      const hooks = composeHooks(consoleTrainHooks(meta), f.tensorboard === undefined ? undefined : tensorboardTrainHooks(f.tensorboard));
       const details = learnedKind(opt.kind).hasKernel
         ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) }
         : {};

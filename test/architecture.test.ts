@@ -29,7 +29,8 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   // meta's validation reuses eval's instances and rollout.
   meta: ["core", "io", "kernels", "data", "tasks", "optimizers", "learned", "eval"],
   eval: ["core", "tasks", "optimizers", "learned", "kernels"],
-  adapters: ["learned", "io", "core", "optimizers"],
+  // taskFromModel makes a TaskFamily (tasks' types and nothing else); the optimizer adapters drive learned optimizers.
+  adapters: ["learned", "io", "core", "optimizers", "tasks"],
   cli: "*",
   viz: "*",
 };

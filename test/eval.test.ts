@@ -17,7 +17,7 @@ import {
   type Instance,
 } from "../src/eval/evaluate.ts";
 import { poolReports } from "../src/eval/pool.ts";
-import { lossFigureSpec, lossPoints } from "../src/cli/plot.ts";
+import { lossFigureSpec, lossPoints } from "../src/viz/eval_figure.ts";
 import { withoutRepeats } from "../src/eval/pool.ts";
 import { resolveCandidate } from "../src/cli/resolve.ts";
 

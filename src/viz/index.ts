@@ -1,0 +1,19 @@
+/**
+ * Figures, for the CLI and the dashboard alike: an evaluation report's losses and a training
+ * log's meta-loss and validation score as SVG text (vega-lite, no canvas), and SVG as PNG.
+ */
+export { evalFigureSvg, lossFigureSpec, lossPoints, seriesLabel, type LossFigureOptions, type LossPoint } from "./eval_figure.ts";
+export { runningMean, trainingFigureSpec, trainingFigureSvg, TRAINING_SERIES, type TrainingFigureOptions } from "./training_figure.ts";
+export {
+  figureInputKind,
+  FigureInputError,
+  parseTrainingLog,
+  trainingSeries,
+  TRAINING_SERIES_NAMES,
+  type FigureInputKind,
+  type SeriesPoint,
+  type TrainingLogRecord,
+  type TrainingSeries,
+} from "./training_log.ts";
+export { FIGURE_FONT, renderSvg, SERIES_COLORS } from "./render.ts";
+export { fontSetup, svgToPng, type PngOptions } from "./png.ts";

@@ -219,16 +219,19 @@ describe("loading is bounded", () => {
 describe("the shipped optimizers, re-saved with hashes", () => {
   /**
    * SHA-256 of each shipped file's data section (all its tensors, in file order), computed
-   * before the files were re-saved with hashes: their weights are the very bytes they were.
+   * before the files were re-saved with hashes, and kept through their renames and the lineage
+   * added to their metadata: their weights are the very bytes they were. (`mnist` was
+   * `mnist-momentum-scratch`, `lineage/mnist-paper` was `mnist`, `lineage/quadratic-100steps`
+   * and `-200steps` were `quadratic-h100` and `-h200`.)
    */
   const DATA_SHA256: Readonly<Record<string, string>> = {
-    "mnist-damped": "a687b42993660a1684af2b079cc066466e3fb02160db2d7227bb8043d7c68ac1",
-    "mnist-late": "bfeb46c4bea6b1bbc1ae162198394d56ba2dbc84585e46fb11ea30c2d5242fc9",
-    "mnist-momentum-scratch": "9ff47f8ce6a5137f35db9fe61eecff02b403b019b2e420881fbc62d8420f6deb",
-    "mnist-momentum": "ae6d338cfafb9b1f35f31307372b92dfe7d9d673f0311377f73c1b86c7a71ec9",
-    mnist: "6c284dc783d1c0eef743a6c2a6f56716f961a4da9dfc18da6a2f0200df9bd586",
-    "quadratic-h100": "f0c98567d93fe40433e538bc51935c0a6fde400d776d17c644d81970fa93c7a2",
-    "quadratic-h200": "c19b1fda1517868c37a0118c75561ba734c190d3598d9fe186c58f5044e617cb",
+    "lineage/mnist-damped": "a687b42993660a1684af2b079cc066466e3fb02160db2d7227bb8043d7c68ac1",
+    "lineage/mnist-late": "bfeb46c4bea6b1bbc1ae162198394d56ba2dbc84585e46fb11ea30c2d5242fc9",
+    mnist: "9ff47f8ce6a5137f35db9fe61eecff02b403b019b2e420881fbc62d8420f6deb",
+    "lineage/mnist-momentum": "ae6d338cfafb9b1f35f31307372b92dfe7d9d673f0311377f73c1b86c7a71ec9",
+    "lineage/mnist-paper": "6c284dc783d1c0eef743a6c2a6f56716f961a4da9dfc18da6a2f0200df9bd586",
+    "lineage/quadratic-100steps": "f0c98567d93fe40433e538bc51935c0a6fde400d776d17c644d81970fa93c7a2",
+    "lineage/quadratic-200steps": "c19b1fda1517868c37a0118c75561ba734c190d3598d9fe186c58f5044e617cb",
     quadratic: "542a262dc421329f0219cd17f98f1f735250ab79d1ad3ee1d36e0ec632e143c2",
   };
   for (const [name, want] of Object.entries(DATA_SHA256)) {

@@ -13,6 +13,7 @@ import { PRETRAINED_DIR, loadLearnedOptimizer, resolveOptimizerPath, saveLearned
 import { FileFormatError, decodeSafetensors } from "../src/io/safetensors.ts";
 import { MissingFileError } from "../src/io/files.ts";
 import { saveOptimizerFile } from "../src/io/optimizer_file.ts";
+import { pretrainedNames } from "../src/learned/pretrained.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-learned-file-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -244,9 +245,10 @@ describe("saveLearnedOptimizer / loadLearnedOptimizer (an LSTM)", () => {
 });
 
 describe("the shipped optimizers", () => {
-  const names = readdirSync(PRETRAINED_DIR).filter((f) => f.endsWith(".safetensors")).map((f) => f.slice(0, -".safetensors".length));
-  it("are the eight the docs describe", () => {
-    assert.deepEqual(names.sort(), ["mnist", "mnist-damped", "mnist-late", "mnist-momentum", "mnist-momentum-scratch", "quadratic", "quadratic-h100", "quadratic-h200"]);
+  const names = pretrainedNames();
+  it("are one per task under its plain name, and the six they descend from under lineage/", () => {
+    assert.deepEqual(names, ["mnist", "quadratic", "lineage/mnist-damped", "lineage/mnist-late", "lineage/mnist-momentum", "lineage/mnist-paper", "lineage/quadratic-100steps", "lineage/quadratic-200steps"]);
+    assert.deepEqual(readdirSync(PRETRAINED_DIR).filter((f) => f.endsWith(".safetensors")).sort(), ["mnist.safetensors", "quadratic.safetensors"]);
   });
   for (const name of names) {
     it(`pretrained/${name} loads, with finite weights, its training recorded and the validation it was kept for`, () => {
@@ -254,7 +256,7 @@ describe("the shipped optimizers", () => {
       assert.equal(phi.length, optimizer.phiSize);
       assert.ok(phi.every(Number.isFinite));
       const training = meta.training as Record<string, unknown>;
-      assert.equal(training.task, name.startsWith("mnist") ? "mnist-mlp" : "quadratic");
+      assert.equal(training.task, name.replace("lineage/", "").startsWith("mnist") ? "mnist-mlp" : "quadratic");
       assert.equal(typeof training.seed, "number");
       const validation = meta.validation as Record<string, unknown>;
       assert.ok(Number.isFinite(validation.score) && Number.isInteger(validation.epoch), JSON.stringify(validation));
@@ -263,9 +265,9 @@ describe("the shipped optimizers", () => {
 });
 
 describe("loadLearnedOptimizer's default engine", () => {
-  /** Three updates of pretrained/mnist-momentum on 37 coordinates, concatenated. */
+  /** Three updates of pretrained/lineage/mnist-momentum on 37 coordinates, concatenated. */
   function updates(engine?: EngineKind): Float32Array {
-    const { optimizer, phi } = engine === undefined ? loadLearnedOptimizer("pretrained/mnist-momentum") : loadLearnedOptimizer("pretrained/mnist-momentum", { engine });
+    const { optimizer, phi } = engine === undefined ? loadLearnedOptimizer("pretrained/lineage/mnist-momentum") : loadLearnedOptimizer("pretrained/lineage/mnist-momentum", { engine });
     const lay = new ParamLayout([{ name: "w", shape: [37] }]);
     const tx = optimizer.optFn(phi, lay);
     const out = new Float32Array(3 * 37);

@@ -16,12 +16,15 @@ import { registerEvalCommand } from "./eval.ts";
 import { registerCompareCommand } from "./compare.ts";
 import { registerPlotCommand } from "./plot.ts";
 import { registerDemoCommand } from "./demo.ts";
+import { registerInfoCommand } from "./info.ts";
+import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
 
 const program = new Command();
 program
   .name("l2o")
   .description("Learned optimizers: meta-train coordinatewise LSTM optimizers and compare them with tuned baselines.")
+  .version(L2O_VERSION, "-V, --version", "print the l2o version")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride();
 
@@ -32,6 +35,7 @@ registerEvalCommand(program);
 registerCompareCommand(program);
 registerPlotCommand(program);
 registerDemoCommand(program);
+registerInfoCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -48,11 +48,12 @@ export interface LoadedLearnedOptimizer<O extends LearnedOptimizer = LearnedOpti
 export const PRETRAINED_DIR = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "pretrained");
 
 /**
- * Resolves `pretrained/NAME` to the shipped file and adds `.safetensors` when the bare path
- * does not exist; other paths are taken relative to the working directory.
+ * Resolves `pretrained/NAME` (and `pretrained/lineage/NAME`, the earlier files a shipped one
+ * descends from) to the shipped file and adds `.safetensors` when the bare path does not
+ * exist; other paths are taken relative to the working directory.
  */
 export function resolveOptimizerPath(spec: string): string {
-  const m = /^pretrained\/([A-Za-z0-9_-]+)(\.safetensors)?$/.exec(spec);
+  const m = /^pretrained\/((?:lineage\/)?[A-Za-z0-9_-]+)(\.safetensors)?$/.exec(spec);
   if (m) return join(PRETRAINED_DIR, `${m[1]}.safetensors`);
   const p = resolve(spec);
   if (!existsSync(p) && existsSync(`${p}.safetensors`)) return `${p}.safetensors`;

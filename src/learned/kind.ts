@@ -19,4 +19,11 @@ export interface LearnedKind {
    * checked: a bad one throws `ConfigError`). `kernel` picks the kernel where the kind has one.
    */
   build(config: unknown, kernel?: KernelOptions): LearnedOptimizer;
+  /** Its architecture and what it reads, in words, for `l2o info` (config as `build` accepts it). */
+  describe(config: unknown): KindDescription;
+}
+
+export interface KindDescription {
+  readonly architecture: string;
+  readonly inputs: string;
 }

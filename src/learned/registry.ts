@@ -4,7 +4,7 @@
  * line here.
  */
 import { ConfigError } from "../core/errors.ts";
-import { handFromConfig } from "./hand.ts";
+import { handFromConfig, resolveHandConfig } from "./hand.ts";
 import type { LearnedKind } from "./kind.ts";
 import { LSTM_KIND } from "./lstm/kind.ts";
 import { MLP_KIND } from "./mlp/kind.ts";
@@ -15,6 +15,11 @@ const HAND_KIND: LearnedKind = {
   hasKernel: false,
   limits: {},
   build: (config) => handFromConfig(config),
+  describe(config) {
+    const c = resolveHandConfig(config);
+    const options = c.options === undefined ? "" : ` ${JSON.stringify(c.options)}`;
+    return { architecture: `${c.optimizer} at learning rate ${c.lr}${options} (no learned weights)`, inputs: "the gradient" };
+  },
 };
 
 /** Every kind, in a fixed order. */

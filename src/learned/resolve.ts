@@ -3,19 +3,22 @@
  *
  * 1. a registered hand-designed name (`adam`, `nag`), optionally at a fixed rate (`adam@0.01`);
  * 2. else a pretrained name (`quadratic` or `pretrained/quadratic`: a file shipped in
- *    `pretrained/`);
+ *    `pretrained/`; `lineage/mnist-paper` for the earlier files under `pretrained/lineage/`);
  * 3. else a path to an optimizer file (`.safetensors` may be left off).
  *
  * A file resolves to the kind it records. `KIND:NAME` (`lstm:pretrained/quadratic`,
  * `lstm:runs/q.safetensors`) resolves NAME by rules 2 and 3 and insists on that kind.
  */
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { L2oError } from "../core/errors.ts";
 import { OPTIMIZER_NAMES, optimizerSpec, type OptimizerSpec } from "../optimizers/registry.ts";
 import { loadLearnedOptimizer, PRETRAINED_DIR, resolveOptimizerPath, type LoadedLearnedOptimizer } from "./file.ts";
 import type { KernelOptions } from "./kernel_options.ts";
 import { LEARNED_KIND_NAMES } from "./registry.ts";
+import { isPretrainedName, pretrainedHint, pretrainedNames } from "./pretrained.ts";
+
+export { pretrainedNames };
 
 /** A name that names nothing: not an optimizer, not a pretrained file, not a file. */
 export class UnknownOptimizerError extends L2oError {
@@ -27,15 +30,6 @@ export type ResolvedOptimizer =
   | { readonly source: "hand"; readonly spec: OptimizerSpec; readonly lr?: number }
   /** An optimizer file of any kind. */
   | { readonly source: "file"; readonly loaded: LoadedLearnedOptimizer };
-
-/** The names of the shipped optimizers (files in `pretrained/`), sorted. */
-export function pretrainedNames(): string[] {
-  if (!existsSync(PRETRAINED_DIR)) return [];
-  return readdirSync(PRETRAINED_DIR)
-    .filter((f) => f.endsWith(".safetensors"))
-    .map((f) => f.slice(0, -".safetensors".length))
-    .sort();
-}
 
 function parseRate(spec: string, raw: string): number {
   const v = Number(raw);
@@ -53,10 +47,14 @@ function parseRate(spec: string, raw: string): number {
  * that loading it says which file is missing.
  */
 function fileFor(name: string): string | null {
-  if (/^[A-Za-z0-9_-]+$/.test(name) && pretrainedNames().includes(name)) return join(PRETRAINED_DIR, `${name}.safetensors`);
+  if (isPretrainedName(name)) return join(PRETRAINED_DIR, `${name}.safetensors`);
   const p = resolveOptimizerPath(name);
+  if (existsSync(p)) return p;
+  // A missing file that a shipped optimizer's name explains says so, rather than "not found".
+  const hint = pretrainedHint(name);
+  if (hint !== undefined) throw new UnknownOptimizerError(`no optimizer file '${name}': ${hint}`);
   const looksLikePath = /[\\/]/.test(name) || name.endsWith(".safetensors");
-  return looksLikePath || existsSync(p) ? p : null;
+  return looksLikePath ? p : null;
 }
 
 function notFound(spec: string, name: string, kind?: string): never {

@@ -1,5 +1,5 @@
 /** The `mlp` entry of the learned-optimizer registry. */
-import type { LearnedKind } from "../kind.ts";
+import type { KindDescription, LearnedKind } from "../kind.ts";
 import { MLP_LIMITS, resolveMlpOptimizerConfig } from "./config.ts";
 import { mlpOptimizer } from "./optimizer.ts";
 
@@ -10,4 +10,11 @@ export const MLP_KIND: LearnedKind = {
   hasKernel: false,
   limits: MLP_LIMITS,
   build: (config: unknown) => mlpOptimizer(resolveMlpOptimizerConfig(config)),
+  describe(config: unknown): KindDescription {
+    const c = resolveMlpOptimizerConfig(config);
+    return {
+      architecture: `${c.hiddenLayers} hidden layers x ${c.hidden} units; step = direction x exp(${c.expMult} x magnitude) x ${c.stepMult}`,
+      inputs: `the parameter, the gradient and its moving averages at ${c.decays.join(", ")}, each normalised per tensor`,
+    };
+  },
 };

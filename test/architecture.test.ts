@@ -31,6 +31,8 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   eval: ["core", "tasks", "optimizers", "learned", "kernels"],
   // taskFromModel makes a TaskFamily (tasks' types and nothing else); the optimizer adapters drive learned optimizers.
   adapters: ["learned", "io", "core", "optimizers", "tasks"],
+  // The local dashboard serves logs and reports: it reads report types and draws with viz.
+  dashboard: ["core", "eval", "viz"],
   cli: "*",
   viz: "*",
 };

@@ -16,9 +16,11 @@ import { registerEvalCommand } from "./eval.ts";
 import { registerCompareCommand } from "./compare.ts";
 import { registerPlotCommand } from "./plot.ts";
 import { registerDemoCommand } from "./demo.ts";
+import { registerDashboardCommand } from "./dashboard.ts";
 import { registerInfoCommand } from "./info.ts";
 import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
+import { isTaskModulePath, loadTaskModule } from "./user_task.ts";
 
 const program = new Command();
 program
@@ -35,7 +37,15 @@ registerEvalCommand(program);
 registerCompareCommand(program);
 registerPlotCommand(program);
 registerDemoCommand(program);
+registerDashboardCommand(program);
 registerInfoCommand(program);
+
+// A --task that names a module of the user's (./my-task.ts) is imported before its command
+// runs, so that the commands resolve it synchronously (src/cli/user_task.ts).
+program.hook("preAction", async (_program, command) => {
+  const task: unknown = command.opts().task;
+  if (typeof task === "string" && isTaskModulePath(task)) await loadTaskModule(task);
+});
 
 try {
   await program.parseAsync(process.argv);

@@ -37,8 +37,11 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   viz: "*",
 };
 
-/** Files directly in src/ that may import anything (the public entry point, ambient declarations). */
-const TOP_LEVEL_FILES: readonly string[] = ["src/index.ts", "src/webassembly.d.ts"];
+/**
+ * Files directly in src/ that may import anything: the public entry points (`browser.ts`, the
+ * entry for browsers, must reach no Node module: test/browser_bundle.test.ts), ambient declarations.
+ */
+const TOP_LEVEL_FILES: readonly string[] = ["src/index.ts", "src/browser.ts", "src/webassembly.d.ts"];
 
 /**
  * Most lines a file under src/ may have. `src/kernels/` is exempt: its numeric kernels and their

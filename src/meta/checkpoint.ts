@@ -240,6 +240,12 @@ export function checkRunRecord(recorded: CheckpointValue | undefined, current: R
   };
   const d = differ(recorded, current, "");
   if (d === undefined) return undefined;
+  if (d.path === "taskModuleSha256") {
+    throw new ConfigError(
+      `${source} was made with another version of the task module: its file's SHA-256 was ${show(d.was)}, it is now ${show(d.now)}; ` +
+        `restore the module as it was, or start a new run with another checkpoint path`,
+    );
+  }
   throw new ConfigError(
     `${source} belongs to another run: it was made with ${d.path} ${show(d.was)}, this run has ${show(d.now)}; ` +
       `resume with the same settings (only ${RESUME_MAY_CHANGE.join(", ")} and the file paths may change), or start a new run with another checkpoint path`,

@@ -7,7 +7,6 @@ import { extendPreprocessing } from "../learned/lstm/widen.ts";
 import type { LstmOptimizer } from "../learned/lstm/optimizer.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
 import { resolveEngineKind } from "../kernels/select.ts";
-import { taskSpec } from "../tasks/registry.ts";
 import { resolveMetaTrainConfig, type MetaTrainConfig } from "../meta/config.ts";
 import { runTrainJobAsync } from "../meta/job.ts";
 import { checkOutputPaths } from "../io/paths.ts";
@@ -31,7 +30,7 @@ import {
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
 } from "./options.ts";
-import { resolveTaskFamily, showWarnings } from "./resolve.ts";
+import { resolveTaskFamily, resolveTrainingTask, showWarnings } from "./resolve.ts";
 import { consoleTrainHooks, reportInterrupted } from "./train_progress.ts";
 import { stopOnSignals } from "./signals.ts";
 import { checkTensorboardDir } from "../io/tensorboard.ts";
@@ -98,7 +97,7 @@ function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedO
       throw new UsageError(`${Object.keys(shortcuts).map(flagName).join(", ")} configure --optimizer lstm; give a ${kind.kind} optimizer's settings in --optimizer-config`);
     }
     const config = {
-      ...(taskSpec(f.task).training.optimizer[kind.kind] ?? {}),
+      ...(resolveTrainingTask(f.task).training.optimizer[kind.kind] ?? {}),
       ...(f.optimizerConfig !== undefined ? parseJsonObject("--optimizer-config", f.optimizerConfig) : {}),
       ...shortcuts,
     };
@@ -159,7 +158,7 @@ export function registerTrainCommand(program: Command): void {
   program
     .command("train")
     .description("meta-train a learned optimizer (an LSTM by default) on a task family and save it to one file")
-    .requiredOption("--task <name>", "task family to train on (see `l2o tasks`)")
+    .requiredOption("--task <name>", "task family to train on (see `l2o tasks`), or a module of your own: ./my-task.ts (.ts, .mts, .js, .mjs) whose default export is a TaskFamily or a function from --task-config to one, with an optional `training` export of defaults; a checkpoint resumes only with the same module file")
     .option("--task-config <json>", "task configuration (JSON object) over the task's training defaults; quadratic's is {\"instances\":128}")
     .requiredOption("--out <file>", "where to save the trained optimizer (.safetensors)")
     .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
@@ -195,13 +194,7 @@ export function registerTrainCommand(program: Command): void {
       // Every file the training will write is checked before any work starts.
       checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
-      const spec = (() => {
-        try {
-          return taskSpec(f.task);
-        } catch (e) {
-          throw new UsageError((e as Error).message);
-        }
-      })();
+      const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...parseTaskConfig(f.taskConfig) });
       const engine = parseEngine(f.engine);
       const threads = parseTrainThreads(f.threads);
@@ -211,16 +204,17 @@ export function registerTrainCommand(program: Command): void {
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);
       const hooks = composeHooks(consoleTrainHooks(meta), f.tensorboard === undefined ? undefined : tensorboardTrainHooks(f.tensorboard));
-      const details = learnedKind(opt.kind).hasKernel
-        ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) }
-        : {};
+      const details = {
+        ...spec.details,
+        ...(learnedKind(opt.kind).hasKernel ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) } : {}),
+      };
       // SIGINT/SIGTERM: stop at the next horizon, checkpoint, show the cursor, exit 130/143.
       const signals = stopOnSignals();
       let run;
       try {
         run = await runTrainJobAsync({
           optimizer: opt,
-          task: f.task,
+          task: spec.record,
           family,
           meta,
           out: f.out,

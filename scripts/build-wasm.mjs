@@ -2,8 +2,10 @@
 // (devDependency `assemblyscript`; nothing is downloaded). Run by `postinstall` and by
 // `npm run build:wasm`. Pass --text to also write the .wat text beside each binary.
 //
-// The module imports one shared memory (env.memory) so that an instance per worker thread can
-// work on the same SharedArrayBuffer; the host creates that memory with the size it needs.
+// The LSTM module imports one shared memory (env.memory) so that an instance per worker thread
+// can work on the same SharedArrayBuffer; the host creates that memory with the size it needs.
+// build/web/lstm.wasm is the same source with an unshared memory, for one thread: what a
+// browser page runs without the cross-origin isolation that shared memory needs there.
 //
 // The numbers the kernels share with their hosts live in assembly/layout.ts. After a build,
 // build/layout.sha256 records the hash of the layout.ts it was compiled from, so that
@@ -49,6 +51,13 @@ const lstmFlags = [
 ];
 
 /**
+ * The single-thread build for browsers (build/web/): the plain-SIMD flags without
+ * `--sharedMemory`. `--enable threads` stays, for the kernels' atomic chunk counters, which
+ * WebAssembly allows on an unshared memory; the numeric code and its bits are the same.
+ */
+const lstmWebFlags = lstmFlags.filter((f) => f !== "--sharedMemory");
+
+/**
  * The MLP task's kernels (assembly/mlp.ts) run on the calling thread only, on a memory of
  * their own, and without fused multiply-adds so that they give the same bits on every CPU.
  */
@@ -73,6 +82,7 @@ const rulesFlags = mlpFlags;
 const targets = [
   { entry: "assembly/lstm.ts", out: "build/lstm.wasm", flags: lstmFlags },
   { entry: "assembly/lstm.ts", out: "build/lstm_fma.wasm", flags: [...lstmFlags, "--enable", "relaxed-simd"] },
+  { entry: "assembly/lstm.ts", out: "build/web/lstm.wasm", flags: lstmWebFlags },
   { entry: "assembly/mlp.ts", out: "build/mlp.wasm", flags: mlpFlags },
   { entry: "assembly/rules.ts", out: "build/rules.wasm", flags: rulesFlags },
 ];
@@ -86,7 +96,7 @@ try {
   process.exit(0);
 }
 
-mkdirSync(outDir, { recursive: true });
+mkdirSync(join(outDir, "web"), { recursive: true });
 const t0 = performance.now();
 for (const t of targets) {
   const args = [t.entry, "-o", t.out, ...t.flags];

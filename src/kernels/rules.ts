@@ -9,9 +9,12 @@
  * fresh arrays. `post`, when given, multiplies each update (once rounded to float32) by `post`
  * in the same pass: the same bits as chaining `scale(post)` after the rule.
  * test/rules.test.ts asserts that both engines agree bit for bit.
+ *
+ * The compiled rules come from `source.ts` (in Node, `build/rules.wasm`; in a browser page,
+ * the bytes the page fetched); nothing here imports a Node module.
  */
-import { readFileSync } from "node:fs";
 import { L2oError } from "../core/errors.ts";
+import { kernelBytes, kernelLocation, kernelSourceGeneration } from "./source.ts";
 
 export type RuleEngine = "ts" | "wasm";
 export const RULE_ENGINES: readonly RuleEngine[] = ["wasm", "ts"];
@@ -130,7 +133,7 @@ export const TS_RULES: RuleKernels = {
   },
 };
 
-/** Where the compiled rules are expected. */
+/** Where the compiled rules are expected in Node. */
 export const RULES_WASM_URL = new URL("../../build/rules.wasm", import.meta.url);
 
 /** The WebAssembly rules were asked for but `build/rules.wasm` is not there. */
@@ -154,6 +157,8 @@ interface RuleExports {
 }
 
 const PAGE = 65536;
+/** The compiled rules' file under build/ (one build serves Node and browsers: no shared memory). */
+const RULES_FILE = "rules.wasm";
 
 /**
  * Below this many coordinates the WebAssembly rules hand the call to the TypeScript ones
@@ -172,12 +177,10 @@ export const WASM_RULES_MIN_LENGTH = 32;
  * (default: the 4 GiB WebAssembly allows).
  */
 export function createWasmRules(maxPages = 65536): RuleKernels {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(RULES_WASM_URL);
-  } catch {
+  const bytes = kernelBytes(RULES_FILE);
+  if (bytes === undefined) {
     throw new RuleKernelUnavailableError(
-      `optimizer rules: ${RULES_WASM_URL.pathname} not found; run \`npm run build:wasm\`, or use the TypeScript rules (engine 'ts')`,
+      `optimizer rules: ${kernelLocation(RULES_FILE)} not found; run \`npm run build:wasm\`, or use the TypeScript rules (engine 'ts')`,
     );
   }
   const memory = new WebAssembly.Memory({ initial: 1, maximum: maxPages });
@@ -254,9 +257,19 @@ export function createWasmRules(maxPages = 65536): RuleKernels {
 
 let wasmRules: RuleKernels | undefined;
 let wasmMissing = false;
+/** The kernel source `wasmRules` and `wasmMissing` were found under. */
+let rulesGeneration = -1;
+
+function freshRules(): void {
+  if (rulesGeneration === kernelSourceGeneration()) return;
+  wasmRules = undefined;
+  wasmMissing = false;
+  rulesGeneration = kernelSourceGeneration();
+}
 
 /** Whether `build/rules.wasm` is present and this runtime runs it. */
 export function wasmRulesAvailable(): boolean {
+  freshRules();
   if (wasmRules !== undefined) return true;
   if (wasmMissing) return false;
   try {
@@ -276,6 +289,7 @@ export function ruleKernels(engine?: RuleEngine): RuleKernels {
   if (engine === "ts") return TS_RULES;
   if (engine === undefined) return wasmRulesAvailable() ? wasmRules! : TS_RULES;
   if (engine !== "wasm") throw new Error(`unknown rule engine '${String(engine)}' (expected ${RULE_ENGINES.join(", ")})`);
+  freshRules();
   if (wasmRules === undefined) wasmRules = createWasmRules();
   return wasmRules;
 }

@@ -12,17 +12,21 @@
  * `WebAssembly.Memory`. Every call is synchronous: the caller wakes the workers through
  * `Atomics` on a control block in that memory and waits for them with `Atomics.wait`.
  *
+ * Outside Node (a browser page without cross-origin isolation has no shared memory, and no
+ * worker threads of Node's kind) the engine runs on the calling thread alone, on an unshared
+ * memory, with `build/web/lstm.wasm`: the same source built without `--sharedMemory`, whose
+ * results are the same bits as `build/lstm.wasm`'s. The kernels' bytes come from
+ * `source.ts` (in Node, `build/`; in a page, what the page fetched).
+ *
  * What the tape keeps matches the reference engine (activated gates and the new cell state per
  * layer, the input features, a snapshot of the state when recording starts). The gradient of
  * phi is summed in float32 over at most 32 coordinates at a time and in float64 beyond, since
  * its terms cancel heavily. sigmoid and tanh use a rational approximation of tanh accurate to
  * a few float32 ulps (max 3.4e-7 relative).
  */
-import { readFileSync } from "node:fs";
-import { setFlagsFromString } from "node:v8";
-import { availableParallelism } from "node:os";
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { L2oError } from "../core/errors.ts";
+import { kernelBytes, kernelLocation, kernelSourceGeneration, nodeBuiltin } from "./source.ts";
 import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
 import { CTX, F, HEAP, LAYER_FIELDS, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
@@ -45,6 +49,12 @@ export interface WasmEngineOptions extends LstmEngineOptions {
   readonly variant?: WasmVariant;
   /** How the backward pass splits its work and sums the weight gradient (default `chunks`). */
   readonly reduction?: GradientReduction;
+  /**
+   * Whether the engine's memory is shared, for worker threads (default: true where Node's
+   * worker threads exist). Unshared, it runs `build/web/lstm.wasm` on one thread: the same
+   * bits, and what a browser page without cross-origin isolation can run.
+   */
+  readonly sharedMemory?: boolean;
 }
 
 /**
@@ -72,6 +82,8 @@ export interface WasmLstmEngine extends SnapshotLstmEngine {
   readonly variant: WasmVariant;
   /** How its backward pass sums the weight gradient. */
   readonly reduction: GradientReduction;
+  /** Whether its memory is shared (the threaded builds) or not (`build/web/lstm.wasm`, one thread). */
+  readonly sharedMemory: boolean;
   /** Resolves once every worker thread has exited (after `dispose`). */
   stopped(): Promise<void>;
 }
@@ -93,7 +105,7 @@ export const WASM_STATE_LAYOUT = "wasm-v1";
  */
 export type WasmVariant = "simd" | "fma";
 
-/** Where the compiled kernels are expected. */
+/** Where the compiled kernels are expected in Node (the shared-memory builds). */
 export const WASM_KERNEL_URLS: Readonly<Record<WasmVariant, URL>> = {
   simd: new URL("../../build/lstm.wasm", import.meta.url),
   fma: new URL("../../build/lstm_fma.wasm", import.meta.url),
@@ -101,8 +113,37 @@ export const WASM_KERNEL_URLS: Readonly<Record<WasmVariant, URL>> = {
 /** The `simd` build's path (kept for callers of earlier releases). */
 export const WASM_KERNEL_URL = WASM_KERNEL_URLS.simd;
 
-const cachedModules: Partial<Record<WasmVariant, WebAssembly.Module>> = {};
-const availability: Partial<Record<WasmVariant, boolean>> = {};
+/**
+ * The kernel file of a build: the shared-memory builds for worker threads, and the unshared
+ * single-thread build under `web/` (only `simd` is built so: fused multiply-adds would give
+ * bits that depend on the visitor's CPU).
+ */
+function kernelFile(variant: WasmVariant, shared: boolean): string {
+  if (shared) return variant === "fma" ? "lstm_fma.wasm" : "lstm.wasm";
+  return variant === "fma" ? "web/lstm_fma.wasm" : "web/lstm.wasm";
+}
+
+/** Compiled modules and availability answers, by build; dropped when the kernel source changes. */
+let cachedModules = new Map<string, WebAssembly.Module>();
+let availability = new Map<string, boolean>();
+let cachedGeneration = -1;
+
+function freshCaches(): void {
+  if (cachedGeneration === kernelSourceGeneration()) return;
+  cachedModules = new Map();
+  availability = new Map();
+  cachedGeneration = kernelSourceGeneration();
+}
+
+/** Whether Node's worker threads (and so a shared memory for them) are here. */
+function workerThreads(): typeof import("node:worker_threads") | undefined {
+  return nodeBuiltin<typeof import("node:worker_threads")>("node:worker_threads");
+}
+
+/** The default of `WasmEngineOptions.sharedMemory`: true where Node's worker threads exist. */
+export function defaultSharedMemory(): boolean {
+  return workerThreads() !== undefined;
+}
 
 /**
  * Node before 22 accepts relaxed SIMD only behind a V8 flag. It is a process-wide flag that
@@ -111,47 +152,48 @@ const availability: Partial<Record<WasmVariant, boolean>> = {};
  */
 function acceptRelaxedSimd(bytes: Uint8Array): boolean {
   if (WebAssembly.validate(bytes)) return true;
-  setFlagsFromString("--experimental-wasm-relaxed-simd");
+  const v8 = nodeBuiltin<typeof import("node:v8")>("node:v8");
+  if (v8 === undefined) return false;
+  v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
   return WebAssembly.validate(bytes);
 }
 
-/** The compiled kernel module of a variant (compiled once per process, synchronously). */
-function kernelModule(variant: WasmVariant = "simd"): WebAssembly.Module {
-  const cached = cachedModules[variant];
+/** The compiled kernel module of a build (compiled once per kernel source, synchronously). */
+function kernelModule(variant: WasmVariant = "simd", shared = defaultSharedMemory()): WebAssembly.Module {
+  freshCaches();
+  const file = kernelFile(variant, shared);
+  const cached = cachedModules.get(file);
   if (cached !== undefined) return cached;
-  const url = WASM_KERNEL_URLS[variant];
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(url);
-  } catch {
-    throw new Error(`WebAssembly engine: ${url.pathname} not found; run \`npm run build:wasm\``);
-  }
+  const bytes = kernelBytes(file);
+  if (bytes === undefined) throw new Error(`WebAssembly engine: ${kernelLocation(file)} not found; run \`npm run build:wasm\``);
   if (variant === "fma" && !acceptRelaxedSimd(bytes)) {
     throw new Error("WebAssembly engine: this runtime does not accept relaxed SIMD (the fma kernels); use the simd kernels");
   }
   const module = new WebAssembly.Module(bytes);
-  cachedModules[variant] = module;
+  cachedModules.set(file, module);
   return module;
 }
 
 /**
  * Whether the compiled kernels of `variant` are present and this runtime accepts them (SIMD,
- * threads, and relaxed SIMD for `fma`).
+ * threads, and relaxed SIMD for `fma`; a shared memory for the `shared` builds).
  */
-export function wasmEngineAvailable(variant: WasmVariant = "simd"): boolean {
+export function wasmEngineAvailable(variant: WasmVariant = "simd", shared = defaultSharedMemory()): boolean {
   // Asked on every engine creation (the default variant): the answer is kept, so a missing
   // build is not read for again each time.
-  const known = availability[variant];
+  freshCaches();
+  const file = kernelFile(variant, shared);
+  const known = availability.get(file);
   if (known !== undefined) return known;
   let ok: boolean;
   try {
-    kernelModule(variant);
-    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    kernelModule(variant, shared);
+    if (shared) new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
     ok = true;
   } catch {
     ok = false;
   }
-  availability[variant] = ok;
+  availability.set(file, ok);
   return ok;
 }
 
@@ -186,16 +228,21 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   }
   const B = opts.blockSize ?? 64;
   if (!Number.isInteger(B) || B < 2 || B % 2 !== 0) throw new Error(`WebAssembly engine: blockSize must be an even integer >= 2, got ${B}`);
-  let P = opts.threads ?? Math.max(1, Math.min(availableParallelism(), 8, Math.floor(opts.n / 4096)));
+  const shared = opts.sharedMemory ?? defaultSharedMemory();
+  const cores = nodeBuiltin<typeof import("node:os")>("node:os")?.availableParallelism() ?? 1;
+  let P = opts.threads ?? (shared ? Math.max(1, Math.min(cores, 8, Math.floor(opts.n / 4096))) : 1);
   if (!Number.isInteger(P) || P < 1) throw new Error(`WebAssembly engine: threads must be a positive integer, got ${P}`);
   P = Math.min(P, MAX_THREADS, Math.max(1, Math.ceil(opts.n / 2)));
+  if (P > 1 && (!shared || workerThreads() === undefined)) {
+    throw new Error(`WebAssembly engine: ${P} threads need a shared memory and Node's worker threads; use threads: 1 here`);
+  }
   const variant = opts.variant ?? defaultWasmVariant();
   if (variant !== "simd" && variant !== "fma") throw new Error(`WebAssembly engine: variant must be 'simd' or 'fma', got '${String(variant)}'`);
   const reduction = opts.reduction ?? "chunks";
   if (!GRADIENT_REDUCTIONS.includes(reduction)) {
     throw new Error(`WebAssembly engine: reduction must be ${GRADIENT_REDUCTIONS.map((r) => `'${r}'`).join(" or ")}, got '${String(reduction)}'`);
   }
-  return new WasmEngine(opts, P, B, variant, reduction);
+  return new WasmEngine(opts, P, B, variant, reduction, shared);
 }
 
 /**
@@ -228,6 +275,8 @@ class WasmEngine implements WasmLstmEngine {
   readonly threads: number;
   readonly variant: WasmVariant;
   readonly reduction: GradientReduction;
+  /** Whether its memory is shared (the threaded builds) or not (`build/web/`). */
+  readonly sharedMemory: boolean;
   /** Blocks of float64 gradient sums: one per thread (`threads`) or per chunk (`chunks`). */
   private readonly sumBlocks: number;
   private readonly bChunk: number;
@@ -249,13 +298,14 @@ class WasmEngine implements WasmLstmEngine {
   private stale = false;
   private disposed = false;
 
-  constructor(opts: WasmEngineOptions, P: number, B: number, variant: WasmVariant, reduction: GradientReduction) {
+  constructor(opts: WasmEngineOptions, P: number, B: number, variant: WasmVariant, reduction: GradientReduction, shared: boolean) {
     this.shape = { inputs: opts.shape.inputs, hidden: opts.shape.hidden, layers: opts.shape.layers };
     this.n = opts.n;
     this.capacity = opts.capacity;
     this.threads = P;
     this.variant = variant;
     this.reduction = reduction;
+    this.sharedMemory = shared;
     this.bChunk = backwardChunk(this.n, B);
     this.sumBlocks = reduction === "chunks" ? Math.max(1, Math.ceil(this.n / this.bChunk)) : P;
     const lay = (this.lay = new Layout(this.shape, this.n, this.capacity, P, B, this.sumBlocks));
@@ -267,8 +317,8 @@ class WasmEngine implements WasmLstmEngine {
           `${this.capacity} steps, more than WebAssembly's 4 GiB: use a shorter unroll (--unroll), fewer coordinates, or --engine ref`,
       );
     }
-    const module = kernelModule(variant);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const module = kernelModule(variant, shared);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
     this.memory = memory;
     const inst = new WebAssembly.Instance(module, { env: { memory } });
     this.ex = inst.exports as unknown as KernelExports;
@@ -282,10 +332,11 @@ class WasmEngine implements WasmLstmEngine {
     const workers: Worker[] = [];
     const exits: Promise<void>[] = [];
     const pool: Pool = { workers, ctrl, exited: Promise.resolve(), error: null };
+    const WorkerThread = P > 1 ? workerThreads()!.Worker : undefined;
     for (let tid = 1; tid < P; tid++) {
       // No inherited execArgv: the worker is plain CommonJS and needs no loader (--import tsx,
       // --input-type=module and the like would break or slow it).
-      const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, ctx: CTX, tid } });
+      const w = new WorkerThread!(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, ctx: CTX, tid } });
       w.on("error", (e: Error) => {
         pool.error ??= e;
       });
@@ -564,12 +615,16 @@ class WasmEngine implements WasmLstmEngine {
  * The kernels' float32 tanh and sigmoid applied to `x` (for tests and benchmarks of the
  * approximations the engine uses).
  */
-export function wasmActivations(x: Float32Array, variant: WasmVariant = "simd"): { tanh: Float32Array; sigmoid: Float32Array } {
+export function wasmActivations(
+  x: Float32Array,
+  variant: WasmVariant = "simd",
+  shared = defaultSharedMemory(),
+): { tanh: Float32Array; sigmoid: Float32Array } {
   const n4 = round4(x.length);
   const bytes = HEAP + 3 * n4 * 4;
   const pages = Math.ceil(bytes / PAGE);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
-  const ex = new WebAssembly.Instance(kernelModule(variant), { env: { memory } }).exports as unknown as KernelExports;
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+  const ex = new WebAssembly.Instance(kernelModule(variant, shared), { env: { memory } }).exports as unknown as KernelExports;
   ex.init();
   const f32 = new Float32Array(memory.buffer);
   const src = HEAP;

@@ -1,0 +1,101 @@
+// Where the WebAssembly kernels come from (src/kernels/source.ts) and the single-thread build
+// for browsers (build/web/lstm.wasm, an unshared memory): the same bits as the threaded build
+// on outputs, states, dx and dphi; kernels handed over as bytes, as a page does; a source
+// without a kernel makes it unavailable (the rules then run their TypeScript loops).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { key, split, uniform } from "../src/core/rng.ts";
+import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
+import { createWasmEngine, wasmEngineAvailable } from "../src/kernels/wasm.ts";
+import { kernelSourceGeneration, setKernelSource } from "../src/kernels/source.ts";
+import { ruleKernels } from "../src/kernels/rules.ts";
+import { engineFactory } from "../src/kernels/select.ts";
+
+const skip = wasmEngineAvailable("simd", true) && wasmEngineAvailable("simd", false) ? false : "build/ lacks lstm.wasm or web/lstm.wasm (npm run build:wasm)";
+const build = (file: string): Uint8Array => readFileSync(new URL(`../build/${file}`, import.meta.url));
+
+/** Two truncations of T recorded steps and their backward passes; every number the engine gave. */
+function trace(e: LstmEngine, seed: number, T: number): Float32Array[] {
+  const { n, shape } = e;
+  const I = shape.inputs;
+  const ks = split(key(seed), 4);
+  e.setPhi(uniform(ks[0]!, phiSize(shape), -0.5, 0.5));
+  e.setState(uniform(ks[3]!, n * stateSize(shape), -0.5, 0.5));
+  const xs = uniform(ks[1]!, 2 * T * n * I, -1, 1);
+  const dOut = uniform(ks[2]!, 2 * T * n, -1, 1);
+  const got: Float32Array[] = [];
+  const dphi = new Float32Array(phiSize(shape));
+  for (let cut = 0; cut < 2; cut++) {
+    for (let t = 0; t < T; t++) {
+      const s = cut * T + t;
+      const out = new Float32Array(n);
+      e.forward(xs.subarray(s * n * I, (s + 1) * n * I), out, true);
+      got.push(out, e.getState());
+    }
+    for (let t = T - 1; t >= 0; t--) {
+      const s = cut * T + t;
+      const dx = new Float32Array(n * I);
+      e.backwardStep(dOut.subarray(s * n, (s + 1) * n), dx);
+      got.push(dx);
+    }
+    e.finishBackward(dphi);
+  }
+  got.push(dphi);
+  return got;
+}
+
+const paper: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
+for (const { shape, n, threads } of [
+  { shape: paper, n: 2, threads: 1 },
+  { shape: paper, n: 131, threads: 2 },
+  { shape: { inputs: 3, hidden: 6, layers: 3 }, n: 70, threads: 1 },
+]) {
+  test(`the unshared single-thread build gives the threaded build's bits (n ${n}, hidden ${shape.hidden}, against ${threads} thread(s))`, { skip }, () => {
+    const shared = createWasmEngine({ shape, n, capacity: 3, threads, variant: "simd", sharedMemory: true });
+    const single = createWasmEngine({ shape, n, capacity: 3, threads: 1, variant: "simd", sharedMemory: false });
+    try {
+      assert.equal(shared.sharedMemory, true);
+      assert.equal(single.sharedMemory, false);
+      const a = trace(shared, 7 + n, 3);
+      const b = trace(single, 7 + n, 3);
+      assert.equal(a.length, b.length);
+      a.forEach((x, i) => assert.deepEqual(b[i], x, `array ${i} differs`));
+    } finally {
+      shared.dispose();
+      single.dispose();
+    }
+  });
+}
+
+test("an unshared engine refuses more than one thread", { skip }, () => {
+  assert.throws(() => createWasmEngine({ shape: paper, n: 64, capacity: 1, threads: 2, sharedMemory: false }), /threads need a shared memory/);
+});
+
+test("kernels handed over as bytes run; a source without them makes them unavailable", { skip }, () => {
+  const g0 = kernelSourceGeneration();
+  const g = new Float32Array(64).map((_, i) => Math.sin(i));
+  try {
+    setKernelSource({});
+    assert.ok(kernelSourceGeneration() > g0);
+    assert.equal(wasmEngineAvailable("simd", false), false);
+    assert.equal(ruleKernels().engine, "ts", "without rules.wasm the default rules are the TypeScript loops");
+    assert.throws(() => engineFactory("wasm-simd"), /not built/);
+
+    setKernelSource({ "web/lstm.wasm": build("web/lstm.wasm"), "rules.wasm": build("rules.wasm") });
+    assert.equal(wasmEngineAvailable("simd", false), true);
+    assert.equal(wasmEngineAvailable("simd", true), false, "the threaded build was not handed over");
+    assert.equal(ruleKernels().engine, "wasm");
+    assert.deepEqual(ruleKernels().scale(g, 0.5), ruleKernels("ts").scale(g, 0.5));
+    const e = createWasmEngine({ shape: paper, n: 2, capacity: 1, sharedMemory: false });
+    const out = new Float32Array(2);
+    e.setPhi(uniform(key(1), phiSize(paper), -0.3, 0.3));
+    e.forward(new Float32Array([0.5, -0.25, 1, 2]), out, false);
+    e.dispose();
+    assert.ok(out.every(Number.isFinite) && out.some((v) => v !== 0), `forward gave ${out}`);
+  } finally {
+    setKernelSource(undefined);
+  }
+  assert.equal(wasmEngineAvailable("simd", true), true, "the default source (build/) is back");
+  assert.equal(ruleKernels().engine, "wasm");
+});

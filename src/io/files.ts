@@ -3,16 +3,10 @@
  * that explain a missing file, and l2o's own version (from package.json).
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
-import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { L2oError } from "../core/errors.ts";
 
-/** l2o's version, as package.json gives it. */
-export const L2O_VERSION: string = (() => {
-  const pkg: unknown = createRequire(import.meta.url)("../../package.json");
-  const v = (pkg as { version?: unknown }).version;
-  return typeof v === "string" ? v : "0.0.0";
-})();
+export { L2O_VERSION } from "./version.ts";
 
 /**
  * Whether process `pid` is gone from this machine (`kill(pid, 0)` fails with ESRCH). A process

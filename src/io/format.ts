@@ -3,7 +3,7 @@
  * optimizer files and checkpoints: strict serialisation and the format/version check.
  */
 import { FileFormatError, clip, shown } from "./safetensors.ts";
-import { L2O_VERSION } from "./files.ts";
+import { L2O_VERSION } from "./version.ts";
 
 /** The `__metadata__` key that holds l2o's JSON. */
 export const L2O_METADATA_KEY = "l2o";

@@ -7,12 +7,11 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { loadOptimizerFile, phiToFlat, saveOptimizerFile, type OptimizerMeta } from "../io/optimizer_file.ts";
-import { FileFormatError, clip } from "../io/safetensors.ts";
+import { loadOptimizerFile, saveOptimizerFile, type OptimizerMeta } from "../io/optimizer_file.ts";
 import { ConfigError } from "../core/errors.ts";
 import type { LearnedOptimizer } from "./contract.ts";
+import { learnedFromFile, type DecodedLearnedOptimizer } from "./decode.ts";
 import type { KernelOptions } from "./kernel_options.ts";
-import { LEARNED_KIND_NAMES, learnedKind } from "./registry.ts";
 
 /** What training and validation say about a saved optimizer (stored in its metadata). */
 export interface SavedInfo {
@@ -32,16 +31,9 @@ export function saveLearnedOptimizer(path: string, opt: LearnedOptimizer, phi: F
   });
 }
 
-export interface LoadedLearnedOptimizer<O extends LearnedOptimizer = LearnedOptimizer> {
-  readonly optimizer: O;
-  readonly phi: Float32Array;
-  readonly meta: OptimizerMeta;
+/** A learned optimizer loaded from a file, and the file's path. */
+export interface LoadedLearnedOptimizer<O extends LearnedOptimizer = LearnedOptimizer> extends DecodedLearnedOptimizer<O> {
   readonly path: string;
-  /**
-   * What the user should be told about the file (the CLI prints each as `l2o: warning: ...`):
-   * e.g. that it predates the hashes that detect damage.
-   */
-  readonly warnings: readonly string[];
 }
 
 /** The folder of optimizers that ship with the package. */
@@ -64,46 +56,10 @@ export function resolveOptimizerPath(spec: string): string {
  * Loads a learned optimizer file of any registered kind (or, with `expectKind`, only of that
  * kind); `kernel` picks the kernel it runs on (default: the WebAssembly kernel on one thread
  * where it is built). A file that does not describe a working optimizer is a FileFormatError.
- *
- * Nothing is allocated in proportion to a size the file declares until it is checked: the
- * file is read within `OPTIMIZER_FILE_LIMITS`, the kind checks its config against its
- * `limits` (building an optimizer allocates nothing per weight), and every tensor the config
- * needs must be in the file with its shape before phi is assembled, so phi is never larger
- * than the file.
+ * The file is read within `OPTIMIZER_FILE_LIMITS`, then checked as `learnedFromFile`
+ * (`decode.ts`) says.
  */
 export function loadLearnedOptimizer(spec: string, kernel: KernelOptions = {}, expectKind?: string): LoadedLearnedOptimizer {
   const path = resolveOptimizerPath(spec);
-  const file = loadOptimizerFile(path);
-  const kindName = file.meta.kind;
-  const refuse = (problem: string): never => {
-    throw new FileFormatError(`${path}: ${problem}; re-train or re-download the optimizer file`, { path });
-  };
-  if (expectKind !== undefined && kindName !== expectKind) {
-    throw new FileFormatError(`${path} holds a '${clip(kindName)}' optimizer; expected kind '${expectKind}'`, { path });
-  }
-  if (!LEARNED_KIND_NAMES.includes(kindName)) {
-    throw new FileFormatError(`${path} holds a '${clip(kindName)}' optimizer, a kind this version of l2o does not know (known: ${LEARNED_KIND_NAMES.join(", ")})`, { path });
-  }
-  let optimizer: LearnedOptimizer;
-  try {
-    optimizer = learnedKind(kindName).build(file.meta.config, kernel);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return refuse(`invalid ${kindName} configuration (${clip(e.message, 300)})`);
-  }
-  // Names and shapes first: phiToFlat allocates what the config asks for.
-  const expected = new Set(optimizer.phiEntries.map((e) => e.name));
-  const extra = Object.keys(file.phi).filter((n) => !expected.has(n));
-  if (extra.length > 0) refuse(`tensors ${clip(extra.join(", "), 300)} do not belong to its configuration`);
-  for (const e of optimizer.phiEntries) {
-    const t = Object.hasOwn(file.phi, e.name) ? file.phi[e.name] : undefined;
-    const want = `[${e.shape.join(", ")}]`;
-    if (t === undefined) refuse(`weights do not fit the configuration (no tensor '${e.name}' of shape ${want})`);
-    else if (t.shape.length !== e.shape.length || t.shape.some((d, i) => d !== e.shape[i])) {
-      refuse(`weights do not fit the configuration (tensor '${e.name}' has shape [${clip(t.shape.join(", "))}], expected ${want})`);
-    }
-  }
-  const phi = phiToFlat(file.phi, optimizer.phiEntries);
-  if (!phi.every(Number.isFinite)) refuse("weights contain NaN or infinite values");
-  return { optimizer, phi, meta: file.meta, path, warnings: file.warnings };
+  return { ...learnedFromFile(loadOptimizerFile(path), path, kernel, expectKind), path };
 }

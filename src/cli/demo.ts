@@ -24,6 +24,7 @@ interface DemoFlags {
   instances: string;
   seed: string;
   engine: string;
+  quiet?: boolean;
 }
 
 export function registerDemoCommand(program: Command): void {
@@ -35,6 +36,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--instances <n>", `fresh test functions (${rangeText(LIMITS.evalInstances)})`, "100")
     .option("--seed <n>", "random seed (an integer)", "0")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
+    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
     .action((f: DemoFlags) => {
       // Every argument is checked before the training: nothing is refused minutes later.
       checkOutputPath(f.out, "--out");
@@ -49,7 +51,7 @@ export function registerDemoCommand(program: Command): void {
         `Meta-training a 2-layer, 20-unit coordinatewise LSTM optimizer on batches of 128 random 10-d quadratics\n` +
           `(unroll 20, horizon 100, Adam on phi) for about ${seconds}s...\n`,
       );
-      const hooks = consoleTrainHooks(meta);
+      const hooks = consoleTrainHooks(meta, { quiet: f.quiet === true });
       let run;
       try {
         run = runTrainJob({
@@ -77,7 +79,7 @@ export function registerDemoCommand(program: Command): void {
         seed: seed + 1,
         tuneInstances: 10,
         lrGrid: DEFAULT_LR_GRID,
-        verbose: false,
+        verbose: f.quiet !== true,
         engine,
       });
       process.stdout.write(formatReport(report));

@@ -1,7 +1,9 @@
 /** `l2o eval`: tuned baselines and learned optimizers on the same fresh instances. */
 import type { Command } from "commander";
 import { DEFAULT_LR_GRID } from "../eval/evaluate.ts";
-import { checkOutputPath } from "../io/paths.ts";
+import { checkOutputPaths } from "../io/paths.ts";
+import { evalFigureSvg } from "../viz/eval_figure.ts";
+import { figureFormat, writeFigure } from "../viz/file.ts";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, parseTaskConfig } from "./options.ts";
 import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
@@ -19,6 +21,7 @@ interface EvalFlags {
   tuneInstances: string;
   lrGrid?: string;
   json?: string;
+  plot?: string;
   quiet?: boolean;
   engine: string;
   threads: string;
@@ -37,11 +40,13 @@ export function registerEvalCommand(program: Command): void {
     .option("--tune-instances <n>", `instances for learning-rate tuning (separate from the test ones) (${rangeText(LIMITS.tuneInstances)})`, "5")
     .option("--lr-grid <list>", `comma-separated learning rates (${rangeText(LIMITS.listEntries)} of them; default ${DEFAULT_LR_GRID.join(",")})`)
     .option("--json <file>", "write {task, steps, results: [{optimizer, lr, meanLoss[], ci95[], finalMean}]}")
-    .option("--quiet", "no progress lines on standard error")
+    .option("--plot <file>", "also draw the loss figure (as 'l2o plot' draws the report) to FILE.svg or FILE.png, by its extension")
+    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
-    .action((f: EvalFlags) => {
-      if (f.json !== undefined) checkOutputPath(f.json, "--json");
+    .action(async (f: EvalFlags) => {
+      checkOutputPaths([[f.json, "--json"], [f.plot, "--plot"]]);
+      if (f.plot !== undefined) figureFormat(f.plot, "--plot");
       const optimizers = parseList("--optimizers", f.optimizers);
       if (optimizers.length === 0) throw new UsageError("--optimizers is empty: name at least one, e.g. adam,lstm:pretrained/quadratic");
       const lrGrid = f.lrGrid === undefined ? DEFAULT_LR_GRID : parseList("--lr-grid", f.lrGrid).map((x) => parseNumber("--lr-grid", x, { positive: true }));
@@ -62,6 +67,10 @@ export function registerEvalCommand(program: Command): void {
       if (f.json !== undefined) {
         writeJson(f.json, report);
         process.stdout.write(`report written to ${f.json}\n`);
+      }
+      if (f.plot !== undefined) {
+        writeFigure(f.plot, await evalFigureSvg(report), { flag: "--plot", onWarning: (m) => process.stderr.write(`l2o: warning: ${m}\n`) });
+        process.stdout.write(`figure written to ${f.plot}\n`);
       }
     });
 }

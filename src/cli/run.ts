@@ -22,6 +22,7 @@ interface RunFlags {
   seed: string;
   every?: string;
   out?: string;
+  quiet?: boolean;
   engine: string;
   threads: string;
 }
@@ -39,6 +40,7 @@ export function registerRunCommand(program: Command): void {
     .option("--seed <n>", "random seed (an integer)", "0")
     .option("--every <n>", `print the mean loss every n steps (${rangeText(LIMITS.every)}; default steps/10)`)
     .option("--out <file>", "write a JSONL log of the per-step mean loss")
+    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action((f: RunFlags) => runCommand(f));
@@ -62,7 +64,7 @@ function runCommand(f: RunFlags): void {
   if (!cand.tune && lr !== undefined) throw new UsageError(`--lr does not apply to the learned optimizer '${f.optimizer}'`);
   const rate = cand.tune ? (cand.lr ?? lr ?? cand.defaultLr) : undefined;
   const insts = drawInstances(family, foldIn(makeKey(seed), "run"), instances);
-  const bar = progress(instances, "runs");
+  const bar = progress({ phase: `running ${cand.label} on ${instances} instances`, total: instances, unit: "runs", quiet: f.quiet === true });
   let runs: RunResult[];
   try {
     runs = insts.map((inst, i) => {
@@ -72,8 +74,8 @@ function runCommand(f: RunFlags): void {
     });
   } finally {
     cand.close?.();
+    bar.stop();
   }
-  bar.stop();
   const per = summarizeSteps(runs.map((r) => r.losses));
   const log = f.out === undefined ? undefined : jsonlWriter(f.out);
   process.stdout.write(

@@ -5,16 +5,30 @@ import type { MetaTrainState } from "../meta/state.ts";
 import { plannedIterations, type TrainJobHooks } from "../meta/job.ts";
 import { progress } from "./progress.ts";
 
-/** Hooks that print to the console; `stop` clears the progress bar. */
-export function consoleTrainHooks(meta: MetaTrainConfig): TrainJobHooks & { stop(): void } {
-  const bar = progress(plannedIterations(meta), "meta-iterations", " | meta-loss {loss}");
+/**
+ * Hooks that print to the console; `stop` clears the progress bar. The bar (or, off a terminal,
+ * a line every few seconds) counts meta-iterations and shows the epoch and the last meta-loss;
+ * `quiet` leaves it out (the lines per epoch stay).
+ */
+export function consoleTrainHooks(meta: MetaTrainConfig, opts: { readonly quiet?: boolean } = {}): TrainJobHooks & { stop(): void } {
+  // A time-limited run (the demo's) may end in any epoch: no "of N" there.
+  const epochs = meta.maxSeconds > 0 ? "" : ` of ${meta.epochs}`;
+  const phase = (epoch: number): string => `meta-training, epoch ${epoch + 1}${epochs}`;
+  const bar = progress({
+    phase: phase(0),
+    total: plannedIterations(meta),
+    unit: "meta-iterations",
+    ...(meta.maxSeconds > 0 ? { limitSeconds: meta.maxSeconds } : {}),
+    ...(opts.quiet === true ? { quiet: true } : {}),
+  });
   return {
     onResume(s, path, caveat) {
       const within = s.epochHorizons > 0 ? `, ${s.epochHorizons} horizons into epoch ${s.epoch + 1}` : "";
       if (caveat !== undefined) process.stderr.write(`l2o: warning: ${caveat}\n`);
+      bar.resumeFrom(s.metaIteration);
       process.stdout.write(`resuming from ${path} at epoch ${s.epoch}${within}\n`);
     },
-    onIteration: (s, loss) => bar.update(s.metaIteration, { loss: loss.toFixed(4) }),
+    onIteration: (s, loss) => bar.update(s.metaIteration, { phase: phase(s.epoch), detail: `meta-loss ${loss.toPrecision(4)}` }),
     onEpoch(s, score, partial, epochNo, seconds) {
       const cut = partial ? ` (time limit after ${s.epochHorizons} of ${meta.horizonsPerEpoch} horizons)` : "";
       process.stdout.write(

@@ -123,12 +123,16 @@ export interface TuneResult {
   readonly scores: ReadonlyArray<{ readonly lr: number; readonly finalMean: number }>;
 }
 
-/** Grid search: the learning rate with the lowest mean final loss on the tuning instances. */
+/**
+ * Grid search: the learning rate with the lowest mean final loss on the tuning instances.
+ * `onRun` is called after each run with the rate it tried.
+ */
 export function tuneLearningRate(
   c: Candidate,
   instances: readonly Instance[],
   steps: number,
   grid: readonly number[] = DEFAULT_LR_GRID,
+  onRun?: (lr: number) => void,
 ): TuneResult {
   if (grid.length === 0) throw new Error("tuneLearningRate: the learning-rate grid is empty");
   const scores: Array<{ lr: number; finalMean: number }> = [];
@@ -137,6 +141,7 @@ export function tuneLearningRate(
     for (const inst of instances) {
       const r = runCandidate(c, lr, inst, steps);
       sum += r.diverged ? Infinity : r.losses[steps]!;
+      onRun?.(lr);
     }
     scores.push({ lr, finalMean: sum / instances.length });
   }
@@ -172,8 +177,26 @@ export interface EvalOptions {
   /** Tuning instances (default 5, never the test ones). */
   readonly tuneInstances?: number;
   readonly lrGrid?: readonly number[];
-  /** Called as each candidate finishes (library code never prints). */
+  /** Called as each candidate's tuning and testing start (library code never prints). */
   readonly onProgress?: (label: string, phase: "tune" | "test", done: number, total: number) => void;
+  /** Called at the start (no run done) and after every run, tuning or test: how far the whole evaluation is, in runs. */
+  readonly onRun?: (p: EvalProgress) => void;
+}
+
+/** How far an evaluation is, after a run. */
+export interface EvalProgress {
+  /** The candidate being tuned or tested. */
+  readonly label: string;
+  readonly phase: "tune" | "test";
+  /** Its place in the candidates (0-based), and how many there are. */
+  readonly candidate: number;
+  readonly candidates: number;
+  /** The learning rate the run tried (tuning). */
+  readonly lr?: number;
+  /** Runs done so far, of every candidate and phase. */
+  readonly runsDone: number;
+  /** Runs the evaluation makes in all: grid x tuning instances per tuned candidate, and the test instances per candidate. */
+  readonly runsTotal: number;
 }
 
 export interface EvalReport {
@@ -195,13 +218,24 @@ export function evaluate(family: TaskFamily, candidates: readonly Candidate[], o
   const needTuning = candidates.some((c) => c.tune && c.lr === undefined);
   const tuneSet = needTuning ? drawInstances(family, roots.tune, opts.tuneInstances ?? 5) : [];
   const results: CandidateResult[] = [];
+  const gridSize = (opts.lrGrid ?? DEFAULT_LR_GRID).length;
+  const runsTotal = candidates.reduce((n, c) => n + (c.tune && c.lr === undefined ? gridSize * tuneSet.length : 0) + test.length, 0);
+  let runsDone = 0;
+  const phaseOf = (c: Candidate): "tune" | "test" => (c.tune && c.lr === undefined ? "tune" : "test");
+  const report = (ci: number, phase: "tune" | "test", lr?: number): void =>
+    opts.onRun?.({ label: candidates[ci]!.label, phase, candidate: ci, candidates: candidates.length, ...(lr !== undefined ? { lr } : {}), runsDone, runsTotal });
+  if (candidates.length > 0) report(0, phaseOf(candidates[0]!));
+  const ran = (ci: number, phase: "tune" | "test", lr?: number): void => {
+    runsDone++;
+    report(ci, phase, lr);
+  };
   candidates.forEach((c, ci) => {
     let lr: number | undefined = c.lr;
     let tuning: TuneResult["scores"] | undefined;
     let atEdge = false;
     if (c.tune && lr === undefined) {
       opts.onProgress?.(c.label, "tune", ci, candidates.length);
-      const t = tuneLearningRate(c, tuneSet, opts.steps, opts.lrGrid);
+      const t = tuneLearningRate(c, tuneSet, opts.steps, opts.lrGrid, (rate) => ran(ci, "tune", rate));
       lr = t.lr;
       tuning = t.scores;
       atEdge = t.atEdge;
@@ -209,7 +243,11 @@ export function evaluate(family: TaskFamily, candidates: readonly Candidate[], o
     opts.onProgress?.(c.label, "test", ci, candidates.length);
     let runs: RunResult[];
     try {
-      runs = test.map((inst) => runCandidate(c, lr, inst, opts.steps, true));
+      runs = test.map((inst) => {
+        const r = runCandidate(c, lr, inst, opts.steps, true);
+        ran(ci, "test");
+        return r;
+      });
     } finally {
       c.close?.();
     }

@@ -69,6 +69,7 @@ interface TrainFlags {
   log?: string;
   init?: string;
   tensorboard?: string;
+  quiet?: boolean;
 }
 
 /** The LSTM's shortcut flags, as config fields (only those given). */
@@ -190,6 +191,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
     .option("--tensorboard <dir>", "also write TensorBoard event files to this folder (meta_loss per meta-iteration, validation per epoch; flushed after every epoch)")
     .option("--init <file>", "start from a trained optimizer file (fine-tuning); its kind, architecture and settings are kept, except that --preprocess momentum:P:... may extend an LSTM logsign:P file (the new inputs' weights start at zero)")
+    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
     .action(async (f: TrainFlags) => {
       // Every file the training will write is checked before any work starts.
       checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
@@ -203,7 +205,7 @@ export function registerTrainCommand(program: Command): void {
       const meta = metaConfig(f);
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);
-      const hooks = composeHooks(consoleTrainHooks(meta), f.tensorboard === undefined ? undefined : tensorboardTrainHooks(f.tensorboard));
+      const hooks = composeHooks(consoleTrainHooks(meta, { quiet: f.quiet === true }), f.tensorboard === undefined ? undefined : tensorboardTrainHooks(f.tensorboard));
       const details = {
         ...spec.details,
         ...(learnedKind(opt.kind).hasKernel ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) } : {}),

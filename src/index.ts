@@ -35,6 +35,7 @@ export {
   type MlpData,
 } from "./tasks/mnist_mlp.ts";
 export { TASKS, TASK_NAMES, taskSpec, taskFamily, type TaskSpec, type TaskConfig } from "./tasks/registry.ts";
+export { FUNCTIONS_2D, FUNCTION_2D_NAMES, function2d, function2dTask, function2dFamily, type Function2d, type Function2dConfig } from "./tasks/functions2d.ts";
 // hand-designed optimizers
 export {
   applyUpdates,
@@ -92,6 +93,7 @@ export {
   type RuleEngine,
   type RuleKernels,
 } from "./kernels/rules.ts";
+export { setKernelSource, type KernelSource } from "./kernels/source.ts";
 export { engineFactory, defaultEngineFactory, KernelUnavailableError, type EngineKind, type EngineFactory, type ThreadCount } from "./kernels/select.ts";
 export { GRADIENT_REDUCTIONS, type GradientReduction } from "./kernels/wasm.ts";
 // learned optimizers
@@ -126,6 +128,7 @@ export {
   type LoadedLearnedOptimizer,
   type SavedInfo,
 } from "./learned/file.ts";
+export { decodeLearnedOptimizer, learnedFromFile, type DecodedLearnedOptimizer } from "./learned/decode.ts";
 // meta-training
 export { unrollMetaGrad, advanceUnroll, type UnrollOptions, type UnrollResult, type MetaLossWeights } from "./meta/unroll.ts";
 export { META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig, type MetaLossKind } from "./meta/config.ts";
@@ -162,6 +165,6 @@ export { summarize, summarizeSteps, tQuantile975, type Summary } from "./eval/st
 export { FileFormatError, encodeSafetensors, decodeSafetensors, type Tensor, type SafetensorsContents } from "./io/safetensors.ts";
 export { MissingFileError, L2O_VERSION } from "./io/files.ts";
 export { acquireLock, acquireLocks, FileLockedError, type FileLock } from "./io/lock.ts";
-export { saveOptimizerFile, loadOptimizerFile, type OptimizerMeta, type OptimizerFile } from "./io/optimizer_file.ts";
+export { saveOptimizerFile, loadOptimizerFile, encodeOptimizerFile, decodeOptimizerFile, type OptimizerMeta, type OptimizerFile } from "./io/optimizer_file.ts";
 export { saveCheckpoint, loadCheckpoint, type CheckpointRecord } from "./io/checkpoint.ts";
 export { jsonlWriter, memoryWriter, multiWriter, nullWriter, readJsonl, type MetricWriter } from "./io/metrics.ts";

@@ -12,7 +12,7 @@
  */
 import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
-import { readHead } from "./files.ts";
+import { readHead, readTailLines } from "./files.ts";
 
 export type EntryKind = "eval" | "training" | "run";
 
@@ -66,6 +66,24 @@ function classifyReport(path: string, size: number): Omit<CatalogEntry, "file" |
   return { kind: "eval", summary: `${report.task}, ${report.steps} steps, ${report.instances} instances: ${shown}` };
 }
 
+/** Where a training log has got to, from its last lines: the meta-iteration, the epoch and its validation score. */
+function trainingSummary(path: string): string {
+  let iteration: unknown;
+  let epoch: { step: unknown; value: unknown } | undefined;
+  for (const line of readTailLines(path, CATALOG_LIMITS.headBytes).text.split("\n")) {
+    try {
+      const o = parseL2oJson(line) as Record<string, unknown>;
+      if (o.name === "meta/loss") iteration = o.step;
+      else if (o.name === "valid/score") epoch = { step: o.step, value: o.value };
+    } catch {
+      // a line being written
+    }
+  }
+  const parts = [iteration === undefined ? "no meta-iteration yet" : `meta-iteration ${String(iteration)}`];
+  if (epoch !== undefined) parts.push(`epoch ${String(epoch.step)}, validation ${num(epoch.value)}`);
+  return `training log: ${parts.join("; ")}`;
+}
+
 function classifyLog(path: string): Omit<CatalogEntry, "file" | "bytes" | "modified"> | undefined {
   let first: Record<string, unknown>;
   try {
@@ -78,7 +96,7 @@ function classifyLog(path: string): Omit<CatalogEntry, "file" | "bytes" | "modif
   }
   if (first === null || typeof first !== "object") return undefined;
   if (typeof first.name === "string" && typeof first.step === "number" && "value" in first && typeof first.time === "number") {
-    return { kind: "training", summary: "training log" };
+    return { kind: "training", summary: trainingSummary(path) };
   }
   if (typeof first.step === "number" && "meanLoss" in first && "ci95" in first) {
     return { kind: "run", summary: `run, first mean loss ${num(first.meanLoss)}` };

@@ -57,7 +57,8 @@ async function loadList() {
       if (mine.length === 0) continue;
       nav.append(el("h2", {}, title));
       for (const e of mine) {
-        const a = el("a", { href: "#f=" + encodeURIComponent(e.file), "data-file": e.file, "data-kind": e.kind }, e.file, el("small", {}, e.summary));
+        const live = e.kind === "training" && Date.now() - e.modified < 60000 ? " (written in the last minute)" : "";
+        const a = el("a", { href: "#f=" + encodeURIComponent(e.file), "data-file": e.file, "data-kind": e.kind }, e.file, el("small", {}, e.summary + live));
         if (e.file === shown) a.className = "on";
         nav.append(a);
       }

@@ -141,6 +141,7 @@ describe("l2o/tfjs learned optimizer", () => {
   test("bad input is refused in one line: an unknown name, NaN gradients, weights of other shapes or of another optimizer", async () => {
     const oneLine = (re: RegExp, cls: new (...a: never[]) => Error = L2oError) => (e: Error) => e instanceof cls && re.test(e.message) && !e.message.includes("\n");
     assert.throws(() => learned("no-such-optimizer"), oneLine(/no-such-optimizer/));
+    assert.throws(() => learned("mnist").applyGradients({}), oneLine(/no gradients/, TfjsAdapterError));
 
     const small = mnistMlp(9);
     const vars = varsOf(small);

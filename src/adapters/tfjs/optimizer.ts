@@ -103,6 +103,7 @@ export class L2oOptimizer extends Optimizer {
   override applyGradients(variableGradients: NamedTensorMap | NamedTensor[]): void {
     if (this.disposed) throw new TfjsAdapterError(`l2o/tfjs: the optimizer '${this.optimizerName}' was disposed`);
     const entries: [string, Tensor][] = Array.isArray(variableGradients) ? variableGradients.map((v) => [v.name, v.tensor]) : Object.entries(variableGradients);
+    if (entries.length === 0) throw new TfjsAdapterError("applyGradients: no gradients were given");
     const registered = engine().registeredVariables;
     const vars = entries.map(([name]) => {
       const v = registered[name];

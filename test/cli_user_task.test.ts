@@ -110,6 +110,18 @@ describe("l2o --task MODULE", () => {
   });
 });
 
+describe("examples/my_task.ts", () => {
+  it("trains for an epoch and is evaluated against Adam, as its comment shows", async () => {
+    const out = join(dir, "my-optimizer.safetensors");
+    const train = await l2o("train", "--task", "./examples/my_task.ts", "--out", out, "--epochs", "1", ...SHORT);
+    assert.equal(train.code, 0, train.stderr);
+    assert.ok(existsSync(out));
+    const ev = await l2o("eval", "--task", "./examples/my_task.ts", "--optimizers", `adam,${out}`, "--steps", "10", "--instances", "2", "--tune-instances", "2", "--lr-grid", "0.1,1", "--engine", "ref", "--quiet");
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.match(ev.stdout, /^logistic-regression: 2 fresh instances, 10 steps/m);
+  });
+});
+
 describe("task modules, loaded in process", () => {
   it("tells paths from names, and refuses a folder, a missing file, a config for a plain family, a refused config", async () => {
     for (const p of ["./t", "../t", "/t", "t.ts", "t.mts", "t.js", "t.mjs"]) assert.ok(isTaskModulePath(p), p);

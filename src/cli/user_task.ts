@@ -9,7 +9,8 @@
  * - a `TaskFamily` itself (then `--task-config` must be absent or `{}`);
  * and optionally `training`: `{taskConfig?, optimizer?: {KIND: config}}`, the meta-training
  * defaults a registered task carries (absent: `{}` and each kind's own defaults), and
- * `description`, one line. A family may give `instanceBytes` for the memory checks.
+ * `description`, one line. A family may give `instanceBytes` for the memory checks. A `.ts`
+ * module is an ES module inside a package with `"type": "module"`; elsewhere name it `.mts`.
  *
  * The command loads the module before it runs (`loadTaskModule`, awaited by main's hook), so
  * that resolving it later stays synchronous. A module that is missing, fails to import, or
@@ -161,7 +162,9 @@ export async function loadTaskModule(name: string): Promise<TaskModule> {
   try {
     mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
   } catch (e) {
-    throw new UsageError(`task module ${name} failed to load: ${described(e)}${where(e)}`);
+    // tsx reads a .ts file outside a "type": "module" package as CommonJS, which cannot load l2o.
+    const hint = /\.ts$/.test(path) && /require\(\)|ES Module/.test(String(e)) ? "; a .ts file outside a package with \"type\": \"module\" loads as CommonJS: name it .mts" : "";
+    throw new UsageError(`task module ${name} failed to load: ${described(e)}${where(e)}${hint}`);
   }
   const key = ["default", "family", "task"].find((k) => mod[k] !== undefined);
   if (key === undefined) throw new UsageError(`task module ${name} exports no task family: give it a default export (a TaskFamily, or a function from the task config to one)`);

@@ -86,6 +86,6 @@ export function lossFigureSpec(r: EvalReport, opts: LossFigureOptions = {}): Top
 }
 
 /** The figure of an evaluation report as SVG text (what `l2o plot REPORT.json` draws). */
-export function evalFigureSvg(report: EvalReport, opts: LossFigureOptions = {}): Promise<string> {
+export async function evalFigureSvg(report: EvalReport, opts: LossFigureOptions = {}): Promise<string> {
   return renderSvg(lossFigureSpec(report, opts));
 }

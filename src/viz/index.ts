@@ -17,3 +17,4 @@ export {
 } from "./training_log.ts";
 export { FIGURE_FONT, renderSvg, SERIES_COLORS } from "./render.ts";
 export { fontSetup, svgToPng, type PngOptions } from "./png.ts";
+export { figureFormat, FigureFormatError, FIGURE_FORMATS, writeFigure, type FigureFormat } from "./file.ts";

@@ -68,7 +68,7 @@ export function trainingFigureSpec(records: readonly TrainingLogRecord[], opts: 
   });
   const panels = [
     ...(lossRows.length > 0 ? [panel(lossRows, "meta-iteration", `meta-loss${logLoss ? " (log scale)" : ""}`, logLoss, false)] : []),
-    ...(validRows.length > 0 ? [panel(validRows, "epoch", "validation score", false, true)] : []),
+    ...(validRows.length > 0 ? [panel(validRows, "epoch", "validation score (lower is better)", false, true)] : []),
   ];
   const epochs = s.validation.length === 0 ? 0 : s.validation[s.validation.length - 1]!.x;
   const iterations = s.metaLoss.length === 0 ? 0 : s.metaLoss[s.metaLoss.length - 1]!.x;
@@ -86,6 +86,6 @@ export function trainingFigureSpec(records: readonly TrainingLogRecord[], opts: 
 }
 
 /** The figure of a training log's records as SVG text (what `l2o plot LOG.jsonl` draws). */
-export function trainingFigureSvg(records: readonly TrainingLogRecord[], opts: TrainingFigureOptions = {}): Promise<string> {
+export async function trainingFigureSvg(records: readonly TrainingLogRecord[], opts: TrainingFigureOptions = {}): Promise<string> {
   return renderSvg(trainingFigureSpec(records, opts));
 }

@@ -229,6 +229,15 @@ describe("l2o/jax: training a jax-js model", () => {
 describe("l2o/jax: bad input is one clear error", () => {
   const sgd = () => learned("sgd@0.1");
 
+  it("names by the one rule: a shipped optimizer by its plain name, a hand-designed one at its default rate", () => {
+    for (const [name, kind] of [["quadratic", "lstm"], ["pretrained/quadratic", "lstm"], ["rmsprop", "hand"]] as const) {
+      const opt = learned(name, { engine: "ref" });
+      assert.equal(opt.kind, kind, name);
+      assert.equal(opt.name, name);
+      opt.dispose();
+    }
+  });
+
   it("an unknown name, a missing file", () => {
     assert.throws(() => learned("no-such-optimizer"), (e: Error) => e instanceof UnknownOptimizerError && /unknown optimizer 'no-such-optimizer'/.test(e.message));
     assert.throws(() => learned("./missing/opt.safetensors"), /missing/);

@@ -48,9 +48,10 @@ function assertInputError(r: Result, msg: RegExp, what: string): void {
 
 /** Progress lines every 10 ms: these runs take a fraction of a second. */
 const FAST = { L2O_PROGRESS_INTERVAL: "0.01" };
-const PROGRESS_LINE = /^l2o: ([^:]+): (\d+)\/(\d+) (runs|meta-iterations) \((\d+)%\), [\d.]+s elapsed, (about [\dhms. ]+|unknown) left(, meta-loss [-\d.e+]+)?$/;
+const PROGRESS_LINE =
+  /^l2o: (.+?): (?:(\d+)\/(\d+) (?:runs|meta-iterations) \(\d+%\)|(\d+) meta-iterations \(\d+% of the [\d.]+s time limit\)), [\d.]+s elapsed, (?:about [\dhms. ]+|unknown) left(?:, meta-loss [-\d.e+]+)?$/;
 
-/** The progress lines of `stderr` (every line must be one), each with its phase, done and total. */
+/** The progress lines of `stderr` (every line must be one), each with its phase, done and total (NaN against a time limit). */
 function progressLines(stderr: string, what: string): Array<{ phase: string; done: number; total: number }> {
   const lines = stderr.split("\n").filter((l) => l !== "");
   for (const l of lines) {
@@ -59,7 +60,7 @@ function progressLines(stderr: string, what: string): Array<{ phase: string; don
   }
   return lines.map((l) => {
     const m = PROGRESS_LINE.exec(l)!;
-    return { phase: m[1]!, done: Number(m[2]), total: Number(m[3]) };
+    return { phase: m[1]!, done: Number(m[2] ?? m[4]), total: Number(m[3] ?? NaN) };
   });
 }
 
@@ -126,6 +127,14 @@ describe("figures and progress through the CLI", () => {
     const lines = progressLines(r.stderr, "run");
     assert.ok(lines.length >= 1 && lines.every((l) => l.total === 200 && l.phase === "running adam on 200 instances"), r.stderr);
     assertInputError(bad, /L2O_PROGRESS_INTERVAL must be a number of seconds above 0, got 'soon'/, "bad interval");
+  });
+
+  it("demo shows its training against the time limit, then its evaluation", async () => {
+    const r = await l2oEnv(FAST, "demo", "--seconds", "0.5", "--instances", "3", "--out", join(dir, "demo.safetensors"));
+    assert.equal(r.code, 0, r.stderr);
+    const lines = progressLines(r.stderr, "demo");
+    assert.ok(lines.some((l) => /^meta-training, epoch \d+$/.test(l.phase) && Number.isNaN(l.total)), `training lines against the time limit: ${r.stderr}`);
+    assert.ok(lines.some((l) => /^(tuning|testing) /.test(l.phase) && l.total === 4 * 11 * 10 + 5 * 3), `evaluation lines: ${r.stderr}`);
   });
 
   it("plot writes SVG or PNG by --out's extension, draws a training log, and refuses another extension or a file of neither kind", async () => {

@@ -1,8 +1,9 @@
 /**
  * What a long command shows while it works, on standard error: a bar on a terminal; otherwise
  * (a log file, CI) a plain line every few seconds, `l2o: PHASE: DONE/TOTAL UNIT (P%), Xs
- * elapsed, about Ys left`. Nothing with --quiet. The estimate of the time left is ours (the
- * work done so far, or a time limit when that comes first), so the bar and the lines agree.
+ * elapsed, about Ys left`, or `DONE UNIT (P% of the Ts time limit)` while a time limit will
+ * end the work first. Nothing with --quiet. The estimate of the time left is ours (the work
+ * done so far, or the time limit when that comes first), so the bar and the lines agree.
  *
  * L2O_PROGRESS_INTERVAL=SECONDS sets how often a plain line is written (default 5; tests use
  * a small one).
@@ -72,8 +73,12 @@ export function progress(opts: ProgressOptions): Progress {
   const state = (done: number) => {
     const elapsed = (performance.now() - started) / 1000;
     const { left } = estimate(done - base, opts.total - base, elapsed, opts.limitSeconds);
-    const fraction = Math.max(opts.total > 0 ? Math.min(1, done / opts.total) : 0, estimate(0, 0, elapsed, opts.limitSeconds).fraction);
-    return { fraction, elapsed: formatDuration(elapsed), left: Number.isFinite(left) ? `about ${formatDuration(left)}` : "unknown" };
+    const byWork = opts.total > 0 ? Math.min(1, done / opts.total) : 0;
+    const byTime = estimate(0, 0, elapsed, opts.limitSeconds).fraction;
+    const pct = Math.floor(100 * Math.max(byWork, byTime));
+    // When the time limit comes first, the count is against it, not against work never to be done.
+    const count = byTime > byWork ? `${done} ${opts.unit} (${pct}% of the ${formatDuration(opts.limitSeconds!)} time limit)` : `${done}/${opts.total} ${opts.unit} (${pct}%)`;
+    return { fraction: Math.max(byWork, byTime), count, elapsed: formatDuration(elapsed), left: Number.isFinite(left) ? `about ${formatDuration(left)}` : "unknown" };
   };
   if (!process.stderr.isTTY) {
     const interval = progressInterval() * 1000;
@@ -86,8 +91,7 @@ export function progress(opts: ProgressOptions): Progress {
         if (now - last < interval) return;
         last = now;
         const s = state(done);
-        const pct = Math.floor(100 * s.fraction);
-        process.stderr.write(`l2o: ${phase}: ${done}/${opts.total} ${opts.unit} (${pct}%), ${s.elapsed} elapsed, ${s.left} left${detail === "" ? "" : `, ${detail}`}\n`);
+        process.stderr.write(`l2o: ${phase}: ${s.count}, ${s.elapsed} elapsed, ${s.left} left${detail === "" ? "" : `, ${detail}`}\n`);
       },
       resumeFrom: (done) => (base = done),
       stop: () => {},
@@ -100,7 +104,7 @@ export function progress(opts: ProgressOptions): Progress {
   );
   const payload = (done: number) => {
     const s = state(done);
-    return { value: Math.round(1000 * s.fraction), fields: { phase, count: `${done}/${opts.total} ${opts.unit}`, elapsed: s.elapsed, left: s.left, detail: detail === "" ? "" : ` | ${detail}` } };
+    return { value: Math.round(1000 * s.fraction), fields: { phase, count: s.count, elapsed: s.elapsed, left: s.left, detail: detail === "" ? "" : ` | ${detail}` } };
   };
   const first = payload(0);
   bar.start(1000, first.value, first.fields);

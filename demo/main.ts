@@ -163,6 +163,9 @@ function controls(): void {
 
 async function main(): Promise<void> {
   controls();
+  if (location.protocol === "file:") {
+    throw new Error("this page must come from a web server (any static one: python3 -m http.server -d demo/dist, say); opened as a file it cannot fetch its WebAssembly kernels");
+  }
   const [lstm, rules, file] = await Promise.all([fetchBytes(ASSETS.lstm.url), fetchBytes(ASSETS.rules.url), fetchBytes(ASSETS.optimizer.url)]);
   setKernelSource({ "web/lstm.wasm": lstm, "rules.wasm": rules });
   // wasm-simd: the WebAssembly kernel or an error, never a silent fall back to the TypeScript reference.

@@ -66,8 +66,12 @@ export function kernelLocation(file: string): string {
  * or not handed over by the page). In Node without `process.getBuiltinModule` (before
  * 20.16) this throws, saying which Node is needed.
  */
-export function kernelBytes(file: string): Uint8Array | undefined {
-  if (custom !== undefined) return custom(file);
+export function kernelBytes(file: string): Uint8Array<ArrayBuffer> | undefined {
+  if (custom !== undefined) {
+    const bytes = custom(file);
+    // WebAssembly compiles from an ArrayBuffer's bytes (not a SharedArrayBuffer's): copy others.
+    return bytes === undefined || bytes.buffer instanceof ArrayBuffer ? (bytes as Uint8Array<ArrayBuffer> | undefined) : new Uint8Array(bytes);
+  }
   if (!inNode()) return undefined;
   const fs = nodeBuiltin<typeof import("node:fs")>("node:fs");
   if (fs === undefined) throw new Error("l2o's WebAssembly kernels need Node 20.16 or later (process.getBuiltinModule)");

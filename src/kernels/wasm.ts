@@ -150,7 +150,7 @@ export function defaultSharedMemory(): boolean {
  * enables nothing but the proposal's instructions, so it is switched on when the `fma` build
  * is first needed and the runtime refuses it without the flag.
  */
-function acceptRelaxedSimd(bytes: Uint8Array): boolean {
+function acceptRelaxedSimd(bytes: Uint8Array<ArrayBuffer>): boolean {
   if (WebAssembly.validate(bytes)) return true;
   const v8 = nodeBuiltin<typeof import("node:v8")>("node:v8");
   if (v8 === undefined) return false;

@@ -5,10 +5,12 @@
  * stopped; bad input is refused in one clear line.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
 import { L2oOptimizer, learned, layoutOfShapes, NonFiniteGradientError, TfjsAdapterError, DEFAULT_OPTIMIZER } from "../src/adapters/tfjs/index.ts";
 import { L2oError } from "../src/core/errors.ts";
@@ -47,6 +49,17 @@ const gradsAt = (model: tf.LayersModel, vars: tf.Variable[], from: number, n: nu
 const varsOf = (m: tf.LayersModel): tf.Variable[] => m.trainableWeights.map((w) => w.read() as tf.Variable);
 
 describe("l2o/tfjs learned optimizer", () => {
+  test("the main entry (l2o) does not load tfjs: it is an optional peer of l2o/tfjs alone", () => {
+    const probe = (entry: string): string =>
+      spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", `await import(${JSON.stringify(entry)}); console.log(globalThis._tfengine !== undefined)`], {
+        cwd: fileURLToPath(new URL("..", import.meta.url)),
+        encoding: "utf8",
+        timeout: 60_000,
+      }).stdout.trim();
+    assert.equal(probe("./src/index.ts"), "false", "importing l2o created no tfjs engine");
+    assert.equal(probe("./src/adapters/tfjs/index.ts"), "true", "importing l2o/tfjs does (the probe can tell)");
+  });
+
   test("model.fit with the default learned optimizer lowers a real tfjs-layers MNIST MLP's loss", async () => {
     assert.equal(DEFAULT_OPTIMIZER, "mnist");
     const m = mnistMlp(1);

@@ -147,6 +147,7 @@ describe("l2o/tfjs learned optimizer", () => {
     const again = L2oOptimizer.fromConfig(L2oOptimizer, config);
     assert.deepEqual(again.getConfig(), config);
     assert.equal(learned("mnist").getConfig().name, "mnist");
+    assert.equal(learned("quadratic").kind, "lstm", "shipped optimizers by their plain names");
     saveLearnedOptimizer(file, lstm, lstm.init(key(2)).flat);
     assert.throws(() => L2oOptimizer.fromConfig(L2oOptimizer, config), (e: Error) => e instanceof TfjsAdapterError && /SHA-256/.test(e.message) && !e.message.includes("\n"));
   });
@@ -167,6 +168,7 @@ describe("l2o/tfjs learned optimizer", () => {
     assert.deepEqual(flat(vars), before, "a refused step changes nothing");
     assert.equal(opt.iterations, 1);
     const saved = await opt.getWeights();
+    assert.deepEqual([saved[0]!.name, saved[0]!.tensor.dtype, Array.from(saved[0]!.tensor.dataSync())], ["iter", "int32", [1]], "the iteration count comes first");
 
     // An optimizer stepping a model of other shapes refuses them at once; a fresh one at its first step.
     const other = tf.sequential({ layers: [tf.layers.dense({ inputShape: [784], units: 16, activation: "sigmoid" }), tf.layers.dense({ units: 10, activation: "softmax" })] });

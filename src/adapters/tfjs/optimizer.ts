@@ -176,7 +176,10 @@ export class L2oOptimizer extends Optimizer {
     return this.run;
   }
 
-  /** The step count, the variables' shapes, then the state's leaves (see `state.ts`). */
+  /**
+   * The step count, the variables' shapes, then the state's leaves (see `state.ts`). The
+   * tensors stay the optimizer's: they are freed at the next `getWeights` or at `dispose`.
+   */
   override async getWeights(): Promise<NamedTensor[]> {
     dispose(this.handedOut);
     const out: NamedTensor[] = [await this.saveIterations()];

@@ -22,6 +22,8 @@ export interface ProgressOptions {
   readonly limitSeconds?: number;
   /** Show nothing (--quiet). */
   readonly quiet?: boolean;
+  /** Where to show it (default standard error; tests give a stream of their own). */
+  readonly stream?: NodeJS.WritableStream & { readonly isTTY?: boolean };
 }
 
 export interface Progress {
@@ -80,7 +82,8 @@ export function progress(opts: ProgressOptions): Progress {
     const count = byTime > byWork ? `${done} ${opts.unit} (${pct}% of the ${formatDuration(opts.limitSeconds!)} time limit)` : `${done}/${opts.total} ${opts.unit} (${pct}%)`;
     return { fraction: Math.max(byWork, byTime), count, elapsed: formatDuration(elapsed), left: Number.isFinite(left) ? `about ${formatDuration(left)}` : "unknown" };
   };
-  if (!process.stderr.isTTY) {
+  const stream = opts.stream ?? process.stderr;
+  if (stream.isTTY !== true) {
     const interval = progressInterval() * 1000;
     let last = started;
     return {
@@ -91,7 +94,7 @@ export function progress(opts: ProgressOptions): Progress {
         if (now - last < interval) return;
         last = now;
         const s = state(done);
-        process.stderr.write(`l2o: ${phase}: ${s.count}, ${s.elapsed} elapsed, ${s.left} left${detail === "" ? "" : `, ${detail}`}\n`);
+        stream.write(`l2o: ${phase}: ${s.count}, ${s.elapsed} elapsed, ${s.left} left${detail === "" ? "" : `, ${detail}`}\n`);
       },
       resumeFrom: (done) => (base = done),
       stop: () => {},
@@ -99,7 +102,7 @@ export function progress(opts: ProgressOptions): Progress {
   }
   // The bar draws our fraction in thousandths; every field it shows is in the payload from the start.
   const bar = new cliProgress.SingleBar(
-    { stream: process.stderr, format: "{phase} {bar} {count} | {elapsed} elapsed, {left} left{detail}", barsize: 24, hideCursor: true, clearOnComplete: true },
+    { stream: stream as NodeJS.WriteStream, format: "{phase} {bar} {count} | {elapsed} elapsed, {left} left{detail}", barsize: 24, hideCursor: true, clearOnComplete: true },
     cliProgress.Presets.shades_classic,
   );
   const payload = (done: number) => {

@@ -14,6 +14,7 @@ import {
   FigureFormatError,
   figureInputKind,
   FigureInputError,
+  MAX_DRAWN_POINTS,
   parseTrainingLog,
   SERIES_COLORS,
   svgToPng,
@@ -155,6 +156,16 @@ describe("the training figure", () => {
     for (const s of series.slice(0, 3)) assert.ok(countPixels(png, near(s.color)) > 200, `${s.label} drawn in ${s.color}`);
     assert.ok(darkIn(png, 0, 0, 0.5, 0.1) > 300, "the title is drawn");
     assert.ok(darkIn(png, 0, 0.88, 1, 1) > 200, "the legend's labels are drawn");
+  });
+
+  it("draws a long run with at most MAX_DRAWN_POINTS points per line, and says so", async () => {
+    const n = 5 * MAX_DRAWN_POINTS;
+    const records = Array.from({ length: n }, (_, i) => ({ step: i + 1, name: "meta/loss", value: 10 / (i + 1) }));
+    const svg = await trainingFigureSvg(records);
+    assert.match(svg, />running mean over 500 meta-iterations; 1 in 5 meta-iterations drawn</);
+    const d = [...svg.matchAll(/aria-roledescription="line mark" d="([^"]*)"/g)].map((m) => m[1]!);
+    assert.equal(d.length, 2, "the meta-loss and its running mean");
+    for (const path of d) assert.equal(path.split("L").length, MAX_DRAWN_POINTS + 1, "every 5th point and the last");
   });
 
   it("draws only the validation when no meta-loss was logged, and refuses a log with nothing to draw", async () => {

@@ -1,9 +1,11 @@
 /**
  * Figures, for the CLI and the dashboard alike: an evaluation report's losses and a training
  * log's meta-loss and validation score as SVG text (vega-lite, no canvas), and SVG as PNG.
+ * `png.ts` (resvg, a native module) and `file.ts` (node:fs) are for Node; a browser build
+ * imports `eval_figure.ts`, `training_figure.ts` and `training_log.ts` directly.
  */
 export { evalFigureSvg, lossFigureSpec, lossPoints, seriesLabel, type LossFigureOptions, type LossPoint } from "./eval_figure.ts";
-export { runningMean, trainingFigureSpec, trainingFigureSvg, TRAINING_SERIES, type TrainingFigureOptions } from "./training_figure.ts";
+export { MAX_DRAWN_POINTS, runningMean, trainingFigureSpec, trainingFigureSvg, TRAINING_SERIES, type TrainingFigureOptions } from "./training_figure.ts";
 export {
   figureInputKind,
   FigureInputError,

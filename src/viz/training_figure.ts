@@ -33,7 +33,18 @@ export function runningMean(points: readonly SeriesPoint[], window: number): Ser
 }
 
 type Row = { series: string; x: number; value: number };
-const rows = (points: readonly SeriesPoint[], series: string): Row[] => points.map((p) => ({ series, x: p.x, value: p.value }));
+
+/** Points a series is drawn with at most: a long run's figure stays a small file. */
+export const MAX_DRAWN_POINTS = 2000;
+
+/** Every k-th point (and the last), k chosen so that at most `MAX_DRAWN_POINTS` are left. */
+function thin(points: readonly SeriesPoint[]): readonly SeriesPoint[] {
+  const k = Math.ceil(points.length / MAX_DRAWN_POINTS);
+  if (k <= 1) return points;
+  return points.filter((_, i) => i % k === 0 || i === points.length - 1);
+}
+
+const rows = (points: readonly SeriesPoint[], series: string): Row[] => thin(points).map((p) => ({ series, x: p.x, value: p.value }));
 
 /** The vega-lite specification of the figure; a FigureInputError when the records hold nothing to draw. */
 export function trainingFigureSpec(records: readonly TrainingLogRecord[], opts: TrainingFigureOptions = {}): TopLevelSpec {
@@ -76,7 +87,10 @@ export function trainingFigureSpec(records: readonly TrainingLogRecord[], opts: 
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: {
       text: opts.title ?? `meta-training: ${iterations} meta-iterations, ${epochs} epochs`,
-      subtitle: window > 1 ? `running mean over ${window} meta-iterations` : "",
+      subtitle: [
+        ...(window > 1 ? [`running mean over ${window} meta-iterations`] : []),
+        ...(s.metaLoss.length > MAX_DRAWN_POINTS ? [`1 in ${Math.ceil(s.metaLoss.length / MAX_DRAWN_POINTS)} meta-iterations drawn`] : []),
+      ].join("; "),
     },
     background: "white",
     hconcat: panels,

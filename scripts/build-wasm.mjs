@@ -85,6 +85,8 @@ const targets = [
   { entry: "assembly/lstm.ts", out: "build/web/lstm.wasm", flags: lstmWebFlags },
   { entry: "assembly/mlp.ts", out: "build/mlp.wasm", flags: mlpFlags },
   { entry: "assembly/rules.ts", out: "build/rules.wasm", flags: rulesFlags },
+  // Convolutional layers (src/kernels/conv.ts): one thread, no fused multiply-add, as the MLP's.
+  { entry: "assembly/conv.ts", out: "build/conv.wasm", flags: mlpFlags },
 ];
 
 let asc;

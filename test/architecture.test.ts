@@ -14,8 +14,9 @@ import { fileURLToPath } from "node:url";
  * it, and from its own folder. `*` means any file under src/. This table is the rule; change it
  * here, deliberately, when the design changes.
  *
- * `tasks` does not list `kernels` or `io`: the WebAssembly MLP of the tasks lives in
- * `tasks/mlp_wasm.ts` and loads `build/mlp.wasm` itself, and no task reads files through `io`.
+ * `tasks` does not list `io`: no task reads files through it. It lists `kernels` for the
+ * convolution layers (`kernels/conv.ts`) that image tasks chain; the WebAssembly MLP of the
+ * tasks lives in `tasks/mlp_wasm.ts` and loads `build/mlp.wasm` itself.
  * Add them when a task starts to use them.
  */
 const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
@@ -23,7 +24,8 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   io: ["core"],
   kernels: ["core"],
   data: ["core"],
-  tasks: ["core", "data"],
+  // The CNN task chains the convolution kernels of kernels/conv.ts (reusable by other image tasks).
+  tasks: ["core", "data", "kernels"],
   optimizers: ["core", "kernels"],
   learned: ["core", "kernels", "optimizers", "io"],
   // meta's validation reuses eval's instances and rollout.

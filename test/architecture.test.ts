@@ -17,7 +17,6 @@ import { fileURLToPath } from "node:url";
  * `tasks` does not list `io`: no task reads files through it. It lists `kernels` for the
  * convolution layers (`kernels/conv.ts`) that image tasks chain; the WebAssembly MLP of the
  * tasks lives in `tasks/mlp_wasm.ts` and loads `build/mlp.wasm` itself.
- * Add them when a task starts to use them.
  */
 const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   core: [],

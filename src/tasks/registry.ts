@@ -5,7 +5,6 @@
  */
 import { CNN_DEFAULTS, cnnFamily, type CnnConfig } from "./cnn.ts";
 import { ART_DEFAULTS, artFamily, type ArtConfig } from "./art.ts";
-import { ART_DEFAULTS, artFamily, type ArtConfig } from "./art.ts";
 import { MNIST_MLP_DEFAULTS, mnistMlpFamily, type MnistMlpConfig } from "./mnist_mlp.ts";
 import { QUADRATIC_DEFAULTS, quadraticFamily, type QuadraticConfig } from "./quadratic.ts";
 import type { TaskFamily } from "./base.ts";
@@ -58,14 +57,6 @@ export const TASKS: readonly TaskSpec[] = [
     make: (config) => cnnFamily(config as CnnConfig),
     // LogAndSign inputs as for MNIST; one LSTM for the convolution layers, one for the rest (the paper's Figure 7).
     training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1, groups: [["conv"], ["fc"]] } } },
-  },
-  {
-    name: "art",
-    description: "Neural art: style transfer over the image's pixels, random-filter features (Andrychowicz et al. 2016, 3.4)",
-    defaults: ART_DEFAULTS,
-    make: (config) => artFamily(config as ArtConfig),
-    // LogAndSign inputs; pixels live in [0, 1], so the updates are scaled by 0.03 (near tuned Adam's rate).
-    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.03 } } },
   },
   {
     name: "art",

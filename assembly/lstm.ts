@@ -15,6 +15,11 @@
 //   W_l [K_l][G] and b_l [G]: the weights, rows in the order of that input run.
 //   WT_l [G][O_l]: W_l transposed; O_l = KinP_l + Hp output lanes (input part, recurrent part).
 //   tape per step t, layer l, coordinate c: per group, i, f, g, o (activated) and c' (5 Hp).
+//     Segments: the host may keep the tape of only the last `segment` steps, with the state
+//     rows at each segment's start (F_STATE0, written by the forward pass at t = 0; t counts
+//     from the segment's start). It recomputes an earlier segment's tape before its backward
+//     steps by running the forward pass again from that state (F_STATE pointed at a spare
+//     copy): the same kernel on the same inputs, so the same bits.
 //   dstate per coordinate and layer: per group, dL/dh and dL/dc (2 Hp).
 //   float64 gradient sums per thread: per layer dW [K_l][G], db [G]; head dWout [Hp], dbout.
 //     Products are summed in float32 over at most CHUNK coordinates, then in float64: the
@@ -491,7 +496,10 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   const S = fld(ctx, F_S);
   const G = 4 * Hp;
   const t = fld(ctx, F_T);
-  const first = fld(ctx, F_FIRST) != 0;
+  // F_FIRST: flag 1 zeroes dL/dstate (the truncation's last step); flag 2 computes tanh(c') of
+  // step t from the tape (the last step, or the last step of a segment the host has just
+  // recomputed: see "segments" above); 3 does both
+  const first = fld(ctx, F_FIRST);
   const DOUT = ufld(ctx, F_DOUT);
   const DX = ufld(ctx, F_DX);
   const state0 = ufld(ctx, F_STATE0);
@@ -526,8 +534,8 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   for (let cb = c0; cb < c1; cb += B) {
     const ce = cb + B < c1 ? cb + B : c1;
     const nb = ce - cb;
-    if (first) {
-      memory.fill(dstate + <usize>cb * dsb, 0, <usize>nb * dsb);
+    if (first != 0) {
+      if ((first & 1) != 0) memory.fill(dstate + <usize>cb * dsb, 0, <usize>nb * dsb);
       for (let c = cb; c < ce; c++) {
         for (let l = 0; l < L; l++) {
           const tp = tape + (<usize>(t * L + l) * <usize>n + <usize>c) * tb;

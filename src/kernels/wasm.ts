@@ -23,18 +23,21 @@
  * phi is summed in float32 over at most 32 coordinates at a time and in float64 beyond, since
  * its terms cancel heavily. sigmoid and tanh use a rational approximation of tanh accurate to
  * a few float32 ulps (max 3.4e-7 relative).
+ *
+ * Past a memory budget the tape keeps the gates of only its last segment of steps, with the
+ * state at each segment's start, and recomputes an earlier segment's gates before going back
+ * through it; past one instance's 4 GiB the coordinates are split between several instances,
+ * each with its own memory, whole chunks of the backward pass each (`wasm_plan.ts`). Both give
+ * the same bits as one instance with the whole tape.
  */
 import type { Worker } from "node:worker_threads";
-import { L2oError } from "../core/errors.ts";
 import { kernelBytes, kernelLocation, kernelSourceGeneration, nodeBuiltin } from "./source.ts";
 import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
-import { CTX, F, HEAP, LAYER_FIELDS, LF, Layout, MAX_LAYERS, MAX_PAGES, MAX_THREADS, PAGE, round4 } from "./wasm_layout.ts";
+import { CTX, F, HEAP, LAYER_FIELDS, LF, MAX_LAYERS, MAX_THREADS, PAGE, round4, type Layout } from "./wasm_layout.ts";
+import { defaultMemoryBudget, EngineMemoryError, MAX_INSTANCE_BYTES, planMemory, type Shard } from "./wasm_plan.ts";
 
-/** The engine's memory would pass WebAssembly's 4 GiB (the CLI reports it with exit code 2). */
-export class EngineMemoryError extends L2oError {
-  override readonly name = "EngineMemoryError";
-}
+export { EngineMemoryError } from "./wasm_plan.ts";
 
 /** Options of the WebAssembly engine. */
 export interface WasmEngineOptions extends LstmEngineOptions {
@@ -55,6 +58,21 @@ export interface WasmEngineOptions extends LstmEngineOptions {
    * bits, and what a browser page without cross-origin isolation can run.
    */
   readonly sharedMemory?: boolean;
+  /**
+   * Steps per tape segment: the gates of only the last segment's steps are kept, with the
+   * state at every segment's start, and the backward pass recomputes an earlier segment's gates
+   * (the same bits; one more forward step per recomputed step). Default: the whole capacity
+   * while the engine fits `memoryBudget`, else the longest segment that fits it (or, if none
+   * does, the one that needs the least memory).
+   */
+  readonly segment?: number;
+  /** Bytes the engine's memories may take before its tape is cut into segments (default: `defaultMemoryBudget()`, a quarter of the machine's memory). */
+  readonly memoryBudget?: number;
+  /**
+   * The most bytes of one WebAssembly instance's memory (default and at most 4 GiB); past it the
+   * coordinates are split between instances (the `chunks` reduction only).
+   */
+  readonly shardBytes?: number;
 }
 
 /**
@@ -84,6 +102,12 @@ export interface WasmLstmEngine extends SnapshotLstmEngine {
   readonly reduction: GradientReduction;
   /** Whether its memory is shared (the threaded builds) or not (`build/web/lstm.wasm`, one thread). */
   readonly sharedMemory: boolean;
+  /** Steps per tape segment (`capacity` when the whole tape is kept). */
+  readonly segment: number;
+  /** WebAssembly instances (each with its own memory) the coordinates are split between. */
+  readonly instances: number;
+  /** Bytes of the instances' memories together. */
+  readonly memoryBytes: number;
   /** Resolves once every worker thread has exited (after `dispose`). */
   stopped(): Promise<void>;
 }
@@ -242,6 +266,12 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   if (!GRADIENT_REDUCTIONS.includes(reduction)) {
     throw new Error(`WebAssembly engine: reduction must be ${GRADIENT_REDUCTIONS.map((r) => `'${r}'`).join(" or ")}, got '${String(reduction)}'`);
   }
+  if (opts.segment !== undefined && !(Number.isInteger(opts.segment) && opts.segment >= 1)) {
+    throw new Error(`WebAssembly engine: segment must be a positive integer, got ${opts.segment}`);
+  }
+  for (const [k, v] of [["memoryBudget", opts.memoryBudget], ["shardBytes", opts.shardBytes]] as const) {
+    if (v !== undefined && !(typeof v === "number" && v > 0)) throw new Error(`WebAssembly engine: ${k} must be a positive number of bytes, got ${v}`);
+  }
   return new WasmEngine(opts, P, B, variant, reduction, shared);
 }
 
@@ -268,6 +298,21 @@ function stopPool(pool: Pool): void {
 
 const finalizer = new FinalizationRegistry<Pool>(stopPool);
 
+/** One WebAssembly instance of an engine: its coordinates [c0, c0 + n), layout and memory views. */
+interface Part {
+  readonly c0: number;
+  readonly n: number;
+  /** Blocks of float64 gradient sums: one per thread (`threads`) or per chunk (`chunks`). */
+  readonly sums: number;
+  readonly lay: Layout;
+  readonly ex: KernelExports;
+  i32: Int32Array;
+  f32: Float32Array;
+  f64: Float64Array;
+}
+
+const gib = (b: number): string => (b / 2 ** 30).toFixed(2);
+
 class WasmEngine implements WasmLstmEngine {
   readonly shape: LstmShape;
   readonly n: number;
@@ -277,8 +322,9 @@ class WasmEngine implements WasmLstmEngine {
   readonly reduction: GradientReduction;
   /** Whether its memory is shared (the threaded builds) or not (`build/web/`). */
   readonly sharedMemory: boolean;
-  /** Blocks of float64 gradient sums: one per thread (`threads`) or per chunk (`chunks`). */
-  private readonly sumBlocks: number;
+  readonly segment: number;
+  readonly instances: number;
+  readonly memoryBytes: number;
   private readonly bChunk: number;
   /**
    * Snapshots are the engine's state rows as they lie in memory (see `Layout.S`): per
@@ -286,15 +332,12 @@ class WasmEngine implements WasmLstmEngine {
    */
   readonly stateLayout = WASM_STATE_LAYOUT;
   readonly snapshotLength: number;
-  private readonly lay: Layout;
-  private memory: WebAssembly.Memory | null;
-  private readonly ex: KernelExports;
-  private i32: Int32Array;
-  private f32: Float32Array;
-  private f64: Float64Array;
+  private parts: Part[];
   private readonly pool: Pool;
   private steps = 0;
   private cursor = 0;
+  /** The segment whose gates the tape holds (-1: none). */
+  private tapeSegment = -1;
   private stale = false;
   private disposed = false;
 
@@ -307,28 +350,52 @@ class WasmEngine implements WasmLstmEngine {
     this.reduction = reduction;
     this.sharedMemory = shared;
     this.bChunk = backwardChunk(this.n, B);
-    this.sumBlocks = reduction === "chunks" ? Math.max(1, Math.ceil(this.n / this.bChunk)) : P;
-    const lay = (this.lay = new Layout(this.shape, this.n, this.capacity, P, B, this.sumBlocks));
-    this.snapshotLength = this.n * lay.S;
-    const pages = Math.ceil(lay.bytes / PAGE);
-    if (pages > MAX_PAGES) {
-      throw new EngineMemoryError(
-        `the WebAssembly LSTM engine would need ${(lay.bytes / 2 ** 30).toFixed(2)} GiB for ${this.n} coordinates and a tape of ` +
-          `${this.capacity} steps, more than WebAssembly's 4 GiB: use a shorter unroll (--unroll), fewer coordinates, or --engine ref`,
-      );
-    }
+    const plan = planMemory({
+      shape: this.shape,
+      n: this.n,
+      capacity: this.capacity,
+      P,
+      B,
+      chunk: reduction === "chunks" ? this.bChunk : 0,
+      ...(opts.segment !== undefined ? { segment: opts.segment } : {}),
+      budget: opts.memoryBudget ?? defaultMemoryBudget(),
+      shardBytes: Math.min(opts.shardBytes ?? MAX_INSTANCE_BYTES, MAX_INSTANCE_BYTES),
+    });
+    this.segment = plan.segment;
+    this.instances = plan.shards.length;
+    this.memoryBytes = plan.bytes;
+    this.snapshotLength = this.n * plan.shards[0]!.lay.S;
     const module = kernelModule(variant, shared);
-    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
-    this.memory = memory;
-    const inst = new WebAssembly.Instance(module, { env: { memory } });
-    this.ex = inst.exports as unknown as KernelExports;
-    this.i32 = new Int32Array(memory.buffer);
-    this.f32 = new Float32Array(memory.buffer);
-    this.f64 = new Float64Array(memory.buffer);
-    this.ex.init();
-    this.writeContext(P, B);
+    const memories: WebAssembly.Memory[] = [];
+    this.parts = plan.shards.map((sh: Shard) => {
+      const pages = Math.ceil(sh.lay.bytes / PAGE);
+      let memory: WebAssembly.Memory;
+      try {
+        memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+      } catch (e) {
+        throw new EngineMemoryError(
+          `the WebAssembly LSTM engine could not allocate ${gib(sh.lay.bytes)} GiB for one of its ${plan.shards.length} instances ` +
+            `(${gib(plan.bytes)} GiB in all, ${this.n} coordinates, a tape of ${this.capacity} steps): ${(e as Error).message}`,
+        );
+      }
+      memories.push(memory);
+      const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+      const part: Part = {
+        c0: sh.c0,
+        n: sh.n,
+        sums: sh.sums,
+        lay: sh.lay,
+        ex,
+        i32: new Int32Array(memory.buffer),
+        f32: new Float32Array(memory.buffer),
+        f64: new Float64Array(memory.buffer),
+      };
+      ex.init();
+      this.writeContext(part, P, B);
+      return part;
+    });
 
-    const ctrl = new Int32Array(memory.buffer, CTRL_BYTES, 16);
+    const ctrl = new Int32Array(memories[0]!.buffer, CTRL_BYTES, 16);
     const workers: Worker[] = [];
     const exits: Promise<void>[] = [];
     const pool: Pool = { workers, ctrl, exited: Promise.resolve(), error: null };
@@ -336,7 +403,7 @@ class WasmEngine implements WasmLstmEngine {
     for (let tid = 1; tid < P; tid++) {
       // No inherited execArgv: the worker is plain CommonJS and needs no loader (--import tsx,
       // --input-type=module and the like would break or slow it).
-      const w = new WorkerThread!(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memory, ctx: CTX, tid } });
+      const w = new WorkerThread!(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module, memories, ctx: CTX, tid } });
       w.on("error", (e: Error) => {
         pool.error ??= e;
       });
@@ -365,8 +432,8 @@ class WasmEngine implements WasmLstmEngine {
     }
   }
 
-  private writeContext(P: number, B: number): void {
-    const { lay, i32 } = this;
+  private writeContext(part: Part, P: number, B: number): void {
+    const { lay, i32, n } = part;
     const { inputs: I, hidden: H, layers: L } = this.shape;
     const { Hp } = lay;
     const c = CTX / 4;
@@ -377,7 +444,7 @@ class WasmEngine implements WasmLstmEngine {
     set(F.H, H);
     set(F.HP, Hp);
     set(F.L, L);
-    set(F.N, this.n);
+    set(F.N, n);
     set(F.P, P);
     set(F.B, B);
     set(F.OUT, lay.out);
@@ -410,13 +477,14 @@ class WasmEngine implements WasmLstmEngine {
     set(F.KR, lay.KR);
     set(F.OMAX, lay.OMAX);
     // The forward pass's claims: even, at least 8 per thread, at most 128 coordinates.
-    set(F.FCHUNK, Math.max(2, Math.min(128, 2 * Math.ceil(this.n / (16 * P)))));
+    set(F.FCHUNK, Math.max(2, Math.min(128, 2 * Math.ceil(n / (16 * P)))));
     set(F.BMODE, this.reduction === "chunks" ? 1 : 0);
+    // Chunks of the whole engine's n: an instance holds whole chunks, so its sums are theirs.
     set(F.BCHUNK, this.bChunk);
     for (let t = 0; t < P; t++) {
-      const cut = (k: number): number => Math.min(this.n, 2 * Math.round((this.n * k) / P / 2));
+      const cut = (k: number): number => Math.min(n, 2 * Math.round((n * k) / P / 2));
       set(F.RANGE + 2 * t, cut(t));
-      set(F.RANGE + 2 * t + 1, t === P - 1 ? this.n : cut(t + 1));
+      set(F.RANGE + 2 * t + 1, t === P - 1 ? n : cut(t + 1));
     }
     for (let l = 0; l < L; l++) {
       const y = lay.layers[l]!;
@@ -440,9 +508,8 @@ class WasmEngine implements WasmLstmEngine {
     if (this.disposed) throw new Error(`LSTM engine: ${what} after dispose()`);
   }
 
-  /** Runs a kernel on every thread and waits for all of them. */
+  /** Runs a kernel on every thread, over every instance in turn, and waits for all of them. */
   private run(cmd: number): void {
-    const fn = cmd === CMD.forward ? this.ex.forward : this.ex.backward;
     const ctrl = this.pool.ctrl;
     const nw = this.pool.workers.length;
     if (nw > 0) {
@@ -454,7 +521,7 @@ class WasmEngine implements WasmLstmEngine {
     }
     let own: unknown = null;
     try {
-      fn(CTX, 0);
+      for (const p of this.parts) (cmd === CMD.forward ? p.ex.forward : p.ex.backward)(CTX, 0);
     } catch (e) {
       own = e;
     }
@@ -478,32 +545,39 @@ class WasmEngine implements WasmLstmEngine {
     if (own !== null) throw own;
   }
 
+  /** Writes context field `f` of every instance (`v` per instance). */
+  private setAll(f: number, v: (p: Part) => number): void {
+    for (const p of this.parts) p.i32[CTX / 4 + f] = v(p);
+  }
+
   setPhi(phi: Float32Array): void {
     this.alive("setPhi");
     const want = phiSize(this.shape);
     if (phi.length !== want) throw new Error(`LSTM engine: phi has ${phi.length} floats, expected ${want}`);
     if (this.steps > 0) throw new Error("LSTM engine: setPhi while the tape holds steps; call finishBackward first");
-    this.lay.writePhi(this.shape, phi, this.f32);
+    for (const p of this.parts) p.lay.writePhi(this.shape, phi, p.f32);
   }
 
   private clearTape(): void {
     this.steps = 0;
     this.cursor = 0;
+    this.tapeSegment = -1;
     this.stale = false;
-    const { lay } = this;
-    this.f64.fill(0, lay.g64 / 8, (lay.g64 + this.sumBlocks * lay.g64Stride) / 8);
+    for (const { lay, f64, sums } of this.parts) f64.fill(0, lay.g64 / 8, (lay.g64 + sums * lay.g64Stride) / 8);
   }
 
   resetState(): void {
     this.alive("resetState");
-    const { lay } = this;
-    this.f32.fill(0, lay.state / 4, lay.state / 4 + this.n * lay.S);
+    for (const { lay, f32, n } of this.parts) f32.fill(0, lay.state / 4, lay.state / 4 + n * lay.S);
     this.clearTape();
   }
 
   getState(): Float32Array {
     this.alive("getState");
-    return this.lay.readState(this.shape, this.n, this.f32);
+    const per = stateSize(this.shape);
+    const out = new Float32Array(this.n * per);
+    for (const p of this.parts) out.set(p.lay.readState(this.shape, p.n, p.f32), p.c0 * per);
+    return out;
   }
 
   setState(state: Float32Array): void {
@@ -512,27 +586,26 @@ class WasmEngine implements WasmLstmEngine {
     if (state.length !== this.n * per) {
       throw new Error(`LSTM engine: state has ${state.length} floats, expected ${this.n * per} (n * ${per})`);
     }
-    this.lay.writeState(this.shape, this.n, state, this.f32);
+    for (const p of this.parts) p.lay.writeState(this.shape, p.n, state.subarray(p.c0 * per, (p.c0 + p.n) * per), p.f32);
     this.clearTape();
   }
 
   snapshot(into?: Float32Array, offset = 0): Float32Array {
     this.alive("snapshot");
-    const at = this.lay.state / 4;
-    const rows = this.f32.subarray(at, at + this.snapshotLength);
-    // slice() copies into a new, unshared buffer.
-    if (into === undefined) return rows.slice();
-    if (!Number.isInteger(offset) || offset < 0 || offset + this.snapshotLength > into.length) {
+    if (into !== undefined && (!Number.isInteger(offset) || offset < 0 || offset + this.snapshotLength > into.length)) {
       throw new Error(`LSTM engine: snapshot of ${this.snapshotLength} floats does not fit at offset ${offset} of ${into.length}`);
     }
-    into.set(rows, offset);
-    return into;
+    // A new array is unshared, whatever the engine's memory is.
+    const dst = into ?? new Float32Array(this.snapshotLength);
+    const at = into === undefined ? 0 : offset;
+    for (const { lay, f32, n, c0 } of this.parts) dst.set(f32.subarray(lay.state / 4, lay.state / 4 + n * lay.S), at + c0 * lay.S);
+    return dst;
   }
 
   restore(snapshot: Float32Array, layout?: string): void {
     this.alive("restore");
     checkSnapshot("the WebAssembly engine", this.stateLayout, this.snapshotLength, snapshot, layout);
-    this.f32.set(snapshot, this.lay.state / 4);
+    for (const { lay, f32, n, c0 } of this.parts) f32.set(snapshot.subarray(c0 * lay.S, (c0 + n) * lay.S), lay.state / 4);
     this.clearTape();
   }
 
@@ -542,28 +615,60 @@ class WasmEngine implements WasmLstmEngine {
     const I = this.shape.inputs;
     if (x.length !== n * I) throw new Error(`LSTM engine: forward x has ${x.length} floats, expected ${n * I} (n * inputs)`);
     if (out.length !== n) throw new Error(`LSTM engine: forward out has ${out.length} floats, expected ${n}`);
-    const { lay, i32, f32 } = this;
-    let xAt = lay.x;
     if (record) {
       if (this.cursor !== this.steps) throw new Error("LSTM engine: forward during a backward pass; call finishBackward first");
       if (this.stale) throw new Error("LSTM engine: recording after unrecorded steps; call finishBackward first");
       if (this.steps >= this.capacity) throw new Error(`LSTM engine: tape is full (capacity ${this.capacity} steps)`);
-      xAt = lay.tapeX + this.steps * n * I * 4;
     } else if (this.steps > 0) {
       this.stale = true;
     }
-    f32.set(x, xAt / 4);
+    // Step s of the tape is step s - j k of segment j (k steps each), which starts from checkpoint j.
+    const s = this.steps;
+    const j = Math.floor(s / this.segment);
     const c = CTX / 4;
-    i32[c + F.X] = xAt;
-    i32[c + F.T] = record ? this.steps : 0;
-    i32[c + F.REC] = record ? 1 : 0;
-    i32[c + F.NEXT] = 0; // the chunk counter (published to the workers by run's Atomics)
+    for (const p of this.parts) {
+      const { lay, i32 } = p;
+      const xAt = record ? lay.tapeX + s * p.n * I * 4 : lay.x;
+      p.f32.set(x.subarray(p.c0 * I, (p.c0 + p.n) * I), xAt / 4);
+      i32[c + F.X] = xAt;
+      i32[c + F.T] = record ? s - j * this.segment : 0;
+      i32[c + F.REC] = record ? 1 : 0;
+      i32[c + F.STATE0] = lay.state0 + j * lay.ckptStride;
+      i32[c + F.NEXT] = 0; // the chunk counter (published to the workers by run's Atomics)
+    }
     this.run(CMD.forward);
-    out.set(f32.subarray(lay.out / 4, lay.out / 4 + n));
+    for (const p of this.parts) out.set(p.f32.subarray(p.lay.out / 4, p.lay.out / 4 + p.n), p.c0);
     if (record) {
       this.steps++;
       this.cursor++;
+      this.tapeSegment = j;
     }
+  }
+
+  /**
+   * Puts segment j's gates on the tape: the forward kernel again over its steps, from its
+   * checkpoint, on a copy of that state (in checkpoint j + 1's place, no longer needed: its
+   * segment's backward steps are done), with the inputs it recorded.
+   */
+  private recompute(j: number): void {
+    const k = this.segment;
+    const I = this.shape.inputs;
+    const c = CTX / 4;
+    for (const { lay, f32, i32, n } of this.parts) {
+      const from = lay.state0 + j * lay.ckptStride;
+      f32.copyWithin((from + lay.ckptStride) / 4, from / 4, from / 4 + n * lay.S);
+      i32[c + F.STATE] = from + lay.ckptStride;
+      i32[c + F.STATE0] = from;
+      i32[c + F.REC] = 1;
+    }
+    for (let r = 0; r < k; r++) {
+      this.setAll(F.X, (p) => p.lay.tapeX + (j * k + r) * p.n * I * 4);
+      this.setAll(F.T, () => r);
+      this.setAll(F.NEXT, () => 0);
+      this.run(CMD.forward);
+    }
+    this.setAll(F.STATE, (p) => p.lay.state);
+    this.tapeSegment = j;
   }
 
   backwardStep(dOut: Float32Array, dx?: Float32Array): void {
@@ -575,15 +680,28 @@ class WasmEngine implements WasmLstmEngine {
     if (dx !== undefined && dx.length !== n * I) {
       throw new Error(`LSTM engine: backwardStep dx has ${dx.length} floats, expected ${n * I} (n * inputs)`);
     }
-    const { lay, i32, f32 } = this;
-    f32.set(dOut, lay.dout / 4);
+    const k = this.segment;
+    const s = this.cursor - 1;
+    const j = Math.floor(s / k);
+    // 1: zero dL/dstate; 2: tanh(c') from the tape (see assembly/lstm.ts); 3: both.
+    let first = this.cursor === this.steps ? 3 : 0;
+    if (j !== this.tapeSegment) {
+      this.recompute(j);
+      first = 2;
+    }
     const c = CTX / 4;
-    i32[c + F.T] = this.cursor - 1;
-    i32[c + F.FIRST] = this.cursor === this.steps ? 1 : 0;
-    i32[c + F.DX] = dx !== undefined ? lay.dx : 0;
-    i32[c + F.NEXTB] = 0; // the chunk counter (published to the workers by run's Atomics)
+    for (const p of this.parts) {
+      const { lay, i32 } = p;
+      p.f32.set(dOut.subarray(p.c0, p.c0 + p.n), lay.dout / 4);
+      i32[c + F.T] = s - j * k;
+      i32[c + F.FIRST] = first;
+      i32[c + F.DX] = dx !== undefined ? lay.dx : 0;
+      i32[c + F.STATE0] = lay.state0 + j * lay.ckptStride;
+      i32[c + F.TAPEX] = lay.tapeX + j * k * p.n * I * 4;
+      i32[c + F.NEXTB] = 0; // the chunk counter (published to the workers by run's Atomics)
+    }
     this.run(CMD.backward);
-    if (dx !== undefined) dx.set(f32.subarray(lay.dx / 4, lay.dx / 4 + n * I));
+    if (dx !== undefined) for (const p of this.parts) dx.set(p.f32.subarray(p.lay.dx / 4, p.lay.dx / 4 + p.n * I), p.c0 * I);
     this.cursor--;
   }
 
@@ -591,7 +709,10 @@ class WasmEngine implements WasmLstmEngine {
     this.alive("finishBackward");
     const want = phiSize(this.shape);
     if (dphi.length !== want) throw new Error(`LSTM engine: dphi has ${dphi.length} floats, expected ${want}`);
-    this.lay.addGradient(this.shape, this.f64, this.sumBlocks, dphi);
+    // Every block of sums in the order of its coordinates: instance by instance, chunk by chunk.
+    const sum = new Float64Array(this.parts[0]!.lay.pint);
+    for (const p of this.parts) p.lay.sumBlocks(p.f64, p.sums, sum);
+    this.parts[0]!.lay.addGradient(this.shape, sum, dphi);
     this.clearTape();
   }
 
@@ -604,10 +725,7 @@ class WasmEngine implements WasmLstmEngine {
     this.disposed = true;
     finalizer.unregister(this);
     stopPool(this.pool);
-    this.memory = null;
-    this.i32 = new Int32Array(0);
-    this.f32 = new Float32Array(0);
-    this.f64 = new Float64Array(0);
+    this.parts = [];
   }
 }
 

@@ -69,6 +69,11 @@ export class Layout {
   readonly gHead: number;
   /** The state rows, `n x S` floats; copied as they are by `snapshot` and `restore`. */
   readonly state: number;
+  /** Steps per tape segment, segments (checkpoints of the state rows), bytes per checkpoint. */
+  readonly segment: number;
+  readonly segments: number;
+  readonly ckptStride: number;
+  /** The checkpoints: segment j's starting state rows at `state0 + j * ckptStride`. */
   readonly state0: number;
   readonly dstate: number;
   readonly th: number;
@@ -90,9 +95,11 @@ export class Layout {
 
   /**
    * `P` threads (each with its scratch) and `sums` blocks of float64 gradient sums (one per
-   * thread, or one per chunk of the backward pass: see `backward` in assembly/lstm.ts).
+   * thread, or one per chunk of the backward pass: see `backward` in assembly/lstm.ts). The
+   * tape holds the gates of `segment` steps (default: all `capacity`), and a checkpoint of the
+   * state rows is kept for each of the ceil(capacity / segment) segments.
    */
-  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number, sums: number) {
+  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number, sums: number, segment = capacity) {
     const { inputs: I, layers: L } = s;
     const Hp = (this.Hp = round4(s.hidden));
     const G = (this.G = 4 * Hp);
@@ -121,10 +128,13 @@ export class Layout {
     this.pint = g / 4;
     this.head = take((Hp + 4) * 4);
     this.state = take(n * this.S * 4);
-    this.state0 = take(n * this.S * 4);
+    this.segment = Math.max(1, Math.min(segment, capacity));
+    this.segments = Math.ceil(capacity / this.segment);
+    this.ckptStride = align(n * this.S * 4);
+    this.state0 = take(this.segments * this.ckptStride);
     this.dstate = take(n * 2 * L * Hp * 4);
     this.th = take(n * L * Hp * 4);
-    this.tape = take(capacity * L * n * 5 * Hp * 4);
+    this.tape = take(Math.min(capacity, this.segment) * L * n * 5 * Hp * 4);
     this.tapeX = take(capacity * n * I * 4);
     this.x = take(n * I * 4);
     this.out = take(n * 4);
@@ -246,16 +256,19 @@ export class Layout {
     }
   }
 
-  /** Adds the `blocks` float64 gradient sums, in order, into dphi (the contract's layout). */
-  addGradient(s: LstmShape, f64: Float64Array, blocks: number, dphi: Float32Array): void {
-    const { hidden: H, layers: L } = s;
-    const { Hp, G } = this;
-    const G0 = 4 * H;
-    const sum = new Float64Array(this.pint);
+  /** Adds this memory's `blocks` float64 gradient sums, in order, into `sum` (`pint` values). */
+  sumBlocks(f64: Float64Array, blocks: number, sum: Float64Array): void {
     for (let t = 0; t < blocks; t++) {
       const b = (this.g64 + t * this.g64Stride) / 8;
       for (let k = 0; k < this.pint; k++) sum[k]! += f64[b + k]!;
     }
+  }
+
+  /** Adds the summed gradient (see `sumBlocks`) into dphi (the contract's layout). */
+  addGradient(s: LstmShape, sum: Float64Array, dphi: Float32Array): void {
+    const { hidden: H, layers: L } = s;
+    const { Hp, G } = this;
+    const G0 = 4 * H;
     let o = 0;
     for (let l = 0; l < L; l++) {
       const y = this.layers[l]!;

@@ -37,16 +37,20 @@ export const CTRL_BYTES = 1024;
  */
 const SPIN_MS = 3;
 
-/** The worker program (CommonJS, evaluated). workerData: { module, memory, ctx, tid }. */
+/**
+ * The worker program (CommonJS, evaluated). workerData: { module, memories, ctx, tid }: one
+ * instance per memory (the engine's instances, each with its share of the coordinates), the
+ * control block in the first. A command runs on every instance in turn.
+ */
 export const WORKER_SOURCE = `
 "use strict";
 const { workerData } = require("node:worker_threads");
-const { module, memory, ctx, tid } = workerData;
-const ctrl = new Int32Array(memory.buffer, ${CTRL_BYTES}, 16);
+const { module, memories, ctx, tid } = workerData;
+const ctrl = new Int32Array(memories[0].buffer, ${CTRL_BYTES}, 16);
 let fns;
 try {
-  const ex = new WebAssembly.Instance(module, { env: { memory } }).exports;
-  fns = [null, ex.forward, ex.backward];
+  const ex = memories.map((memory) => new WebAssembly.Instance(module, { env: { memory } }).exports);
+  fns = [null, ex.map((e) => e.forward), ex.map((e) => e.backward)];
 } catch (e) {
   Atomics.store(ctrl, ${CTRL.failed}, 1);
   Atomics.add(ctrl, ${CTRL.ready}, 1);
@@ -65,7 +69,7 @@ for (;;) {
   const cmd = Atomics.load(ctrl, ${CTRL.cmd});
   if (cmd === ${CMD.exit}) break;
   try {
-    fns[cmd](ctx, tid);
+    for (const f of fns[cmd]) f(ctx, tid);
   } catch (e) {
     Atomics.store(ctrl, ${CTRL.err}, 1);
   }

@@ -46,6 +46,7 @@ interface TrainFlags {
   outputScale?: string;
   hidden?: string;
   layers?: string;
+  lstmGroups?: string;
   unroll: string;
   horizon: string;
   metaLr: string;
@@ -79,10 +80,24 @@ function lstmFlags(f: TrainFlags): Record<string, unknown> {
     ...(f.layers !== undefined ? { layers: parseCount("--layers", f.layers, LIMITS.layers) } : {}),
     ...(f.preprocess !== undefined ? { preprocess: parsePreprocessFlag(f.preprocess) } : {}),
     ...(f.outputScale !== undefined ? { outputScale: parseNumber("--output-scale", f.outputScale, { positive: true }) } : {}),
+    ...(f.lstmGroups !== undefined ? { groups: parseLstmGroups(f.lstmGroups) } : {}),
   };
 }
 
-const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+/**
+ * `--lstm-groups conv/fc`: one LSTM per `/`-separated part, each part the layout groups it
+ * drives joined by `+` (`conv+bn/fc`); `one`: a single LSTM for every coordinate.
+ */
+function parseLstmGroups(v: string): string[][] | undefined {
+  if (v === "one") return undefined;
+  const groups = v.split("/").map((part) => part.split("+"));
+  if (groups.some((g) => g.some((name) => !/^[A-Za-z0-9_.-]+$/.test(name)))) {
+    throw new UsageError(`--lstm-groups expects layout groups as conv/fc (one LSTM per part, groups in a part joined by +) or one, got '${v}'`);
+  }
+  return groups;
+}
+
+const flagName = (k: string): string => (k === "groups" ? "--lstm-groups" : `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 
 /**
  * The optimizer to train and its starting weights: a fresh one of `--optimizer` (default
@@ -168,6 +183,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--output-scale <x>", "LSTM: update = scale * LSTM output (default 0.1)")
     .option("--hidden <n>", `LSTM: units per layer (${rangeText(LIMITS.hidden)}; default 20)`)
     .option("--layers <n>", `LSTM: layers (${rangeText(LIMITS.layers)}; default 2)`)
+    .option("--lstm-groups <list>", "LSTM: one separately weighted LSTM per part of the layout's groups, e.g. conv/fc (the paper's CNN setting, cnn's default) or conv+bn/fc; one: a single LSTM (default per task)")
     .option("--unroll <n>", `truncation length T (${rangeText(LIMITS.unroll)}; a divisor of --horizon)`, "20")
     .option("--horizon <n>", `optimizee steps per sampled task (${rangeText(LIMITS.horizon)})`, "100")
     .option("--meta-lr <x>", "Adam learning rate on the optimizer's weights", String(0.003))

@@ -18,6 +18,7 @@ import { registerPlotCommand } from "./plot.ts";
 import { registerDemoCommand } from "./demo.ts";
 import { registerDashboardCommand } from "./dashboard.ts";
 import { registerInfoCommand } from "./info.ts";
+import { registerArtCommand } from "./art.ts";
 import { registerGeneralizeCommand } from "./generalize.ts";
 import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
@@ -40,6 +41,7 @@ registerPlotCommand(program);
 registerDemoCommand(program);
 registerDashboardCommand(program);
 registerInfoCommand(program);
+registerArtCommand(program);
 registerGeneralizeCommand(program);
 
 // A --task that names a module of the user's (./my-task.ts) is imported before its command

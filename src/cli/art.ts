@@ -58,6 +58,7 @@ function image(spec: string, size: number): Float32Array {
   const generated = pattern(spec, size);
   if (generated !== undefined) return generated;
   if (PHOTO_NAMES.includes(spec)) return centreSquare(loadPhoto(spec), size);
+  if (!/[./\\]/.test(spec)) throw new UsageError(`'${spec}' is neither a known image (${NAMES_HELP}) nor a file path`);
   return centreSquare(readImageFile(spec, 4 * size), size);
 }
 

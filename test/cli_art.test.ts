@@ -1,0 +1,56 @@
+/**
+ * `l2o art` through the CLI: a styled PNG of the asked size, a strip with a baseline, and
+ * one-line errors (exit 2) for a missing image, a bad size and an output that is not a PNG.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { decodePng } from "./png_decode.ts";
+
+const BIN = fileURLToPath(new URL("../bin/l2o.js", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "l2o-cli-art-"));
+
+function l2o(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe("l2o art", () => {
+  it("writes the styled image, and with --baseline the four images side by side, each run's loss falling", () => {
+    const one = join(dir, "one.png");
+    const r = l2o("art", "--optimizer", "adam@0.03", "--content", "mosaic", "--size", "16", "--steps", "5", "--out", one);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(decodePng(readFileSync(one)).width, 16);
+    const strip = join(dir, "strip.png");
+    const s = l2o("art", "--optimizer", "adam@0.03", "--baseline", "sgd@1", "--content", "nagasaki-boats", "--size", "16", "--steps", "5", "--out", strip);
+    assert.equal(s.code, 0, s.stderr);
+    const png = decodePng(readFileSync(strip));
+    assert.equal(png.width, 4 * 16 + 3 * 4);
+    assert.equal(png.height, 16);
+    const losses = [...s.stdout.matchAll(/loss ([\d.e+-]+) -> ([\d.e+-]+)/g)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    assert.equal(losses.length, 2, s.stdout);
+    for (const [a, b] of losses) assert.ok(b < a, s.stdout);
+  });
+
+  it("refuses a missing image, a bad size and a non-PNG output in one line with exit code 2, writing nothing", () => {
+    const out = join(dir, "never.png");
+    for (const [args, re] of [
+      [["--content", join(dir, "none.jpg")], /cannot be read/],
+      [["--content", "strokes", "--size", "30"], /multiple of 4/],
+      [["--content", "strokes", "--style", "monet"], /'monet' is neither a known image \(strokes, mosaic/],
+    ] as const) {
+      const r = l2o("art", "--optimizer", "adam", ...args, "--steps", "2", "--out", out);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    const r = l2o("art", "--optimizer", "adam", "--content", "strokes", "--out", join(dir, "x.jpg"));
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /must end in \.png/);
+    assert.equal(existsSync(out), false);
+  });
+});

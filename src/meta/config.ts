@@ -1,6 +1,6 @@
 /**
  * Meta-training's settings: truncation and horizon, the outer optimizer, epochs and
- * validation, the meta-loss, the time limit; defaults and validation.
+ * validation, the meta-loss, the gradient estimator, the time limit; defaults and validation.
  */
 import { ConfigError } from "../core/errors.ts";
 
@@ -48,6 +48,18 @@ export interface MetaTrainConfig {
    * steps `metaLossFrom` .. horizon.
    */
   readonly metaLossFrom: number;
+  /**
+   * The meta-gradient's estimator: `"bptt"`, truncated backpropagation through time (the
+   * default; first or second order, needs a kind with a differentiable step); `"es"`,
+   * antithetic evolution strategies over whole horizons (one update per horizon); `"pes"`,
+   * persistent evolution strategies over truncations (unbiased for the smoothed meta-loss of
+   * the whole horizon). ES and PES see only losses, so they train any kind.
+   */
+  readonly estimator: EstimatorName;
+  /** ES and PES: the perturbation's standard deviation in phi's units (default 0.01; absent for bptt). */
+  readonly esSigma?: number;
+  /** ES and PES: antithetic pairs per trajectory (default 16; absent for bptt). */
+  readonly esPairs?: number;
   readonly seed: number;
   /**
    * The seed the validation tasks are drawn from (default: `seed`). Runs with different seeds
@@ -63,6 +75,13 @@ export interface MetaTrainConfig {
 
 export type MetaLossKind = "sum" | "log";
 
+export type EstimatorName = "bptt" | "es" | "pes";
+
+export const ESTIMATORS: readonly EstimatorName[] = ["bptt", "es", "pes"];
+
+/** The bounds of `esSigma` and `esPairs` (the CLI shows them). */
+export const ES_LIMITS = Object.freeze({ sigmaMax: 1, pairsMax: 4096, sigmaDefault: 0.01, pairsDefault: 16 });
+
 export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   unroll: 20,
   horizon: 100,
@@ -77,6 +96,7 @@ export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   secondOrderScale: 1,
   metaLoss: "sum",
   metaLossFrom: 1,
+  estimator: "bptt",
   seed: 0,
   maxSeconds: 0,
 };
@@ -105,6 +125,25 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
   if (!Number.isInteger(out.metaLossFrom) || out.metaLossFrom < 1 || out.metaLossFrom > out.horizon) {
     throw new ConfigError(`meta-training: metaLossFrom must be an integer from 1 to the horizon (${out.horizon}), got ${out.metaLossFrom}`);
   }
-  return out;
+  return resolveEstimator(out);
+}
+
+/** Checks the estimator's settings: ES and PES get their defaults, truncated BPTT takes none of theirs. */
+function resolveEstimator(out: MetaTrainConfig): MetaTrainConfig {
+  const name = out.estimator;
+  if (!ESTIMATORS.includes(name)) throw new ConfigError(`meta-training: estimator must be one of ${ESTIMATORS.join(", ")}, got '${String(name)}'`);
+  if (name === "bptt") {
+    if (out.esSigma !== undefined || out.esPairs !== undefined) throw new ConfigError("meta-training: esSigma and esPairs set the es and pes estimators; this run's estimator is bptt");
+    const { esSigma: _s, esPairs: _p, ...rest } = out;
+    return rest;
+  }
+  if (out.secondOrder) throw new ConfigError(`meta-training: secondOrder belongs to the bptt estimator; ${name} sees only losses`);
+  const esSigma = out.esSigma ?? ES_LIMITS.sigmaDefault;
+  const esPairs = out.esPairs ?? ES_LIMITS.pairsDefault;
+  if (!(esSigma > 0 && esSigma <= ES_LIMITS.sigmaMax)) throw new ConfigError(`meta-training: esSigma must be in (0, ${ES_LIMITS.sigmaMax}], got ${esSigma}`);
+  if (!Number.isInteger(esPairs) || esPairs < 1 || esPairs > ES_LIMITS.pairsMax) {
+    throw new ConfigError(`meta-training: esPairs must be an integer from 1 to ${ES_LIMITS.pairsMax}, got ${esPairs}`);
+  }
+  return { ...out, esSigma, esPairs };
 }
 

@@ -6,6 +6,7 @@
  * forward alone through the same interface.
  */
 import type { TaskFamily } from "../tasks/base.ts";
+import type { LearnedOptimizer } from "../learned/contract.ts";
 import type { MetaLossKind } from "./config.ts";
 import type { TrajectorySet } from "./trajectory.ts";
 
@@ -24,6 +25,11 @@ export interface Truncation {
   /** The first step of the horizon whose loss counts (1-based, as `MetaTrainConfig.metaLossFrom`). */
   readonly metaLossFrom: number;
   readonly family: TaskFamily;
+  /**
+   * The optimizer being trained: estimators that run it forward through `optFn` (ES, PES)
+   * need it; `metaTrain` always sets it.
+   */
+  readonly optimizer?: Pick<LearnedOptimizer, "kind" | "optFn">;
 }
 
 export interface Estimate {
@@ -41,8 +47,15 @@ export interface GradientEstimator {
   /** A short name that training files record, e.g. `tbptt`. */
   readonly name: string;
   /**
+   * True for an estimator that runs the optimizer forward alone (`optFn`), seeing only
+   * losses: it needs no differentiable step, so it trains any kind, and its trajectory set
+   * has none.
+   */
+  readonly forwardOnly?: boolean;
+  /**
    * Advances every live trajectory by one truncation and returns the meta-gradient, or null
-   * when the truncation lies wholly before `metaLossFrom` (the trajectories only advance).
+   * when the truncation lies wholly before `metaLossFrom` (the trajectories only advance) or
+   * the estimator makes no update there (ES over whole horizons updates once per horizon).
    */
   estimate(trunc: Truncation, trajectories: TrajectorySet): Estimate | null;
 }

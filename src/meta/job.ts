@@ -78,7 +78,8 @@ export class TrainingFailedError extends L2oError {
 
 /** Meta-iterations a run of `meta` makes at most (truncations that end before metaLossFrom update nothing). */
 export function plannedIterations(meta: MetaTrainConfig): number {
-  const updating = meta.horizon / meta.unroll - Math.floor((meta.metaLossFrom - 1) / meta.unroll);
+  // ES over whole horizons updates once per horizon.
+  const updating = meta.estimator === "es" ? 1 : meta.horizon / meta.unroll - Math.floor((meta.metaLossFrom - 1) / meta.unroll);
   return meta.epochs * (meta.horizonsPerEpoch / meta.metaBatch) * updating;
 }
 
@@ -96,8 +97,9 @@ export function runRecord(job: TrainJob): RunRecord {
     optimizer: job.optimizer.kind,
     optimizerConfig: json(job.optimizer.config),
     init: job.init !== undefined ? resolve(job.init.path) : null,
-    estimator: (job.estimator ?? defaultEstimator(job.meta)).name,
     ...json(job.meta),
+    // After the settings, whose `estimator` ("bptt", "es", "pes") it refines ("tbptt-second-order").
+    estimator: (job.estimator ?? defaultEstimator(job.meta)).name,
     ...json(job.details),
   };
 }

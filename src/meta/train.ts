@@ -20,6 +20,10 @@
  * of the unroll (the sum divided by the task's instances and the number of weighted terms),
  * so the learning rate and the clipping norm do not depend on the batch of functions.
  *
+ * The estimator is truncated BPTT unless the configuration names ES over whole horizons or
+ * PES (`MetaTrainConfig.estimator`); those run the optimizer forward alone, so a kind without
+ * a differentiable step trains with them.
+ *
  * The whole state is one named record (`MetaTrainState`), so a checkpoint writes it as it is
  * and training resumes exactly where it stopped.
  */
@@ -28,8 +32,10 @@ import type { ParamLayout } from "../core/layout.ts";
 import type { TaskFamily } from "../tasks/base.ts";
 import type { MetricWriter } from "../io/metrics.ts";
 import type { DifferentiableStep, LearnedOptimizer } from "../learned/contract.ts";
-import type { MetaTrainConfig } from "./config.ts";
+import { ES_LIMITS, type MetaTrainConfig } from "./config.ts";
 import type { GradientEstimator } from "./estimator.ts";
+import { antitheticEs } from "./es.ts";
+import { pes } from "./pes.ts";
 import { outerOptimizer, outerStep } from "./outer.ts";
 import type { MetaTrainState } from "./state.ts";
 import { startTrajectories, TrajectorySet } from "./trajectory.ts";
@@ -55,9 +61,14 @@ export interface MetaTrainResult {
 }
 
 
-/** The estimator a configuration asks for: truncated BPTT, first or second order. */
-export function defaultEstimator(cfg: Pick<MetaTrainConfig, "secondOrder" | "secondOrderScale">): GradientEstimator {
-  return truncatedBptt({ secondOrder: cfg.secondOrder, secondOrderScale: cfg.secondOrderScale });
+/** The estimator a configuration asks for: truncated BPTT (first or second order), ES or PES. */
+export function defaultEstimator(
+  cfg: Pick<MetaTrainConfig, "secondOrder" | "secondOrderScale"> & Partial<Pick<MetaTrainConfig, "estimator" | "esSigma" | "esPairs">>,
+): GradientEstimator {
+  const name = cfg.estimator ?? "bptt";
+  if (name === "bptt") return truncatedBptt({ secondOrder: cfg.secondOrder, secondOrderScale: cfg.secondOrderScale });
+  const opts = { sigma: cfg.esSigma ?? ES_LIMITS.sigmaDefault, pairs: cfg.esPairs ?? ES_LIMITS.pairsDefault };
+  return name === "es" ? antitheticEs(opts) : pes(opts);
 }
 
 /** Refuses a state whose scores measure something else than this run's. */
@@ -115,8 +126,11 @@ export function* metaTrainSteps(
   estimator: GradientEstimator = defaultEstimator(cfg),
 ): Generator<MetaTrainState, MetaTrainResult, void> {
   checkResumable(state, cfg);
+  const forwardOnly = estimator.forwardOnly === true;
   const makeStep = opt.differentiable?.bind(opt);
-  if (makeStep === undefined) throw new ConfigError(`meta-training: a '${opt.kind}' optimizer has no differentiable step to train by gradient`);
+  if (makeStep === undefined && !forwardOnly) {
+    throw new ConfigError(`meta-training: a '${opt.kind}' optimizer has no differentiable step to train by gradient; train it with estimator es or pes (--estimator), which need only its losses`);
+  }
   if (opt.initialParams !== undefined) {
     // Trajectories start at the task's theta_0, and no estimator yet carries dL/dtheta_0 to phi.
     throw new ConfigError(`meta-training: a '${opt.kind}' optimizer learns its initial parameters, which no gradient estimator trains yet`);
@@ -136,16 +150,16 @@ export function* metaTrainSteps(
         const items = startTrajectories(family, s.trainKey, s.horizons, K);
         const layout = items[0]!.instance.task.layout;
         if (!items.every((t) => layout.sameAs(t.instance.task.layout))) throw new ConfigError("meta-training: the tasks of one meta-batch have different parameter layouts");
-        if (step === undefined || !step.layout.sameAs(layout)) {
+        if (!forwardOnly && (step === undefined || !step.layout.sameAs(layout))) {
           step?.step.dispose();
           step = undefined;
-          step = { layout, step: makeStep(s.phi, layout, cfg.unroll) };
+          step = { layout, step: makeStep!(s.phi, layout, cfg.unroll) };
         }
-        step.step.setPhi(s.phi);
-        const set = new TrajectorySet(step.step, items);
+        step?.step.setPhi(s.phi);
+        const set = new TrajectorySet(step?.step ?? null, items);
         for (let u = 0; u < truncations; u++) {
           const est = estimator.estimate(
-            { phi: s.phi, index: u, length: cfg.unroll, horizon: cfg.horizon, metaLoss: cfg.metaLoss, metaLossFrom: cfg.metaLossFrom, family },
+            { phi: s.phi, index: u, length: cfg.unroll, horizon: cfg.horizon, metaLoss: cfg.metaLoss, metaLossFrom: cfg.metaLossFrom, family, optimizer: opt },
             set,
           );
           if (est === null) continue;
@@ -155,7 +169,7 @@ export function* metaTrainSteps(
           }
           if (est.live === 0) break;
           const o = outerStep(outer, s.phi, s.adam, est.grad, cfg.clipNorm);
-          step.step.setPhi(o.phi);
+          step?.step.setPhi(o.phi);
           s = { ...s, phi: o.phi, adam: o.state, metaIteration: s.metaIteration + 1, epochLoss: s.epochLoss + est.metaLoss, epochUpdates: s.epochUpdates + 1 };
           hooks.writer?.scalar("meta/loss", est.metaLoss, s.metaIteration);
           hooks.writer?.scalar("meta/grad_norm", o.gradNorm, s.metaIteration);

@@ -2,11 +2,14 @@
  * Trajectories: a task instance on its way through a horizon (its theta, the optimizer's
  * state, its position), advanced truncation by truncation. Horizon h draws its task, initial
  * point and minibatches from `foldIn(trainKey, h)`, so a trajectory is a named record that a
- * checkpoint (or a job on another machine) carries: `TrajectoryRecord`.
+ * checkpoint (or a job on another machine) carries: `TrajectoryRecord`. Under PES a trajectory
+ * also carries its perturbed particles, whose thetas and optimizer states diverge from one
+ * another (`ParticlePair`).
  */
 import { foldIn, type Key } from "../core/rng.ts";
 import type { LossAndGrad, TaskFamily } from "../tasks/base.ts";
 import type { DifferentiableStep } from "../learned/contract.ts";
+import type { OptState } from "../optimizers/transform.ts";
 import { drawInstance, type Instance } from "../eval/evaluate.ts";
 
 export interface Trajectory {
@@ -23,6 +26,24 @@ export interface Trajectory {
   state: Float32Array | undefined;
   /** False once it diverged: the rest of its horizon is dropped. */
   live: boolean;
+  /** PES's antithetic particles in this horizon (undefined: none yet, or another estimator). */
+  particles?: ParticlePair[] | undefined;
+}
+
+/** A perturbed copy of a trajectory: where it stands and the optimizer's state (optFn's record; null: step 0's). */
+export interface Particle {
+  readonly theta: Float32Array;
+  readonly state: OptState | null;
+}
+
+/**
+ * An antithetic pair of particles, run with phi + sigma eps and phi - sigma eps (a fresh eps
+ * each truncation), and `acc`, the sum of the eps drawn for the pair so far in the horizon.
+ */
+export interface ParticlePair {
+  readonly plus: Particle;
+  readonly minus: Particle;
+  readonly acc: Float32Array;
 }
 
 /** What a checkpoint keeps of a trajectory (the instance is drawn again from its key). */
@@ -32,6 +53,8 @@ export interface TrajectoryRecord {
   readonly theta: Float32Array;
   readonly state: Float32Array | null;
   readonly live: boolean;
+  /** PES's particles, when it has any. */
+  readonly particles?: readonly ParticlePair[];
 }
 
 /** The instance of horizon `horizon`: task, initial point and minibatch key. */
@@ -56,19 +79,34 @@ export function batchKeys(tr: Trajectory): (t: number) => Key {
 /**
  * A set of trajectories that share one differentiable step (one layout): the step holds one
  * trajectory's state at a time. With one trajectory the state simply stays in the step; with
- * several, `enter` restores a trajectory's state and `leave` copies it out.
+ * several, `enter` restores a trajectory's state and `leave` copies it out. Estimators that
+ * run the optimizer forward only (ES, PES) get a set without a step (null).
  */
 export class TrajectorySet {
+  readonly #step: DifferentiableStep | null;
+
   constructor(
-    readonly step: DifferentiableStep,
+    step: DifferentiableStep | null,
     readonly items: Trajectory[],
   ) {
-    step.resetState();
+    this.#step = step;
+    step?.resetState();
+  }
+
+  /** The shared differentiable step (an error for a set made without one). */
+  get step(): DifferentiableStep {
+    if (this.#step === null) throw new Error("trajectories: this set has no differentiable step (it serves estimators that run the optimizer forward only)");
+    return this.#step;
+  }
+
+  /** Whether the set has a differentiable step. */
+  get hasStep(): boolean {
+    return this.#step !== null;
   }
 
   enter(k: number): Trajectory {
     const tr = this.items[k]!;
-    if (this.items.length > 1) {
+    if (this.items.length > 1 && this.#step !== null) {
       if (tr.state === undefined) this.step.resetState();
       else this.step.setState(tr.state);
     }
@@ -76,7 +114,7 @@ export class TrajectorySet {
   }
 
   leave(k: number): void {
-    if (this.items.length > 1) this.items[k]!.state = this.step.getState();
+    if (this.items.length > 1 && this.#step !== null) this.items[k]!.state = this.#step.getState();
   }
 
   /** The records a checkpoint keeps (each trajectory's state copied out of the step). */
@@ -85,13 +123,14 @@ export class TrajectorySet {
       horizon: tr.horizon,
       position: tr.position,
       theta: tr.theta,
-      state: this.items.length > 1 ? (tr.state ?? null) : this.step.getState(),
+      state: this.items.length > 1 || this.#step === null ? (tr.state ?? null) : this.#step.getState(),
       live: tr.live,
+      ...(tr.particles !== undefined ? { particles: tr.particles.slice() } : {}),
     }));
   }
 
   /** Trajectories rebuilt from `records` over `step` (the inverse of `records`). */
-  static fromRecords(step: DifferentiableStep, family: TaskFamily, trainKey: Key, records: readonly TrajectoryRecord[]): TrajectorySet {
+  static fromRecords(step: DifferentiableStep | null, family: TaskFamily, trainKey: Key, records: readonly TrajectoryRecord[]): TrajectorySet {
     const items = records.map((r) => ({
       horizon: r.horizon,
       instance: horizonInstance(family, trainKey, r.horizon),
@@ -100,9 +139,10 @@ export class TrajectorySet {
       first: undefined,
       state: r.state ?? undefined,
       live: r.live,
+      ...(r.particles !== undefined ? { particles: r.particles.slice() } : {}),
     }));
     const set = new TrajectorySet(step, items);
-    if (items.length === 1 && items[0]!.state !== undefined) step.setState(items[0]!.state);
+    if (step !== null && items.length === 1 && items[0]!.state !== undefined) step.setState(items[0]!.state);
     return set;
   }
 }

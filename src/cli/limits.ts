@@ -8,6 +8,7 @@
  */
 import type { TaskFamily } from "../tasks/base.ts";
 import { learnedKind } from "../learned/registry.ts";
+import { ES_LIMITS } from "../meta/config.ts";
 import { UsageError } from "./errors.ts";
 
 /** A closed range of integers. */
@@ -48,6 +49,8 @@ export const LIMITS = Object.freeze({
   metaBatch: { min: 1, max: 256 },
   validationTasks: { min: 1, max: 1_000 },
   patience: { min: 0, max: 1_000_000 },
+  /** `--es-pairs` (antithetic pairs per trajectory of ES and PES): meta-training's own bound. */
+  esPairs: { min: 1, max: ES_LIMITS.pairsMax },
   /**
    * `--threads`, in training and in eval and run: a fixed number, not a multiple of this
    * machine's cores, so that a training's recorded count replays on any machine.

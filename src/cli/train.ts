@@ -7,7 +7,7 @@ import { extendPreprocessing } from "../learned/lstm/widen.ts";
 import type { LstmOptimizer } from "../learned/lstm/optimizer.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
 import { resolveEngineKind } from "../kernels/select.ts";
-import { resolveMetaTrainConfig, type MetaTrainConfig } from "../meta/config.ts";
+import { ES_LIMITS, ESTIMATORS, resolveMetaTrainConfig, type EstimatorName, type MetaTrainConfig } from "../meta/config.ts";
 import { runTrainJobAsync } from "../meta/job.ts";
 import { checkOutputPaths } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
@@ -60,6 +60,9 @@ interface TrainFlags {
   secondOrderScale: string;
   metaLoss: string;
   metaLossFrom: string;
+  estimator: string;
+  esSigma?: string;
+  esPairs?: string;
   seed: string;
   validationSeed?: string;
   reduction: string;
@@ -145,6 +148,9 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
   const horizon = parseCount("--horizon", f.horizon, LIMITS.horizon);
   const metaLossFrom = parseCount("--meta-loss-from", f.metaLossFrom, { min: 1, max: LIMITS.horizon.max });
   if (metaLossFrom > horizon) throw new UsageError(`--meta-loss-from must be from 1 to --horizon (${horizon}), got '${f.metaLossFrom}'`);
+  const estimator = f.estimator as EstimatorName;
+  if (!ESTIMATORS.includes(estimator)) throw new UsageError(`--estimator expects ${ESTIMATORS.join(", ")}, got '${f.estimator}'`);
+  if (estimator === "bptt" && (f.esSigma !== undefined || f.esPairs !== undefined)) throw new UsageError("--es-sigma and --es-pairs set the es and pes estimators; add --estimator es or pes");
   try {
     return resolveMetaTrainConfig({
       unroll: parseCount("--unroll", f.unroll, LIMITS.unroll),
@@ -160,6 +166,9 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
       secondOrderScale: parseNumber("--second-order-scale", f.secondOrderScale, { positive: true }),
       metaLoss: f.metaLoss,
       metaLossFrom,
+      estimator,
+      ...(f.esSigma !== undefined ? { esSigma: parseNumber("--es-sigma", f.esSigma, { positive: true, max: ES_LIMITS.sigmaMax }) } : {}),
+      ...(f.esPairs !== undefined ? { esPairs: parseCount("--es-pairs", f.esPairs, LIMITS.esPairs) } : {}),
       seed: parseSeed("--seed", f.seed),
       ...(f.validationSeed !== undefined ? { validationSeed: parseSeed("--validation-seed", f.validationSeed) } : {}),
       maxSeconds: parseSeconds("--max-seconds", f.maxSeconds, false),
@@ -197,6 +206,9 @@ export function registerTrainCommand(program: Command): void {
     .option("--second-order-scale <x>", "with --second-order, the weight of the second-order terms in (0, 1] (below 1 damps them)", "1")
     .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
     .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1 to --horizon; 1: every step, the paper's)", "1")
+    .option("--estimator <kind>", "the meta-gradient's estimator: bptt (truncated backpropagation through time), es (antithetic evolution strategies over whole horizons, one update per horizon) or pes (persistent evolution strategies over truncations, unbiased for the whole horizon); es and pes need only losses, so they train any kind", "bptt")
+    .option("--es-sigma <x>", `es, pes: the perturbation's standard deviation on the optimizer's weights (above 0, at most ${ES_LIMITS.sigmaMax}; default ${ES_LIMITS.sigmaDefault})`)
+    .option("--es-pairs <k>", `es, pes: antithetic pairs of perturbations per task (${rangeText(LIMITS.esPairs)}; default ${ES_LIMITS.pairsDefault})`)
     .option("--seed <n>", "random seed (an integer)", "0")
     .option("--validation-seed <n>", "draw the validation tasks from this seed (an integer) instead of --seed, so that runs with different seeds are scored on the same tasks")
     .option("--max-seconds <x>", `stop training after this many seconds (0: no limit; at most ${grouped(MAX_SECONDS)}, 30 days)`, "0")

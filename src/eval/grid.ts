@@ -70,7 +70,7 @@ export interface GridOptions {
   readonly onCell?: (cells: readonly GridCell[]) => void;
 }
 
-/** How far a grid is. Work is counted in runs times the network's coordinates, what a run costs. */
+/** How far a grid is. Work is counted in runs times each run's cost in coordinates (see `RUN_OVERHEAD_COORDINATES`). */
 export interface GridProgress {
   readonly point: GridPoint;
   /** The cell's place among the cells still to run (0-based), and how many those are. */
@@ -134,6 +134,13 @@ export function cellFromReport(point: GridPoint, report: EvalReport, seconds: nu
   };
 }
 
+/**
+ * A run's cost in coordinates: its network's coordinates, plus what every run costs whatever the
+ * network (drawing minibatches, the test-set metrics at the end), about 5,000 coordinates' worth
+ * on the MNIST MLP (cells of 4k, 8k and 16k coordinates took 52, 78 and 121 s).
+ */
+const RUN_OVERHEAD_COORDINATES = 5_000;
+
 /** Runs `c` counts in an evaluation: tuning (grid x tuning instances) where its rate is tuned, then the test instances. */
 function runsOf(c: Candidate, opts: GridOptions): number {
   const tuned = c.tune && c.lr === undefined ? (opts.lrGrid ?? DEFAULT_LR_GRID).length * opts.tuneInstances : 0;
@@ -159,7 +166,7 @@ export function generalizationGrid(
   const candidates = [learned, ...baselines];
   const runsPerCell = candidates.reduce((n, c) => n + runsOf(c, opts), 0);
   const families = todo.map(familyFor);
-  const sizes = families.map((f) => f.sample(key(0)).layout.size);
+  const sizes = families.map((f) => f.sample(key(0)).layout.size + RUN_OVERHEAD_COORDINATES);
   const workTotal = sizes.reduce((a, s) => a + s * runsPerCell, 0);
   let workBefore = 0;
   const cells = [...done];

@@ -8,6 +8,10 @@ export { L2oError, ConfigError } from "./core/errors.ts";
 // data
 export { DataError, parseIdx, readIdxFile, encodeIdx, type IdxArray, type ReadIdxOptions } from "./data/idx.ts";
 export { loadMnist, mnistDir, gatherImages, imageRows, MNIST_PIXELS, MNIST_CLASSES, MNIST_FILES, type MnistData, type MnistSplit, type LoadMnistOptions } from "./data/mnist.ts";
+export { loadCifar10, readCifarBatch, encodeCifarBatch, CIFAR_FILES, CIFAR_PIXELS, CIFAR_RECORD, type CifarData, type CifarSplit } from "./data/cifar.ts";
+export { keepClasses, type LabelledSplit } from "./data/subset.ts";
+export { cnnFamily, cnnLayout, CNN_DEFAULTS, CNN_LIMITS, resolveCnnConfig, type CnnConfig, type ResolvedCnnConfig } from "./tasks/cnn.ts";
+export { ConvArena, convScratchFloats, ConvKernelUnavailableError, type ConvShape, type F32Buf, type I32Buf } from "./kernels/conv.ts";
 // tasks
 export type { Task, TaskFamily, LossAndGrad, Metrics } from "./tasks/base.ts";
 export {

@@ -181,6 +181,7 @@ describe("l2o generalize", () => {
       [["--units", "20,20"], /--units lists 20 twice/],
       [["--activation", "gelu"], /--activation expects one of sigmoid, relu, tanh, got 'gelu'/],
       [["--baselines", "adam,mnist"], /--baselines lists mnist, the --optimizer itself/],
+      [["--baselines", "nag,nesterov"], /--baselines lists nesterov twice/],
       [["--plot", join(dir, "g.pdf")], /--plot .* ends in \.pdf/],
       [["--resume"], /--resume needs --json/],
       [["--json", other, "--resume", "--steps", "3", "--baselines", "nag", "--lr-grid", "1", "--instances", "4", "--tune-instances", "1"], /--resume: .* was made with steps 100, this run has 3/],

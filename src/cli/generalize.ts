@@ -95,7 +95,6 @@ export function registerGeneralizeCommand(program: Command): void {
       if (baselineNames.length === 0) throw new UsageError("--baselines is empty: name at least one, e.g. adam,nag");
       const optimizerName = f.optimizer.trim();
       if (optimizerName === "") throw new UsageError("--optimizer is empty: name the optimizer to test, e.g. mnist");
-      if (baselineNames.includes(optimizerName)) throw new UsageError(`--baselines lists ${optimizerName}, the --optimizer itself; give it once`);
       const layers = parseCounts("--layers", f.layers, LAYER_RANGE);
       const units = parseCounts("--units", f.units, UNIT_RANGE);
       const activation = parseActivation(f.activation);
@@ -117,6 +116,11 @@ export function registerGeneralizeCommand(program: Command): void {
 
       const learned = resolveCandidate(optimizerName, undefined, engine, threads);
       const baselines = baselineNames.map((n) => resolveCandidate(n, undefined, engine, threads));
+      // Names resolve to labels (`nag` runs as `nesterov`): compare those.
+      const labels = baselines.map((b) => b.label);
+      if (labels.includes(learned.label)) throw new UsageError(`--baselines lists ${learned.label}, the --optimizer itself; give it once`);
+      const twice = labels.find((l, i) => labels.indexOf(l) !== i);
+      if (twice !== undefined) throw new UsageError(`--baselines lists ${twice} twice; give each once`);
       const settings = { task: TASK, taskConfig, optimizer: learned.label, baselines: baselines.map((b) => b.label), steps, instances, tuneInstances, seed, lrGrid, engine };
       const done = f.resume === true ? resumableCells(f.json!, settings) : [];
       const reportOf = (cells: readonly GridCell[], complete: boolean): GridReport => ({ ...settings, layers, units, cells: [...cells], complete });

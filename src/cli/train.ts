@@ -206,7 +206,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--second-order-scale <x>", "with --second-order, the weight of the second-order terms in (0, 1] (below 1 damps them)", "1")
     .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
     .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1 to --horizon; 1: every step, the paper's)", "1")
-    .option("--estimator <kind>", "the meta-gradient's estimator: bptt (truncated backpropagation through time), es (antithetic evolution strategies over whole horizons, one update per horizon) or pes (persistent evolution strategies over truncations, unbiased for the whole horizon); es and pes need only losses, so they train any kind", "bptt")
+    .option("--estimator <kind>", "the meta-gradient's estimator: bptt (truncated backpropagation through time), es (antithetic evolution strategies over whole horizons, one update per horizon) or pes (persistent evolution strategies over truncations, unbiased for the whole horizon); es and pes need only losses, so they train any kind (each perturbed run builds its own engine: on small tasks --threads 1 is much faster)", "bptt")
     .option("--es-sigma <x>", `es, pes: the perturbation's standard deviation on the optimizer's weights (above 0, at most ${ES_LIMITS.sigmaMax}; default ${ES_LIMITS.sigmaDefault})`)
     .option("--es-pairs <k>", `es, pes: antithetic pairs of perturbations per task (${rangeText(LIMITS.esPairs)}; default ${ES_LIMITS.pairsDefault})`)
     .option("--seed <n>", "random seed (an integer)", "0")

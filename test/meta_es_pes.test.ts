@@ -145,6 +145,22 @@ describe("ES and PES against exact BPTT over the whole horizon (quadratic, LSTM,
     close(es.estimate(trunc(0), esSet)!.grad, mean(esSamples(4, 1e-3)), "ES");
     assert.equal(es.estimate(trunc(1), esSet), null, "ES updates once per horizon");
   });
+
+  it("PES runs the uncounted truncations (before metaLossFrom) without an estimate, and ES counts from it; the log meta-loss", () => {
+    const from = (p: typeof pes | typeof antitheticEs, metaLoss: "sum" | "log") => {
+      const set = new TrajectorySet(null, startTrajectories(family, trainKey, 0, 1));
+      const est = p({ sigma: 1e-3, pairs: 3 });
+      return Array.from({ length: H / T }, (_, u) => est.estimate({ ...trunc(u), metaLossFrom: 11, metaLoss }, set)?.metaLoss ?? null);
+    };
+    const p = from(pes, "sum");
+    assert.deepEqual(p.map((x) => x === null), [true, true, false, false]);
+    const e = from(antitheticEs, "sum");
+    assert.deepEqual(e.map((x) => x === null), [false, true, true, true]);
+    // ES's loss is the mean over steps 11..20 of the same losses as PES's two counted truncations (up to the perturbations).
+    assert.ok(Math.abs(e[0]! - (p[2]! + p[3]!) / 2) < 1e-3 * e[0]!, `${e[0]} vs ${p[2]}, ${p[3]}`);
+    const log = from(pes, "log");
+    assert.ok(Math.abs(log[2]! - Math.log(p[2]!)) < 0.5, `mean log loss ${log[2]} vs log of the mean loss ${Math.log(p[2]!)}`);
+  });
 });
 
 const noDifferentiable = (opt: LearnedOptimizer): LearnedOptimizer => {

@@ -215,12 +215,14 @@ describe("l2o generalize", () => {
     assert.deepEqual(partial.cells.map((c) => [c.layers, c.units]), [[1, 2]]);
     assert.equal(partial.cells[0]!.learned.finalLosses.length, 2);
 
-    const resumed = await generalize([...common, "--layers", "1", "--units", "2,3", "--resume"]);
+    // Resumed on another part of the grid: the first cell is kept although this run's grid lacks it.
+    const resumed = await generalize([...common, "--layers", "1", "--units", "3", "--resume"]);
     assert.equal(resumed.code, 0, resumed.stderr);
-    const full = JSON.parse(readFileSync(json, "utf8")) as GridReport;
-    assert.equal(full.complete, true);
-    assert.deepEqual(full.cells.map((c) => [c.layers, c.units]), [[1, 2], [1, 3]]);
-    assert.deepEqual(full.cells[0], partial.cells[0], "the resumed cell is kept as it was");
-    assert.match(resumed.stdout, new RegExp(`^1 +${cellLabel(full.cells[0]!).replace("*", "\\*")} +${cellLabel(full.cells[1]!).replace("*", "\\*")}$`, "m"));
+    const merged = JSON.parse(readFileSync(json, "utf8")) as GridReport;
+    assert.deepEqual([merged.layers, merged.units, merged.complete], [[1], [2, 400, 3], false]);
+    assert.deepEqual(merged.cells.map((c) => [c.layers, c.units]), [[1, 2], [1, 3]]);
+    assert.deepEqual(merged.cells[0], partial.cells[0], "the resumed cell is kept as it was");
+    const label = (c: GridCell): string => cellLabel(c).replace("*", "\\*");
+    assert.match(resumed.stdout, new RegExp(`^1 +${label(merged.cells[0]!)} +- +${label(merged.cells[1]!)}$`, "m"));
   });
 });

@@ -15,7 +15,7 @@ import { gridFigureSvg } from "../viz/grid_figure.ts";
 import { figureFormat, writeFigure } from "../viz/file.ts";
 import { UsageError } from "./errors.ts";
 import { evalPhase } from "./eval_job.ts";
-import { formatGridReport, resumableCells, writeGridReport } from "./grid_report.ts";
+import { formatGridReport, mergeGrids, resumableCells, writeGridReport } from "./grid_report.ts";
 import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText, type CountRange } from "./limits.ts";
 import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed } from "./options.ts";
 import { progress, type Progress } from "./progress.ts";
@@ -82,7 +82,7 @@ export function registerGeneralizeCommand(program: Command): void {
     .option("--seed <n>", "random seed, an integer (test instances never overlap training or tuning ones)", "0")
     .option("--lr-grid <list>", `comma-separated learning rates to tune on (default ${DEFAULT_LR_GRID.join(",")})`)
     .option("--json <file>", "write the report {settings, cells: [{layers, units, learned, baselines, best, ratio, paired, lower}], complete}, again after every cell")
-    .option("--resume", "keep the cells already in the --json report (made with the same settings) and run only the others")
+    .option("--resume", "continue the --json report (made with the same settings): keep its cells, those outside this run's grid too, and run only the missing ones")
     .option("--plot <file>", "draw the grid of ratios as a heatmap to FILE.svg or FILE.png, by its extension")
     .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
@@ -122,8 +122,13 @@ export function registerGeneralizeCommand(program: Command): void {
       const twice = labels.find((l, i) => labels.indexOf(l) !== i);
       if (twice !== undefined) throw new UsageError(`--baselines lists ${twice} twice; give each once`);
       const settings = { task: TASK, taskConfig, optimizer: learned.label, baselines: baselines.map((b) => b.label), steps, instances, tuneInstances, seed, lrGrid, engine };
-      const done = f.resume === true ? resumableCells(f.json!, settings) : [];
-      const reportOf = (cells: readonly GridCell[], complete: boolean): GridReport => ({ ...settings, layers, units, cells: [...cells], complete });
+      const earlier = f.resume === true ? resumableCells(f.json!, settings) : { layers: [], units: [], cells: [] };
+      const done = earlier.cells;
+      // The report holds the earlier report's cells too, those outside this run's grid included.
+      const reportOf = (cells: readonly GridCell[], last: boolean): GridReport => {
+        const m = mergeGrids(earlier, { layers, units, cells: [...cells] });
+        return { ...settings, layers: m.layers, units: m.units, cells: m.cells, complete: last && m.complete };
+      };
       let bar: Progress | undefined;
       let cells: GridCell[];
       try {

@@ -29,12 +29,15 @@ function isCell(c: unknown, instances: number): c is GridCell {
   );
 }
 
+/** A grid's axes and the cells done on it. */
+export type GridCells = Pick<GridReport, "layers" | "units" | "cells">;
+
 /**
- * The cells of `path` that a run with `settings` may keep (`--resume`): none when the file
+ * The grid of `path` that a run with `settings` continues (`--resume`): empty when the file
  * does not exist yet; a UsageError when it is not a grid report or was made with other settings.
  */
-export function resumableCells(path: string, settings: Omit<GridReport, "cells" | "complete" | "layers" | "units">): GridCell[] {
-  if (!existsSync(path)) return [];
+export function resumableCells(path: string, settings: Omit<GridReport, "cells" | "complete" | "layers" | "units">): GridCells {
+  if (!existsSync(path)) return { layers: [], units: [], cells: [] };
   const fail = (why: string): never => {
     throw new UsageError(`--resume: ${path} ${why}`);
   };
@@ -54,8 +57,23 @@ export function resumableCells(path: string, settings: Omit<GridReport, "cells" 
       fail(`was made with ${k} ${JSON.stringify(r[k])}, this run has ${JSON.stringify(settings[k])}; give the same settings, or another --json`);
     }
   }
+  const counts = (xs: unknown): xs is number[] => Array.isArray(xs) && xs.every((x) => Number.isInteger(x));
+  if (!counts(r.layers) || !counts(r.units)) fail("has no grid (layers and units); give another --json");
   if (!r.cells.every((c) => isCell(c, r.instances))) fail("has a cell without its optimizers' final losses; give another --json");
-  return r.cells;
+  return { layers: r.layers, units: r.units, cells: r.cells };
+}
+
+/**
+ * A resumed report's grid: the earlier report's axes with this run's added (in the order first
+ * seen), and every cell of either, so that a run on part of a grid keeps the cells of the rest.
+ */
+export function mergeGrids(earlier: GridCells, run: GridCells): GridCells & { complete: boolean } {
+  const layers = [...new Set([...earlier.layers, ...run.layers])];
+  const units = [...new Set([...earlier.units, ...run.units])];
+  const at = (cs: readonly GridCell[], l: number, u: number): GridCell | undefined => cs.find((c) => c.layers === l && c.units === u);
+  const points = layers.flatMap((l) => units.map((u) => [l, u] as const));
+  const cells = points.flatMap(([l, u]) => at(run.cells, l, u) ?? at(earlier.cells, l, u) ?? []);
+  return { layers, units, cells, complete: cells.length === points.length };
 }
 
 /** The ratios as a table, layers down and units across; `-` for a cell not run. */

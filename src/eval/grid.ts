@@ -194,7 +194,7 @@ export function cellLabel(c: Pick<GridCell, "ratio" | "lower">): string {
   return `${r}${c.lower === "level" ? "" : "*"}`;
 }
 
-/** A grid as `l2o generalize --json` writes it (after every cell: `complete` is false until the last). */
+/** A grid as `l2o generalize --json` writes it, after every cell (`complete`: the last is written and every cell of the grid is done). */
 export interface GridReport {
   readonly task: string;
   /** What every network of the grid shares (its hidden layers are the cell's). */

@@ -32,6 +32,9 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   eval: ["core", "tasks", "optimizers", "learned", "kernels"],
   // taskFromModel makes a TaskFamily (tasks' types and nothing else); the optimizer adapters drive learned optimizers.
   adapters: ["learned", "io", "core", "optimizers", "tasks"],
+  // Few-shot learning (MAML and its learned-optimizer kin, their episodes): jax-js comes through tasks/mlp_jax.ts,
+  // image loaders from data, the optimizer-file container from io, test statistics and key roots from eval.
+  fewshot: ["core", "io", "data", "tasks", "eval"],
   // The local dashboard serves logs and reports: it reads report types and draws with viz.
   dashboard: ["core", "eval", "viz"],
   cli: "*",

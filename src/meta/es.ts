@@ -15,7 +15,8 @@
  * which returns the estimate; the later truncations return null.
  */
 import type { Instance } from "../eval/evaluate.ts";
-import type { Estimate, GradientEstimator, Truncation } from "./estimator.ts";
+import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimateByParts } from "./estimator.ts";
 import {
   antitheticGradient,
   checkPerturbations,
@@ -62,36 +63,30 @@ export function esPair(opt: ForwardOptimizer, instance: Instance, phi: Float32Ar
 export function antitheticEs(opts: EsOptions): GradientEstimator {
   const { sigma, pairs } = opts;
   checkPerturbations("es", sigma, pairs);
+  const parts: TrajectoryParts = {
+    sum: "f64",
+    // The whole horizon runs at its first truncation, which gives the estimate.
+    advances: (trunc) => trunc.index === 0,
+    estimates: (trunc) => trunc.index === 0,
+    part(trunc: Truncation, set: TrajectorySet, k: number): TrajectoryPart | "diverged" {
+      const opt = forwardOptimizer(trunc, "es");
+      const n = trunc.phi.length;
+      const tr = set.items[k]!;
+      const results: PairLosses[] = [];
+      for (let j = 0; j < pairs; j++) results.push(esPair(opt, tr.instance, trunc.phi, sigma, j, trunc));
+      tr.position = trunc.horizon;
+      if (!results.every((r) => Number.isFinite(r.plus) && Number.isFinite(r.minus))) {
+        // A diverged particle: the horizon is dropped; it does not touch phi.
+        tr.live = false;
+        return "diverged";
+      }
+      return { loss: results.reduce((s, r) => s + (r.plus + r.minus) / 2, 0) / pairs, grad: antitheticGradient(results, sigma, n) };
+    },
+  };
   return {
     name: "es",
     forwardOnly: true,
-    estimate(trunc: Truncation, set: TrajectorySet): Estimate | null {
-      if (trunc.index > 0) return null;
-      const opt = forwardOptimizer(trunc, "es");
-      const n = trunc.phi.length;
-      const acc = new Float64Array(n);
-      let live = 0;
-      let diverged = 0;
-      let lossSum = 0;
-      for (const tr of set.items) {
-        if (!tr.live) continue;
-        const results: PairLosses[] = [];
-        for (let j = 0; j < pairs; j++) results.push(esPair(opt, tr.instance, trunc.phi, sigma, j, trunc));
-        tr.position = trunc.horizon;
-        if (!results.every((r) => Number.isFinite(r.plus) && Number.isFinite(r.minus))) {
-          // A diverged particle: the horizon is dropped; it does not touch phi.
-          tr.live = false;
-          diverged++;
-          continue;
-        }
-        const g = antitheticGradient(results, sigma, n);
-        for (let i = 0; i < n; i++) acc[i] = acc[i]! + g[i]!;
-        lossSum += results.reduce((s, r) => s + (r.plus + r.minus) / 2, 0) / pairs;
-        live++;
-      }
-      const grad = new Float32Array(n);
-      if (live > 0) for (let i = 0; i < n; i++) grad[i] = acc[i]! / live;
-      return { metaLoss: live > 0 ? lossSum / live : NaN, grad, live, diverged };
-    },
+    parts,
+    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
   };
 }

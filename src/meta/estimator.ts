@@ -58,6 +58,69 @@ export interface GradientEstimator {
    * the estimator makes no update there (ES over whole horizons updates once per horizon).
    */
   estimate(trunc: Truncation, trajectories: TrajectorySet): Estimate | null;
+  /**
+   * The estimate cut per trajectory, for estimators whose trajectories are independent (all
+   * three here): `estimate` is `estimateByParts(parts, ...)`, so a trajectory's part can be
+   * computed elsewhere (`src/dist/`) and combined in task order with the same bits.
+   */
+  readonly parts?: TrajectoryParts;
+}
+
+/** One trajectory's term of an estimate: its meta-loss and its term of the gradient's sum. */
+export interface TrajectoryPart {
+  readonly loss: number;
+  /** Its term of the sum over the trajectories (float64, exactly as the estimator adds it). */
+  readonly grad: Float64Array;
+}
+
+/** What an estimator does per trajectory, and how the parts combine. */
+export interface TrajectoryParts {
+  /** Whether the truncation moves the trajectories at all (ES: its first truncation alone). */
+  advances(trunc: Truncation): boolean;
+  /** Whether the truncation gives an estimate (false: the trajectories only advance). */
+  estimates(trunc: Truncation): boolean;
+  /**
+   * Advances live trajectory `k` of the set by the truncation: its part when the truncation
+   * estimates, "diverged" when it diverged there (it is marked dead), null when it only advanced.
+   */
+  part(trunc: Truncation, set: TrajectorySet, k: number): TrajectoryPart | "diverged" | null;
+  /** The precision the parts are summed in before the mean (the estimators' own choice, kept for the bits). */
+  readonly sum: "f32" | "f64";
+}
+
+/**
+ * Parts in task order combined into the estimate: summed in the estimator's precision,
+ * divided by the live count; the meta-loss is their mean.
+ */
+export function combineParts(parts: readonly (TrajectoryPart | "diverged")[], n: number, sum: "f32" | "f64"): Estimate {
+  const acc = sum === "f32" ? new Float32Array(n) : new Float64Array(n);
+  let live = 0;
+  let diverged = 0;
+  let lossSum = 0;
+  for (const p of parts) {
+    if (p === "diverged") {
+      diverged++;
+      continue;
+    }
+    for (let i = 0; i < n; i++) acc[i] = acc[i]! + p.grad[i]!;
+    lossSum += p.loss;
+    live++;
+  }
+  const grad = sum === "f32" ? (acc as Float32Array) : new Float32Array(n);
+  if (live > 0) for (let i = 0; i < n; i++) grad[i] = acc[i]! / live;
+  return { metaLoss: live > 0 ? lossSum / live : NaN, grad, live, diverged };
+}
+
+/** `estimate` from an estimator's parts: every live trajectory in order, then `combineParts`. */
+export function estimateByParts(p: TrajectoryParts, trunc: Truncation, set: TrajectorySet): Estimate | null {
+  if (!p.advances(trunc)) return null;
+  const parts: (TrajectoryPart | "diverged")[] = [];
+  set.items.forEach((tr, k) => {
+    if (!tr.live) return;
+    const r = p.part(trunc, set, k);
+    if (r !== null) parts.push(r);
+  });
+  return p.estimates(trunc) ? combineParts(parts, trunc.phi.length, p.sum) : null;
 }
 
 /**

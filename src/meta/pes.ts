@@ -21,8 +21,8 @@
  * the horizon has got to (`Trajectory.particles`, kept in its record).
  */
 import type { Instance } from "../eval/evaluate.ts";
-import type { Estimate, GradientEstimator, Truncation } from "./estimator.ts";
-import { localFrom } from "./estimator.ts";
+import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimateByParts, localFrom } from "./estimator.ts";
 import {
   antitheticGradient,
   checkPerturbations,
@@ -96,40 +96,32 @@ export function pesPairTruncation(
 export function pes(opts: PesOptions): GradientEstimator {
   const { sigma, pairs } = opts;
   checkPerturbations("pes", sigma, pairs);
+  const counts = (trunc: Truncation): boolean => countedPoints({ length: trunc.length, from: localFrom(trunc) }) > 0;
+  const parts: TrajectoryParts = {
+    sum: "f64",
+    advances: () => true,
+    estimates: counts,
+    part(trunc: Truncation, set: TrajectorySet, k: number): TrajectoryPart | "diverged" | null {
+      const opt = forwardOptimizer(trunc, "pes");
+      const tr = set.items[k]!;
+      const results = advancePairs(opt, tr, trunc, sigma, pairs);
+      tr.position += trunc.length;
+      // Before the counted steps a diverged particle goes on as NaN, and the first truncation that counts drops it.
+      if (!counts(trunc)) return null;
+      if (!results.every((r) => Number.isFinite(r.plus) && Number.isFinite(r.minus))) {
+        // A diverged particle: the rest of the horizon is dropped; it does not touch phi.
+        tr.live = false;
+        tr.particles = undefined;
+        return "diverged";
+      }
+      return { loss: results.reduce((s, r) => s + (r.plus + r.minus) / 2, 0) / pairs, grad: antitheticGradient(results, sigma, trunc.phi.length) };
+    },
+  };
   return {
     name: "pes",
     forwardOnly: true,
-    estimate(trunc: Truncation, set: TrajectorySet): Estimate | null {
-      const opt = forwardOptimizer(trunc, "pes");
-      const n = trunc.phi.length;
-      const counts = countedPoints({ length: trunc.length, from: localFrom(trunc) }) > 0;
-      const acc = new Float64Array(n);
-      let live = 0;
-      let diverged = 0;
-      let lossSum = 0;
-      for (const tr of set.items) {
-        if (!tr.live) continue;
-        const results = advancePairs(opt, tr, trunc, sigma, pairs);
-        tr.position += trunc.length;
-        // Before the counted steps a diverged particle goes on as NaN, and the first truncation that counts drops it.
-        if (!counts) continue;
-        if (!results.every((r) => Number.isFinite(r.plus) && Number.isFinite(r.minus))) {
-          // A diverged particle: the rest of the horizon is dropped; it does not touch phi.
-          tr.live = false;
-          tr.particles = undefined;
-          diverged++;
-          continue;
-        }
-        const g = antitheticGradient(results, sigma, n);
-        for (let i = 0; i < n; i++) acc[i] = acc[i]! + g[i]!;
-        lossSum += results.reduce((s, r) => s + (r.plus + r.minus) / 2, 0) / pairs;
-        live++;
-      }
-      if (!counts) return null;
-      const grad = new Float32Array(n);
-      if (live > 0) for (let i = 0; i < n; i++) grad[i] = acc[i]! / live;
-      return { metaLoss: live > 0 ? lossSum / live : NaN, grad, live, diverged };
-    },
+    parts,
+    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
   };
 }
 

@@ -5,8 +5,8 @@
  * for second order; the trajectories' gradients are averaged.
  */
 import { firstNonFinite } from "../core/finite.ts";
-import type { Estimate, GradientEstimator, Truncation } from "./estimator.ts";
-import { localFrom } from "./estimator.ts";
+import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimateByParts, localFrom } from "./estimator.ts";
 import { batchKeys, type TrajectorySet } from "./trajectory.ts";
 import { advanceUnroll, unrollMetaGrad } from "./unroll.ts";
 
@@ -21,64 +21,56 @@ export interface TruncatedBpttOptions {
 export function truncatedBptt(opts: TruncatedBpttOptions = {}): GradientEstimator {
   const secondOrder = opts.secondOrder ?? false;
   const secondOrderScale = opts.secondOrderScale ?? 1;
-  return {
-    name: secondOrder ? "tbptt-second-order" : "tbptt",
-    estimate(trunc: Truncation, set: TrajectorySet): Estimate | null {
+  const parts: TrajectoryParts = {
+    sum: "f32",
+    advances: () => true,
+    estimates: (trunc) => localFrom(trunc) <= trunc.length,
+    part(trunc: Truncation, set: TrajectorySet, k: number): TrajectoryPart | "diverged" | null {
       const T = trunc.length;
       const from = localFrom(trunc);
-      const at = (tr: { position: number }) => ({ position: tr.position, horizon: trunc.horizon });
+      const tr = set.enter(k);
+      const at = { position: tr.position, horizon: trunc.horizon, ...(tr.first ? { first: tr.first } : {}) };
       if (from > T) {
-        set.items.forEach((tr, k) => {
-          if (!tr.live) return;
-          set.enter(k);
-          const a = advanceUnroll({ task: tr.instance.task, step: set.step, theta: tr.theta, T, keys: batchKeys(tr), ...at(tr), ...(tr.first ? { first: tr.first } : {}) });
-          tr.theta = a.theta;
-          tr.first = a.last;
-          tr.position += T;
-          set.leave(k);
-        });
-        return null;
-      }
-      // A mean per counted step (and per function: log f is already free of the batch's size).
-      const counted = T - Math.max(0, from - 1);
-      const acc = new Float32Array(trunc.phi.length);
-      let live = 0;
-      let diverged = 0;
-      let lossSum = 0;
-      set.items.forEach((tr, k) => {
-        if (!tr.live) return;
-        set.enter(k);
-        const r = unrollMetaGrad({
-          task: tr.instance.task,
-          step: set.step,
-          theta: tr.theta,
-          T,
-          weights: trunc.metaLoss === "log" ? "log" : "after",
-          keys: batchKeys(tr),
-          ...at(tr),
-          ...(tr.first ? { first: tr.first } : {}),
-          secondOrder,
-          secondOrderScale,
-          from,
-        });
-        const norm = trunc.metaLoss === "log" ? counted : counted * tr.instance.task.instances;
-        const loss = r.metaLoss / norm;
-        if (!Number.isFinite(loss) || firstNonFinite(r.dphi) >= 0) {
-          // A diverged trajectory: drop the rest of its horizon; it does not touch phi.
-          tr.live = false;
-          diverged++;
-          return;
-        }
-        for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! + r.dphi[i]! / norm;
-        lossSum += loss;
-        live++;
-        tr.theta = r.theta;
-        tr.first = r.last;
+        const a = advanceUnroll({ task: tr.instance.task, step: set.step, theta: tr.theta, T, keys: batchKeys(tr), ...at });
+        tr.theta = a.theta;
+        tr.first = a.last;
         tr.position += T;
         set.leave(k);
+        return null;
+      }
+      const r = unrollMetaGrad({
+        task: tr.instance.task,
+        step: set.step,
+        theta: tr.theta,
+        T,
+        weights: trunc.metaLoss === "log" ? "log" : "after",
+        keys: batchKeys(tr),
+        ...at,
+        secondOrder,
+        secondOrderScale,
+        from,
       });
-      if (live > 0) for (let i = 0; i < acc.length; i++) acc[i] = acc[i]! / live;
-      return { metaLoss: live > 0 ? lossSum / live : NaN, grad: acc, live, diverged };
+      // A mean per counted step (and per function: log f is already free of the batch's size).
+      const counted = T - Math.max(0, from - 1);
+      const norm = trunc.metaLoss === "log" ? counted : counted * tr.instance.task.instances;
+      const loss = r.metaLoss / norm;
+      if (!Number.isFinite(loss) || firstNonFinite(r.dphi) >= 0) {
+        // A diverged trajectory: drop the rest of its horizon; it does not touch phi.
+        tr.live = false;
+        return "diverged";
+      }
+      const grad = new Float64Array(r.dphi.length);
+      for (let i = 0; i < grad.length; i++) grad[i] = r.dphi[i]! / norm;
+      tr.theta = r.theta;
+      tr.first = r.last;
+      tr.position += T;
+      set.leave(k);
+      return { loss, grad };
     },
+  };
+  return {
+    name: secondOrder ? "tbptt-second-order" : "tbptt",
+    parts,
+    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
   };
 }

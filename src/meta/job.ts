@@ -32,7 +32,7 @@ import { checkRunRecord, stateFromCheckpoint, stateToCheckpoint, type RunRecord 
 import type { MetaTrainConfig } from "./config.ts";
 import type { GradientEstimator } from "./estimator.ts";
 import { initMetaTrainState, type MetaTrainState } from "./state.ts";
-import { defaultEstimator, metaTrainSteps, type MetaTrainResult } from "./train.ts";
+import { defaultEstimator, metaTrainSteps, type MetaTrainHooks, type MetaTrainResult } from "./train.ts";
 
 export interface TrainJob {
   readonly optimizer: LearnedOptimizer;
@@ -120,16 +120,34 @@ function rewindLog(path: string, recorded: CheckpointValue | undefined, source: 
 }
 
 /**
- * The job in steps: it yields between horizons (where `metaTrainSteps` does) and takes `true`
- * back to stop there.
+ * A job's files opened for training: the starting state (fresh, or resumed from the
+ * checkpoint), the hooks that log, save the best optimizer and checkpoint after every epoch,
+ * and the end. `trainJobSteps` drives `metaTrainSteps` through it; a loop elsewhere (the
+ * distributed learner of `src/dist/`) drives its own the same way.
  */
-function* trainJobSteps(job: TrainJob): Generator<void, TrainJobResult, boolean | undefined> {
+export interface OpenTrainJob {
+  readonly state: MetaTrainState;
+  readonly hooks: MetaTrainHooks;
+  /** Checkpoints a state a run stopped at (between horizons). */
+  stopAt(s: MetaTrainState): void;
+  /** The end of training: refuses a run that made no update, saves the best optimizer if not yet saved. */
+  finish(result: MetaTrainResult): TrainJobResult;
+  /** Releases the locks and closes the log. */
+  close(): void;
+}
+
+/** Opens `job`'s files (locks them, resumes its checkpoint); the caller must `close()` it. */
+export function openTrainJob(job: TrainJob): OpenTrainJob {
   const opt = job.optimizer;
   const files: Array<[string, string]> = [[job.out, "output file"]];
   if (job.checkpoint !== undefined) files.push([job.checkpoint, "checkpoint"]);
   if (job.log !== undefined) files.push([job.log, "log"]);
   const locks = acquireLocks(files);
   let writer: MetricWriter | undefined;
+  const close = (): void => {
+    writer?.close();
+    for (const l of locks.reverse()) l.release();
+  };
   try {
     for (const [path] of files) removeStaleTemps(path);
     const record = runRecord(job);
@@ -168,25 +186,47 @@ function* trainJobSteps(job: TrainJob): Generator<void, TrainJobResult, boolean 
         validation: { score: s.bestScore, epoch: s.bestEpoch, tasks: job.meta.validationTasks, steps: job.meta.horizon },
       });
     };
-    const steps = metaTrainSteps(
-      opt,
-      job.family,
-      job.meta,
-      state,
-      {
-        ...(writer ? { writer } : {}),
-        onIteration: (s, loss) => job.hooks?.onIteration?.(s, loss),
-        onEpoch: (s, score, partial) => {
-          // An epoch cut short by the time limit is validated as epoch `s.epoch + 1` and resumed later.
-          const epochNo = partial ? s.epoch + 1 : s.epoch;
-          // Weights no update has touched are not a trained optimizer: never saved.
-          if (s.metaIteration > 0 && s.bestEpoch === epochNo && s.bestScore === score) saveBest(s);
-          saveState(s);
-          job.hooks?.onEpoch?.(s, score, partial, epochNo, (performance.now() - started) / 1000);
-        },
+    const hooks: MetaTrainHooks = {
+      ...(writer ? { writer } : {}),
+      onIteration: (s, loss) => job.hooks?.onIteration?.(s, loss),
+      onEpoch: (s, score, partial) => {
+        // An epoch cut short by the time limit is validated as epoch `s.epoch + 1` and resumed later.
+        const epochNo = partial ? s.epoch + 1 : s.epoch;
+        // Weights no update has touched are not a trained optimizer: never saved.
+        if (s.metaIteration > 0 && s.bestEpoch === epochNo && s.bestScore === score) saveBest(s);
+        saveState(s);
+        job.hooks?.onEpoch?.(s, score, partial, epochNo, (performance.now() - started) / 1000);
       },
-      job.estimator,
-    );
+    };
+    const finish = (result: MetaTrainResult): TrainJobResult => {
+      const s = result.state;
+      if (result.stopped !== "interrupted") {
+        if (s.metaIteration === 0) {
+          throw new TrainingFailedError(
+            `training made no update of the optimizer's weights: every unroll diverged (a non-finite meta-loss or meta-gradient on ${s.skipped} of ${s.horizons} sampled tasks), ` +
+              `so ${job.out} was not written; check the task configuration, or try a smaller output scale or --meta-lr`,
+          );
+        }
+        // A resumed run that never beat the checkpoint's best has not written `out` yet.
+        if (s.bestEpoch >= 0 && !existsSync(job.out)) saveBest(s);
+      }
+      return { result, seconds: (performance.now() - started) / 1000 };
+    };
+    return { state, hooks, stopAt: saveState, finish, close };
+  } catch (e) {
+    close();
+    throw e;
+  }
+}
+
+/**
+ * The job in steps: it yields between horizons (where `metaTrainSteps` does) and takes `true`
+ * back to stop there.
+ */
+function* trainJobSteps(job: TrainJob): Generator<void, TrainJobResult, boolean | undefined> {
+  const run = openTrainJob(job);
+  try {
+    const steps = metaTrainSteps(job.optimizer, job.family, job.meta, run.state, run.hooks, job.estimator);
     let result: MetaTrainResult;
     try {
       for (;;) {
@@ -198,28 +238,16 @@ function* trainJobSteps(job: TrainJob): Generator<void, TrainJobResult, boolean 
         if ((yield) === true) {
           // Stopped between horizons: the state yielded is whole; checkpoint it as it is.
           result = { state: next.value, stopped: "interrupted" };
-          saveState(next.value);
+          run.stopAt(next.value);
           break;
         }
       }
     } finally {
-      steps.return({ state, stopped: "interrupted" }); // releases the engines if it did not end
+      steps.return({ state: run.state, stopped: "interrupted" }); // releases the engines if it did not end
     }
-    const s = result.state;
-    if (result.stopped !== "interrupted") {
-      if (s.metaIteration === 0) {
-        throw new TrainingFailedError(
-          `training made no update of the optimizer's weights: every unroll diverged (a non-finite meta-loss or meta-gradient on ${s.skipped} of ${s.horizons} sampled tasks), ` +
-            `so ${job.out} was not written; check the task configuration, or try a smaller output scale or --meta-lr`,
-        );
-      }
-      // A resumed run that never beat the checkpoint's best has not written `out` yet.
-      if (s.bestEpoch >= 0 && !existsSync(job.out)) saveBest(s);
-    }
-    return { result, seconds: (performance.now() - started) / 1000 };
+    return run.finish(result);
   } finally {
-    writer?.close();
-    for (const l of locks.reverse()) l.release();
+    run.close();
   }
 }
 

@@ -30,6 +30,8 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   // meta's validation reuses eval's instances and rollout.
   meta: ["core", "io", "kernels", "data", "tasks", "optimizers", "learned", "eval"],
   eval: ["core", "tasks", "optimizers", "learned", "kernels"],
+  // Distributed meta-training (Redis and BullMQ): the learner drives meta's loop pieces, workers compute trajectories' parts.
+  dist: ["core", "io", "kernels", "data", "tasks", "optimizers", "learned", "eval", "meta"],
   // taskFromModel makes a TaskFamily (tasks' types and nothing else); the optimizer adapters drive learned optimizers.
   adapters: ["learned", "io", "core", "optimizers", "tasks"],
   // Few-shot learning (MAML and its learned-optimizer kin, their episodes): jax-js comes through tasks/mlp_jax.ts,

@@ -20,6 +20,7 @@ import { registerDashboardCommand } from "./dashboard.ts";
 import { registerInfoCommand } from "./info.ts";
 import { registerArtCommand } from "./art.ts";
 import { registerGeneralizeCommand } from "./generalize.ts";
+import { registerFewshotCommand } from "./fewshot.ts";
 import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
 import { isTaskModulePath, loadTaskModule } from "./user_task.ts";
@@ -43,6 +44,7 @@ registerDashboardCommand(program);
 registerInfoCommand(program);
 registerArtCommand(program);
 registerGeneralizeCommand(program);
+registerFewshotCommand(program);
 
 // A --task that names a module of the user's (./my-task.ts) is imported before its command
 // runs, so that the commands resolve it synchronously (src/cli/user_task.ts).

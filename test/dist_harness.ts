@@ -1,0 +1,90 @@
+/**
+ * The distributed tests' harness: a real `redis-server` on a free local port (no persistence,
+ * so a restart loses everything, as a crashed Redis does), stopped and restarted at will,
+ * and `l2o worker` processes started in their own process groups (so that a kill takes
+ * their sandboxed children too).
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
+import { once } from "node:events";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** Whether redis-server is installed (the tests are skipped with a reason when it is not). */
+export const HAVE_REDIS = spawnSync("redis-server", ["--version"]).status === 0;
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, "127.0.0.1");
+  await once(srv, "listening");
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  await once(srv, "close");
+  return port;
+}
+
+export class RedisServer {
+  #proc: ChildProcess | undefined;
+  private constructor(readonly port: number) {}
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  static async start(): Promise<RedisServer> {
+    const r = new RedisServer(await freePort());
+    await r.restart();
+    return r;
+  }
+
+  /** Starts it (again) on its port and waits until it answers. */
+  async restart(): Promise<void> {
+    const p = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+    this.#proc = p;
+    let out = "";
+    p.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+    const until = Date.now() + 10000;
+    while (!/Ready to accept connections/.test(out)) {
+      if (Date.now() > until || p.exitCode !== null) throw new Error(`redis-server did not start: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stop(): Promise<void> {
+    const p = this.#proc;
+    if (p === undefined || p.exitCode !== null) return;
+    p.kill("SIGKILL");
+    await once(p, "exit");
+    this.#proc = undefined;
+  }
+}
+
+/** An `l2o worker` process (its own process group). */
+export interface WorkerProc {
+  readonly proc: ChildProcess;
+  output(): string;
+  /** SIGKILL to the whole group: the worker and its sandboxed children, as a lost machine. */
+  kill(): void;
+  exited(): Promise<number | null>;
+}
+
+export function startWorkerProc(url: string, queue: string, extra: readonly string[] = []): WorkerProc {
+  const proc = spawn(process.execPath, ["bin/l2o.js", "worker", "--redis", url, "--queue", queue, "--lock-seconds", "2", ...extra], { cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (b: Buffer) => (out += b.toString()));
+  proc.stderr!.on("data", (b: Buffer) => (out += b.toString()));
+  const exit = once(proc, "exit").then(([code]) => code as number | null);
+  return {
+    proc,
+    output: () => out,
+    kill: () => {
+      try {
+        process.kill(-proc.pid!, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    },
+    exited: () => exit,
+  };
+}

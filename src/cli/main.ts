@@ -20,6 +20,7 @@ import { registerDashboardCommand } from "./dashboard.ts";
 import { registerInfoCommand } from "./info.ts";
 import { registerArtCommand } from "./art.ts";
 import { registerGeneralizeCommand } from "./generalize.ts";
+import { registerWorkerCommand } from "./worker.ts";
 import { registerFewshotCommand } from "./fewshot.ts";
 import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
@@ -44,6 +45,7 @@ registerDashboardCommand(program);
 registerInfoCommand(program);
 registerArtCommand(program);
 registerGeneralizeCommand(program);
+registerWorkerCommand(program);
 registerFewshotCommand(program);
 
 // A --task that names a module of the user's (./my-task.ts) is imported before its command

@@ -176,6 +176,17 @@ export class Dispatcher {
     await this.#add(jobs);
   }
 
+  /** Waits until `n` workers listen on the queue (or `stop()` says to give up). */
+  async waitForWorkers(n: number, say: (m: string) => void, stop: () => boolean): Promise<void> {
+    for (let last = -1; !stop(); ) {
+      const count = await this.#queue.getWorkersCount();
+      if (count >= n) return;
+      if (count !== last) say(`waiting for ${n} workers on queue '${this.#o.queue}' (${count} connected)`);
+      last = count;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
   /** Jobs sent and not yet delivered. */
   get pending(): number {
     return this.#pending.size;

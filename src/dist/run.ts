@@ -34,6 +34,8 @@ export interface DistOptions {
   readonly waitSeconds?: number;
   /** A refused job, a rejected result, a failure, the connection: one line each. */
   readonly onNotice?: (message: string) => void;
+  /** Wait for this many workers before the first job (default 0: jobs wait in the queue). */
+  readonly workersExpected?: number;
   /** The l2o version the jobs carry (default this one's; tests pose as an older learner). */
   readonly version?: string;
 }
@@ -71,6 +73,7 @@ export async function runDistTrainJob(job: TrainJob, o: DistOptions, options: { 
   try {
     dispatch = await Dispatcher.open({ redis: o.redis, queue: o.queue, run: id, waitSeconds: o.waitSeconds ?? 30, onConnection: notice });
     const d = dispatch;
+    if ((o.workersExpected ?? 0) > 0) await d.waitForWorkers(o.workersExpected!, notice, () => options.signal?.aborted === true);
     const setup: JobSetup = {
       task: job.task,
       taskConfig: JSON.parse(JSON.stringify(job.family.config ?? {})) as Record<string, unknown>,

@@ -1,0 +1,73 @@
+/**
+ * `l2o train --redis URL`: the flags of distributed training and the run through
+ * `runDistTrainJob`, its notices (refused jobs, rejected results, the connection) on
+ * standard error and a summary of the jobs at the end.
+ */
+import type { KernelOptions } from "../learned/kernel_options.ts";
+import type { TrainJob, TrainJobResult } from "../meta/job.ts";
+import { runDistTrainJob } from "../dist/run.ts";
+import { checkQueueName, checkRedisUrl } from "../dist/redis.ts";
+import { UsageError } from "./errors.ts";
+import { parseCount, parseNumber } from "./options.ts";
+
+export interface DistFlags {
+  redis?: string;
+  queue: string;
+  async?: boolean;
+  staleness: string;
+  inFlight?: string;
+  redisWait: string;
+  workersExpected: string;
+}
+
+export const DIST_HELP = {
+  redis: "meta-train across processes and machines: the Redis whose queue `l2o worker --redis URL` processes serve (docs/DISTRIBUTED.md); synchronous by default, the same bits as this run on one machine (--engine wasm stands for wasm-simd there)",
+  queue: "with --redis: the queue's name (one learner per queue)",
+  async: "with --redis: asynchronous updates (each of --meta-batch parts from any phi version within --staleness), no waiting for the slowest job",
+  staleness: "with --async: drop parts computed more than this many phi versions ago (counted in the log as dist/stale_dropped)",
+  inFlight: "with --async: trajectories out at the workers at once (default twice --meta-batch; at least the number of workers)",
+  redisWait: "with --redis: seconds to wait for a lost Redis before checkpointing and stopping",
+  workersExpected: "with --redis: wait until this many workers are connected before the first job (0: start at once)",
+} as const;
+
+/** Whether the flags ask for distributed training (and no distributed flag is given without --redis). */
+export function distributed(f: DistFlags): boolean {
+  if (f.redis === undefined && (f.async === true || f.inFlight !== undefined)) throw new UsageError("--async and --in-flight belong to distributed training: add --redis URL");
+  if (f.async !== true && f.inFlight !== undefined) throw new UsageError("--in-flight sets asynchronous training: add --async");
+  return f.redis !== undefined;
+}
+
+/** Runs `job` on the workers of `--redis`, telling what goes wrong with jobs on standard error. */
+export async function runDistributed(f: DistFlags, job: TrainJob, kernel: KernelOptions, signal: AbortSignal): Promise<TrainJobResult> {
+  let redis: string;
+  let queue: string;
+  try {
+    redis = checkRedisUrl(f.redis!);
+    queue = checkQueueName(f.queue);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const staleness = parseCount("--staleness", f.staleness, { min: 0, max: 1000 });
+  const inFlight = f.inFlight !== undefined ? parseCount("--in-flight", f.inFlight, { min: 1, max: 100000 }) : 2 * job.meta.metaBatch;
+  const say = (m: string): void => void process.stderr.write(`\nl2o: ${m}\n`);
+  const run = await runDistTrainJob(
+    job,
+    {
+      redis,
+      queue,
+      kernel,
+      ...(f.async === true ? { async: { staleness, inFlight } } : {}),
+      waitSeconds: parseNumber("--redis-wait", f.redisWait, { min: 1, max: 86400 }),
+      workersExpected: parseCount("--workers-expected", f.workersExpected, { min: 0, max: 100000 }),
+      onNotice: say,
+    },
+    { signal },
+  );
+  const c = run.counts;
+  const mean = (x: number): string => (c.results > 0 ? (x / c.results).toFixed(1) : "-");
+  process.stderr.write(
+    `l2o: ${c.sent} jobs sent, ${c.results} results used or dropped; ${c.rejected} rejected, ${c.refused} refused, ${c.failed} failed, ${c.duplicates} duplicates ignored` +
+      `${f.async === true ? `, ${c.staleDropped} older than ${staleness} versions dropped` : ""}; per job ${mean(c.roundTripMs)} ms round trip, ${mean(c.computeMs)} ms of it computing\n`,
+  );
+  return run;
+}

@@ -35,8 +35,9 @@ import { consoleTrainHooks, reportInterrupted } from "./train_progress.ts";
 import { stopOnSignals } from "./signals.ts";
 import { checkTensorboardDir } from "../io/tensorboard.ts";
 import { composeHooks, tensorboardTrainHooks } from "./train_tensorboard.ts";
+import { DIST_HELP, distributed, runDistributed, type DistFlags } from "./train_dist.ts";
 
-interface TrainFlags {
+interface TrainFlags extends DistFlags {
   task: string;
   taskConfig?: string;
   out: string;
@@ -220,13 +221,21 @@ export function registerTrainCommand(program: Command): void {
     .option("--tensorboard <dir>", "also write TensorBoard event files to this folder (meta_loss per meta-iteration, validation per epoch; flushed after every epoch)")
     .option("--init <file>", "start from a trained optimizer file (fine-tuning); its kind, architecture and settings are kept, except that --preprocess momentum:P:... may extend an LSTM logsign:P file (the new inputs' weights start at zero)")
     .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
+    .option("--redis <url>", DIST_HELP.redis)
+    .option("--queue <name>", DIST_HELP.queue, "l2o")
+    .option("--async", DIST_HELP.async)
+    .option("--staleness <n>", DIST_HELP.staleness, "1")
+    .option("--in-flight <n>", DIST_HELP.inFlight)
+    .option("--redis-wait <seconds>", DIST_HELP.redisWait, "30")
+    .option("--workers-expected <n>", DIST_HELP.workersExpected, "0")
     .action(async (f: TrainFlags) => {
       // Every file the training will write is checked before any work starts.
       checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...parseTaskConfig(f.taskConfig) });
-      const engine = parseEngine(f.engine);
+      // Synchronous distributed runs promise the same bits on every machine: `wasm` is then wasm-simd.
+      const engine = parseEngine(distributed(f) && f.async !== true && f.engine === "wasm" ? "wasm-simd" : f.engine);
       const threads = parseTrainThreads(f.threads);
       const reduction = parseReduction(f.reduction);
       const kernel: KernelOptions = { engine, threads, reduction };
@@ -242,7 +251,7 @@ export function registerTrainCommand(program: Command): void {
       const signals = stopOnSignals();
       let run;
       try {
-        run = await runTrainJobAsync({
+        const job = {
           optimizer: opt,
           task: spec.record,
           family,
@@ -253,7 +262,8 @@ export function registerTrainCommand(program: Command): void {
           ...(init !== undefined ? { init } : {}),
           details,
           hooks,
-        }, { signal: signals.signal });
+        };
+        run = distributed(f) ? await runDistributed(f, job, kernel, signals.signal) : await runTrainJobAsync(job, { signal: signals.signal });
       } finally {
         hooks.stop();
         signals.dispose();

@@ -158,6 +158,7 @@ export class Dispatcher {
   /** Publishes phi version `version` (kept `keep` versions back; older keys are deleted). */
   async publishPhi(version: number, phi: Float32Array, keep = 1): Promise<string> {
     const key = phiKey(this.#o.queue, this.#o.run, version);
+    if (this.#phis.has(version)) return key;
     const text = b64(phi);
     this.#phis.set(version, text);
     await this.#conn.set(key, text, "EX", 86400);

@@ -41,18 +41,20 @@ export class JobRunner {
     readonly maxTries = 20,
   ) {}
 
-  /** Sends trajectory `record` through truncation `index` under phi `version` (at `phiKey`). */
-  async send(record: TrajectoryRecord, index: number, version: number, phiKey: string): Promise<void> {
-    const data: JobData = { protocol: PROTOCOL, l2o: this.l2o, run: this.run, phiVersion: version, phiKey, setup: this.setup, index, record: encodeRecord(record) };
+  /** Sends each trajectory of `records` through truncation `index` under phi `version` (at `phiKey`), in one round trip. */
+  async send(records: readonly TrajectoryRecord[], index: number, version: number, phiKey: string): Promise<void> {
+    const data = records.map((r): JobData => ({ protocol: PROTOCOL, l2o: this.l2o, run: this.run, phiVersion: version, phiKey, setup: this.setup, index, record: encodeRecord(r) }));
     await this.#send(data, 1);
   }
 
-  async #send(data: JobData, tryNo: number): Promise<void> {
-    const id = `${this.run}-v${data.phiVersion}-h${data.record.horizon as number}-t${data.index}-a${tryNo}`;
-    this.#tries.set(id, tryNo);
-    this.#sentAt.set(id, performance.now());
-    this.counts.sent++;
-    await this.dispatch.submit([{ id, data }]);
+  async #send(data: readonly JobData[], tryNo: number): Promise<void> {
+    const jobs = data.map((d) => ({ id: `${this.run}-v${d.phiVersion}-h${d.record.horizon as number}-t${d.index}-a${tryNo}`, data: d }));
+    for (const { id } of jobs) {
+      this.#tries.set(id, tryNo);
+      this.#sentAt.set(id, performance.now());
+    }
+    this.counts.sent += jobs.length;
+    await this.dispatch.submit(jobs);
   }
 
   /** The next good result (bad ones are told, counted and their jobs sent again). */
@@ -86,7 +88,7 @@ export class JobRunner {
       }
       this.onNotice(`${reason}; sending it again`);
       if (tryNo >= this.maxTries) throw new JobFailedError(`${what} went wrong ${tryNo} times; the last: ${reason}`);
-      await this.#send(o.job, tryNo + 1);
+      await this.#send([o.job], tryNo + 1);
     }
   }
 }

@@ -94,7 +94,7 @@ export async function trainSync(c: LoopContext, state: MetaTrainState): Promise<
         if (!c.parts.advances(trunc)) continue;
         const key = await c.publish(s.metaIteration, s.phi);
         const live = records.map((r, k) => (r.live ? k : -1)).filter((k) => k >= 0);
-        for (const k of live) await c.jobs.send(records[k]!, u, s.metaIteration, key);
+        await c.jobs.send(live.map((k) => records[k]!), u, s.metaIteration, key);
         const got = new Map<number, TrajectoryPart | "diverged" | null>();
         while (got.size < live.length) {
           const r = await c.jobs.next();

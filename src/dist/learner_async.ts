@@ -50,7 +50,7 @@ export async function trainAsync(c: LoopContext, state: MetaTrainState, o: Async
         }
         const index = r.position / cfg.unroll;
         if (r.live && r.position < cfg.horizon && c.parts.advances(truncationAt(c, s.phi, index))) {
-          await c.jobs.send(r, index, s.metaIteration, await c.publish(s.metaIteration, s.phi));
+          await c.jobs.send([r], index, s.metaIteration, await c.publish(s.metaIteration, s.phi));
           return;
         }
         done++;

@@ -1,0 +1,130 @@
+/**
+ * Distributed meta-training on a real redis-server with `l2o worker` processes: synchronous
+ * runs give the single-process `--meta-batch K` run's bits (bptt and pes), asynchronous runs
+ * drop and count parts older than the staleness bound, and the version check refuses jobs a
+ * worker cannot compute faithfully.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { ConfigError } from "../src/core/errors.ts";
+import { checkJob, RefusedJobError } from "../src/dist/compute.ts";
+import { PROTOCOL, type JobData } from "../src/dist/protocol.ts";
+import { runDistTrainJob } from "../src/dist/run.ts";
+import { L2O_VERSION } from "../src/io/version.ts";
+import { learnedKind } from "../src/learned/registry.ts";
+import { resolveMetaTrainConfig, type MetaTrainConfig } from "../src/meta/config.ts";
+import { runTrainJob, type TrainJob } from "../src/meta/job.ts";
+import { taskFamily } from "../src/tasks/registry.ts";
+import { HAVE_REDIS, RedisServer, startWorkerProc, type WorkerProc } from "./dist_harness.ts";
+
+export const KERNEL = { engine: "wasm-simd" as const, threads: 1, reduction: "chunks" as const };
+
+/** A tiny run: an LSTM of 4 units on 3-d quadratics, two horizons per update. */
+export function tinyJob(dir: string, name: string, c: Partial<MetaTrainConfig> = {}): TrainJob {
+  return {
+    optimizer: learnedKind("lstm").build({ hidden: 4, layers: 1, preprocess: { kind: "none" }, outputScale: 0.1 }, KERNEL),
+    task: "quadratic",
+    family: taskFamily("quadratic", { dim: 3, instances: 4 }),
+    meta: resolveMetaTrainConfig({ unroll: 5, horizon: 10, epochs: 1, horizonsPerEpoch: 4, metaBatch: 2, validationTasks: 2, ...c }),
+    out: join(dir, `${name}.safetensors`),
+    checkpoint: join(dir, `${name}.ckpt`),
+    log: join(dir, `${name}.jsonl`),
+    details: { engine: "wasm-simd" },
+  };
+}
+
+export const bitsOf = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
+
+/** The log's lines of one series, values only (times differ between runs). */
+export function series(path: string, name: string): number[] {
+  return readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { name: string; value: number })
+    .filter((e) => e.name === name)
+    .map((e) => e.value);
+}
+
+const skip = HAVE_REDIS ? false : "redis-server is not installed (.ci/run installs it)";
+
+describe("distributed meta-training", { skip }, () => {
+  let redis: RedisServer;
+  let workers: WorkerProc[] = [];
+  let dir: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), "l2o-dist-"));
+    redis = await RedisServer.start();
+    workers = [startWorkerProc(redis.url, "sync"), startWorkerProc(redis.url, "sync")];
+  });
+  after(async () => {
+    for (const w of workers) w.kill();
+    await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const estimator of ["bptt", "pes"] as const) {
+    test(`synchronous ${estimator}: the single-process --meta-batch 2 run's bits, with two worker processes`, async () => {
+      const c = { estimator, ...(estimator === "pes" ? { esPairs: 2 } : {}) };
+      const single = runTrainJob(tinyJob(dir, `single-${estimator}`, c));
+      const job = tinyJob(dir, `dist-${estimator}`, c);
+      const dist = await runDistTrainJob(job, { redis: redis.url, queue: "sync", kernel: KERNEL });
+      assert.equal(dist.result.state.metaIteration, single.result.state.metaIteration);
+      assert.ok(dist.result.state.metaIteration > 0);
+      assert.equal(bitsOf(dist.result.state.phi), bitsOf(single.result.state.phi));
+      assert.deepEqual(series(job.log!, "meta/loss"), series(join(dir, `single-${estimator}.jsonl`), "meta/loss"));
+      assert.deepEqual(series(job.log!, "valid/score"), series(join(dir, `single-${estimator}.jsonl`), "valid/score"));
+      // Each job sent once and answered once: nothing lost, nothing counted twice.
+      assert.equal(dist.counts.sent, dist.counts.results);
+      assert.equal(dist.counts.rejected + dist.counts.refused + dist.counts.failed, 0);
+    });
+  }
+
+  test("asynchronous: parts older than the staleness bound are dropped and counted; within it they are used", async () => {
+    // Four trajectories in flight, two parts per update: after the first update the other two jobs of version 0 are one version old.
+    const strict = await runDistTrainJob(tinyJob(dir, "async0"), { redis: redis.url, queue: "sync", kernel: KERNEL, async: { staleness: 0, inFlight: 4 } });
+    assert.ok(strict.counts.staleDropped >= 2, `dropped ${strict.counts.staleDropped}`);
+    assert.equal(series(join(dir, "async0.jsonl"), "dist/stale_dropped").at(-1), strict.counts.staleDropped);
+    const loose = await runDistTrainJob(tinyJob(dir, "async9"), { redis: redis.url, queue: "sync", kernel: KERNEL, async: { staleness: 9, inFlight: 4 } });
+    assert.equal(loose.counts.staleDropped, 0);
+    assert.ok(loose.result.state.metaIteration >= 4, `${loose.result.state.metaIteration} updates`);
+    assert.ok(Number.isFinite(loose.result.state.bestScore));
+  });
+});
+
+describe("distributed meta-training's checks", () => {
+  const job = (over: Partial<JobData> = {}): JobData =>
+    ({
+      protocol: PROTOCOL,
+      l2o: L2O_VERSION,
+      run: "r",
+      phiVersion: 0,
+      phiKey: "k",
+      setup: { task: "quadratic", taskConfig: {}, optimizer: { kind: "lstm", config: {}, phiSize: 1 }, kernel: KERNEL, meta: {}, trainKey: [0, 0] },
+      index: 0,
+      record: {},
+      ...over,
+    }) as JobData;
+
+  test("a worker refuses a job of another l2o version or job format, or of an optimizer kind or task it lacks", () => {
+    assert.doesNotThrow(() => checkJob(job()));
+    assert.throws(() => checkJob(job(), "0.0.1"), (e: unknown) => e instanceof RefusedJobError && e.message.includes(`l2o ${L2O_VERSION}`) && e.message.includes("runs l2o 0.0.1"));
+    assert.throws(() => checkJob(job({ protocol: PROTOCOL + 1 })), /job format/);
+    const setup = job().setup;
+    assert.throws(() => checkJob(job({ setup: { ...setup, optimizer: { ...setup.optimizer, kind: "transformer" } } })), /'transformer' optimizer/);
+    assert.throws(() => checkJob(job({ setup: { ...setup, task: "./mine.ts" } })), /not registered/);
+  });
+
+  test("synchronous runs refuse the fused multiply-add engine and tasks outside the registry, before connecting", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "l2o-dist-"));
+    try {
+      const o = { redis: "redis://127.0.0.1:1", queue: "x", kernel: { ...KERNEL, engine: "wasm-fma" as const } };
+      await assert.rejects(runDistTrainJob(tinyJob(dir, "fma"), o), (e: unknown) => e instanceof ConfigError && /--engine wasm-simd/.test(e.message));
+      await assert.rejects(runDistTrainJob({ ...tinyJob(dir, "mod"), task: "./my-task.ts" }, { ...o, kernel: KERNEL }), /registered task/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

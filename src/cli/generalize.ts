@@ -44,13 +44,13 @@ interface GeneralizeFlags {
   threads: string;
 }
 
-/** A comma-separated list of distinct counts within `range`, at least one. */
+/** A comma-separated list of distinct counts within `range`, at least one, in ascending order (the grid's rows and columns). */
 function parseCounts(flag: string, raw: string, range: CountRange): number[] {
   const xs = parseList(flag, raw).map((x) => parseCount(flag, x, range));
   if (xs.length === 0) throw new UsageError(`${flag} is empty: give at least one number from ${rangeText(range)}`);
   const twice = xs.find((x, i) => xs.indexOf(x) !== i);
   if (twice !== undefined) throw new UsageError(`${flag} lists ${twice} twice; give each once`);
-  return xs;
+  return xs.sort((a, b) => a - b);
 }
 
 function parseActivation(raw: string): MlpActivation {

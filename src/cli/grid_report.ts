@@ -64,12 +64,13 @@ export function resumableCells(path: string, settings: Omit<GridReport, "cells" 
 }
 
 /**
- * A resumed report's grid: the earlier report's axes with this run's added (in the order first
- * seen), and every cell of either, so that a run on part of a grid keeps the cells of the rest.
+ * A resumed report's grid: the earlier report's axes with this run's added (ascending), and
+ * every cell of either, so that a run on part of a grid keeps the cells of the rest.
  */
 export function mergeGrids(earlier: GridCells, run: GridCells): GridCells & { complete: boolean } {
-  const layers = [...new Set([...earlier.layers, ...run.layers])];
-  const units = [...new Set([...earlier.units, ...run.units])];
+  const union = (a: readonly number[], b: readonly number[]): number[] => [...new Set([...a, ...b])].sort((x, y) => x - y);
+  const layers = union(earlier.layers, run.layers);
+  const units = union(earlier.units, run.units);
   const at = (cs: readonly GridCell[], l: number, u: number): GridCell | undefined => cs.find((c) => c.layers === l && c.units === u);
   const points = layers.flatMap((l) => units.map((u) => [l, u] as const));
   const cells = points.flatMap(([l, u]) => at(run.cells, l, u) ?? at(earlier.cells, l, u) ?? []);

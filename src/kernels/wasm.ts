@@ -629,7 +629,7 @@ class WasmEngine implements WasmLstmEngine {
     for (const p of this.parts) {
       const { lay, i32 } = p;
       const xAt = record ? lay.tapeX + s * p.n * I * 4 : lay.x;
-      p.f32.set(x.subarray(p.c0 * I, (p.c0 + p.n) * I), xAt / 4);
+      p.f32.set(this.parts.length === 1 ? x : x.subarray(p.c0 * I, (p.c0 + p.n) * I), xAt / 4);
       i32[c + F.X] = xAt;
       i32[c + F.T] = record ? s - j * this.segment : 0;
       i32[c + F.REC] = record ? 1 : 0;
@@ -692,7 +692,7 @@ class WasmEngine implements WasmLstmEngine {
     const c = CTX / 4;
     for (const p of this.parts) {
       const { lay, i32 } = p;
-      p.f32.set(dOut.subarray(p.c0, p.c0 + p.n), lay.dout / 4);
+      p.f32.set(this.parts.length === 1 ? dOut : dOut.subarray(p.c0, p.c0 + p.n), lay.dout / 4);
       i32[c + F.T] = s - j * k;
       i32[c + F.FIRST] = first;
       i32[c + F.DX] = dx !== undefined ? lay.dx : 0;

@@ -5,7 +5,7 @@
  * worker cannot compute faithfully.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -14,39 +14,8 @@ import { checkJob, RefusedJobError } from "../src/dist/compute.ts";
 import { PROTOCOL, type JobData } from "../src/dist/protocol.ts";
 import { runDistTrainJob } from "../src/dist/run.ts";
 import { L2O_VERSION } from "../src/io/version.ts";
-import { learnedKind } from "../src/learned/registry.ts";
-import { resolveMetaTrainConfig, type MetaTrainConfig } from "../src/meta/config.ts";
-import { runTrainJob, type TrainJob } from "../src/meta/job.ts";
-import { taskFamily } from "../src/tasks/registry.ts";
-import { HAVE_REDIS, RedisServer, startWorkerProc, type WorkerProc } from "./dist_harness.ts";
-
-export const KERNEL = { engine: "wasm-simd" as const, threads: 1, reduction: "chunks" as const };
-
-/** A tiny run: an LSTM of 4 units on 3-d quadratics, two horizons per update. */
-export function tinyJob(dir: string, name: string, c: Partial<MetaTrainConfig> = {}): TrainJob {
-  return {
-    optimizer: learnedKind("lstm").build({ hidden: 4, layers: 1, preprocess: { kind: "none" }, outputScale: 0.1 }, KERNEL),
-    task: "quadratic",
-    family: taskFamily("quadratic", { dim: 3, instances: 4 }),
-    meta: resolveMetaTrainConfig({ unroll: 5, horizon: 10, epochs: 1, horizonsPerEpoch: 4, metaBatch: 2, validationTasks: 2, ...c }),
-    out: join(dir, `${name}.safetensors`),
-    checkpoint: join(dir, `${name}.ckpt`),
-    log: join(dir, `${name}.jsonl`),
-    details: { engine: "wasm-simd" },
-  };
-}
-
-export const bitsOf = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
-
-/** The log's lines of one series, values only (times differ between runs). */
-export function series(path: string, name: string): number[] {
-  return readFileSync(path, "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as { name: string; value: number })
-    .filter((e) => e.name === name)
-    .map((e) => e.value);
-}
+import { runTrainJob } from "../src/meta/job.ts";
+import { bitsOf, HAVE_REDIS, KERNEL, RedisServer, series, startWorkerProc, tinyJob, type WorkerProc } from "./dist_harness.ts";
 
 const skip = HAVE_REDIS ? false : "redis-server is not installed (.ci/run installs it)";
 

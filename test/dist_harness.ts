@@ -8,6 +8,12 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import { once } from "node:events";
 import { fileURLToPath } from "node:url";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { learnedKind } from "../src/learned/registry.ts";
+import { resolveMetaTrainConfig, type MetaTrainConfig } from "../src/meta/config.ts";
+import type { TrainJob } from "../src/meta/job.ts";
+import { taskFamily } from "../src/tasks/registry.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -88,3 +94,32 @@ export function startWorkerProc(url: string, queue: string, extra: readonly stri
     exited: () => exit,
   };
 }
+
+export const KERNEL = { engine: "wasm-simd" as const, threads: 1, reduction: "chunks" as const };
+
+/** A tiny run: an LSTM of 4 units on 3-d quadratics, two horizons per update. */
+export function tinyJob(dir: string, name: string, c: Partial<MetaTrainConfig> = {}): TrainJob {
+  return {
+    optimizer: learnedKind("lstm").build({ hidden: 4, layers: 1, preprocess: { kind: "none" }, outputScale: 0.1 }, KERNEL),
+    task: "quadratic",
+    family: taskFamily("quadratic", { dim: 3, instances: 4 }),
+    meta: resolveMetaTrainConfig({ unroll: 5, horizon: 10, epochs: 1, horizonsPerEpoch: 4, metaBatch: 2, validationTasks: 2, ...c }),
+    out: join(dir, `${name}.safetensors`),
+    checkpoint: join(dir, `${name}.ckpt`),
+    log: join(dir, `${name}.jsonl`),
+    details: { engine: "wasm-simd" },
+  };
+}
+
+export const bitsOf = (a: Float32Array): string => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString("hex");
+
+/** The log's lines of one series, values only (times differ between runs). */
+export function series(path: string, name: string): number[] {
+  return readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as { name: string; value: number })
+    .filter((e) => e.name === name)
+    .map((e) => e.value);
+}
+

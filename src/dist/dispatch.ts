@@ -220,9 +220,11 @@ export class Dispatcher {
     };
     // Tidying needs Redis: not worth waiting for when it is gone.
     if (this.#lostSince === undefined) await Promise.race([tidy().catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
-    await this.#events.close().catch(() => {});
+    // Closing waits on Redis: bounded, then the connections are cut.
+    const bounded = (p: Promise<unknown>): Promise<unknown> => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 1000))]);
+    await bounded(this.#events.close());
     this.#eventsConn.disconnect();
-    await this.#queue.close().catch(() => {});
+    await bounded(this.#queue.close());
     this.#conn.disconnect();
   }
 }

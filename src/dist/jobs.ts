@@ -81,7 +81,7 @@ export class JobRunner {
         }
       } else if (o.failed.startsWith("refused:")) {
         this.counts.refused++;
-        reason = `a worker ${o.failed.replace(/^refused:\s*/, "refused ")} (${what})`;
+        reason = `a worker refused ${what}: ${o.failed.replace(/^refused:\s*/, "")}`;
       } else {
         this.counts.failed++;
         reason = `${what} failed: ${o.failed}`;

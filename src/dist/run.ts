@@ -68,7 +68,9 @@ export async function runDistTrainJob(job: TrainJob, o: DistOptions, options: { 
   const id = randomBytes(6).toString("hex");
   const notice = o.onNotice ?? (() => {});
   let dispatch: Dispatcher | undefined;
+  // The last state the run may stop at, and the log's size then (a resumed run rewinds the log to it).
   let lastSafe: MetaTrainState = run.state;
+  let lastLog = run.logBytes();
   const stale = { dropped: 0 };
   try {
     dispatch = await Dispatcher.open({ redis: o.redis, queue: o.queue, run: id, waitSeconds: o.waitSeconds ?? 30, onConnection: notice });
@@ -116,14 +118,17 @@ export async function runDistTrainJob(job: TrainJob, o: DistOptions, options: { 
       // Kept a few versions back: asynchronous jobs in flight fetch the version they were sent with.
       publish: (v, phi) => d.publishPhi(v, phi, o.async === undefined ? 1 : o.async.staleness + 8),
       stopping: () => options.signal?.aborted === true,
-      safe: (s) => (lastSafe = s),
+      safe: (s) => {
+        lastSafe = s;
+        lastLog = run.logBytes();
+      },
     };
     let result: MetaTrainResult;
     try {
       result = o.async === undefined ? await trainSync(ctx, run.state) : await trainAsync(ctx, run.state, o.async, stale);
     } catch (e) {
       if (!(e instanceof RedisLostError)) throw e;
-      run.stopAt(lastSafe);
+      run.stopAt(lastSafe, lastLog);
       throw new RedisLostError(
         `${e.message}; ${job.checkpoint !== undefined ? `the checkpoint ${job.checkpoint} holds epoch ${lastSafe.epoch}, horizon ${lastSafe.horizons}: start Redis and run the same command to resume` : "no --checkpoint was given, so the run starts over"}`,
       );

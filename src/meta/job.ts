@@ -128,8 +128,13 @@ function rewindLog(path: string, recorded: CheckpointValue | undefined, source: 
 export interface OpenTrainJob {
   readonly state: MetaTrainState;
   readonly hooks: MetaTrainHooks;
-  /** Checkpoints a state a run stopped at (between horizons). */
-  stopAt(s: MetaTrainState): void;
+  /**
+   * Checkpoints a state a run stopped at (between horizons); `logBytes`: the log's size when
+   * that state was reached (default: its size now), where a resumed run rewinds it to.
+   */
+  stopAt(s: MetaTrainState, logBytes?: number): void;
+  /** The log's size now (undefined: no log). */
+  logBytes(): number | undefined;
   /** The end of training: refuses a run that made no update, saves the best optimizer if not yet saved. */
   finish(result: MetaTrainResult): TrainJobResult;
   /** Releases the locks and closes the log. */
@@ -161,9 +166,10 @@ export function openTrainJob(job: TrainJob): OpenTrainJob {
       job.hooks?.onResume?.(state, job.checkpoint!, caveat);
     }
     writer = job.log === undefined ? undefined : jsonlWriter(job.log);
-    const saveState = (s: MetaTrainState): void => {
+    const logBytes = (): number | undefined => (job.log === undefined ? undefined : statSync(job.log).size);
+    const saveState = (s: MetaTrainState, bytes?: number): void => {
       if (job.checkpoint === undefined) return;
-      const log = job.log === undefined ? {} : { log: { path: resolve(job.log), bytes: statSync(job.log).size } };
+      const log = job.log === undefined ? {} : { log: { path: resolve(job.log), bytes: bytes ?? statSync(job.log).size } };
       saveCheckpoint(job.checkpoint, { ...stateToCheckpoint(s), run: record, ...log });
     };
     // A run killed before its first epoch ends resumes from its start (and rewinds its log).
@@ -212,7 +218,7 @@ export function openTrainJob(job: TrainJob): OpenTrainJob {
       }
       return { result, seconds: (performance.now() - started) / 1000 };
     };
-    return { state, hooks, stopAt: saveState, finish, close };
+    return { state, hooks, stopAt: saveState, logBytes, finish, close };
   } catch (e) {
     close();
     throw e;

@@ -5,7 +5,8 @@
  * worker cannot compute faithfully.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -51,6 +52,16 @@ describe("distributed meta-training", { skip }, () => {
     });
   }
 
+  test("a learner without workers stops when asked, at its last safe state, checkpointed", async () => {
+    const ctl = new AbortController();
+    const job = tinyJob(dir, "nobody");
+    setTimeout(() => ctl.abort(), 300);
+    const r = await runDistTrainJob(job, { redis: redis.url, queue: "nobody-listens", kernel: KERNEL }, { signal: ctl.signal });
+    assert.equal(r.result.stopped, "interrupted");
+    assert.equal(r.result.state.metaIteration, 0);
+    assert.ok(existsSync(job.checkpoint!));
+  });
+
   test("asynchronous: parts older than the staleness bound are dropped and counted; within it they are used", async () => {
     // Four trajectories in flight, two parts per update: after the first update the other two jobs of version 0 are one version old.
     const strict = await runDistTrainJob(tinyJob(dir, "async0"), { redis: redis.url, queue: "sync", kernel: KERNEL, async: { staleness: 0, inFlight: 4 } });
@@ -84,6 +95,16 @@ describe("distributed meta-training's checks", () => {
     const setup = job().setup;
     assert.throws(() => checkJob(job({ setup: { ...setup, optimizer: { ...setup.optimizer, kind: "transformer" } } })), /'transformer' optimizer/);
     assert.throws(() => checkJob(job({ setup: { ...setup, task: "./mine.ts" } })), /not registered/);
+  });
+
+  test("the CLI refuses a bad Redis URL and distributed flags without --redis, with exit code 2", () => {
+    const l2o = (...args: string[]) => spawnSync(process.execPath, ["bin/l2o.js", ...args], { encoding: "utf8" });
+    const w = l2o("worker", "--redis", "http://x");
+    assert.equal(w.status, 2);
+    assert.match(w.stderr, /l2o: error: --redis expects a redis:\/\/ or rediss:\/\/ URL/);
+    const t = l2o("train", "--task", "quadratic", "--out", join(tmpdir(), "never.safetensors"), "--async");
+    assert.equal(t.status, 2);
+    assert.match(t.stderr, /--async and --in-flight belong to distributed training: add --redis URL/);
   });
 
   test("synchronous runs refuse the fused multiply-add engine and tasks outside the registry, before connecting", async () => {

@@ -18,6 +18,11 @@ export class RedisLostError extends L2oError {
   override readonly name = "RedisLostError";
 }
 
+/** The wait for an outcome was given up (the run is stopping). */
+export class WaitInterrupted extends Error {
+  override readonly name = "WaitInterrupted";
+}
+
 /** A job's outcome: its return value, or why it failed for good. */
 export type Outcome = { readonly id: string; readonly job: JobData } & ({ readonly value: unknown } | { readonly failed: string });
 
@@ -193,11 +198,12 @@ export class Dispatcher {
     return this.#pending.size;
   }
 
-  /** The next outcome, in the order they come. */
-  async next(): Promise<Outcome> {
+  /** The next outcome, in the order they come; `WaitInterrupted` once `stop()` says so. */
+  async next(stop: () => boolean = () => false): Promise<Outcome> {
     for (;;) {
       const o = this.#ready.shift();
       if (o !== undefined) return o;
+      if (stop()) throw new WaitInterrupted("stopping");
       if (this.#lostSince !== undefined && Date.now() - this.#lostSince > this.#o.waitSeconds * 1000) {
         throw new RedisLostError(`lost the connection to Redis at ${redisLabel(this.#o.redis)} for more than ${this.#o.waitSeconds} s`);
       }

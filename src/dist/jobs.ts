@@ -57,10 +57,10 @@ export class JobRunner {
     await this.dispatch.submit(jobs);
   }
 
-  /** The next good result (bad ones are told, counted and their jobs sent again). */
-  async next(): Promise<Result> {
+  /** The next good result (bad ones are told, counted and their jobs sent again); `stop`: give up waiting (`WaitInterrupted`). */
+  async next(stop?: () => boolean): Promise<Result> {
     for (;;) {
-      const o = await this.dispatch.next();
+      const o = await this.dispatch.next(stop);
       const tryNo = this.#tries.get(o.id) ?? 1;
       const sentAt = this.#sentAt.get(o.id);
       this.#tries.delete(o.id);

@@ -97,7 +97,7 @@ export async function trainSync(c: LoopContext, state: MetaTrainState): Promise<
         await c.jobs.send(live.map((k) => records[k]!), u, s.metaIteration, key);
         const got = new Map<number, TrajectoryPart | "diverged" | null>();
         while (got.size < live.length) {
-          const r = await c.jobs.next();
+          const r = await c.jobs.next(c.stopping);
           const k = records.findIndex((x) => x.horizon === r.horizon);
           if (k < 0 || got.has(k)) continue;
           got.set(k, r.part);

@@ -59,8 +59,7 @@ export async function trainAsync(c: LoopContext, state: MetaTrainState, o: Async
     };
     for (let i = 0; i < Math.min(o.inFlight, cfg.horizonsPerEpoch); i++) await sendNext(undefined);
     while (done < cfg.horizonsPerEpoch) {
-      const r = await c.jobs.next();
-      if (c.stopping()) return { state: safeState, stopped: "interrupted" };
+      const r = await c.jobs.next(c.stopping);
       const age = s.metaIteration - r.phiVersion;
       if (age > o.staleness) {
         stale.dropped++;

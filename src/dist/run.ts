@@ -17,7 +17,7 @@ import { keyToJSON } from "../core/rng.ts";
 import { openTrainJob, type TrainJob, type TrainJobResult } from "../meta/job.ts";
 import type { MetaTrainState } from "../meta/state.ts";
 import { defaultEstimator, type MetaTrainResult } from "../meta/train.ts";
-import { Dispatcher, RedisLostError } from "./dispatch.ts";
+import { Dispatcher, RedisLostError, WaitInterrupted } from "./dispatch.ts";
 import { JobRunner, type JobCounts } from "./jobs.ts";
 import { trainSync, type LoopContext } from "./learner.ts";
 import { trainAsync } from "./learner_async.ts";
@@ -127,13 +127,16 @@ export async function runDistTrainJob(job: TrainJob, o: DistOptions, options: { 
     try {
       result = o.async === undefined ? await trainSync(ctx, run.state) : await trainAsync(ctx, run.state, o.async, stale);
     } catch (e) {
-      if (!(e instanceof RedisLostError)) throw e;
-      run.stopAt(lastSafe, lastLog);
-      throw new RedisLostError(
-        `${e.message}; ${job.checkpoint !== undefined ? `the checkpoint ${job.checkpoint} holds epoch ${lastSafe.epoch}, horizon ${lastSafe.horizons}: start Redis and run the same command to resume` : "no --checkpoint was given, so the run starts over"}`,
-      );
+      // Stopped while waiting for results: the last safe state is where a resumed run goes on.
+      if (!(e instanceof WaitInterrupted || e instanceof RedisLostError)) throw e;
+      if (e instanceof RedisLostError) {
+        run.stopAt(lastSafe, lastLog);
+        const where = job.checkpoint !== undefined ? `the checkpoint ${job.checkpoint} holds epoch ${lastSafe.epoch}, horizon ${lastSafe.horizons}: start Redis and run the same command to resume` : "no --checkpoint was given, so the run starts over";
+        throw new RedisLostError(`${e.message}; ${where}`);
+      }
+      result = { state: lastSafe, stopped: "interrupted" };
     }
-    if (result.stopped === "interrupted") run.stopAt(result.state);
+    if (result.stopped === "interrupted") run.stopAt(result.state, result.state === lastSafe ? lastLog : undefined);
     const done = run.finish(result);
     return { ...done, counts: { ...jobs.counts, duplicates: d.duplicates, staleDropped: stale.dropped } };
   } finally {

@@ -6,10 +6,11 @@
 //
 //   npx tsx bench/dist.ts [--workers 1,2,3] [--meta-batch 4] [--horizons 8] [--dim 10] [--json]
 //
-// For each W: meta-iterations per second over the updates (validation excluded; the first
-// update, which meets cold workers, excluded too), the job's compute time on the worker, the
-// round trip from sending a job to using its result, the overhead (round trip less compute),
-// and the learner's CPU time per job (encoding, decoding, combining, the outer step).
+// For each W, over the updates from the second to the last (the first meets cold workers,
+// validation comes after the last): meta-iterations per second; the job's compute time on the
+// worker; the time per job when one worker does them all one after another (1 / (its rate *
+// K)) and its overhead over the compute (queue round trip, serialisation, process hops); and
+// the learner's CPU time per job (encoding, decoding, combining, the outer step).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -42,7 +43,11 @@ async function freePort(): Promise<number> {
 }
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-bench-dist-"));
-function job(name: string, times: number[]): TrainJob {
+interface Mark {
+  readonly t: number;
+  readonly cpu: number;
+}
+function job(name: string, marks: Mark[]): TrainJob {
   return {
     optimizer: learnedKind("lstm").build({ hidden: 20, layers: 2, preprocess: { kind: "none" }, outputScale: 0.1 }, kernel),
     task: "quadratic",
@@ -50,16 +55,23 @@ function job(name: string, times: number[]): TrainJob {
     meta: resolveMetaTrainConfig({ unroll: 20, horizon: 100, epochs: 1, horizonsPerEpoch: horizons, metaBatch: K, validationTasks: 1 }),
     out: join(dir, `${name}.safetensors`),
     details: { engine: "wasm-simd" },
-    hooks: { onIteration: () => void times.push(performance.now()) },
+    hooks: {
+      onIteration: () => {
+        const u = process.cpuUsage();
+        marks.push({ t: performance.now(), cpu: (u.user + u.system) / 1000 });
+      },
+    },
   };
 }
-/** Updates per second between the second update and the last (the first meets cold workers; validation comes after the last). */
-const rate = (t: number[]): number => (t.length - 2) / ((t.at(-1)! - t[1]!) / 1000);
+/** Updates per second between the second update and the last. */
+const rate = (m: Mark[]): number => (m.length - 2) / ((m.at(-1)!.t - m[1]!.t) / 1000);
+/** The learner's CPU ms per job between the second update and the last. */
+const cpuPerJob = (m: Mark[]): number => (m.at(-1)!.cpu - m[1]!.cpu) / ((m.length - 2) * K);
 
 const rows: Record<string, number | string>[] = [];
-const baseTimes: number[] = [];
-runTrainJob(job("single", baseTimes));
-rows.push({ workers: "one process, no Redis", itersPerSec: rate(baseTimes) });
+const base: Mark[] = [];
+runTrainJob(job("single", base));
+rows.push({ workers: "one process, no Redis", itersPerSec: rate(base), msPerJob: 1000 / rate(base) / K });
 
 const port = await freePort();
 const redis = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
@@ -71,19 +83,18 @@ try {
     while (workers.length < W) workers.push(spawn(process.execPath, ["bin/l2o.js", "worker", "--redis", url, "--queue", "bench", "--quiet"], { stdio: "ignore", detached: true }));
     // A short warm-up run: every worker has forked its child and built the optimizer.
     await runDistTrainJob({ ...job("warm", []), meta: resolveMetaTrainConfig({ ...job("warm", []).meta, horizonsPerEpoch: K * W, horizon: 20 }) }, { redis: url, queue: "bench", kernel, workersExpected: W });
-    const times: number[] = [];
-    const cpu0 = process.cpuUsage();
-    const r = await runDistTrainJob(job(`w${W}`, times), { redis: url, queue: "bench", kernel });
-    const cpu = process.cpuUsage(cpu0);
+    const marks: Mark[] = [];
+    const r = await runDistTrainJob(job(`w${W}`, marks), { redis: url, queue: "bench", kernel });
     const c = r.counts;
+    const computeMs = c.computeMs / c.results;
+    const msPerJob = 1000 / rate(marks) / K;
     rows.push({
       workers: W,
-      itersPerSec: rate(times),
-      computeMsPerJob: c.computeMs / c.results,
-      roundTripMsPerJob: c.roundTripMs / c.results,
-      overheadMsPerJob: (c.roundTripMs - c.computeMs) / c.results,
-      // Validation and setup included: an upper bound of the learner's CPU per job.
-      learnerCpuMsPerJob: (cpu.user + cpu.system) / 1000 / c.results,
+      itersPerSec: rate(marks),
+      computeMsPerJob: computeMs,
+      // With one worker the jobs run one after another: the time per job less its compute is the overhead.
+      ...(W === 1 ? { msPerJob, overheadMsPerJob: msPerJob - computeMs } : {}),
+      learnerCpuMsPerJob: cpuPerJob(marks),
     });
   }
 } finally {

@@ -104,7 +104,10 @@ export function makeLearner(config: LearnerConfig, shape: EpisodeShape): Learner
     for (const s of net.params) p[s.name] = meta[s.name]!.ref;
     let state = rule.initialState(ctx, p);
     for (let s = 0; s < steps; s++) {
-      let [loss, g] = valueAndGrad(supportLoss)(refTree(p), bnAt(meta, Math.min(s, config.steps)), xs.ref, ys.ref) as unknown as [Arr, Tree];
+      // The batch-norm weights are differentiated too (their gradient is dropped): jax-js stops the
+      // gradient of arguments outside argnums, which would cut the meta-gradient's path through them.
+      let [loss, [g, gBn]] = valueAndGrad(supportLoss, { argnums: [0, 1] })(refTree(p), bnAt(meta, Math.min(s, config.steps)), xs.ref, ys.ref) as unknown as [Arr, [Tree, Tree]];
+      disposeTree(gBn);
       if (firstOrder) {
         loss = lax.stopGradient(loss);
         g = Object.fromEntries(Object.entries(g).map(([k, v]) => [k, lax.stopGradient(v)]));

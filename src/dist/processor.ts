@@ -14,6 +14,10 @@ import { checkJob, JobComputer, RefusedJobError } from "./compute.ts";
 import { f32FromB64, type JobData, type ResultData } from "./protocol.ts";
 import { connect } from "./redis.ts";
 
+// A child whose worker is gone (stopped, or killed with its machine) has nothing left to do:
+// without this its Redis connection would keep it alive, an orphan.
+process.on("disconnect", () => process.exit(0));
+
 const computer = new JobComputer();
 const phis = new Map<string, Float32Array>();
 let redis: Redis | undefined;

@@ -5,7 +5,7 @@ import { checkOutputPaths } from "../io/paths.ts";
 import { evalFigureSvg } from "../viz/eval_figure.ts";
 import { figureFormat, writeFigure } from "../viz/file.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, parseTaskConfig } from "./options.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP } from "./options.ts";
 import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
 import { resolveTaskFamily } from "./resolve.ts";
 import { formatReport, writeJson } from "./format.ts";
@@ -14,6 +14,7 @@ import { runEvalJob } from "./eval_job.ts";
 interface EvalFlags {
   task: string;
   taskConfig?: string;
+  data?: string;
   optimizers: string;
   steps: string;
   instances: string;
@@ -33,6 +34,7 @@ export function registerEvalCommand(program: Command): void {
     .description("evaluate optimizers on the same fresh instances; hand-designed ones get their learning rate tuned first")
     .requiredOption("--task <name>", "task family (see `l2o tasks`)")
     .option("--task-config <json>", "task configuration as a JSON object")
+    .option("--data <dir>", DATA_HELP)
     .requiredOption("--optimizers <list>", `comma-separated (${rangeText(LIMITS.listEntries)} names): lstm:FILE, adam, adam@0.01, rmsprop, sgd, nag, ...`)
     .option("--steps <n>", `optimization steps (${rangeText(LIMITS.steps)}; steps x instances at most ${grouped(MAX_STEPS_TIMES_INSTANCES)})`, "100")
     .option("--instances <n>", `fresh test instances (${rangeText(LIMITS.evalInstances)})`, "100")
@@ -60,7 +62,7 @@ export function registerEvalCommand(program: Command): void {
       const seed = parseSeed("--seed", f.seed);
       const engine = parseEngine(f.engine);
       const threads = parseEvalThreads(f.threads);
-      const taskConfig = parseTaskConfig(f.taskConfig);
+      const taskConfig = taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data);
       checkInstanceMemory(resolveTaskFamily(f.task, taskConfig), instances + tuneInstances, `--instances ${instances} and --tune-instances ${tuneInstances}`);
       const report = runEvalJob({ task: f.task, taskConfig, optimizers, steps, instances, seed, tuneInstances, lrGrid, verbose: f.quiet !== true, engine, threads });
       process.stdout.write(formatReport(report));

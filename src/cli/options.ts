@@ -3,6 +3,8 @@
  * text, and the number and JSON parsers the commands read their other options with. A bad
  * value throws a UsageError that names the flag and what it expects.
  */
+import { existsSync, statSync } from "node:fs";
+import { TASKS } from "../tasks/registry.ts";
 import { ENGINE_KINDS, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import { GRADIENT_REDUCTIONS, type GradientReduction } from "../kernels/wasm.ts";
 import { parsePreprocessConfig, type PreprocessConfig } from "../learned/lstm/preprocess.ts";
@@ -108,6 +110,25 @@ export function parseJsonObject(flag: string, raw: string): Record<string, unkno
 /** Reads `--task-config`: a JSON object, or nothing (`{}`) when the flag is not given. */
 export function parseTaskConfig(raw: string | undefined): Record<string, unknown> {
   return raw === undefined ? {} : parseJsonObject("--task-config", raw);
+}
+
+/** The `--data` option's help, shared by train, eval and run. */
+export const DATA_HELP = "a folder of your own data for tasks that read one (cnn: CIFAR-10's binary batches, data_batch_1.bin .. test_batch.bin); sets the task config's dataset and dataDir";
+
+/**
+ * `--task-config` with `--data DIR` applied: the task's own rule for a data folder
+ * (`TaskSpec.dataConfig`) sets its keys, which `--task-config` must not also set; a task that
+ * reads no folder, or a folder that is not there, is a usage error.
+ */
+export function taskConfigWithData(task: string, config: Record<string, unknown>, data: string | undefined): Record<string, unknown> {
+  if (data === undefined) return config;
+  const spec = TASKS.find((t) => t.name === task);
+  if (spec?.dataConfig === undefined) throw new UsageError(`--data: the task '${task}' reads no data folder${spec === undefined ? " (give a task module its data in its own code)" : ""}`);
+  if (!existsSync(data) || !statSync(data).isDirectory()) throw new UsageError(`--data: no folder '${data}'`);
+  const extra = spec.dataConfig(data);
+  const clash = Object.keys(extra).filter((k) => Object.hasOwn(config, k));
+  if (clash.length > 0) throw new UsageError(`--data sets ${clash.join(", ")}: give them in --data or in --task-config, not both`);
+  return { ...config, ...extra };
 }
 
 /** The `--engine` option's help, shared by the commands that run the LSTM (default `wasm`). */

@@ -6,7 +6,7 @@ import { summarizeSteps } from "../eval/stats.ts";
 import { jsonlWriter } from "../io/metrics.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseNumber, parseSeed, parseTaskConfig } from "./options.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP } from "./options.ts";
 import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
 import { fmt } from "./format.ts";
 import { resolveTaskFamily, resolveCandidate } from "./resolve.ts";
@@ -15,6 +15,7 @@ import { progress } from "./progress.ts";
 interface RunFlags {
   task: string;
   taskConfig?: string;
+  data?: string;
   optimizer: string;
   lr?: string;
   steps: string;
@@ -33,6 +34,7 @@ export function registerRunCommand(program: Command): void {
     .description("run one optimizer on fresh instances of a task and print the mean loss")
     .requiredOption("--task <name>", "task family (see `l2o tasks`)")
     .option("--task-config <json>", "task configuration as a JSON object, e.g. '{\"hidden\":[40]}'")
+    .option("--data <dir>", DATA_HELP)
     .requiredOption("--optimizer <spec>", "optimizer name (see `l2o optimizers`) or lstm:FILE")
     .option("--lr <number>", "learning rate (hand-designed optimizers; default: the optimizer's default)")
     .option("--steps <n>", `optimization steps (${rangeText(LIMITS.steps)}; steps x instances at most ${grouped(MAX_STEPS_TIMES_INSTANCES)})`, "100")
@@ -58,7 +60,7 @@ function runCommand(f: RunFlags): void {
   const lr = f.lr === undefined ? undefined : parseNumber("--lr", f.lr, { positive: true });
   const engine = parseEngine(f.engine);
   const threads = parseEvalThreads(f.threads);
-  const family = resolveTaskFamily(f.task, parseTaskConfig(f.taskConfig));
+  const family = resolveTaskFamily(f.task, taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data));
   checkInstanceMemory(family, instances, `--instances ${instances}`);
   const cand = resolveCandidate(f.optimizer, lr, engine, threads);
   if (!cand.tune && lr !== undefined) throw new UsageError(`--lr does not apply to the learned optimizer '${f.optimizer}'`);

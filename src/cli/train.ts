@@ -25,6 +25,8 @@ import {
   parseSeconds,
   parseSeed,
   parseTaskConfig,
+  taskConfigWithData,
+  DATA_HELP,
   parseTrainThreads,
   REDUCTION_HELP,
   TRAIN_THREADS,
@@ -40,6 +42,7 @@ import { DIST_HELP, distributed, runDistributed, type DistFlags } from "./train_
 interface TrainFlags extends DistFlags {
   task: string;
   taskConfig?: string;
+  data?: string;
   out: string;
   optimizer?: string;
   optimizerConfig?: string;
@@ -186,6 +189,7 @@ export function registerTrainCommand(program: Command): void {
     .description("meta-train a learned optimizer (an LSTM by default) on a task family and save it to one file")
     .requiredOption("--task <name>", "task family to train on (see `l2o tasks`), or a module of your own: ./my-task.ts (.ts, .mts, .js, .mjs) whose default export is a TaskFamily or a function from --task-config to one, with an optional `training` export of defaults; a checkpoint resumes only with the same module file")
     .option("--task-config <json>", "task configuration (JSON object) over the task's training defaults; quadratic's is {\"instances\":128}")
+    .option("--data <dir>", DATA_HELP)
     .requiredOption("--out <file>", "where to save the trained optimizer (.safetensors)")
     .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
     .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
@@ -233,7 +237,7 @@ export function registerTrainCommand(program: Command): void {
       checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
-      const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...parseTaskConfig(f.taskConfig) });
+      const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data) });
       // Synchronous distributed runs promise the same bits on every machine: `wasm` is then wasm-simd.
       const engine = parseEngine(distributed(f) && f.async !== true && f.engine === "wasm" ? "wasm-simd" : f.engine);
       const threads = parseTrainThreads(f.threads);

@@ -23,6 +23,11 @@ export interface TaskSpec {
   make(config: TaskConfig): TaskFamily;
   /** What meta-training on this task starts from unless told otherwise (`l2o train`). */
   readonly training: TrainingDefaults;
+  /**
+   * How a folder of the user's own data (`--data DIR`) sets the task's config, for tasks that
+   * read one (`cnn`: CIFAR-10's binary batches); absent where the task reads no folder.
+   */
+  readonly dataConfig?: (dir: string) => TaskConfig;
 }
 
 /** A task's meta-training defaults: its config, and each learned-optimizer kind's config. */
@@ -55,6 +60,7 @@ export const TASKS: readonly TaskSpec[] = [
     description: "Convolutional network (conv, batch norm, ReLU, max pool; fc 32) on MNIST or the user's CIFAR-10, label subsets (Andrychowicz et al. 2016, 3.3)",
     defaults: CNN_DEFAULTS,
     make: (config) => cnnFamily(config as CnnConfig),
+    dataConfig: (dir) => ({ dataset: "cifar10", dataDir: dir }),
     // LogAndSign inputs as for MNIST; one LSTM for the convolution layers, one for the rest (the paper's Figure 7).
     training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1, groups: [["conv"], ["fc"]] } } },
   },

@@ -5,7 +5,6 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,36 +15,13 @@ import { key } from "../src/core/rng.ts";
 import { UsageError } from "../src/cli/errors.ts";
 import { resolveTaskFamily } from "../src/cli/resolve.ts";
 import { isTaskModulePath, loadTaskModule } from "../src/cli/user_task.ts";
+import { l2o, assertInputError, type Result } from "./cli_run.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(REPO, "bin", "l2o.js");
 const FIXTURE = "test/fixtures/user_task.ts";
 const dir = mkdtempSync(join(tmpdir(), "l2o-user-task-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function l2o(...args: string[]): Promise<Result> {
-  return new Promise((done, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => done({ code, stdout, stderr }));
-  });
-}
-
-function assertInputError(r: Result, msg: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit code ${r.code}, stderr ${r.stderr}`);
-  assert.match(r.stderr, /^l2o: error: [^\n]+\n$/, `${what}: stderr is not one 'l2o: error:' line: ${JSON.stringify(r.stderr)}`);
-  assert.match(r.stderr, msg, what);
-}
 
 /** A short training's flags (the reference engine: no build needed). */
 const SHORT = ["--horizon", "10", "--unroll", "5", "--horizons-per-epoch", "2", "--validation-tasks", "2", "--engine", "ref", "--quiet"];

@@ -7,44 +7,18 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { decodePng } from "./png_decode.ts";
+import { l2o, l2oEnv, assertInputError, type Result } from "./cli_run.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(REPO, "bin", "l2o.js");
 const dir = mkdtempSync(join(tmpdir(), "l2o-cli-viz-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Result {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `node bin/l2o.js ...args` with extra environment variables, its output piped (as cli.test.ts does). */
-function l2oEnv(env: Record<string, string>, ...args: string[]): Promise<Result> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...env } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
-}
-const l2o = (...args: string[]): Promise<Result> => l2oEnv({}, ...args);
-
-/** Exit code 2 and exactly one line on standard error, `l2o: error: ...` matching `msg`. */
-function assertInputError(r: Result, msg: RegExp, what: string): void {
-  assert.equal(r.code, 2, `${what}: exit code ${r.code}, stderr ${r.stderr}`);
-  assert.match(r.stderr, /^l2o: error: [^\n]+\n$/, `${what}: stderr is not one 'l2o: error:' line: ${JSON.stringify(r.stderr)}`);
-  assert.match(r.stderr, msg, what);
-}
 
 /** Progress lines every 10 ms: these runs take a fraction of a second. */
 const FAST = { L2O_PROGRESS_INTERVAL: "0.01" };

@@ -5,13 +5,13 @@
  */
 import { after, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crc32c, maskedCrc32c } from "../src/io/crc32c.ts";
 import { readJsonl } from "../src/io/metrics.ts";
+import { l2o } from "./cli_run.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "l2o-tensorboard-test-"));
@@ -117,18 +117,6 @@ function readEvents(path: string): Event[] {
     i += 16 + len;
   }
   return events;
-}
-
-function l2o(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(REPO, "bin", "l2o.js"), ...args], { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-  });
 }
 
 describe("l2o train --tensorboard", () => {

@@ -12,7 +12,7 @@ import { resolveEngineKind } from "../kernels/select.ts";
 import { LSTM_KIND } from "../learned/lstm/kind.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, DEFAULT_REDUCTION, ENGINE_HELP, parseCount, parseEngine, parseSeconds, parseSeed, TRAIN_THREADS } from "./options.ts";
+import { DEFAULT_ENGINE, DEFAULT_REDUCTION, ENGINE_HELP, parseCount, parseEngine, parseSeconds, parseSeed, TRAIN_THREADS, QUIET_HELP } from "./options.ts";
 import { grouped, LIMITS, MAX_SECONDS, rangeText } from "./limits.ts";
 import { consoleTrainHooks } from "./train_progress.ts";
 import { runEvalJob } from "./eval_job.ts";
@@ -36,7 +36,7 @@ export function registerDemoCommand(program: Command): void {
     .option("--instances <n>", `fresh test functions (${rangeText(LIMITS.evalInstances)})`, "100")
     .option("--seed <n>", "random seed (an integer)", "0")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
-    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
+    .option("--quiet", QUIET_HELP)
     .action((f: DemoFlags) => {
       // Every argument is checked before the training: nothing is refused minutes later.
       checkOutputPath(f.out, "--out");

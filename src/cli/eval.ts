@@ -5,7 +5,7 @@ import { checkOutputPaths } from "../io/paths.ts";
 import { evalFigureSvg } from "../viz/eval_figure.ts";
 import { figureFormat, writeFigure } from "../viz/file.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP } from "./options.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP, QUIET_HELP } from "./options.ts";
 import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
 import { resolveTaskFamily } from "./resolve.ts";
 import { formatReport, writeJson } from "./format.ts";
@@ -43,7 +43,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--lr-grid <list>", `comma-separated learning rates (${rangeText(LIMITS.listEntries)} of them; default ${DEFAULT_LR_GRID.join(",")})`)
     .option("--json <file>", "write {task, steps, results: [{optimizer, lr, meanLoss[], ci95[], finalMean}]}")
     .option("--plot <file>", "also draw the loss figure (as 'l2o plot' draws the report) to FILE.svg or FILE.png, by its extension")
-    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
+    .option("--quiet", QUIET_HELP)
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action(async (f: EvalFlags) => {

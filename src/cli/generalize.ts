@@ -17,7 +17,7 @@ import { UsageError } from "./errors.ts";
 import { evalPhase } from "./eval_job.ts";
 import { formatGridReport, mergeGrids, resumableCells, writeGridReport } from "./grid_report.ts";
 import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText, type CountRange } from "./limits.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed } from "./options.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, QUIET_HELP } from "./options.ts";
 import { progress, type Progress } from "./progress.ts";
 import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
 
@@ -84,7 +84,7 @@ export function registerGeneralizeCommand(program: Command): void {
     .option("--json <file>", "write the report {settings, cells: [{layers, units, learned, baselines, best, ratio, paired, lower}], complete}, again after every cell")
     .option("--resume", "continue the --json report (made with the same settings): keep its cells, those outside this run's grid too, and run only the missing ones")
     .option("--plot <file>", "draw the grid of ratios as a heatmap to FILE.svg or FILE.png, by its extension")
-    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
+    .option("--quiet", QUIET_HELP)
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action(async (f: GeneralizeFlags) => {

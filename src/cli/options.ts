@@ -112,6 +112,9 @@ export function parseTaskConfig(raw: string | undefined): Record<string, unknown
   return raw === undefined ? {} : parseJsonObject("--task-config", raw);
 }
 
+/** The `--quiet` option's help, shared by the commands that show progress. */
+export const QUIET_HELP = "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)";
+
 /** The `--data` option's help, shared by train, eval and run. */
 export const DATA_HELP = "a folder of your own data for tasks that read one (cnn: CIFAR-10's binary batches, data_batch_1.bin .. test_batch.bin); sets the task config's dataset and dataDir";
 

@@ -6,7 +6,7 @@ import { summarizeSteps } from "../eval/stats.ts";
 import { jsonlWriter } from "../io/metrics.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP } from "./options.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP, QUIET_HELP } from "./options.ts";
 import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
 import { fmt } from "./format.ts";
 import { resolveTaskFamily, resolveCandidate } from "./resolve.ts";
@@ -42,7 +42,7 @@ export function registerRunCommand(program: Command): void {
     .option("--seed <n>", "random seed (an integer)", "0")
     .option("--every <n>", `print the mean loss every n steps (${rangeText(LIMITS.every)}; default steps/10)`)
     .option("--out <file>", "write a JSONL log of the per-step mean loss")
-    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
+    .option("--quiet", QUIET_HELP)
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action((f: RunFlags) => runCommand(f));

@@ -31,6 +31,7 @@ import {
   REDUCTION_HELP,
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
+  QUIET_HELP,
 } from "./options.ts";
 import { resolveTaskFamily, resolveTrainingTask, showWarnings } from "./resolve.ts";
 import { consoleTrainHooks, reportInterrupted } from "./train_progress.ts";
@@ -224,7 +225,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
     .option("--tensorboard <dir>", "also write TensorBoard event files to this folder (meta_loss per meta-iteration, validation per epoch; flushed after every epoch)")
     .option("--init <file>", "start from a trained optimizer file (fine-tuning); its kind, architecture and settings are kept, except that --preprocess momentum:P:... may extend an LSTM logsign:P file (the new inputs' weights start at zero)")
-    .option("--quiet", "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)")
+    .option("--quiet", QUIET_HELP)
     .option("--redis <url>", DIST_HELP.redis)
     .option("--queue <name>", DIST_HELP.queue, "l2o")
     .option("--async", DIST_HELP.async)

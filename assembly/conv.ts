@@ -13,6 +13,8 @@
 // y[k][p] = sum_r w[k][r] col[r][p] with w [K][C][3][3] row-major. The products run with the
 // H*W output positions in SIMD lanes (16 at a time in registers, then 4, then one).
 
+import { softmaxXentSum } from "./softmax_xent";
+
 @inline function at(base: usize, i: i32): usize {
   return base + (<usize>i << 2);
 }
@@ -461,24 +463,7 @@ export function denseBackward(x: usize, d: usize, B: i32, din: i32, dout: i32, w
  * dz [B][C] = (softmax - onehot) / B; returns the loss (float64 sums).
  */
 export function softmaxXent(z: usize, labels: usize, B: i32, C: i32, dz: usize): f64 {
-  const invB: f64 = 1.0 / <f64>B;
-  let loss: f64 = 0;
-  for (let b = 0; b < B; b++) {
-    const zr = at(z, b * C);
-    const dr = at(dz, b * C);
-    let m: f32 = load<f32>(zr);
-    for (let c = 1; c < C; c++) m = max(m, load<f32>(at(zr, c)));
-    let s: f64 = 0;
-    for (let c = 0; c < C; c++) s += Math.exp(<f64>(load<f32>(at(zr, c)) - m));
-    const lse: f64 = <f64>m + Math.log(s);
-    const y = load<i32>(at(labels, b));
-    loss += lse - <f64>load<f32>(at(zr, y));
-    for (let c = 0; c < C; c++) {
-      const p = Math.exp(<f64>load<f32>(at(zr, c)) - lse);
-      store<f32>(at(dr, c), <f32>((p - (c == y ? 1.0 : 0.0)) * invB));
-    }
-  }
-  return loss * invB;
+  return softmaxXentSum(z, labels, B, C, dz) * (1.0 / <f64>B);
 }
 
 /** x [n] = bytes [n] / 255 (u8 pixels to float32, as the hosts scale them). */

@@ -16,6 +16,7 @@
 // Activation codes, shared with the host (src/tasks/mlp_wasm.ts) through assembly/layout.ts;
 // any other code (ACT_TANH) is tanh.
 import { ACT_RELU as RELU, ACT_SIGMOID as SIGMOID } from "./layout";
+import { softmaxXentSum } from "./softmax_xent";
 
 @inline function dim(dims: usize, k: i32): i32 {
   return load<i32>(dims + (<usize>k << 2));
@@ -243,22 +244,7 @@ export function lossGrad(
   const C = dim(dims, L);
   const z = at(acts, actOffset(dims, L, B));
   const invB: f64 = 1.0 / <f64>B;
-  let loss: f64 = 0;
-  for (let b = 0; b < B; b++) {
-    const zr = at(z, b * C);
-    const dr = at(d1, b * C);
-    let m: f32 = load<f32>(zr);
-    for (let c = 1; c < C; c++) m = max(m, load<f32>(at(zr, c)));
-    let s: f64 = 0;
-    for (let c = 0; c < C; c++) s += Math.exp(<f64>(load<f32>(at(zr, c)) - m));
-    const lse: f64 = <f64>m + Math.log(s);
-    const y = load<i32>(at(labels, b));
-    loss += lse - <f64>load<f32>(at(zr, y));
-    for (let c = 0; c < C; c++) {
-      const p = Math.exp(<f64>load<f32>(at(zr, c)) - lse);
-      store<f32>(at(dr, c), <f32>((p - (c == y ? 1.0 : 0.0)) * invB));
-    }
-  }
+  const loss = softmaxXentSum(z, labels, B, C, d1);
   let d = d1;
   let dn = d2;
   for (let k = L; k >= 1; k--) {

@@ -20,8 +20,8 @@ const dir = mkdtempSync(join(tmpdir(), "l2o-cli-viz-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 
-/** Progress lines every 10 ms: these runs take a fraction of a second. */
-const FAST = { L2O_PROGRESS_INTERVAL: "0.01" };
+/** A progress line at (almost) every update: these runs take a fraction of a second, and a fast machine would skip a phase between lines 10 ms apart. */
+const FAST = { L2O_PROGRESS_INTERVAL: "0.000001" };
 const PROGRESS_LINE =
   /^l2o: (.+?): (?:(\d+)\/(\d+) (?:runs|meta-iterations) \(\d+%\)|(\d+) meta-iterations \(\d+% of the [\d.]+s time limit\)), [\d.]+s elapsed, (?:about [\dhms. ]+|unknown) left(?:, meta-loss [-\d.e+]+)?$/;
 

@@ -123,6 +123,11 @@ export function progress(opts: ProgressOptions): Progress {
       const p = payload(done);
       bar.update(p.value, p.fields);
     },
-    stop: () => bar.stop(),
+    // cli-progress shows the cursor again only if its redraw timer is still set; a bar stopped
+    // after it went idle (a signal caught in a busy loop) would leave the cursor hidden.
+    stop: () => {
+      bar.stop();
+      stream.write("\x1b[?25h");
+    },
   };
 }

@@ -247,13 +247,14 @@ export function registerTrainCommand(program: Command): void {
       const meta = metaConfig(f);
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);
+      // SIGINT/SIGTERM: stop at the next horizon, checkpoint, show the cursor, exit 130/143. Caught
+      // before the progress bar hides the cursor, so that no signal finds the bar up and no handler.
+      const signals = stopOnSignals();
       const hooks = composeHooks(consoleTrainHooks(meta, { quiet: f.quiet === true }), f.tensorboard === undefined ? undefined : tensorboardTrainHooks(f.tensorboard));
       const details = {
         ...spec.details,
         ...(learnedKind(opt.kind).hasKernel ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) } : {}),
       };
-      // SIGINT/SIGTERM: stop at the next horizon, checkpoint, show the cursor, exit 130/143.
-      const signals = stopOnSignals();
       let run;
       try {
         const job = {

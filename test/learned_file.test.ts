@@ -326,3 +326,14 @@ describe("resolveOptimizerPath", () => {
     assert.equal(loaded.path, path);
   });
 });
+
+describe("a few-shot learner's file given where an optimizer is expected", () => {
+  it("is refused in one line that says how to evaluate it", () => {
+    const path = join(dir, "fewshot.safetensors");
+    saveOptimizerFile(path, { phi: { w: new Float32Array([1, 2]) }, meta: { kind: "fewshot", config: { learner: {}, task: {} } } });
+    assert.throws(
+      () => loadLearnedOptimizer(path, { engine: "ref" }),
+      (e: unknown) => e instanceof FileFormatError && /holds a few-shot learner \(kind 'fewshot'\), not an optimizer of a task: evaluate it with l2o fewshot eval /.test(e.message) && !e.message.includes("\n"),
+    );
+  });
+});

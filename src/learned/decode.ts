@@ -11,6 +11,9 @@ import type { LearnedOptimizer } from "./contract.ts";
 import type { KernelOptions } from "./kernel_options.ts";
 import { LEARNED_KIND_NAMES, learnedKind } from "./registry.ts";
 
+/** The kind of the few-shot learners' files (`src/fewshot/file.ts`): the same container, read by `l2o fewshot`. */
+const FEWSHOT_FILE_KIND = "fewshot";
+
 /** A learned optimizer rebuilt from its file. */
 export interface DecodedLearnedOptimizer<O extends LearnedOptimizer = LearnedOptimizer> {
   readonly optimizer: O;
@@ -40,6 +43,9 @@ export function learnedFromFile(file: OptimizerFile, source: string, kernel: Ker
   };
   if (expectKind !== undefined && kindName !== expectKind) {
     throw new FileFormatError(`${source} holds a '${clip(kindName)}' optimizer; expected kind '${expectKind}'`, { path: source });
+  }
+  if (kindName === FEWSHOT_FILE_KIND) {
+    throw new FileFormatError(`${source} holds a few-shot learner (kind '${FEWSHOT_FILE_KIND}'), not an optimizer of a task: evaluate it with l2o fewshot eval ${source}`, { path: source });
   }
   if (!LEARNED_KIND_NAMES.includes(kindName)) {
     throw new FileFormatError(`${source} holds a '${clip(kindName)}' optimizer, a kind this version of l2o does not know (known: ${LEARNED_KIND_NAMES.join(", ")})`, {

@@ -16,9 +16,9 @@ import type { MetaTrainConfig } from "../meta/config.ts";
 import { combineParts, type TrajectoryPart, type TrajectoryParts, type Truncation } from "../meta/estimator.ts";
 import { outerOptimizer, outerStep } from "../meta/outer.ts";
 import type { MetaTrainState } from "../meta/state.ts";
-import type { MetaTrainHooks, MetaTrainResult } from "../meta/train.ts";
+import { endEpoch as endEpochOf, type MetaTrainHooks, type MetaTrainResult } from "../meta/train.ts";
 import { startTrajectories, type TrajectoryRecord } from "../meta/trajectory.ts";
-import { validationInstances, validationScore } from "../meta/validation.ts";
+import { validationInstances } from "../meta/validation.ts";
 import type { JobRunner } from "./jobs.ts";
 
 export interface LoopContext {
@@ -36,23 +36,9 @@ export interface LoopContext {
   readonly safe: (s: MetaTrainState) => void;
 }
 
-/** What `metaTrainSteps` does after an epoch: validation, the best phi, the epoch's log lines. */
+/** What `metaTrainSteps` does after an epoch (`endEpoch` of src/meta/train.ts), for this loop. */
 export function endEpoch(c: LoopContext, s: MetaTrainState, valid: ReturnType<typeof validationInstances>, partial: boolean): MetaTrainState {
-  const { cfg, hooks } = c;
-  const score = validationScore(c.opt, s.phi, valid, cfg.horizon, cfg.metaLoss, cfg.metaLossFrom);
-  const better = score < s.bestScore;
-  const epochNo = s.epoch + 1;
-  const epochLoss = s.epochUpdates > 0 ? s.epochLoss / s.epochUpdates : NaN;
-  const next: MetaTrainState = {
-    ...s,
-    ...(partial ? {} : { epoch: epochNo, epochHorizons: 0, epochLoss: 0, epochUpdates: 0 }),
-    ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: epochNo } : {}),
-  };
-  const tag = partial ? "partial_" : "";
-  hooks.writer?.scalar(`meta/${tag}epoch_loss`, epochLoss, epochNo);
-  hooks.writer?.scalar(`valid/${tag}score`, score, epochNo);
-  hooks.onEpoch?.(next, score, partial);
-  return next;
+  return endEpochOf(c.opt, c.cfg, c.hooks, s, valid, partial);
 }
 
 /** The outer step on an estimate, with `metaTrainSteps`'s log lines; the new state. */

@@ -183,21 +183,7 @@ export function* metaTrainSteps(
         if (s.epochHorizons < cfg.horizonsPerEpoch) yield s;
       }
       const partial = s.epochHorizons < cfg.horizonsPerEpoch;
-      const score = validationScore(opt, s.phi, valid, cfg.horizon, cfg.metaLoss, cfg.metaLossFrom);
-      const better = score < s.bestScore;
-      const epochNo = s.epoch + 1;
-      const epochLoss = s.epochUpdates > 0 ? s.epochLoss / s.epochUpdates : NaN;
-      s = {
-        ...s,
-        ...(partial ? {} : { epoch: epochNo, epochHorizons: 0, epochLoss: 0, epochUpdates: 0 }),
-        ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: epochNo } : {}),
-      };
-      // A cut epoch is validated again when a resumed run finishes it: its numbers go to their
-      // own series, so that each epoch has one line in "valid/score".
-      const tag = partial ? "partial_" : "";
-      hooks.writer?.scalar(`meta/${tag}epoch_loss`, epochLoss, epochNo);
-      hooks.writer?.scalar(`valid/${tag}score`, score, epochNo);
-      hooks.onEpoch?.(s, score, partial);
+      s = endEpoch(opt, cfg, hooks, s, valid, partial);
       if (stopped === "time") break;
       if (cfg.patience > 0 && s.epoch - Math.max(s.bestEpoch, 0) >= cfg.patience) {
         stopped = "patience";
@@ -209,4 +195,35 @@ export function* metaTrainSteps(
     step?.step.dispose();
   }
   return { state: s, stopped };
+}
+
+/**
+ * What a training loop does after an epoch (or a part of one that a time limit cut): validate
+ * phi, keep it as the best if it is, log the epoch's meta-loss and score, call `onEpoch`. A cut
+ * epoch is validated again when a resumed run finishes it: its numbers go to their own series,
+ * so that each epoch has one line in "valid/score". Shared by `metaTrainSteps` and the
+ * distributed learner.
+ */
+export function endEpoch(
+  opt: LearnedOptimizer,
+  cfg: MetaTrainConfig,
+  hooks: MetaTrainHooks,
+  s: MetaTrainState,
+  valid: ReturnType<typeof validationInstances>,
+  partial: boolean,
+): MetaTrainState {
+  const score = validationScore(opt, s.phi, valid, cfg.horizon, cfg.metaLoss, cfg.metaLossFrom);
+  const better = score < s.bestScore;
+  const epochNo = s.epoch + 1;
+  const epochLoss = s.epochUpdates > 0 ? s.epochLoss / s.epochUpdates : NaN;
+  const next: MetaTrainState = {
+    ...s,
+    ...(partial ? {} : { epoch: epochNo, epochHorizons: 0, epochLoss: 0, epochUpdates: 0 }),
+    ...(better ? { bestPhi: new Float32Array(s.phi), bestScore: score, bestEpoch: epochNo } : {}),
+  };
+  const tag = partial ? "partial_" : "";
+  hooks.writer?.scalar(`meta/${tag}epoch_loss`, epochLoss, epochNo);
+  hooks.writer?.scalar(`valid/${tag}score`, score, epochNo);
+  hooks.onEpoch?.(next, score, partial);
+  return next;
 }

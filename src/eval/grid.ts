@@ -36,7 +36,8 @@ export interface GridRow {
 /** Which ends lower, by the paired 95% interval of the log10 advantage: `level` when it holds zero. */
 export type GridVerdict = "learned" | "baseline" | "level";
 
-export interface GridCell extends GridPoint {
+/** An optimizer against tuned baselines on one task: the best baseline, the ratio and the paired comparison. */
+export interface BestComparison {
   /** The optimizer under test. */
   readonly learned: GridRow;
   /** The baselines, each tuned on this cell. */
@@ -48,6 +49,9 @@ export interface GridCell extends GridPoint {
   /** Optimizer against the best baseline: `wins` counts instances where the optimizer ends lower; a positive advantage means it does. */
   readonly paired: PairedComparison;
   readonly lower: GridVerdict;
+}
+
+export interface GridCell extends GridPoint, BestComparison {
   /** Wall-clock seconds the cell took. */
   readonly seconds: number;
 }
@@ -112,26 +116,30 @@ export function pairedVerdict(p: PairedComparison): GridVerdict {
 }
 
 /**
- * A cell from an evaluation whose first row is the optimizer under test and whose other rows
- * are the baselines. The best baseline is the one with the lowest mean final loss (the first
- * of equals; a diverged run makes a mean infinite).
+ * The optimizer `learned` against `baselines`, all run on the same instances. The best
+ * baseline is the one with the lowest mean final loss (the first of equals; a diverged run
+ * makes a mean infinite).
  */
-export function cellFromReport(point: GridPoint, report: EvalReport, seconds: number): GridCell {
-  const [learned, ...baselines] = report.results;
-  if (learned === undefined || baselines.length === 0) throw new Error("cellFromReport: needs the optimizer's row and at least one baseline's");
+export function compareWithBest(learned: CandidateResult, baselines: readonly CandidateResult[]): BestComparison {
+  if (baselines.length === 0) throw new Error("compareWithBest: needs at least one baseline's row");
   let best = baselines[0]!;
   for (const b of baselines) if (b.finalMean < best.finalMean) best = b;
   const paired = comparePaired(learned.finalLosses, best.finalLosses);
   return {
-    ...point,
     learned: gridRow(learned),
     baselines: baselines.map(gridRow),
     best: best.optimizer,
     ratio: learned.finalMean / best.finalMean,
     paired,
     lower: pairedVerdict(paired),
-    seconds,
   };
+}
+
+/** A cell from an evaluation whose first row is the optimizer under test and whose other rows are the baselines (`compareWithBest`). */
+export function cellFromReport(point: GridPoint, report: EvalReport, seconds: number): GridCell {
+  const [learned, ...baselines] = report.results;
+  if (learned === undefined || baselines.length === 0) throw new Error("cellFromReport: needs the optimizer's row and at least one baseline's");
+  return { ...point, ...compareWithBest(learned, baselines), seconds };
 }
 
 /**

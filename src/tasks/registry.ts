@@ -7,6 +7,12 @@ import { CNN_DEFAULTS, cnnFamily, type CnnConfig } from "./cnn.ts";
 import { ART_DEFAULTS, artFamily, type ArtConfig } from "./art.ts";
 import { MNIST_MLP_DEFAULTS, mnistMlpFamily, type MnistMlpConfig } from "./mnist_mlp.ts";
 import { QUADRATIC_DEFAULTS, quadraticFamily, type QuadraticConfig } from "./quadratic.ts";
+import { LEAST_SQUARES_DEFAULTS, leastSquaresFamily, type LeastSquaresConfig } from "./least_squares.ts";
+import { VALLEY_DEFAULTS, valleyFamily, type ValleyConfig } from "./valleys.ts";
+import { MIXTURE_DEFAULTS, mixtureFamily, type MixtureConfig } from "./mixture.ts";
+import { LOGISTIC_REGRESSION_DEFAULTS, logisticRegressionFamily, type LogisticRegressionConfig } from "./logistic_regression.ts";
+import { ROBUST_REGRESSION_DEFAULTS, robustRegressionFamily, type RobustRegressionConfig } from "./robust_regression.ts";
+import { CLUSTERED_MLP_DEFAULTS, clusteredMlpFamily, type ClusteredMlpConfig } from "./clustered.ts";
 import type { TaskFamily } from "./base.ts";
 
 /** A task family's configuration as it appears in JSON. */
@@ -71,6 +77,49 @@ export const TASKS: readonly TaskSpec[] = [
     make: (config) => artFamily(config as ArtConfig),
     // LogAndSign inputs; pixels live in [0, 1], so the updates are scaled by 0.03 (near tuned Adam's rate).
     training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.03 } } },
+  },
+  {
+    name: "logistic-regression",
+    description: "L2-regularised logistic regression on two random Gaussian classes, convex (Li & Malik 2016)",
+    defaults: LOGISTIC_REGRESSION_DEFAULTS,
+    make: (config) => logisticRegressionFamily(config as LogisticRegressionConfig),
+    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "none" }, outputScale: 0.1 } } },
+  },
+  {
+    name: "robust-regression",
+    description: "Linear regression with the Geman-McClure loss on clustered data, non-convex (Li & Malik 2016)",
+    defaults: ROBUST_REGRESSION_DEFAULTS,
+    make: (config) => robustRegressionFamily(config as RobustRegressionConfig),
+    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "none" }, outputScale: 0.1 } } },
+  },
+  {
+    name: "clustered-mlp",
+    description: "Two-layer ReLU classifier on random Gaussian clusters (Li & Malik 2016, 2017)",
+    defaults: CLUSTERED_MLP_DEFAULTS,
+    make: (config) => clusteredMlpFamily(config as ClusteredMlpConfig),
+    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "none" }, outputScale: 0.1 } } },
+  },
+  {
+    name: "least-squares",
+    description: "Ill-conditioned least squares (scale / rows) ||A theta - b||^2, condition number and scale set",
+    defaults: LEAST_SQUARES_DEFAULTS,
+    make: (config) => leastSquaresFamily(config as LeastSquaresConfig),
+    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 } } },
+  },
+  {
+    name: "valley",
+    description: "Rosenbrock-like curved valleys over pairs of coordinates, steepness and scale set",
+    defaults: VALLEY_DEFAULTS,
+    make: (config) => valleyFamily(config as ValleyConfig),
+    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 } } },
+  },
+  {
+    name: "mixture",
+    description: "A broad mixture: quadratics, least squares and valleys of many sizes, conditionings and scales; MNIST MLPs of many shapes; other tasks by weight",
+    defaults: MIXTURE_DEFAULTS,
+    make: (config) => mixtureFamily(config as MixtureConfig, taskFamily, TASK_NAMES),
+    // LogAndSign inputs: the mixture's gradients span many orders of magnitude.
+    training: { taskConfig: {}, optimizer: { lstm: { preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 } } },
   },
 ];
 

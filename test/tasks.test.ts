@@ -226,7 +226,8 @@ describe("mlp on given data", () => {
 
 describe("task registry", () => {
   it("lists quadratic, mnist-mlp, cnn and art, with their defaults", () => {
-    assert.deepEqual(TASKS.map((t) => t.name), ["quadratic", "mnist-mlp", "cnn", "art"]);
+    // The paper's four first; later families (Li & Malik's and others) follow them.
+    assert.deepEqual(TASKS.map((t) => t.name).slice(0, 4), ["quadratic", "mnist-mlp", "cnn", "art"]);
     assert.deepEqual(taskFamily("quadratic").config, { dim: 10, instances: 1, initStd: 1 });
     assert.deepEqual(taskFamily("mnist-mlp").config, { hidden: [20], activation: "sigmoid", batchSize: 128, initStd: 0.1, backend: "wasm" });
   });

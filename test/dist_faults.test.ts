@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Queue, Worker } from "bullmq";
-import { RedisLostError } from "../src/dist/dispatch.ts";
+import { Dispatcher, RedisLostError } from "../src/dist/dispatch.ts";
 import { PROTOCOL, type JobData } from "../src/dist/protocol.ts";
 import { runDistTrainJob } from "../src/dist/run.ts";
 import { startWorker } from "../src/dist/worker.ts";
@@ -95,10 +95,24 @@ describe("distributed meta-training under faults", { skip, timeout: 240_000 }, (
     assert.ok(notices.some((m) => /connected again/.test(m)), notices.join("\n"));
   });
 
-  // Skipped: run after the restart case in one process, this case can hang (seen in clean-clone
-  // runs on a quiet machine; it passed alone and on a loaded one). Until the cause is found the
-  // learner's stop-when-Redis-stays-gone path is tested only by hand.
-  test("Redis gone longer than the learner waits: a clear error, the checkpoint kept; the same command resumes to the single process's bits", { skip: "can hang after the restart case; cause not found yet" }, async () => {
+  // Redis killed while the learner publishes phi or sends jobs (not only while it waits for
+  // results): those commands wait through a reconnection, and once hung a run for ever.
+  test("a learner command issued while Redis is gone fails after the wait with RedisLostError instead of waiting for ever", async () => {
+    const d = await Dispatcher.open({ redis: redis.url, queue: "gone", run: "r0", waitSeconds: 1 });
+    try {
+      await redis.stop();
+      const t0 = Date.now();
+      await assert.rejects(d.publishPhi(1, new Float32Array(4)), (e: unknown) => e instanceof RedisLostError && /for more than 1 s/.test((e as Error).message));
+      await assert.rejects(d.waitForWorkers(1, () => {}, () => false), RedisLostError);
+      await assert.rejects(d.submit([{ id: "r0-1", data: {} as JobData }]), RedisLostError);
+      assert.ok(Date.now() - t0 < 10000, `took ${Date.now() - t0} ms`);
+    } finally {
+      await d.close();
+      await redis.restart();
+    }
+  });
+
+  test("Redis gone longer than the learner waits: a clear error, the checkpoint kept; the same command resumes to the single process's bits", async () => {
     const c = { horizon: 20, horizonsPerEpoch: 6, epochs: 2 };
     const want = single("lost", c);
     // The earlier tests' workers reconnecting to the stopped Redis must not be what this run waits on.

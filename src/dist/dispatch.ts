@@ -5,7 +5,10 @@
  * Outcomes arrive by BullMQ's queue events, and a poll every second catches what events miss
  * (a reconnection): a finished job is read back, a job Redis lost (a restart without
  * persistence) is added again. While the connection is down nothing is lost: after
- * `waitSeconds` without Redis, `next()` fails with `RedisLostError`, a clear message.
+ * `waitSeconds` without Redis, `next()` fails with `RedisLostError`, a clear message, and so
+ * does every other call that needs Redis (publishing phi, sending jobs, counting workers):
+ * their commands wait through a reconnection (`maxRetriesPerRequest: null`), so unbounded
+ * they would wait for ever on a Redis that stays away.
  */
 import { Queue, QueueEvents } from "bullmq";
 import type { Redis } from "ioredis";
@@ -21,6 +24,16 @@ export class RedisLostError extends L2oError {
 /** The wait for an outcome was given up (the run is stopping). */
 export class WaitInterrupted extends Error {
   override readonly name = "WaitInterrupted";
+}
+
+/** `p`'s outcome, or `undefined` after `ms` (the timer cleared either way). */
+async function within<T>(p: Promise<T>, ms: number): Promise<{ readonly value: T } | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([p.then((value) => ({ value })), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A job's outcome: its return value, or why it failed for good. */
@@ -92,8 +105,12 @@ export class Dispatcher {
     const events = new QueueEvents(queue, { connection: eventsConn });
     events.on("error", () => {});
     q.on("error", () => {});
-    await events.waitUntilReady();
-    await q.drain(true);
+    const ready = within(Promise.all([events.waitUntilReady(), q.drain(true)]), Math.max(0, until - Date.now()) + 1000);
+    if ((await ready) === undefined) {
+      conn.disconnect();
+      eventsConn.disconnect();
+      throw new RedisLostError(`Redis at ${redisLabel(o.redis)} went away while the queue was being opened (waited ${o.waitSeconds} s): start redis-server there and run the same command again`);
+    }
     const d = new Dispatcher(o, conn, q, events, eventsConn);
     onError = (e) => d.#lost(e);
     return d;
@@ -104,6 +121,32 @@ export class Dispatcher {
     this.#lostSince = Date.now();
     this.#o.onConnection?.(`Redis at ${redisLabel(this.#o.redis)}: ${e.message}; waiting up to ${this.#o.waitSeconds} s for it`);
     this.#wake?.();
+  }
+
+  /** Whether Redis has been away longer than the learner waits. */
+  #gone(): boolean {
+    return this.#lostSince !== undefined && Date.now() - this.#lostSince > this.#o.waitSeconds * 1000;
+  }
+
+  #lostError(): RedisLostError {
+    return new RedisLostError(`lost the connection to Redis at ${redisLabel(this.#o.redis)} for more than ${this.#o.waitSeconds} s`);
+  }
+
+  /** `p`'s value, or `RedisLostError` once Redis has been gone longer than the wait (`p` is then abandoned). */
+  async #whileReachable<T>(p: Promise<T>): Promise<T> {
+    // Settled once, never rejecting: an abandoned command that fails later is not an unhandled rejection.
+    const settled = p.then(
+      (value) => ({ ok: true as const, value }),
+      (error: unknown) => ({ ok: false as const, error }),
+    );
+    for (;;) {
+      const r = await within(settled, 250);
+      if (r !== undefined) {
+        if (r.value.ok) return r.value.value;
+        throw r.value.error;
+      }
+      if (this.#gone()) throw this.#lostError();
+    }
   }
 
   #deliver(id: string, how: { value: unknown } | { failed: string }): void {
@@ -166,11 +209,11 @@ export class Dispatcher {
     if (this.#phis.has(version)) return key;
     const text = b64(phi);
     this.#phis.set(version, text);
-    await this.#conn.set(key, text, "EX", 86400);
+    await this.#whileReachable(this.#conn.set(key, text, "EX", 86400));
     for (const v of [...this.#phis.keys()]) {
       if (v < version - keep) {
         this.#phis.delete(v);
-        await this.#conn.del(phiKey(this.#o.queue, this.#o.run, v));
+        await this.#whileReachable(this.#conn.del(phiKey(this.#o.queue, this.#o.run, v)));
       }
     }
     return key;
@@ -179,13 +222,14 @@ export class Dispatcher {
   /** Sends jobs (their ids must be new to this run). */
   async submit(jobs: readonly { id: string; data: JobData }[]): Promise<void> {
     for (const { id, data } of jobs) this.#pending.set(id, data);
-    await this.#add(jobs);
+    // Pending first: if Redis goes before they are added, the reconnection re-sends them.
+    await this.#whileReachable(this.#add(jobs));
   }
 
   /** Waits until `n` workers listen on the queue (or `stop()` says to give up). */
   async waitForWorkers(n: number, say: (m: string) => void, stop: () => boolean): Promise<void> {
     for (let last = -1; !stop(); ) {
-      const count = await this.#queue.getWorkersCount();
+      const count = await this.#whileReachable(this.#queue.getWorkersCount());
       if (count >= n) return;
       if (count !== last) say(`waiting for ${n} workers on queue '${this.#o.queue}' (${count} connected)`);
       last = count;
@@ -204,9 +248,7 @@ export class Dispatcher {
       const o = this.#ready.shift();
       if (o !== undefined) return o;
       if (stop()) throw new WaitInterrupted("stopping");
-      if (this.#lostSince !== undefined && Date.now() - this.#lostSince > this.#o.waitSeconds * 1000) {
-        throw new RedisLostError(`lost the connection to Redis at ${redisLabel(this.#o.redis)} for more than ${this.#o.waitSeconds} s`);
-      }
+      if (this.#gone()) throw this.#lostError();
       await new Promise<void>((res) => {
         this.#wake = res;
         setTimeout(res, 250);

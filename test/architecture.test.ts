@@ -37,6 +37,8 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   // Few-shot learning (MAML and its learned-optimizer kin, their episodes): jax-js comes through tasks/mlp_jax.ts,
   // image loaders from data, the optimizer-file container from io, test statistics and key roots from eval.
   fewshot: ["core", "io", "data", "tasks", "eval"],
+  // Black-box optimisation (Chen et al. 2017's LSTM, GP-BO, random search): its own GP and functions; optimizer files from io.
+  blackbox: ["core", "io"],
   // The local dashboard serves logs and reports: it reads report types and draws with viz.
   dashboard: ["core", "eval", "viz"],
   cli: "*",

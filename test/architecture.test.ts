@@ -41,6 +41,9 @@ const LAYERS: Readonly<Record<string, readonly string[] | "*">> = {
   blackbox: ["core", "io"],
   // The local dashboard serves logs and reports: it reads report types and draws with viz.
   dashboard: ["core", "eval", "viz"],
+  // Li & Malik's optimizer-as-policy: it runs tasks, trains with optimizers' Adam, is a learned optimizer
+  // (contract, file), saves through io, and reuses eval's instances and statistics.
+  rl: ["core", "io", "tasks", "optimizers", "learned", "eval"],
   cli: "*",
   viz: "*",
 };

@@ -296,7 +296,7 @@ describe("long, multi-line and deeply nested values", () => {
       assert.ok(r.ms < QUICK_MS);
     }
     assert.equal(newline!.code, 2);
-    assert.equal(newline!.stderr, "l2o: error: unknown task 'a\\nb\\u001b[31m'; known tasks: quadratic, mnist-mlp, cnn, art; or a task module of your own, e.g. --task ./my-task.ts\n");
+    assert.equal(newline!.stderr, "l2o: error: unknown task 'a\\nb\\u001b[31m'; known tasks: quadratic, mnist-mlp, cnn, art, logistic-regression, robust-regression, clustered-mlp, least-squares, valley, mixture; or a task module of your own, e.g. --task ./my-task.ts\n");
     assert.equal(oneLine("short"), "short");
     const capped = oneLine(`${"é".repeat(600)}`);
     assert.equal(capped, `${"é".repeat(500)}... (100 more characters)`);

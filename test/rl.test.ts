@@ -6,7 +6,15 @@ import { quadraticFamily, quadraticTaskFrom } from "../src/tasks/quadratic.ts";
 import { newHistory, pushHistory, features } from "../src/rl/history.ts";
 import { runCg, runLbfgs } from "../src/rl/line_search_methods.ts";
 import { initPolicyPhi, policyLogProb, policyLogProbGrad, policyShape } from "../src/rl/policy.ts";
-import { trainPg } from "../src/rl/pg.ts";
+import { reinforceGradient, trainPg } from "../src/rl/pg.ts";
+import { loadRlPolicy, rlPolicyOptimizer, saveRlPolicy } from "../src/rl/optimizer.ts";
+import { policyMean } from "../src/rl/policy.ts";
+import { foldIn } from "../src/core/rng.ts";
+import { logisticRegressionFamily } from "../src/tasks/logistic_regression.ts";
+import { evaluate, runOptimizer, type Candidate } from "../src/eval/evaluate.ts";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { policyActor, rollout } from "../src/rl/rollout.ts";
 
 /** A 6-d quadratic ||W x - y||^2 with W well conditioned, and a counter of its evaluations. */
@@ -103,5 +111,93 @@ describe("policy gradient", () => {
     const head = costs.slice(0, 5).reduce((a, b) => a + b) / 5;
     const tail = costs.slice(-5).reduce((a, b) => a + b) / 5;
     assert.ok(tail < 0.8 * head, `mean relative cost ${head} at first, ${tail} at last`);
+  });
+});
+
+describe("REINFORCE estimator", () => {
+  it("has the expected cost's gradient as its expectation, times (1 - 1/batch), on a one-step 1-d problem", () => {
+    // f(x) = (x - 1)^2 from x0 = 0: one step a ~ N(mu(s), std^2) costs f(a) / f(0), whose
+    // expectation is J(phi) = (mu(s) - 1)^2 + std^2 in closed form.
+    const shape = policyShape({ history: 1, hidden: 2, initLr: 0.15, initStd: 0.3 });
+    const phi = Float64Array.from(initPolicyPhi(shape, key(0)));
+    const jitter = normal(key(9), phi.length, 0.2);
+    for (let i = 0; i < shape.oLogStd; i++) phi[i] = phi[i]! + jitter[i]!;
+    const task = quadraticTaskFrom({ W: new Float32Array([1]), y: new Float32Array([1]), dim: 1, instances: 1 });
+    const x0 = new Float32Array(1);
+    const s = new Float64Array([-2, 0, 0]); // the features at x0: gradient -2, no step or change yet
+    const J = (p: Float64Array): number => (policyMean(shape, p, s) - 1) ** 2 + Math.exp(2 * p[shape.oLogStd]!);
+    const N = 16;
+    const batches = 400;
+    const sum = new Float64Array(shape.size);
+    const sumSq = new Float64Array(shape.size);
+    for (let b = 0; b < batches; b++) {
+      const runs = [];
+      for (let j = 0; j < N; j++) runs.push(rollout(task, x0, 1, 1, key(0), policyActor(shape, phi, foldIn(key(100 + b), j))));
+      const g = reinforceGradient(shape, phi, runs, false);
+      for (let i = 0; i < g.length; i++) {
+        const v = g[i]! / (1 - 1 / N);
+        sum[i] = sum[i]! + v;
+        sumSq[i] = sumSq[i]! + v * v;
+      }
+    }
+    const eps = 1e-6;
+    let detectable = 0;
+    for (let i = 0; i < shape.size; i++) {
+      const p = phi.slice();
+      p[i] = phi[i]! + eps;
+      const m = phi.slice();
+      m[i] = phi[i]! - eps;
+      const exact = (J(p) - J(m)) / (2 * eps);
+      const mean = sum[i]! / batches;
+      const se = Math.sqrt(Math.max(0, sumSq[i]! / batches - mean * mean) / batches);
+      assert.ok(Math.abs(mean - exact) <= 4 * se + 1e-6, `phi[${i}]: estimate ${mean} +- ${se}, exact ${exact}`);
+      if (Math.abs(exact) > 10 * se) detectable++;
+    }
+    assert.ok(detectable >= 3, `only ${detectable} components where the test could tell a wrong estimate`);
+  });
+});
+
+describe("policy gradient on logistic regression", () => {
+  it("lowers the mean relative objective of a too-slow policy", () => {
+    const family = logisticRegressionFamily({ dim: 2, points: 40 });
+    const shape = policyShape({ history: 5, hidden: 8, initLr: 0.01, initStd: 0.02 });
+    const { costs } = trainPg(shape, initPolicyPhi(shape, key(0)), { family, steps: 20, iterations: 30, batch: 8, lr: 0.01, seed: 3 });
+    const head = costs.slice(0, 5).reduce((a, b) => a + b) / 5;
+    const tail = costs.slice(-5).reduce((a, b) => a + b) / 5;
+    assert.ok(tail < 0.9 * head, `mean relative cost ${head} at first, ${tail} at last`);
+  });
+});
+
+describe("the policy as a transform", () => {
+  it("takes the rollout's mean steps under the evaluation protocol, and survives a file round trip", () => {
+    const opt = rlPolicyOptimizer({ history: 4, hidden: 6, initLr: 0.3 });
+    const phi = initPolicyPhi(opt.shape, key(1));
+    const jitter = normal(key(2), phi.length, 0.05);
+    for (let i = 0; i < phi.length; i++) phi[i] = phi[i]! + jitter[i]!;
+    const family = logisticRegressionFamily({ dim: 3, points: 30 });
+    const task = family.sample(key(5));
+    const x0 = task.init(key(6));
+    const viaTransform = runOptimizer(task, opt.optFn(phi, task.layout), x0, 15, key(7));
+    const viaRollout = rollout(task, x0, 15, 4, key(7), policyActor(opt.shape, phi, null));
+    for (let t = 0; t <= 15; t++) {
+      assert.ok(Math.abs(viaTransform.losses[t]! - viaRollout.losses[t]!) <= 1e-6 * Math.abs(viaRollout.losses[t]!), `step ${t}`);
+    }
+    assert.ok(viaTransform.losses[15]! < viaTransform.losses[0]!, "the policy descends");
+
+    const dir = mkdtempSync(join(tmpdir(), "l2o-rl-"));
+    try {
+      const path = join(dir, "p.safetensors");
+      saveRlPolicy(path, opt.config, phi, { trainer: "test" });
+      const back = loadRlPolicy(path);
+      assert.deepEqual(back.opt.config, opt.config);
+      assert.deepEqual([...back.phi], [...phi]);
+      assert.equal(back.training.trainer, "test");
+      const cand: Candidate = { label: "rl", tune: false, make: (_lr, layout) => back.opt.optFn(back.phi, layout) };
+      const rep = evaluate(family, [cand], { steps: 15, instances: 3, seed: 0 });
+      assert.equal(rep.results[0]!.meanLoss.length, 16);
+      assert.ok(rep.results[0]!.finalMean < rep.results[0]!.meanLoss[0]!);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -53,8 +53,13 @@ export function trainingDraw(family: TaskFamily, root: Key, it: number, j: numbe
   return { task, theta0: task.init(kInit), batchKey: kBatch, noise: kNoise };
 }
 
-/** The REINFORCE gradient of the expected relative cost, for runs made with `phi`. */
-export function reinforceGradient(shape: PolicyShape, phi: Float32Array, runs: readonly Trajectory[]): Float64Array {
+/**
+ * The REINFORCE gradient of the expected relative cost, for runs made with `phi`. With
+ * `normalize` (the trainer's choice) the advantages are divided by their spread over the batch,
+ * a rescaling per step; without it the estimate's expectation is (1 - 1/batch) times the
+ * gradient of the expected cost (the baseline, a batch mean, includes the run itself).
+ */
+export function reinforceGradient(shape: PolicyShape, phi: ArrayLike<number>, runs: readonly Trajectory[], normalize = true): Float64Array {
   const T = Math.max(...runs.map((r) => r.steps));
   const togo = runs.map((r) => {
     const c = relativeCosts(r);
@@ -68,7 +73,7 @@ export function reinforceGradient(shape: PolicyShape, phi: Float32Array, runs: r
   for (let t = 0; t < T; t++) {
     const col = togo.map((R) => R[t]!);
     const mean = col.reduce((a, b) => a + b, 0) / col.length;
-    const std = Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / col.length) || 1;
+    const std = normalize ? Math.sqrt(col.reduce((a, b) => a + (b - mean) ** 2, 0) / col.length) || 1 : 1;
     runs.forEach((r, j) => {
       if (t >= r.actions.length) return; // a diverged run took no step here
       const adv = (col[j]! - mean) / std / runs.length;

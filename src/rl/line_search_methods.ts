@@ -19,6 +19,8 @@ export interface LineSearchRun {
   readonly iterations: number;
   /** The final point. */
   readonly x: Float64Array;
+  /** The accepted points, x_0 first (for drawing a path). */
+  readonly path: Float64Array[];
 }
 
 export interface MethodOptions {
@@ -60,6 +62,7 @@ function run(task: Task, x0: Float32Array, maxEvals: number, batchKey: Key, opts
   const first = at(Float64Array.from(x0));
   let cur: LinePoint = { alpha: 0, f: first.f, d: 0, x: first.x, g: first.g };
   curve[0] = cur.f;
+  const path = [cur.x];
   let iterations = 0;
   let prevAlpha = 1;
   let prevD = 0;
@@ -86,6 +89,7 @@ function run(task: Task, x0: Float32Array, maxEvals: number, batchKey: Key, opts
     if (res.point.alpha === 0) break; // no progress along p within the budget
     accept(from, res.point);
     cur = res.point;
+    path.push(cur.x);
     if (evals <= maxEvals) curve[evals - 1] = cur.f;
     prevAlpha = res.point.alpha;
     prevD = d0;
@@ -93,7 +97,7 @@ function run(task: Task, x0: Float32Array, maxEvals: number, batchKey: Key, opts
   }
   // Past the last evaluation the point stays where it is.
   for (let k = 1; k < maxEvals; k++) if (Number.isNaN(curve[k]!)) curve[k] = curve[k - 1]!;
-  return { curve, evals, iterations, x: cur.x };
+  return { curve, evals, iterations, x: cur.x, path };
 }
 
 /** Nocedal & Wright's first trial step: alpha_prev d_prev / d_now, or 1 / |g| at the start. */

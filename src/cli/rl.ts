@@ -73,7 +73,7 @@ export function registerRlCommand(program: Command): void {
     .option("--instances <n>", `fresh test instances (${rangeText(LIMITS.evalInstances)})`, "50")
     .option("--seed <n>", "seed of the test instances (never a training one)", "0")
     .option("--tune-instances <n>", `instances for tuning the baselines' rates (${rangeText(LIMITS.tuneInstances)})`, "5")
-    .option("--baselines <list>", `comma-separated: cg, lbfgs, or any optimizer name (sgd, momentum, adam, lstm:FILE)`, "sgd,momentum,cg,lbfgs,adam")
+    .option("--baselines <list>", "comma-separated: cg, lbfgs, rl:FILE (another policy), or any optimizer name (sgd, momentum, adam, lstm:FILE)", "sgd,momentum,cg,lbfgs,adam")
     .option("--out <report.json>", "write the report as JSON")
     .option("--json", "print the report as JSON")
     .option("--quiet", QUIET_HELP)
@@ -133,8 +133,11 @@ function evalCommand(file: string, f: EvalFlags): void {
   const seed = parseSeed("--seed", f.seed);
   const names = parseList("--baselines", f.baselines);
   const lineSearch = names.filter((n): n is LineSearchMethod => (LINE_SEARCH_METHODS as readonly string[]).includes(n));
-  const policy: Candidate = { label: "rl-policy", tune: false, make: (_lr, layout) => loaded.opt.optFn(loaded.phi, layout) };
-  const others = names.filter((n) => !(LINE_SEARCH_METHODS as readonly string[]).includes(n)).map((n) => resolveCandidate(n));
+  const policyCandidate = (label: string, p: typeof loaded): Candidate => ({ label, tune: false, make: (_lr, layout) => p.opt.optFn(p.phi, layout) });
+  const policy = policyCandidate(`rl-policy (${typeof loaded.training.trainer === "string" ? loaded.training.trainer : "?"})`, loaded);
+  const others = names
+    .filter((n) => !(LINE_SEARCH_METHODS as readonly string[]).includes(n))
+    .map((n) => (n.startsWith("rl:") ? policyCandidate(n, loadRlPolicy(n.slice(3))) : resolveCandidate(n)));
   const bar = progress({ phase: `evaluating on ${family.name}`, total: 1, unit: "runs", quiet: f.quiet === true || f.json === true });
   const report = compareByEvaluations(family, [policy, ...others], {
     evals, instances, seed, tuneInstances, lineSearch,

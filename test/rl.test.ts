@@ -13,6 +13,9 @@ import { foldIn } from "../src/core/rng.ts";
 import { logisticRegressionFamily } from "../src/tasks/logistic_regression.ts";
 import { evaluate, runOptimizer, type Candidate } from "../src/eval/evaluate.ts";
 import { mkdtempSync, rmSync } from "node:fs";
+import { drawInstance } from "../src/eval/evaluate.ts";
+import { optimizerByName } from "../src/optimizers/registry.ts";
+import { candidatePath, lineSearchPath } from "../src/rl/paths.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { policyActor, rollout } from "../src/rl/rollout.ts";
@@ -199,5 +202,22 @@ describe("the policy as a transform", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("paths on a 2-D logistic regression", () => {
+  it("visit one point per evaluation for gradient methods, the accepted points for L-BFGS, from the same start", () => {
+    const inst = drawInstance(logisticRegressionFamily({ dim: 2, bias: false }), key(11));
+    const sgd: Candidate = { label: "sgd", tune: true, make: (lr) => optimizerByName("sgd", lr!) };
+    const p = candidatePath(sgd, 0.5, inst, 12);
+    assert.equal(p.points.length, 12);
+    // The first step is -0.5 g(x0).
+    const g = inst.task.lossAndGrad(inst.theta0, key(0)).grad;
+    assert.ok(Math.abs(p.points[1]![0] - (inst.theta0[0]! - 0.5 * g[0]!)) < 1e-6);
+    const l = lineSearchPath("lbfgs", inst, 12);
+    assert.deepEqual(l.points[0], p.points[0]);
+    assert.ok(l.points.length >= 2 && l.points.length < 12, `${l.points.length} accepted points`);
+    const f = (x: [number, number]) => inst.task.lossAndGrad(Float32Array.from(x), key(0)).loss;
+    for (let i = 1; i < l.points.length; i++) assert.ok(f(l.points[i]!) < f(l.points[i - 1]!), "accepted points descend");
   });
 });

@@ -19,6 +19,11 @@ import { fmt, writeJson } from "./format.ts";
 import { LIMITS, rangeText, type CountRange } from "./limits.ts";
 import { parseCount, parseList, parseNumber, parseSeed, parseTaskConfig, QUIET_HELP } from "./options.ts";
 import { progress } from "./progress.ts";
+import { drawInstances, evalRoots } from "../eval/evaluate.ts";
+import { candidatePath, lineSearchPath, objectiveGrid } from "../rl/paths.ts";
+import { renderSvg } from "../viz/render.ts";
+import { evalsFigureSpec, pathsFigureSpec } from "../viz/rl_figure.ts";
+import { figureFormat, writeFigure } from "../viz/file.ts";
 import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
 
 const TRAINERS = ["pg", "gps"] as const;
@@ -40,7 +45,7 @@ interface TrainFlags {
 
 interface EvalFlags {
   task?: string; taskConfig?: string; evals: string; instances: string; seed: string; tuneInstances: string;
-  baselines: string; out?: string; json?: boolean; quiet?: boolean;
+  baselines: string; out?: string; json?: boolean; quiet?: boolean; plot?: string; paths?: string;
 }
 
 export function registerRlCommand(program: Command): void {
@@ -75,6 +80,8 @@ export function registerRlCommand(program: Command): void {
     .option("--tune-instances <n>", `instances for tuning the baselines' rates (${rangeText(LIMITS.tuneInstances)})`, "5")
     .option("--baselines <list>", "comma-separated: cg, lbfgs, rl:FILE (another policy), or any optimizer name (sgd, momentum, adam, lstm:FILE)", "sgd,momentum,cg,lbfgs,adam")
     .option("--out <report.json>", "write the report as JSON")
+    .option("--plot <file>", "draw the mean objective against evaluations to FILE.svg or FILE.png")
+    .option("--paths <file>", "tasks of two parameters: draw every optimizer's path on the first test instance to FILE.svg or FILE.png")
     .option("--json", "print the report as JSON")
     .option("--quiet", QUIET_HELP)
     .action((file: string, f: EvalFlags) => evalCommand(file, f));
@@ -118,8 +125,13 @@ function trainCommand(f: TrainFlags): void {
   else process.stdout.write(`${f.trainer} on ${family.name}: ${iterations} iterations in ${fmt(seconds)} s, mean relative cost ${fmt(summary.firstCost)} at first, ${fmt(summary.finalCost)} over the last ${tail.length}; wrote ${f.out}\n`);
 }
 
-function evalCommand(file: string, f: EvalFlags): void {
+async function evalCommand(file: string, f: EvalFlags): Promise<void> {
   if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  for (const [path, flag] of [[f.plot, "--plot"], [f.paths, "--paths"]] as const) {
+    if (path === undefined) continue;
+    checkOutputPath(path, flag);
+    figureFormat(path, flag);
+  }
   const loaded = loadRlPolicy(file);
   const trainedOn = typeof loaded.training.task === "string" ? loaded.training.task : undefined;
   const taskName = f.task ?? trainedOn;
@@ -128,6 +140,10 @@ function evalCommand(file: string, f: EvalFlags): void {
   const taskConfig = f.taskConfig === undefined ? trainedConfig : parseTaskConfig(f.taskConfig);
   const family = resolveTaskFamily(taskName, taskConfig);
   const evals = parseCount("--evals", f.evals, R.evals);
+  const firstTest = drawInstances(family, evalRoots(parseSeed("--seed", f.seed)).test, 1)[0]!;
+  if (f.paths !== undefined && firstTest.task.layout.size !== 2) {
+    throw new UsageError(`--paths draws tasks of 2 parameters; ${family.name} here has ${firstTest.task.layout.size} (logistic-regression with --task-config '{"dim":2,"bias":false}' has 2)`);
+  }
   const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
   const tuneInstances = parseCount("--tune-instances", f.tuneInstances, LIMITS.tuneInstances);
   const seed = parseSeed("--seed", f.seed);
@@ -145,6 +161,15 @@ function evalCommand(file: string, f: EvalFlags): void {
   });
   bar.stop();
   const full = { file, ...report, taskConfig, training: loaded.training };
+  const warn = (m: string): boolean => process.stderr.write(`l2o: warning: ${m}\n`);
+  if (f.plot !== undefined) writeFigure(f.plot, await renderSvg(evalsFigureSpec(report)), { flag: "--plot", onWarning: warn });
+  if (f.paths !== undefined) {
+    const inst = firstTest;
+    const rate = new Map(report.curves.map((c) => [c.optimizer, c.lr ?? undefined]));
+    const paths = [...[policy, ...others].map((c) => candidatePath(c, rate.get(c.label), inst, evals)), ...lineSearch.map((m) => lineSearchPath(m, inst, evals))];
+    const title = `${family.name}: paths on one fresh instance, ${evals} objective evaluations`;
+    writeFigure(f.paths, await renderSvg(pathsFigureSpec(paths, objectiveGrid(inst, paths), title)), { flag: "--paths", onWarning: warn });
+  }
   if (f.out !== undefined) writeJson(f.out, full);
   if (f.json) process.stdout.write(JSON.stringify(full, null, 2) + "\n");
   else process.stdout.write(formatComparison(report));

@@ -44,7 +44,7 @@ describe("l2o rl", () => {
     assert.equal(rep.task, "logistic-regression");
     assert.equal(rep.training.trainer, "pg");
     const names = rep.curves.map((c) => c.optimizer);
-    assert.deepEqual(names, ["rl-policy (pg)", "sgd", `rl:${pg}`, `rl:${gps}`, "cg", "lbfgs"]);
+    assert.deepEqual(names, ["rl-policy (pg)", "sgd", "rl-policy (pg: pg.safetensors)", "rl-policy (gps: gps.safetensors)", "cg", "lbfgs"]);
     for (const c of rep.curves) assert.equal(c.mean.length, 15);
     // Same file, same instances: the same curve; every curve starts at the same objective.
     assert.deepEqual(rep.curves[0]!.mean, rep.curves[2]!.mean);

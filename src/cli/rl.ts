@@ -6,6 +6,7 @@
  * objective against objective evaluations with its 95% interval.
  */
 import type { Command } from "commander";
+import { basename } from "node:path";
 import { checkOutputPath } from "../io/paths.ts";
 import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type RlComparison } from "../rl/compare.ts";
 import { trainGps, GPS_DEFAULTS } from "../rl/gps.ts";
@@ -150,10 +151,15 @@ async function evalCommand(file: string, f: EvalFlags): Promise<void> {
   const names = parseList("--baselines", f.baselines);
   const lineSearch = names.filter((n): n is LineSearchMethod => (LINE_SEARCH_METHODS as readonly string[]).includes(n));
   const policyCandidate = (label: string, p: typeof loaded): Candidate => ({ label, tune: false, make: (_lr, layout) => p.opt.optFn(p.phi, layout) });
-  const policy = policyCandidate(`rl-policy (${typeof loaded.training.trainer === "string" ? loaded.training.trainer : "?"})`, loaded);
+  const trainerOf = (p: typeof loaded): string => (typeof p.training.trainer === "string" ? p.training.trainer : "?");
+  const policy = policyCandidate(`rl-policy (${trainerOf(loaded)})`, loaded);
   const others = names
     .filter((n) => !(LINE_SEARCH_METHODS as readonly string[]).includes(n))
-    .map((n) => (n.startsWith("rl:") ? policyCandidate(n, loadRlPolicy(n.slice(3))) : resolveCandidate(n)));
+    .map((n) => {
+      if (!n.startsWith("rl:")) return resolveCandidate(n);
+      const other = loadRlPolicy(n.slice(3));
+      return policyCandidate(`rl-policy (${trainerOf(other)}: ${basename(n.slice(3))})`, other);
+    });
   const bar = progress({ phase: `evaluating on ${family.name}`, total: 1, unit: "runs", quiet: f.quiet === true || f.json === true });
   const report = compareByEvaluations(family, [policy, ...others], {
     evals, instances, seed, tuneInstances, lineSearch,

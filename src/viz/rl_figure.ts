@@ -8,7 +8,10 @@ import type { RlComparison } from "../rl/compare.ts";
 import type { OptimizerPath } from "../rl/paths.ts";
 import { FIGURE_FONT, SERIES_COLORS } from "./render.ts";
 
-const label = (c: RlComparison["curves"][number]): string => (c.lr === null ? c.optimizer : `${c.optimizer} (lr ${c.lr})`);
+/** A legend's name: a file's folders left out (`lstm:runs/x.safetensors` as `lstm:x.safetensors`). */
+const short = (name: string): string => name.replace(/(^|:)[^:]*[\\/]/, "$1");
+
+const label = (c: RlComparison["curves"][number]): string => short(c.lr === null ? c.optimizer : `${c.optimizer} (lr ${c.lr})`);
 
 /** The curves figure: x the evaluations spent, y the mean objective (cut at a tenth of the mean below). */
 export function evalsFigureSpec(r: RlComparison, title?: string): TopLevelSpec {
@@ -47,7 +50,7 @@ export function pathsFigureSpec(paths: readonly OptimizerPath[], grid: readonly 
   const dx = (Math.max(...xs) - Math.min(...xs)) / (Math.sqrt(grid.length) - 1 || 1);
   const dy = (Math.max(...ys) - Math.min(...ys)) / (Math.sqrt(grid.length) - 1 || 1);
   const cells = grid.map((g) => ({ x: g.x - dx / 2, x2: g.x + dx / 2, y: g.y - dy / 2, y2: g.y + dy / 2, f: g.f }));
-  const line = paths.flatMap((p) => p.points.map(([a, b], i) => ({ optimizer: p.optimizer, i, a, b })));
+  const line = paths.flatMap((p) => p.points.map(([a, b], i) => ({ optimizer: short(p.optimizer), i, a, b })));
   const domain = { x: [Math.min(...xs) - dx / 2, Math.max(...xs) + dx / 2], y: [Math.min(...ys) - dy / 2, Math.max(...ys) + dy / 2] };
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
@@ -74,7 +77,7 @@ export function pathsFigureSpec(paths: readonly OptimizerPath[], grid: readonly 
           x: { field: "a", type: "quantitative", scale: { domain: domain.x, nice: false } },
           y: { field: "b", type: "quantitative", scale: { domain: domain.y, nice: false } },
           order: { field: "i" },
-          color: { field: "optimizer", type: "nominal", title: null, scale: { domain: paths.map((p) => p.optimizer), range: [...SERIES_COLORS] }, sort: null },
+          color: { field: "optimizer", type: "nominal", title: null, scale: { domain: paths.map((p) => short(p.optimizer)), range: [...SERIES_COLORS] }, sort: null },
         },
       },
     ],

@@ -1,0 +1,193 @@
+/**
+ * `l2o rl train|eval`: Li & Malik's optimizer as a policy. `train` meta-trains the policy on a
+ * task family (plain policy gradient, or guided policy search) and saves it in l2o's optimizer
+ * file; `eval` runs it beside tuned gradient descent, momentum and Adam, conjugate gradient,
+ * L-BFGS and any other optimizer named, on the same fresh instances, and reports the mean
+ * objective against objective evaluations with its 95% interval.
+ */
+import type { Command } from "commander";
+import { basename } from "node:path";
+import { checkOutputPath } from "../io/paths.ts";
+import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type RlComparison } from "../rl/compare.ts";
+import { trainGps, GPS_DEFAULTS } from "../rl/gps.ts";
+import { loadRlPolicy, saveRlPolicy } from "../rl/optimizer.ts";
+import { trainPg } from "../rl/pg.ts";
+import { initPolicyPhi, policyShape, POLICY_DEFAULTS, POLICY_LIMITS } from "../rl/policy.ts";
+import { key } from "../core/rng.ts";
+import type { Candidate } from "../eval/evaluate.ts";
+import { UsageError } from "./errors.ts";
+import { fmt, writeJson } from "./format.ts";
+import { LIMITS, rangeText, type CountRange } from "./limits.ts";
+import { parseCount, parseList, parseNumber, parseSeed, parseTaskConfig, QUIET_HELP } from "./options.ts";
+import { progress } from "./progress.ts";
+import { drawInstances, evalRoots } from "../eval/evaluate.ts";
+import { candidatePath, lineSearchPath, objectiveGrid } from "../rl/paths.ts";
+import { renderSvg } from "../viz/render.ts";
+import { evalsFigureSpec, pathsFigureSpec } from "../viz/rl_figure.ts";
+import { figureFormat, writeFigure } from "../viz/file.ts";
+import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
+
+const TRAINERS = ["pg", "gps"] as const;
+
+const R = {
+  steps: { min: 1, max: 10_000 },
+  iterations: { min: 1, max: 100_000 },
+  batch: { min: 1, max: 1000 },
+  history: { min: 1, max: POLICY_LIMITS.history },
+  hidden: { min: 1, max: POLICY_LIMITS.hidden },
+  evals: { min: 2, max: 100_000 },
+  samples: { min: 2, max: 1000 },
+} satisfies Record<string, CountRange>;
+
+interface TrainFlags {
+  task: string; taskConfig?: string; trainer: string; steps: string; iterations: string; batch: string; lr: string;
+  history: string; hidden: string; initLr: string; initStd: string; samples: string; seed: string; out: string; quiet?: boolean; json?: boolean;
+}
+
+interface EvalFlags {
+  task?: string; taskConfig?: string; evals: string; instances: string; seed: string; tuneInstances: string;
+  baselines: string; out?: string; json?: boolean; quiet?: boolean; plot?: string; paths?: string;
+}
+
+export function registerRlCommand(program: Command): void {
+  const rl = program.command("rl").description("Li & Malik's learned optimizer as a policy: meta-train it by reinforcement learning, evaluate it against objective evaluations");
+  rl.command("train")
+    .description("meta-train the policy on a task family and save it (.safetensors)")
+    .requiredOption("--task <name>", "task family (logistic-regression, robust-regression, clustered-mlp, ...)")
+    .option("--task-config <json>", "task configuration as a JSON object")
+    .option("--trainer <name>", `${TRAINERS.join(" | ")}: REINFORCE with a baseline, or guided policy search`, "pg")
+    .option("--steps <n>", `steps per run, the horizon (${rangeText(R.steps)})`, "40")
+    .option("--iterations <n>", `training iterations (${rangeText(R.iterations)})`, "100")
+    .option("--batch <n>", `pg: runs per iteration; gps: training conditions (${rangeText(R.batch)})`, "16")
+    .option("--samples <n>", `gps: samples per condition and iteration (${rangeText(R.samples)})`, String(GPS_DEFAULTS.samples))
+    .option("--lr <x>", "pg: Adam's rate on the policy; gps: Adam's rate of the supervised fit", "0.01")
+    .option("--history <n>", `history length H, 3H features per coordinate (${rangeText(R.history)})`, String(POLICY_DEFAULTS.history))
+    .option("--hidden <n>", `hidden units (${rangeText(R.hidden)})`, String(POLICY_DEFAULTS.hidden))
+    .option("--init-lr <x>", "the gradient-descent rate the policy starts from", String(POLICY_DEFAULTS.initLr))
+    .option("--init-std <x>", "the steps' initial standard deviation", String(POLICY_DEFAULTS.initStd))
+    .option("--seed <n>", "seed of the initialisation and the training problems", "0")
+    .requiredOption("--out <file>", "where to write the policy (.safetensors)")
+    .option("--json", "print the training summary as JSON")
+    .option("--quiet", QUIET_HELP)
+    .action((f: TrainFlags) => trainCommand(f));
+  rl.command("eval")
+    .description("the policy beside tuned baselines and line-search methods on the same fresh instances: mean objective against objective evaluations")
+    .argument("<file>", "a policy written by l2o rl train")
+    .option("--task <name>", "task family (default: the one the policy was trained on)")
+    .option("--task-config <json>", "task configuration as a JSON object (default: the training's)")
+    .option("--evals <n>", `objective evaluations per run (${rangeText(R.evals)})`, "100")
+    .option("--instances <n>", `fresh test instances (${rangeText(LIMITS.evalInstances)})`, "50")
+    .option("--seed <n>", "seed of the test instances (never a training one)", "0")
+    .option("--tune-instances <n>", `instances for tuning the baselines' rates (${rangeText(LIMITS.tuneInstances)})`, "5")
+    .option("--baselines <list>", "comma-separated: cg, lbfgs, rl:FILE (another policy), or any optimizer name (sgd, momentum, adam, lstm:FILE)", "sgd,momentum,cg,lbfgs,adam")
+    .option("--out <report.json>", "write the report as JSON")
+    .option("--plot <file>", "draw the mean objective against evaluations to FILE.svg or FILE.png")
+    .option("--paths <file>", "tasks of two parameters: draw every optimizer's path on the first test instance to FILE.svg or FILE.png")
+    .option("--json", "print the report as JSON")
+    .option("--quiet", QUIET_HELP)
+    .action((file: string, f: EvalFlags) => evalCommand(file, f));
+}
+
+function trainCommand(f: TrainFlags): void {
+  if (!(TRAINERS as readonly string[]).includes(f.trainer)) throw new UsageError(`--trainer must be one of ${TRAINERS.join(", ")}, got '${f.trainer}'`);
+  checkOutputPath(f.out, "--out");
+  const taskConfig = parseTaskConfig(f.taskConfig);
+  const family = resolveTaskFamily(f.task, taskConfig);
+  const shape = policyShape({
+    history: parseCount("--history", f.history, R.history),
+    hidden: parseCount("--hidden", f.hidden, R.hidden),
+    initLr: parseNumber("--init-lr", f.initLr, { min: 0, max: 1e6 }),
+    initStd: parseNumber("--init-std", f.initStd, { positive: true, max: 1e6 }),
+  });
+  const steps = parseCount("--steps", f.steps, R.steps);
+  const iterations = parseCount("--iterations", f.iterations, R.iterations);
+  const batch = parseCount("--batch", f.batch, R.batch);
+  const samples = parseCount("--samples", f.samples, R.samples);
+  const lr = parseNumber("--lr", f.lr, { positive: true, max: 10 });
+  const seed = parseSeed("--seed", f.seed);
+  const phi0 = initPolicyPhi(shape, key(seed));
+  const bar = progress({ phase: `${f.trainer} on ${family.name}`, total: iterations, unit: "iterations", quiet: f.quiet === true || f.json === true });
+  const started = performance.now();
+  const onIteration = (it: number, cost: number): void => bar.update(it + 1, { detail: `cost ${fmt(cost)}` });
+  const { phi, costs } =
+    f.trainer === "pg"
+      ? trainPg(shape, phi0, { family, steps, iterations, batch, lr, seed, onIteration })
+      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, onIteration });
+  bar.stop();
+  const seconds = (performance.now() - started) / 1000;
+  const tail = costs.slice(-Math.min(10, costs.length));
+  const summary = {
+    out: f.out, trainer: f.trainer, task: f.task, taskConfig, policy: shape.cfg, steps, iterations, batch,
+    ...(f.trainer === "gps" ? { samples } : {}), lr, seed, seconds,
+    firstCost: costs[0]!, finalCost: tail.reduce((a, b) => a + b, 0) / tail.length,
+  };
+  saveRlPolicy(f.out, shape.cfg, phi, summary);
+  if (f.json) process.stdout.write(JSON.stringify({ ...summary, costs }, null, 2) + "\n");
+  else process.stdout.write(`${f.trainer} on ${family.name}: ${iterations} iterations in ${fmt(seconds)} s, mean relative cost ${fmt(summary.firstCost)} at first, ${fmt(summary.finalCost)} over the last ${tail.length}; wrote ${f.out}\n`);
+}
+
+async function evalCommand(file: string, f: EvalFlags): Promise<void> {
+  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  for (const [path, flag] of [[f.plot, "--plot"], [f.paths, "--paths"]] as const) {
+    if (path === undefined) continue;
+    checkOutputPath(path, flag);
+    figureFormat(path, flag);
+  }
+  const loaded = loadRlPolicy(file);
+  const trainedOn = typeof loaded.training.task === "string" ? loaded.training.task : undefined;
+  const taskName = f.task ?? trainedOn;
+  if (taskName === undefined) throw new UsageError(`${file} does not record its task: name one with --task`);
+  const trainedConfig = f.task === undefined && typeof loaded.training.taskConfig === "object" && loaded.training.taskConfig !== null ? (loaded.training.taskConfig as Record<string, unknown>) : {};
+  const taskConfig = f.taskConfig === undefined ? trainedConfig : parseTaskConfig(f.taskConfig);
+  const family = resolveTaskFamily(taskName, taskConfig);
+  const evals = parseCount("--evals", f.evals, R.evals);
+  const firstTest = drawInstances(family, evalRoots(parseSeed("--seed", f.seed)).test, 1)[0]!;
+  if (f.paths !== undefined && firstTest.task.layout.size !== 2) {
+    throw new UsageError(`--paths draws tasks of 2 parameters; ${family.name} here has ${firstTest.task.layout.size} (logistic-regression with --task-config '{"dim":2,"bias":false}' has 2)`);
+  }
+  const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
+  const tuneInstances = parseCount("--tune-instances", f.tuneInstances, LIMITS.tuneInstances);
+  const seed = parseSeed("--seed", f.seed);
+  const names = parseList("--baselines", f.baselines);
+  const lineSearch = names.filter((n): n is LineSearchMethod => (LINE_SEARCH_METHODS as readonly string[]).includes(n));
+  const policyCandidate = (label: string, p: typeof loaded): Candidate => ({ label, tune: false, make: (_lr, layout) => p.opt.optFn(p.phi, layout) });
+  const trainerOf = (p: typeof loaded): string => (typeof p.training.trainer === "string" ? p.training.trainer : "?");
+  const policy = policyCandidate(`rl-policy (${trainerOf(loaded)})`, loaded);
+  const others = names
+    .filter((n) => !(LINE_SEARCH_METHODS as readonly string[]).includes(n))
+    .map((n) => {
+      if (!n.startsWith("rl:")) return resolveCandidate(n);
+      const other = loadRlPolicy(n.slice(3));
+      return policyCandidate(`rl-policy (${trainerOf(other)}: ${basename(n.slice(3))})`, other);
+    });
+  const bar = progress({ phase: `evaluating on ${family.name}`, total: 1, unit: "runs", quiet: f.quiet === true || f.json === true });
+  const report = compareByEvaluations(family, [policy, ...others], {
+    evals, instances, seed, tuneInstances, lineSearch,
+    onRun: (p) => bar.update(p.runsDone, { phase: `${p.phase === "tune" ? "tuning" : "testing"} ${p.label}` }),
+  });
+  bar.stop();
+  const full = { file, ...report, taskConfig, training: loaded.training };
+  const warn = (m: string): boolean => process.stderr.write(`l2o: warning: ${m}\n`);
+  if (f.plot !== undefined) writeFigure(f.plot, await renderSvg(evalsFigureSpec(report)), { flag: "--plot", onWarning: warn });
+  if (f.paths !== undefined) {
+    const inst = firstTest;
+    const rate = new Map(report.curves.map((c) => [c.optimizer, c.lr ?? undefined]));
+    const paths = [...[policy, ...others].map((c) => candidatePath(c, rate.get(c.label), inst, evals)), ...lineSearch.map((m) => lineSearchPath(m, inst, evals))];
+    const title = `${family.name}: paths on one fresh instance, ${evals} objective evaluations`;
+    writeFigure(f.paths, await renderSvg(pathsFigureSpec(paths, objectiveGrid(inst, paths), title)), { flag: "--paths", onWarning: warn });
+  }
+  if (f.out !== undefined) writeJson(f.out, full);
+  if (f.json) process.stdout.write(JSON.stringify(full, null, 2) + "\n");
+  else process.stdout.write(formatComparison(report));
+}
+
+/** The table: each optimizer's rate and mean objective (95% interval) at a few evaluation counts. */
+export function formatComparison(r: RlComparison): string {
+  const marks = [...new Set([Math.min(10, r.evals), Math.ceil(r.evals / 4), Math.ceil(r.evals / 2), r.evals])].sort((a, b) => a - b);
+  const lines = [`${r.task}: mean objective (± 95% interval) over ${r.instances} fresh instances, after k objective evaluations`];
+  lines.push(["optimizer", "lr", ...marks.map((k) => `k=${k}`)].join("\t"));
+  for (const c of r.curves) {
+    lines.push([c.optimizer, c.lr === null ? "-" : fmt(c.lr), ...marks.map((k) => `${fmt(c.mean[k - 1]!)} ± ${fmt(c.ci95[k - 1]!)}`)].join("\t") + (c.diverged > 0 ? `\t(${c.diverged} diverged)` : ""));
+  }
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,75 @@
+/**
+ * `l2o rl train|eval` through the CLI: policies trained by policy gradient and by guided policy
+ * search load back and evaluate beside the baselines on the same instances (the same curve
+ * for the same file twice; CG's curve never rises); one-line errors (exit 2) for an unknown
+ * trainer or task, a size out of range, a file of another kind and a missing file.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const BIN = fileURLToPath(new URL("../bin/l2o.js", import.meta.url));
+const QUADRATIC = fileURLToPath(new URL("../pretrained/quadratic.safetensors", import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), "l2o-cli-rl-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+function l2o(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+interface Report {
+  task: string;
+  evals: number;
+  curves: { optimizer: string; lr: number | null; mean: number[]; ci95: number[] }[];
+  training: { trainer: string; task: string };
+}
+
+describe("l2o rl", () => {
+  it("trains a policy by pg and by gps and evaluates both beside the baselines on the same instances", () => {
+    const pg = join(dir, "pg.safetensors");
+    const gps = join(dir, "gps.safetensors");
+    const common = ["rl", "train", "--task", "logistic-regression", "--task-config", '{"dim":2,"points":40}', "--steps", "10", "--history", "3", "--hidden", "4", "--quiet"];
+    let r = l2o(...common, "--iterations", "5", "--batch", "4", "--out", pg);
+    assert.equal(r.code, 0, r.stderr);
+    r = l2o(...common, "--trainer", "gps", "--iterations", "2", "--batch", "2", "--samples", "3", "--out", gps);
+    assert.equal(r.code, 0, r.stderr);
+    r = l2o("rl", "eval", pg, "--evals", "15", "--instances", "4", "--tune-instances", "2", "--baselines", `sgd,cg,lbfgs,rl:${pg},rl:${gps}`, "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const rep = JSON.parse(r.stdout) as Report;
+    assert.equal(rep.task, "logistic-regression");
+    assert.equal(rep.training.trainer, "pg");
+    const names = rep.curves.map((c) => c.optimizer);
+    assert.deepEqual(names, ["rl-policy (pg)", "sgd", "rl-policy (pg: pg.safetensors)", "rl-policy (gps: gps.safetensors)", "cg", "lbfgs"]);
+    for (const c of rep.curves) assert.equal(c.mean.length, 15);
+    // Same file, same instances: the same curve; every curve starts at the same objective.
+    assert.deepEqual(rep.curves[0]!.mean, rep.curves[2]!.mean);
+    for (const c of rep.curves) assert.ok(Math.abs(c.mean[0]! - rep.curves[0]!.mean[0]!) < 1e-9);
+    const cg = rep.curves[4]!.mean;
+    for (let k = 1; k < cg.length; k++) assert.ok(cg[k]! <= cg[k - 1]! + 1e-12);
+    assert.ok(typeof rep.curves[1]!.lr === "number", "sgd's rate is tuned");
+  });
+
+  it("refuses bad input with one line and exit code 2", () => {
+    const out = join(dir, "x.safetensors");
+    const cases: [string[], RegExp][] = [
+      [["rl", "train", "--task", "logistic-regression", "--trainer", "ppo", "--out", out], /--trainer must be one of pg, gps/],
+      [["rl", "train", "--task", "no-such-task", "--out", out], /unknown task 'no-such-task'/],
+      [["rl", "train", "--task", "logistic-regression", "--hidden", "0", "--out", out], /--hidden/],
+      [["rl", "train", "--task", "logistic-regression", "--task-config", '{"dim":-1}', "--out", out], /--task-config/],
+      [["rl", "eval", join(dir, "missing.safetensors")], /not found/],
+      [["rl", "eval", QUADRATIC], /holds a 'lstm' optimizer, not an rl-policy/],
+    ];
+    for (const [args, re] of cases) {
+      const r = l2o(...args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, /^l2o: error: /);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+});

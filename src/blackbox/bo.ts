@@ -23,7 +23,8 @@ export const DEFAULT_BO: BoOptions = { initial: 2, fit: DEFAULT_FIT, search: DEF
 /** Called with each query, its value and the seconds spent choosing it. */
 export type OnQuery = (x: Float64Array, y: number, seconds: number) => void;
 
-export function runBo(f: Objective, evaluations: number, rand: Rand, onQuery: OnQuery, opts: BoOptions = DEFAULT_BO): void {
+/** `x0`, when given, is the first query (so that every method of a comparison starts alike). */
+export function runBo(f: Objective, evaluations: number, rand: Rand, onQuery: OnQuery, opts: BoOptions = DEFAULT_BO, x0?: Float64Array): void {
   const d = f.dim;
   const xs: number[] = [];
   const ys: number[] = [];
@@ -31,7 +32,8 @@ export function runBo(f: Objective, evaluations: number, rand: Rand, onQuery: On
   for (let t = 0; t < evaluations; t++) {
     const start = performance.now();
     let q: Float64Array;
-    if (t < Math.max(2, opts.initial)) q = rand.uniforms(d);
+    if (t === 0 && x0 !== undefined) q = x0.slice();
+    else if (t < Math.max(2, opts.initial)) q = rand.uniforms(d);
     else {
       const n = ys.length;
       const mean = ys.reduce((a, v) => a + v, 0) / n;
@@ -49,11 +51,11 @@ export function runBo(f: Objective, evaluations: number, rand: Rand, onQuery: On
   }
 }
 
-/** Random search: every query uniform in the cube. */
-export function runRandom(f: Objective, evaluations: number, rand: Rand, onQuery: OnQuery): void {
+/** Random search: every query uniform in the cube (the first `x0` when given). */
+export function runRandom(f: Objective, evaluations: number, rand: Rand, onQuery: OnQuery, x0?: Float64Array): void {
   for (let t = 0; t < evaluations; t++) {
     const start = performance.now();
-    const q = rand.uniforms(f.dim);
+    const q = t === 0 && x0 !== undefined ? x0.slice() : rand.uniforms(f.dim);
     const seconds = (performance.now() - start) / 1000;
     onQuery(q, f.value(q), seconds);
   }

@@ -42,7 +42,11 @@ export interface MethodResult {
   readonly method: string;
   /** best[run][t]: the minimum found within the first t + 1 evaluations, on the function's own scale. */
   readonly best: number[][];
-  /** Mean wall seconds to choose one query (the first, x0, is given and not counted). */
+  /**
+   * Wall seconds to choose one query (the first, x0, is given and not counted): the median over
+   * runs of each run's mean, so that the first run's compilation by the JavaScript engine does
+   * not count.
+   */
   readonly secondsPerProposal: number;
 }
 
@@ -70,7 +74,7 @@ export function evaluate(o: EvalOptions, onRun?: (fn: string, method: string, ru
     const dim = dims[fi]!;
     const methods = o.methods.map((method): MethodResult => {
       const best: number[][] = [];
-      let proposing = 0;
+      const proposing: number[] = [];
       for (let r = 0; r < o.runs; r++) {
         const runKey = foldIn(foldIn(root, name), r);
         const f = testFunction(name, runKey);
@@ -81,11 +85,11 @@ export function evaluate(o: EvalOptions, onRun?: (fn: string, method: string, ru
           low = Math.min(low, f.raw(x));
           curve.push(low);
         };
-        proposing += runMethod(method, f, o.evaluations, x0, new Rand(foldIn(runKey, method.kind)), record);
+        proposing.push(runMethod(method, f, o.evaluations, x0, new Rand(foldIn(runKey, method.kind)), record) / (o.evaluations - 1));
         best.push(curve);
         onRun?.(name, method.label, r + 1);
       }
-      return { method: method.label, best, secondsPerProposal: proposing / (o.runs * (o.evaluations - 1)) };
+      return { method: method.label, best, secondsPerProposal: quantile(proposing, 0.5) };
     });
     const knownMin = (testFunction(name, root) as Objective).knownMin;
     return { name, dim, ...(knownMin !== undefined ? { knownMin } : {}), methods };

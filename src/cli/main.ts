@@ -23,6 +23,7 @@ import { registerGeneralizeCommand } from "./generalize.ts";
 import { registerWorkerCommand } from "./worker.ts";
 import { registerFewshotCommand } from "./fewshot.ts";
 import { registerSuiteCommand } from "./suite.ts";
+import { registerBlackboxCommand } from "./blackbox.ts";
 import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
 import { isTaskModulePath, loadTaskModule } from "./user_task.ts";
@@ -49,6 +50,7 @@ registerGeneralizeCommand(program);
 registerWorkerCommand(program);
 registerFewshotCommand(program);
 registerSuiteCommand(program);
+registerBlackboxCommand(program);
 
 // A --task that names a module of the user's (./my-task.ts) is imported before its command
 // runs, so that the commands resolve it synchronously (src/cli/user_task.ts).

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 const CLI = fileURLToPath(new URL("../src/cli/", import.meta.url));
 
 /** The command modules: each registers commands and may import shared modules, never another command. */
-const COMMANDS = ["list", "run", "train", "eval", "compare", "plot", "demo", "info", "dashboard", "generalize", "art", "fewshot", "worker", "suite", "rl"];
+const COMMANDS = ["list", "run", "train", "eval", "compare", "plot", "demo", "info", "dashboard", "generalize", "art", "fewshot", "worker", "suite", "rl", "blackbox"];
 
 /** The files a module imports (static, side-effect and dynamic), as absolute paths. */
 function importsOf(file: string): string[] {

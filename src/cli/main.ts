@@ -24,6 +24,7 @@ import { registerWorkerCommand } from "./worker.ts";
 import { registerFewshotCommand } from "./fewshot.ts";
 import { registerSuiteCommand } from "./suite.ts";
 import { registerRlCommand } from "./rl.ts";
+import { registerBlackboxCommand } from "./blackbox.ts";
 import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
 import { isTaskModulePath, loadTaskModule } from "./user_task.ts";
@@ -51,6 +52,7 @@ registerWorkerCommand(program);
 registerFewshotCommand(program);
 registerSuiteCommand(program);
 registerRlCommand(program);
+registerBlackboxCommand(program);
 
 // A --task that names a module of the user's (./my-task.ts) is imported before its command
 // runs, so that the commands resolve it synchronously (src/cli/user_task.ts).

@@ -180,7 +180,7 @@ describe("hrnn: the backward against finite differences", () => {
       const T = 3;
       // A state some steps in (momenta, RNN states, rates and offset not at their start).
       const warm = opt.differentiable(phi, twoTensors, 1);
-      let w = new Float32Array(n);
+      let w: Float32Array = new Float32Array(n);
       for (let t = 0; t < 4; t++) w = warm.step(w, normal(key(30 + t), n), {}, false);
       const s0 = warm.getState();
       const x0 = new Float32Array(n);
@@ -188,7 +188,7 @@ describe("hrnn: the backward against finite differences", () => {
       const cs = [0, 1, 2].map((t) => Float64Array.from(normal(key(50 + t), n)));
       const s = opt.differentiable(phi, twoTensors, T);
       s.setState(s0);
-      let x = x0;
+      let x: Float32Array = x0;
       for (let t = 0; t < T; t++) x = s.step(x, gs[t]!, {}, "inputs");
       const A = new Float64Array(n);
       const dG: Float32Array[] = [];

@@ -247,7 +247,7 @@ describe("l2o train and eval", () => {
     assert.ok(maxDiff < 1e-6, `phi moved by ${maxDiff} at meta lr 1e-9`);
     assertInputError(conflict, /--init .* drop --hidden/, "--init with --hidden");
     assertInputError(missing, /nope\.safetensors/, "--init with a missing file");
-    assertInputError(badLoss, /--meta-loss expects sum or log, got 'mean'/, "--meta-loss mean");
+    assertInputError(badLoss, /--meta-loss expects sum, log, logRatio, got 'mean'/, "--meta-loss mean");
     assertInputError(badFrom, /--meta-loss-from must be from 1 to --horizon \(10\), got '11'/, "--meta-loss-from 11");
     assert.ok(!existsSync(join(dir, "train", "nope.safetensors")));
   });

@@ -3,7 +3,7 @@
  * contract (registry, configs, phi, files, the transform against the differentiable step), its
  * backward against finite differences (dL/dphi, dL/dgrad, dL/dtheta; with and without the
  * look-ahead point; second order through the task), the WebAssembly per-parameter GRU against
- * the TypeScript reference, the look-ahead point honoured by evaluation (`paramsAt`), and the
+ * the TypeScript reference (forward and backward), the look-ahead point honoured by evaluation (`paramsAt`), and the
  * state carried across truncations giving the bits of an uncut run.
  */
 import { after, describe, it } from "node:test";
@@ -18,10 +18,10 @@ import { quadraticFamily, type QuadraticTask } from "../src/tasks/quadratic.ts";
 import { applyUpdates, type GradientTransformation, type OptState } from "../src/optimizers/transform.ts";
 import { runOptimizer } from "../src/eval/evaluate.ts";
 import { hrnnOptimizer, type HrnnOptimizer } from "../src/learned/hrnn/optimizer.ts";
-import { gruForward, gruTape } from "../src/learned/hrnn/gru.ts";
+import { gruBackward, gruForward, gruTape } from "../src/learned/hrnn/gru.ts";
 import { hrnnPhiLayout } from "../src/learned/hrnn/weights.ts";
 import { resolveHrnnOptimizerConfig } from "../src/learned/hrnn/config.ts";
-import { hrnnKernelAvailable, hrnnParamGruKernel } from "../src/kernels/hrnn.ts";
+import { hrnnKernelAvailable, hrnnParamGruBackwardKernel, hrnnParamGruKernel } from "../src/kernels/hrnn.ts";
 import { LEARNED_KIND_NAMES, learnedKind } from "../src/learned/registry.ts";
 import { loadLearnedOptimizer, saveLearnedOptimizer } from "../src/learned/file.ts";
 import { advanceUnroll, unrollMetaGrad } from "../src/meta/unroll.ts";
@@ -272,6 +272,51 @@ describe("hrnn: the WebAssembly per-parameter GRU", { skip: hrnnKernelAvailable(
     off[lay.param.u + 1] = off[lay.param.u + 1]! + 0.5;
     hrnnParamGruKernel(off, lay.param, true)!(rows, x, h, bias, groupOf, got, new Float64Array(3 * H));
     assert.ok(Math.max(...Array.from(got.h, (v, i) => Math.abs(v - ref.h[i]!))) > 1e-3);
+  });
+
+  it("its backward agrees with the float64 reference: dL/dW, dL/dU, dL/db, dL/dbias per group, dL/dx, dL/dhPrev", () => {
+    const cfg = resolveHrnnOptimizerConfig({ paramHidden: 6, decays: [0.5, 0.9, 0.99] });
+    const lay = hrnnPhiLayout(cfg);
+    const phi = normal(key(74), lay.size, 0.5);
+    const phi64 = Float64Array.from(phi);
+    const [rows, I, H] = [29, lay.param.inputs, lay.param.units];
+    const x = Float64Array.from(normal(key(75), rows * I, 2));
+    const h = Float64Array.from(uniform(key(76), rows * H, -1, 1));
+    const bias = Float64Array.from(normal(key(77), 2 * 3 * H));
+    const groupOf = (i: number): number => (i < 11 ? 0 : 1);
+    const tape = gruTape(rows, H);
+    gruForward(phi64, lay.param, rows, x, h, bias, groupOf, tape, new Float64Array(3 * H));
+    const dh = Float64Array.from(normal(key(78), rows * H));
+    const out = () => ({ acc: new Float64Array(lay.size), dBias: new Float64Array(2 * 3 * H), dx: new Float64Array(rows * I), dhPrev: new Float64Array(rows * H) });
+    const ref = out();
+    gruBackward(phi64, lay.param, rows, x, h, tape, dh.slice(), ref.acc, ref.dBias, groupOf, ref.dx, ref.dhPrev, new Float64Array(3 * H));
+    const got = out();
+    got.acc.fill(0.5);
+    hrnnParamGruBackwardKernel(phi, lay.param, true)!(rows, x, h, tape, dh.slice(), got.acc, got.dBias, groupOf, got.dx, got.dhPrev);
+    for (let i = 0; i < lay.size; i++) got.acc[i] = got.acc[i]! - 0.5;
+    for (const k of ["acc", "dBias", "dx", "dhPrev"] as const) {
+      const scale = Math.max(...Array.from(ref[k], Math.abs));
+      assert.ok(scale > 0.1, `${k} is not trivial`);
+      let worst = 0;
+      for (let i = 0; i < ref[k].length; i++) worst = Math.max(worst, Math.abs(got[k][i]! - ref[k][i]!));
+      assert.ok(worst < 1e-5 * scale, `${k}: largest difference ${worst} (scale ${scale})`);
+    }
+  });
+
+  it("the differentiable step on the kernel gives the reference's meta-gradient to float32 precision", () => {
+    const opt = (engine: "ref" | "wasm") => hrnnOptimizer({ ...SMALL, lookAhead: true }, engine);
+    const phi = somePhi(opt("ref"), 79);
+    const task = quadraticFamily({ dim: 4, instances: 3 }).sample(key(84)) as QuadraticTask;
+    const grads = (engine: "ref" | "wasm") => {
+      const o = opt(engine);
+      const step = o.differentiable(phi, task.layout, 4);
+      return unrollMetaGrad({ task, step, theta: task.init(key(85)), T: 4, weights: "after", keys: (t) => foldIn(key(86), t), secondOrder: true });
+    };
+    const [a, b] = [grads("wasm"), grads("ref")];
+    const scale = Math.max(...Array.from(b.dphi, Math.abs));
+    const worst = Math.max(...Array.from(a.dphi, (v, i) => Math.abs(v - b.dphi[i]!)));
+    assert.ok(worst < 1e-3 * scale, `largest difference ${worst} (scale ${scale})`);
+    assert.ok(Math.abs(a.metaLoss - b.metaLoss) < 1e-5 * b.metaLoss);
   });
 
   it("the optimizer on the kernel follows the reference over 30 steps of a quadratic", () => {

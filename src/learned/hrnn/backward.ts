@@ -15,9 +15,18 @@
  */
 import type { ParamEntry } from "../../core/layout.ts";
 import type { ResolvedHrnnOptimizerConfig } from "./config.ts";
-import { gruBackward } from "./gru.ts";
+import { gruBackward, type GruTape } from "./gru.ts";
 import { RMS_EPS, type HrnnTape } from "./step.ts";
 import type { HrnnPhiLayout } from "./weights.ts";
+
+/**
+ * The per-parameter GRU's backward, replaceable by a kernel (src/kernels/hrnn.ts) that gives
+ * the same numbers within float32: adds into `acc` and `dBias`, writes `dx` and `dhPrev`.
+ */
+export type ParamGruBackward = (
+  rows: number, x: Float64Array, hPrev: Float64Array, tape: GruTape, dh: Float64Array, acc: Float64Array,
+  dBias: Float64Array, groupOf: (i: number) => number, dx: Float64Array, dhPrev: Float64Array,
+) => void;
 
 /** The adjoints carried from step t + 1 to step t within a truncation (zero at its end). */
 export interface HrnnCarries {
@@ -53,7 +62,7 @@ function normaliseBackward(d: Float64Array, hat: Float64Array, rms: Float64Array
 /** Backpropagates one step (see the file comment); `dGrad`, when given, receives dL/dgrad. */
 export function hrnnBackward(
   cfg: ResolvedHrnnOptimizerConfig, lay: HrnnPhiLayout, phi: Float64Array, entries: readonly ParamEntry[], groupOf: (i: number) => number,
-  tape: HrnnTape, A: Float64Array, C: HrnnCarries, acc: Float64Array, dGrad: Float32Array | undefined,
+  tape: HrnnTape, A: Float64Array, C: HrnnCarries, acc: Float64Array, dGrad: Float32Array | undefined, paramBack: ParamGruBackward | null = null,
 ): void {
   const n = A.length;
   const E = entries.length;
@@ -131,7 +140,8 @@ export function hrnnBackward(
   const dhPrev = new Float64Array(n * P);
   const dpBias = new Float64Array(E * 3 * P);
   const dx = new Float64Array(n * F);
-  gruBackward(phi, lay.param, n, tape.feats, tape.hPrev, tape.param, dh, acc, dpBias, groupOf, dx, dhPrev, pre);
+  if (paramBack !== null) paramBack(n, tape.feats, tape.hPrev, tape.param, dh, acc, dpBias, groupOf, dx, dhPrev);
+  else gruBackward(phi, lay.param, n, tape.feats, tape.hPrev, tape.param, dh, acc, dpBias, groupOf, dx, dhPrev, pre);
   // The biases' sources: the tensor and global states before the step.
   const toSource = (dBias: Float64Array, at: number, width: number, src: Float64Array, so: number, rows: number, w: number, dSrc: Float64Array, dso: number): void => {
     for (let j = 0; j < rows; j++) {

@@ -5,14 +5,16 @@
  * `hrnnBackward` carrying the adjoints of the recurrent state (the three RNN states, the log
  * learning rates, the look-ahead offset; for dL/dgrad the momenta and mean squares) from step
  * to step within a truncation. The state at a truncation's start is a constant (the cut), so
- * `finishBackward`, `resetState` and `setState` zero the carries.
+ * `finishBackward`, `resetState` and `setState` zero the carries. The per-parameter GRU's
+ * forward and backward run on the WebAssembly kernel where `kernels` gives one (remade at each
+ * `setPhi`), its float32 gates kept in the float64 tape.
  *
  * With look-ahead, the `theta` this step takes and returns is the point where the task's
  * gradient is evaluated (x in ./step.ts); the parameters themselves are x + o, o in the state.
  */
 import type { ParamLayout } from "../../core/layout.ts";
 import type { DifferentiableStep, StepContext } from "../contract.ts";
-import { clearCarries, hrnnBackward, hrnnCarries } from "./backward.ts";
+import { clearCarries, hrnnBackward, hrnnCarries, type ParamGruBackward } from "./backward.ts";
 import type { ResolvedHrnnOptimizerConfig } from "./config.ts";
 import { hrnnForward, hrnnStateLayout, hrnnTape, initialState, type HrnnTape, type ParamGru } from "./step.ts";
 import type { HrnnPhiLayout } from "./weights.ts";
@@ -24,8 +26,11 @@ export function tensorIndex(layout: ParamLayout): Int32Array {
   return g;
 }
 
+/** The per-parameter GRU's forward and backward kernels for weights phi (null: the TypeScript reference). */
+export type ParamGruKernels = (phi: Float32Array) => { readonly forward: ParamGru; readonly backward: ParamGruBackward } | null;
+
 export function hrnnDifferentiableStep(
-  cfg: ResolvedHrnnOptimizerConfig, lay: HrnnPhiLayout, phi: Float32Array, layout: ParamLayout, capacity: number, paramGru: ParamGru | null,
+  cfg: ResolvedHrnnOptimizerConfig, lay: HrnnPhiLayout, phi: Float32Array, layout: ParamLayout, capacity: number, kernels: ParamGruKernels,
 ): DifferentiableStep {
   if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`hrnn optimizer: capacity must be a positive integer, got ${capacity}`);
   const n = layout.size;
@@ -51,9 +56,14 @@ export function hrnnDifferentiableStep(
   const checkLength = (what: string, a: ArrayLike<number>, len: number): void => {
     if (a.length !== len) throw new Error(`hrnn optimizer: ${what} has ${a.length} floats, expected ${len}`);
   };
+  let paramGru: ParamGru | null = null;
+  let paramBack: ParamGruBackward | null = null;
   const setPhi = (p: Float32Array): void => {
     checkLength("phi", p, lay.size);
     w.set(p);
+    const k = kernels(p);
+    paramGru = k?.forward ?? null;
+    paramBack = k?.backward ?? null;
   };
   setPhi(phi);
   return {
@@ -93,7 +103,7 @@ export function hrnnDifferentiableStep(
         if (mode !== "inputs") throw new Error(`hrnn optimizer: dL/dgrad needs the steps recorded with "inputs"`);
         checkLength("dGrad", dGrad, n);
       }
-      hrnnBackward(cfg, lay, w, entries, groupOf, tape[--pos]!, adjoint, carries, acc, dGrad);
+      hrnnBackward(cfg, lay, w, entries, groupOf, tape[--pos]!, adjoint, carries, acc, dGrad, paramBack);
     },
     finishBackward(dphi: Float32Array): void {
       checkLength("dphi", dphi, lay.size);

@@ -8,12 +8,13 @@
  * (and, with look-ahead, where to evaluate the next gradient). See ./step.ts for the step.
  *
  * The per-parameter GRU's forward, the part whose cost grows with the coordinates, runs on a
- * WebAssembly SIMD kernel (src/kernels/hrnn.ts) where it is built, else in TypeScript; the
- * rest, and every backward, is plain TypeScript in float64.
+ * WebAssembly SIMD kernel (src/kernels/hrnn.ts) where it is built, else in TypeScript, and so
+ * does its backward in the differentiable step; the rest (features, the per-tensor and global
+ * GRUs, readouts) is plain TypeScript in float64.
  */
 import type { Key } from "../../core/rng.ts";
 import type { ParamLayout } from "../../core/layout.ts";
-import { hrnnParamGruKernel } from "../../kernels/hrnn.ts";
+import { hrnnParamGruBackwardKernel, hrnnParamGruKernel } from "../../kernels/hrnn.ts";
 import { namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type TransformOptions } from "../contract.ts";
 import { resolveHrnnOptimizerConfig, type ResolvedHrnnOptimizerConfig } from "./config.ts";
 import { hrnnDifferentiableStep } from "./differentiable.ts";
@@ -47,8 +48,12 @@ export function hrnnOptimizer(config: unknown = {}, engine: HrnnEngine = "auto")
     init: (key: Key) => namedPhi(hrnnInitPhi(lay, key), lay.entries),
     optFn: (phi: Float32Array, layout: ParamLayout, _opts: TransformOptions = {}) => hrnnTransform(cfg, lay, phi, layout, gru(phi)),
     differentiable(phi: Float32Array, layout: ParamLayout, capacity: number): DifferentiableStep {
-      // The tape keeps float64 gates, so the backward is the reference's: the forward stays in TypeScript too.
-      return hrnnDifferentiableStep(cfg, lay, phi, layout, capacity, null);
+      const kernels = (p: Float32Array) => {
+        const forward = gru(p);
+        if (forward === null) return null;
+        return { forward, backward: hrnnParamGruBackwardKernel(p, lay.param, true)! };
+      };
+      return hrnnDifferentiableStep(cfg, lay, phi, layout, capacity, kernels);
     },
   };
 }

@@ -97,3 +97,100 @@ export function gruForward(
     }
   }
 }
+
+// @ts-ignore: decorator
+@inline function hsum(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/**
+ * The backward of `rows` rows (src/learned/hrnn/gru.ts's `gruBackward`, float32): given the
+ * forward's inputs and gates and dh = dL/dh' ([rows][Hp], zero in the padding), adds dL/dW,
+ * dL/dU, dL/db (padded layouts as the weights) and dL/dbias[group] into float32 accumulators,
+ * and writes dL/dx ([rows][I]) and dL/dhPrev ([rows][Hp]). `d` is scratch of 3 Hp floats.
+ */
+export function gruBackward(
+  rows: i32, I: i32, H: i32, Hp: i32,
+  w: usize, u: usize, group: usize,
+  x: usize, h: usize, z: usize, r: usize, c: usize, dh: usize,
+  dW: usize, dU: usize, db: usize, dBias: usize, dx: usize, dhPrev: usize, d: usize,
+): void {
+  const G = 3 * Hp;
+  const rowG = <usize>G << 2;
+  const rowH = <usize>Hp << 2;
+  const one = f32x4.splat(1.0);
+  for (let i = 0; i < rows; i++) {
+    const o = <usize>i * rowH;
+    // dL/d(pre) of z and c; dhPrev starts with dh z.
+    for (let q = 0; q < Hp; q += 4) {
+      const b = <usize>q << 2;
+      const zv = v128.load(z + o + b);
+      const cv = v128.load(c + o + b);
+      const dv = v128.load(dh + o + b);
+      v128.store(d + b, f32x4.mul(f32x4.mul(dv, f32x4.sub(v128.load(h + o + b), cv)), f32x4.mul(zv, f32x4.sub(one, zv))));
+      v128.store(d + 2 * rowH + b, f32x4.mul(f32x4.mul(dv, f32x4.sub(one, zv)), f32x4.sub(one, f32x4.mul(cv, cv))));
+      v128.store(dhPrev + o + b, f32x4.mul(dv, zv));
+      v128.store(d + rowH + b, f32x4.splat(0));
+    }
+    // The candidate's recurrent weights (on r * h) and the reset gate.
+    for (let j = 0; j < H; j++) {
+      const ur = u + <usize>j * rowG + 2 * rowH;
+      const dur = dU + <usize>j * rowG + 2 * rowH;
+      let acc = f32x4.splat(0);
+      for (let q = 0; q < Hp; q += 4) {
+        const b = <usize>q << 2;
+        acc = f32x4.add(acc, f32x4.mul(v128.load(ur + b), v128.load(d + 2 * rowH + b)));
+      }
+      const s = hsum(acc);
+      const jb = <usize>j << 2;
+      const rj = load<f32>(r + o + jb);
+      const hj = load<f32>(h + o + jb);
+      store<f32>(d + rowH + jb, s * hj * rj * (1 - rj));
+      store<f32>(dhPrev + o + jb, load<f32>(dhPrev + o + jb) + s * rj);
+      const v = f32x4.splat(rj * hj);
+      for (let q = 0; q < Hp; q += 4) {
+        const b = <usize>q << 2;
+        v128.store(dur + b, f32x4.add(v128.load(dur + b), f32x4.mul(v, v128.load(d + 2 * rowH + b))));
+      }
+    }
+    // Biases: the shared one and the row's group's.
+    const bg = dBias + <usize>load<i32>(group + (<usize>i << 2)) * rowG;
+    for (let q = 0; q < G; q += 4) {
+      const b = <usize>q << 2;
+      const dv = v128.load(d + b);
+      v128.store(db + b, f32x4.add(v128.load(db + b), dv));
+      v128.store(bg + b, f32x4.add(v128.load(bg + b), dv));
+    }
+    // The z and r gates' recurrent weights.
+    for (let j = 0; j < H; j++) {
+      const ur = u + <usize>j * rowG;
+      const dur = dU + <usize>j * rowG;
+      const hv = f32x4.splat(load<f32>(h + o + (<usize>j << 2)));
+      let acc = f32x4.splat(0);
+      for (let q = 0; q < 2 * Hp; q += 4) {
+        const b = <usize>q << 2;
+        const dv = v128.load(d + b);
+        v128.store(dur + b, f32x4.add(v128.load(dur + b), f32x4.mul(hv, dv)));
+        acc = f32x4.add(acc, f32x4.mul(v128.load(ur + b), dv));
+      }
+      const jb = <usize>j << 2;
+      store<f32>(dhPrev + o + jb, load<f32>(dhPrev + o + jb) + hsum(acc));
+    }
+    // The input weights.
+    const xr = x + <usize>(i * I) * 4;
+    const dxr = dx + <usize>(i * I) * 4;
+    for (let j = 0; j < I; j++) {
+      const wr = w + <usize>j * rowG;
+      const dwr = dW + <usize>j * rowG;
+      const xv = f32x4.splat(load<f32>(xr + (<usize>j << 2)));
+      let acc = f32x4.splat(0);
+      for (let q = 0; q < G; q += 4) {
+        const b = <usize>q << 2;
+        const dv = v128.load(d + b);
+        v128.store(dwr + b, f32x4.add(v128.load(dwr + b), f32x4.mul(xv, dv)));
+        acc = f32x4.add(acc, f32x4.mul(v128.load(wr + b), dv));
+      }
+      store<f32>(dxr + (<usize>j << 2), hsum(acc));
+    }
+  }
+}

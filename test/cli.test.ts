@@ -26,7 +26,7 @@ describe("l2o tasks / optimizers", () => {
     assert.match(tasks.stdout, /^mnist-mlp\s/m);
     assert.match(tasks.stdout, /defaults \{"dim":10,"instances":1,"initStd":1\}/);
     assert.equal(opts.code, 0, opts.stderr);
-    for (const name of ["sgd", "adam", "rmsprop", "nesterov", "lstm", "mlp", "hand"]) assert.match(opts.stdout, new RegExp(`^  ${name}[\\s(]`, "m"), name);
+    for (const name of ["sgd", "adam", "rmsprop", "nesterov", "lstm", "mlp", "hrnn", "hand"]) assert.match(opts.stdout, new RegExp(`^  ${name}[\\s(]`, "m"), name);
     assert.match(opts.stdout, /^pretrained .*\bquadratic\b/m);
     assert.equal(tasks.stderr + opts.stderr, "");
   });
@@ -247,7 +247,7 @@ describe("l2o train and eval", () => {
     assert.ok(maxDiff < 1e-6, `phi moved by ${maxDiff} at meta lr 1e-9`);
     assertInputError(conflict, /--init .* drop --hidden/, "--init with --hidden");
     assertInputError(missing, /nope\.safetensors/, "--init with a missing file");
-    assertInputError(badLoss, /--meta-loss expects sum or log, got 'mean'/, "--meta-loss mean");
+    assertInputError(badLoss, /--meta-loss expects sum, log, logRatio, got 'mean'/, "--meta-loss mean");
     assertInputError(badFrom, /--meta-loss-from must be from 1 to --horizon \(10\), got '11'/, "--meta-loss-from 11");
     assert.ok(!existsSync(join(dir, "train", "nope.safetensors")));
   });

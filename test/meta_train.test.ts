@@ -109,7 +109,7 @@ describe("resolveMetaTrainConfig", () => {
     ["patience negative", { patience: -1 }, /patience must be an integer >= 0/],
     ["maxSeconds negative", { maxSeconds: -1 }, /maxSeconds must be >= 0/],
     ["seed fractional", { seed: 0.5 }, /seed must be an integer/],
-    ["an unknown metaLoss", { metaLoss: "mean" as "sum" }, /metaLoss must be 'sum' or 'log', got 'mean'/],
+    ["an unknown metaLoss", { metaLoss: "mean" as "sum" }, /metaLoss must be one of sum, log, logRatio, got 'mean'/],
     ["metaLossFrom 0", { metaLossFrom: 0 }, /metaLossFrom must be an integer from 1 to the horizon \(100\), got 0/],
     ["metaBatch 0", { metaBatch: 0 }, /metaBatch must be a positive integer/],
     ["secondOrderScale 0", { secondOrder: true, secondOrderScale: 0 }, /secondOrderScale must be in \(0, 1\], got 0/],

@@ -23,6 +23,7 @@ const SETTINGS: readonly (readonly [string, (v: unknown) => string])[] = [
   ["secondOrderScale", (v) => `second-order scale ${v}`],
   ["metaLoss", (v) => `meta-loss ${v}`],
   ["metaLossFrom", (v) => `from step ${v}`],
+  ["horizonSampling", (v) => `horizons ${v}`],
   ["epochsDone", (v) => `${v} epochs`],
   ["horizonsPerEpoch", (v) => `${v} horizons each`],
   ["metaIterations", (v) => `${v} meta-iterations`],

@@ -7,7 +7,7 @@ import { extendPreprocessing } from "../learned/lstm/widen.ts";
 import type { LstmOptimizer } from "../learned/lstm/optimizer.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
 import { resolveEngineKind } from "../kernels/select.ts";
-import { ES_LIMITS, ESTIMATORS, resolveMetaTrainConfig, type EstimatorName, type MetaTrainConfig } from "../meta/config.ts";
+import { ES_LIMITS, ESTIMATORS, HORIZON_SAMPLINGS, META_LOSS_KINDS, resolveMetaTrainConfig, type EstimatorName, type HorizonSampling, type MetaLossKind, type MetaTrainConfig } from "../meta/config.ts";
 import { runTrainJobAsync } from "../meta/job.ts";
 import { checkOutputPaths } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
@@ -65,6 +65,7 @@ interface TrainFlags extends DistFlags {
   secondOrderScale: string;
   metaLoss: string;
   metaLossFrom: string;
+  horizonSampling: string;
   estimator: string;
   esSigma?: string;
   esPairs?: string;
@@ -149,7 +150,8 @@ function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedO
 
 function metaConfig(f: TrainFlags): MetaTrainConfig {
   // The checks of one flag, in its own name (resolveMetaTrainConfig names the config's fields).
-  if (f.metaLoss !== "sum" && f.metaLoss !== "log") throw new UsageError(`--meta-loss expects sum or log, got '${f.metaLoss}'`);
+  if (!META_LOSS_KINDS.includes(f.metaLoss as MetaLossKind)) throw new UsageError(`--meta-loss expects ${META_LOSS_KINDS.join(", ")}, got '${f.metaLoss}'`);
+  if (!HORIZON_SAMPLINGS.includes(f.horizonSampling as HorizonSampling)) throw new UsageError(`--horizon-sampling expects ${HORIZON_SAMPLINGS.join(" or ")}, got '${f.horizonSampling}'`);
   const horizon = parseCount("--horizon", f.horizon, LIMITS.horizon);
   const metaLossFrom = parseCount("--meta-loss-from", f.metaLossFrom, { min: 1, max: LIMITS.horizon.max });
   if (metaLossFrom > horizon) throw new UsageError(`--meta-loss-from must be from 1 to --horizon (${horizon}), got '${f.metaLossFrom}'`);
@@ -169,8 +171,9 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
       patience: parseCount("--patience", f.patience, LIMITS.patience),
       secondOrder: f.secondOrder === true,
       secondOrderScale: parseNumber("--second-order-scale", f.secondOrderScale, { positive: true }),
-      metaLoss: f.metaLoss,
+      metaLoss: f.metaLoss as MetaLossKind,
       metaLossFrom,
+      horizonSampling: f.horizonSampling as HorizonSampling,
       estimator,
       ...(f.esSigma !== undefined ? { esSigma: parseNumber("--es-sigma", f.esSigma, { positive: true, max: ES_LIMITS.sigmaMax }) } : {}),
       ...(f.esPairs !== undefined ? { esPairs: parseCount("--es-pairs", f.esPairs, LIMITS.esPairs) } : {}),
@@ -210,7 +213,8 @@ export function registerTrainCommand(program: Command): void {
     .option("--patience <n>", `stop after n epochs without improvement (0: never) (${rangeText(LIMITS.patience)})`, "0")
     .option("--second-order", "keep second-order terms (needs task Hessian-vector products)")
     .option("--second-order-scale <x>", "with --second-order, the weight of the second-order terms in (0, 1] (below 1 damps them)", "1")
-    .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's) or log (the log of its loss)", "sum")
+    .option("--meta-loss <kind>", "each step's term in the meta-loss: sum (its loss, the paper's), log (the log of its loss) or logRatio (log of its loss over the horizon's first, Wichrowska et al.'s)", "sum")
+    .option("--horizon-sampling <law>", "each group of horizons' length: fixed (--horizon steps) or logUniform (a heavy-tailed number of truncations, 1 to --horizon / --unroll, P(k) ~ 1/k)", "fixed")
     .option("--meta-loss-from <step>", "the first step of each horizon whose loss counts, in training and in validation (1 to --horizon; 1: every step, the paper's)", "1")
     .option("--estimator <kind>", "the meta-gradient's estimator: bptt (truncated backpropagation through time), es (antithetic evolution strategies over whole horizons, one update per horizon) or pes (persistent evolution strategies over truncations, unbiased for the whole horizon); es and pes need only losses, so they train any kind (each perturbed run builds its own engine: on small tasks --threads 1 is much faster)", "bptt")
     .option("--es-sigma <x>", `es, pes: the perturbation's standard deviation on the optimizer's weights (above 0, at most ${ES_LIMITS.sigmaMax}; default ${ES_LIMITS.sigmaDefault})`)

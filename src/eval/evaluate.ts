@@ -64,13 +64,17 @@ export function runOptimizer(
   for (let t = 0; t <= steps; t++) {
     const { loss, grad } = task.lossAndGrad(theta, foldIn(batchKey, t));
     if (!Number.isFinite(loss) || firstNonFinite(grad) >= 0) return { losses, diverged: true };
-    losses[t] = loss / task.instances;
+    // A look-ahead transform's gradient point is not its parameters: the loss reported is theirs, on the same batch.
+    const own = t === 0 || tx.paramsAt === undefined ? loss : task.lossAndGrad(tx.paramsAt(theta, state), foldIn(batchKey, t)).loss;
+    if (!Number.isFinite(own)) return { losses, diverged: true };
+    losses[t] = own / task.instances;
     if (t === steps) break;
     const [updates, next] = tx.update(grad, state, theta, { loss, step: t, horizon: steps });
     state = next;
     theta = applyUpdates(theta, updates);
   }
-  if (withMetrics && task.evaluate) return { losses, diverged: false, metrics: task.evaluate(theta) };
+  const final = tx.paramsAt === undefined ? theta : tx.paramsAt(theta, state);
+  if (withMetrics && task.evaluate) return { losses, diverged: false, metrics: task.evaluate(final) };
   return { losses, diverged: false };
 }
 

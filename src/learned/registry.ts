@@ -6,6 +6,7 @@
 import { ConfigError } from "../core/errors.ts";
 import { handFromConfig, resolveHandConfig } from "./hand.ts";
 import type { LearnedKind } from "./kind.ts";
+import { HRNN_KIND } from "./hrnn/kind.ts";
 import { LSTM_KIND } from "./lstm/kind.ts";
 import { MLP_KIND } from "./mlp/kind.ts";
 
@@ -23,7 +24,7 @@ const HAND_KIND: LearnedKind = {
 };
 
 /** Every kind, in a fixed order. */
-export const LEARNED_KINDS: readonly LearnedKind[] = [LSTM_KIND, MLP_KIND, HAND_KIND];
+export const LEARNED_KINDS: readonly LearnedKind[] = [LSTM_KIND, MLP_KIND, HRNN_KIND, HAND_KIND];
 
 /** Names of the registered kinds. */
 export const LEARNED_KIND_NAMES: readonly string[] = LEARNED_KINDS.map((k) => k.kind);

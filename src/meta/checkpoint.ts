@@ -12,7 +12,7 @@ import { keyFromJSON, keyToJSON } from "../core/rng.ts";
 import type { OptState } from "../optimizers/transform.ts";
 import type { CheckpointRecord, CheckpointValue } from "../io/checkpoint.ts";
 import { FileFormatError } from "../io/safetensors.ts";
-import type { MetaLossKind, MetaTrainConfig } from "./config.ts";
+import { META_LOSS_KINDS, type MetaLossKind, type MetaTrainConfig } from "./config.ts";
 import { outerOptimizer } from "./outer.ts";
 import type { MetaTrainState } from "./state.ts";
 
@@ -85,8 +85,8 @@ function f32(r: CheckpointRecord, k: string, n: number): Float32Array {
 function scoreKind(r: CheckpointRecord): MetaLossKind | null {
   const v = r.scoreKind;
   if (v === undefined) return null;
-  if (v !== "sum" && v !== "log") bad(`field 'scoreKind' is ${JSON.stringify(v)}, not 'sum' or 'log'`);
-  return v;
+  if (!META_LOSS_KINDS.includes(v as MetaLossKind)) bad(`field 'scoreKind' is ${JSON.stringify(v)}, not one of ${META_LOSS_KINDS.join(", ")}`);
+  return v as MetaLossKind;
 }
 
 function isRecord(v: unknown): v is CheckpointRecord {

@@ -37,9 +37,19 @@ export interface MetaTrainConfig {
   /**
    * What each optimizee step contributes: `"sum"`, its loss (the paper's sum_t f(theta_t),
    * the default), or `"log"`, the log of its loss, which weighs late, small losses as much
-   * as the first, large ones (see docs/RESULTS.md, MNIST). Validation scores the same quantity.
+   * as the first, large ones (see docs/RESULTS.md, MNIST); `"logRatio"`, log f(theta_t) /
+   * f(theta_0) with theta_0 the horizon's start (Wichrowska et al. 2017's objective): the
+   * gradient of "log", its value free of each task's scale, so scores of different tasks
+   * compare. Validation scores the same quantity.
    */
   readonly metaLoss: MetaLossKind;
+  /**
+   * How long each group of horizons runs: `"fixed"`, `horizon` steps (the default);
+   * `"logUniform"`, a number of truncations k drawn per group with log k uniform on
+   * [0, log(horizon / unroll + 1)) (P(k) ~ 1/k: many short runs, a heavy tail of long ones, as
+   * Wichrowska et al. 2017 train), so `horizon` is the longest. Validation runs `horizon`.
+   */
+  readonly horizonSampling: HorizonSampling;
   /**
    * The first optimizee step of each horizon whose loss counts (1 to horizon; default 1, the
    * paper's sum over every step). Later values aim the training at the end of the horizon:
@@ -73,7 +83,16 @@ export interface MetaTrainConfig {
   readonly maxSeconds: number;
 }
 
-export type MetaLossKind = "sum" | "log";
+export type MetaLossKind = "sum" | "log" | "logRatio";
+
+export const META_LOSS_KINDS: readonly MetaLossKind[] = ["sum", "log", "logRatio"];
+
+/** Whether each step's term is a log (its gradient weights each loss by 1 / f). */
+export const isLogMetaLoss = (k: MetaLossKind): boolean => k !== "sum";
+
+export type HorizonSampling = "fixed" | "logUniform";
+
+export const HORIZON_SAMPLINGS: readonly HorizonSampling[] = ["fixed", "logUniform"];
 
 export type EstimatorName = "bptt" | "es" | "pes";
 
@@ -96,6 +115,7 @@ export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
   secondOrderScale: 1,
   metaLoss: "sum",
   metaLossFrom: 1,
+  horizonSampling: "fixed",
   estimator: "bptt",
   seed: 0,
   maxSeconds: 0,
@@ -121,7 +141,13 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
   if (!(out.maxSeconds >= 0)) throw new ConfigError(`meta-training: maxSeconds must be >= 0`);
   if (!Number.isSafeInteger(out.seed)) throw new ConfigError(`meta-training: seed must be an integer`);
   if (out.validationSeed !== undefined && !Number.isSafeInteger(out.validationSeed)) throw new ConfigError(`meta-training: validationSeed must be an integer`);
-  if (out.metaLoss !== "sum" && out.metaLoss !== "log") throw new ConfigError(`meta-training: metaLoss must be 'sum' or 'log', got '${String(out.metaLoss)}'`);
+  if (!META_LOSS_KINDS.includes(out.metaLoss)) throw new ConfigError(`meta-training: metaLoss must be one of ${META_LOSS_KINDS.join(", ")}, got '${String(out.metaLoss)}'`);
+  if (!HORIZON_SAMPLINGS.includes(out.horizonSampling)) {
+    throw new ConfigError(`meta-training: horizonSampling must be one of ${HORIZON_SAMPLINGS.join(", ")}, got '${String(out.horizonSampling)}'`);
+  }
+  if (out.horizonSampling !== "fixed" && out.metaLossFrom !== 1) {
+    throw new ConfigError(`meta-training: metaLossFrom counts from a step of the horizon; with horizonSampling '${out.horizonSampling}' the horizons vary, so it must be 1`);
+  }
   if (!Number.isInteger(out.metaLossFrom) || out.metaLossFrom < 1 || out.metaLossFrom > out.horizon) {
     throw new ConfigError(`meta-training: metaLossFrom must be an integer from 1 to the horizon (${out.horizon}), got ${out.metaLossFrom}`);
   }

@@ -29,6 +29,7 @@ import {
   type PairLosses,
 } from "./perturbed.ts";
 import type { TrajectorySet } from "./trajectory.ts";
+import { initialLogLoss } from "./recipe.ts";
 
 export interface EsOptions {
   /** The perturbation's standard deviation (in phi's units). */
@@ -52,7 +53,7 @@ export function esDirection(instance: Pick<Instance, "batchKey">, j: number, n: 
  */
 export function esPair(opt: ForwardOptimizer, instance: Instance, phi: Float32Array, sigma: number, j: number, at: EsHorizon): PairLosses {
   const direction = esDirection(instance, j, phi.length);
-  const seg = { task: instance.task, batchKey: instance.batchKey, position: 0, length: at.horizon, horizon: at.horizon, metaLoss: at.metaLoss, from: at.metaLossFrom };
+  const seg = { task: instance.task, batchKey: instance.batchKey, position: 0, length: at.horizon, horizon: at.horizon, metaLoss: at.metaLoss, from: at.metaLossFrom, ...(at.metaLoss === "logRatio" ? { logLoss0: initialLogLoss(instance) } : {}) };
   const start = { theta: instance.theta0, state: null };
   const plus = runSegment(opt, perturbed(phi, direction, sigma), start, seg).loss;
   const minus = runSegment(opt, perturbed(phi, direction, -sigma), start, seg).loss;

@@ -12,7 +12,7 @@ import { foldIn, normal, type Key } from "../core/rng.ts";
 import type { Task } from "../tasks/base.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
 import { applyUpdates } from "../optimizers/transform.ts";
-import type { MetaLossKind } from "./config.ts";
+import { isLogMetaLoss, type MetaLossKind } from "./config.ts";
 import type { Truncation } from "./estimator.ts";
 import type { Particle } from "./trajectory.ts";
 
@@ -30,6 +30,8 @@ export interface Segment {
   readonly metaLoss: MetaLossKind;
   /** Local index of the first point that counts (as `localFrom`): points max(1, from) .. length count. */
   readonly from: number;
+  /** With metaLoss "logRatio": log f(theta_0) of the horizon, taken off the mean log loss. */
+  readonly logLoss0?: number;
 }
 
 export interface SegmentResult {
@@ -71,14 +73,15 @@ export function runSegment(opt: ForwardOptimizer, phi: Float32Array, particle: P
       const f = cur.loss;
       finite = Number.isFinite(f);
       if (!finite || t + 1 < first) continue;
-      if (seg.metaLoss === "log") {
+      if (isLogMetaLoss(seg.metaLoss)) {
         if (!(f > 0)) throw new Error(`${seg.metaLoss} meta-loss: it needs positive losses, got f(theta_${seg.position + t + 1}) = ${f}`);
         sum += Math.log(f);
       } else sum += f;
     }
     const counted = countedPoints(seg);
-    const norm = seg.metaLoss === "log" ? counted : counted * task.instances;
-    const loss = !finite ? NaN : counted === 0 ? 0 : sum / norm;
+    const norm = isLogMetaLoss(seg.metaLoss) ? counted : counted * task.instances;
+    const offset = seg.metaLoss === "logRatio" ? (seg.logLoss0 ?? 0) : 0;
+    const loss = !finite ? NaN : counted === 0 ? 0 : sum / norm - offset;
     return { loss, particle: { theta, state } };
   } finally {
     tx.dispose();

@@ -36,6 +36,7 @@ import {
   type PairLosses,
 } from "./perturbed.ts";
 import type { ParticlePair, Trajectory, TrajectorySet } from "./trajectory.ts";
+import { initialLogLoss } from "./recipe.ts";
 
 export interface PesOptions {
   /** The perturbation's standard deviation (in phi's units). */
@@ -86,7 +87,7 @@ export function pesPairTruncation(
   const eps = pesPerturbation(instance, at.index, j, phi.length);
   const acc = new Float32Array(pair.acc.length);
   for (let i = 0; i < acc.length; i++) acc[i] = pair.acc[i]! + eps[i]!;
-  const seg = { task: instance.task, batchKey: instance.batchKey, position: at.position, length: at.length, horizon: at.horizon, metaLoss: at.metaLoss, from: localFrom(at) };
+  const seg = { task: instance.task, batchKey: instance.batchKey, position: at.position, length: at.length, horizon: at.horizon, metaLoss: at.metaLoss, from: localFrom(at), ...(at.metaLoss === "logRatio" ? { logLoss0: initialLogLoss(instance) } : {}) };
   const plus = runSegment(opt, perturbed(phi, eps, sigma), pair.plus, seg);
   const minus = runSegment(opt, perturbed(phi, eps, -sigma), pair.minus, seg);
   return { plus: plus.loss, minus: minus.loss, direction: acc, pair: { plus: plus.particle, minus: minus.particle, acc } };

@@ -37,6 +37,7 @@ import type { GradientEstimator } from "./estimator.ts";
 import { antitheticEs } from "./es.ts";
 import { pes } from "./pes.ts";
 import { outerOptimizer, outerStep } from "./outer.ts";
+import { horizonTruncations } from "./recipe.ts";
 import type { MetaTrainState } from "./state.ts";
 import { startTrajectories, TrajectorySet } from "./trajectory.ts";
 import { truncatedBptt } from "./truncated_bptt.ts";
@@ -138,7 +139,6 @@ export function* metaTrainSteps(
   const started = performance.now();
   const outer = outerOptimizer(cfg);
   const valid = validationInstances(family, state.validKey, cfg.validationTasks);
-  const truncations = cfg.horizon / cfg.unroll;
   const K = cfg.metaBatch;
   let step: { layout: ParamLayout; step: DifferentiableStep } | undefined;
   let s: MetaTrainState = { ...state, scoreKind: cfg.metaLoss, scoreFrom: cfg.metaLossFrom };
@@ -157,9 +157,12 @@ export function* metaTrainSteps(
         }
         step?.step.setPhi(s.phi);
         const set = new TrajectorySet(step?.step ?? null, items);
+        // The group's horizon: `cfg.horizon`, or drawn from a heavy-tailed law (horizonSampling).
+        const truncations = horizonTruncations(cfg, s.trainKey, s.horizons);
+        const horizon = truncations * cfg.unroll;
         for (let u = 0; u < truncations; u++) {
           const est = estimator.estimate(
-            { phi: s.phi, index: u, length: cfg.unroll, horizon: cfg.horizon, metaLoss: cfg.metaLoss, metaLossFrom: cfg.metaLossFrom, family, optimizer: opt },
+            { phi: s.phi, index: u, length: cfg.unroll, horizon, metaLoss: cfg.metaLoss, metaLossFrom: cfg.metaLossFrom, family, optimizer: opt },
             set,
           );
           if (est === null) continue;

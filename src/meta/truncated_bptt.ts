@@ -9,6 +9,8 @@ import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Trun
 import { estimateByParts, localFrom } from "./estimator.ts";
 import { batchKeys, type TrajectorySet } from "./trajectory.ts";
 import { advanceUnroll, unrollMetaGrad } from "./unroll.ts";
+import { isLogMetaLoss } from "./config.ts";
+import { initialLogLoss } from "./recipe.ts";
 
 export interface TruncatedBpttOptions {
   /** Keep the second-order terms (needs a task with `hvp`; default false, as in the paper). */
@@ -43,7 +45,7 @@ export function truncatedBptt(opts: TruncatedBpttOptions = {}): GradientEstimato
         step: set.step,
         theta: tr.theta,
         T,
-        weights: trunc.metaLoss === "log" ? "log" : "after",
+        weights: isLogMetaLoss(trunc.metaLoss) ? "log" : "after",
         keys: batchKeys(tr),
         ...at,
         secondOrder,
@@ -52,8 +54,9 @@ export function truncatedBptt(opts: TruncatedBpttOptions = {}): GradientEstimato
       });
       // A mean per counted step (and per function: log f is already free of the batch's size).
       const counted = T - Math.max(0, from - 1);
-      const norm = trunc.metaLoss === "log" ? counted : counted * tr.instance.task.instances;
-      const loss = r.metaLoss / norm;
+      const norm = isLogMetaLoss(trunc.metaLoss) ? counted : counted * tr.instance.task.instances;
+      // The log loss-ratio: log f - log f(theta_0), the same gradient.
+      const loss = r.metaLoss / norm - (trunc.metaLoss === "logRatio" ? initialLogLoss(tr.instance) : 0);
       if (!Number.isFinite(loss) || firstNonFinite(r.dphi) >= 0) {
         // A diverged trajectory: drop the rest of its horizon; it does not touch phi.
         tr.live = false;

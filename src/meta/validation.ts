@@ -7,7 +7,7 @@ import type { Key } from "../core/rng.ts";
 import type { TaskFamily } from "../tasks/base.ts";
 import { drawInstances, runOptimizer, type Instance } from "../eval/evaluate.ts";
 import { transformsByLayout, type LearnedOptimizer } from "../learned/contract.ts";
-import type { MetaLossKind } from "./config.ts";
+import { isLogMetaLoss, type MetaLossKind } from "./config.ts";
 
 /** The validation instances of a run: `count` instances drawn from its validation key. */
 export function validationInstances(family: TaskFamily, validKey: Key, count: number): Instance[] {
@@ -16,7 +16,8 @@ export function validationInstances(family: TaskFamily, validKey: Key, count: nu
 
 /**
  * Mean per-function loss over steps from..horizon (default 1..horizon) on each validation
- * instance, averaged (with `metaLoss` "log": the mean of its natural log); a run that
+ * instance, averaged (with `metaLoss` "log": the mean of its natural log; "logRatio": of
+ * log f(theta_t) / f(theta_0)); a run that
  * diverges scores Infinity.
  */
 export function validationScore(
@@ -37,6 +38,8 @@ export function validationScore(
       const theta0 = opt.initialParams?.(phi, v.task.layout, v.theta0) ?? v.theta0;
       const { losses } = runOptimizer(v.task, txs.get(v.task.layout), theta0, horizon, v.batchKey);
       let sum = 0;
+      // The log loss-ratio's offset: log f(theta_0) (runOptimizer's losses are per function; their ratio is the same).
+      const log0 = metaLoss === "logRatio" ? Math.log(Math.max(losses[0]!, 1e-30)) : 0;
       for (let t = from; t <= horizon; t++) {
         const l = losses[t]!;
         if (l === Infinity) {
@@ -44,7 +47,7 @@ export function validationScore(
           break;
         }
         // (A loss that underflows to 0 counts as 1e-30 under "log", not as -Infinity.)
-        sum += metaLoss === "log" ? Math.log(Math.max(l, 1e-30)) : l;
+        sum += isLogMetaLoss(metaLoss) ? Math.log(Math.max(l, 1e-30)) - log0 : l;
       }
       total += sum / (horizon - from + 1);
     }

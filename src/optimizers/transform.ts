@@ -26,6 +26,13 @@ export interface GradientTransformation {
   init(params: Float32Array): OptState;
   /** Returns `[updates, newState]`. Must not modify `grads`, `state` or `params`. */
   update(grads: Float32Array, state: OptState, params: Float32Array, ctx?: StepContext): [Float32Array, OptState];
+  /**
+   * For a transform that asks for its next gradient away from its parameters (a look-ahead
+   * point: the hierarchical RNN's attention, Wichrowska et al. 2017, 3.2.1): `params` is where
+   * its updates lead, the point its next gradient is evaluated at; this gives the parameters it
+   * stands at, which a run reports the loss of and returns. Absent: `params` itself.
+   */
+  paramsAt?(params: Float32Array, state: OptState): Float32Array;
 }
 
 /**

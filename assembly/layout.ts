@@ -76,6 +76,10 @@ export const F_BMODE = 49;
 export const F_BCHUNK = 50;
 /** The backward pass's next unclaimed coordinate (claimed atomically). */
 export const F_NEXTB = 51;
+/** 1: the tape keeps its gates and c' in bfloat16 (`tape: "bf16"`), 0: in float32. */
+export const F_TAPE16 = 52;
+/** Scratch offset of three float32 rows (5 Hp each) that the backward pass unpacks a bfloat16 tape into. */
+export const F_UNP = 53;
 /** c0, c1 per thread (the backward pass's fixed ranges), up to F_LAYER. */
 export const F_RANGE = 64;
 /** Per-layer fields from here: layer l's field k at F_LAYER + LAYER_FIELDS l + k. */

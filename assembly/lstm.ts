@@ -20,6 +20,12 @@
 //     from the segment's start). It recomputes an earlier segment's tape before its backward
 //     steps by running the forward pass again from that state (F_STATE pointed at a spare
 //     copy): the same kernel on the same inputs, so the same bits.
+//     bfloat16 tape (F_TAPE16, opt-in): the same rows in bfloat16 (the upper 16 bits of a
+//     float32, rounded to nearest even; the gates kept as their distance to 0 or 1, see
+//     packRow), 2.5 Hp floats' room per row. The forward pass
+//     works in float32 scratch as when not recording (so its outputs and states are the same
+//     bits) and packs the row; the backward pass unpacks the rows it reads into float32
+//     scratch (F_UNP). The gradient is then within bfloat16 rounding of the float32 tape's.
 //   dstate per coordinate and layer: per group, dL/dh and dL/dc (2 Hp).
 //   float64 gradient sums per thread: per layer dW [K_l][G], db [G]; head dWout [Hp], dbout.
 //     Products are summed in float32 over at most CHUNK coordinates, then in float64: the
@@ -36,7 +42,7 @@ import {
   CONST_TABLE, F_B, F_BCHUNK, F_BMODE, F_DIO, F_DOUT, F_DSTATE, F_DUMMY, F_DX, F_DZ, F_DZI, F_FCHUNK, F_FIRST,
   F_G64, F_G64STRIDE, F_GA, F_GBS, F_GHEAD, F_GHS, F_HEAD, F_HP, F_I, F_INR, F_KR, F_L, F_LAYER, F_N, F_NEXT,
   F_NEXTB, F_OMAX, F_OUT, F_PI, F_RANGE, F_REC, F_S, F_SCR, F_SCRSTRIDE, F_STATE, F_STATE0, F_T, F_TAPE,
-  F_TAPEX, F_TH, F_THS, F_X, F_XP, F_ZB, L_B, L_GB, L_GW, L_K, L_KIN, L_KINP, L_W, L_WT, LAYER_FIELDS,
+  F_TAPE16, F_TAPEX, F_TH, F_THS, F_UNP, F_X, F_XP, F_ZB, L_B, L_GB, L_GW, L_K, L_KIN, L_KINP, L_W, L_WT, LAYER_FIELDS,
 } from "./layout";
 
 // ---- constant table (pre-splatted vectors) ----
@@ -312,6 +318,70 @@ function dinTiles(dA: usize, dB: usize, dzi: usize, WT: usize, ob: usize, G: i32
   }
 }
 
+// ---- bfloat16 tape rows ----
+// The backward pass needs s (1 - s) of the sigmoid gates and 1 - g^2, which a gate rounded to
+// bfloat16 near 1 would lose (its spacing there is 2^-8). So a sigmoid gate s is kept as the
+// smaller of s and 1 - s, the latter negated (-(1 - s), -0 for s = 1), and g through
+// p = (1 + g) / 2 kept the same way; both come back within bfloat16 rounding of that smaller
+// part, and s = 1 + e (e < 0) in float32 is as exact as a float32 gate near 1 ever was. c' is
+// rounded as it is. Rounding is to nearest, ties to even.
+
+/** A sigmoid-like value (0..1) as the smaller of s and 1 - s, the latter negated. */
+@inline function near01(s: v128, one: v128, half: v128): v128 {
+  return v128.bitselect(f32x4.neg(f32x4.sub(one, s)), s, f32x4.gt(s, half));
+}
+/** The inverse of near01 (the sign bit says which side: -0 is s = 1). */
+@inline function from01(e: v128, one: v128): v128 {
+  return v128.bitselect(f32x4.add(one, e), e, i32x4.lt_s(e, i32x4.splat(0)));
+}
+/** Four floats rounded to bfloat16 and stored as 8 bytes at dst. */
+@inline function put4(dst: usize, u: v128): void {
+  const r = i32x4.add(u, i32x4.add(i32x4.splat(0x7fff), v128.and(i32x4.shr_u(u, 16), i32x4.splat(1))));
+  v128.store64_lane(dst, v128.shuffle<u8>(r, r, 2, 3, 6, 7, 10, 11, 14, 15, 2, 3, 6, 7, 10, 11, 14, 15), 0);
+}
+/** Four bfloat16 at src widened to float32 (exactly). */
+@inline function get4(src: usize): v128 {
+  const h = v128.load64_zero(src);
+  return v128.shuffle<u8>(h, i32x4.splat(0), 16, 16, 0, 1, 16, 16, 2, 3, 16, 16, 4, 5, 16, 16, 6, 7);
+}
+
+/** One float32 tape row (ng groups of i, f, g, o, c') at src packed into bfloat16 at dst. */
+@inline function packRow(src: usize, dst: usize, ng: usize): void {
+  const one = kv(K_ONE);
+  const h = kv(K_HALF);
+  for (let v: usize = 0; v < ng; v++) {
+    const p = src + v * 80;
+    const d = dst + v * 40;
+    put4(d, near01(v128.load(p), one, h));
+    put4(d + 8, near01(v128.load(p, 16), one, h));
+    put4(d + 16, near01(madd(h, v128.load(p, 32), h), one, h));
+    put4(d + 24, near01(v128.load(p, 48), one, h));
+    put4(d + 32, v128.load(p, 64));
+  }
+}
+
+/** The inverse of packRow, into float32 at dst. */
+@inline function unpackRow(src: usize, dst: usize, ng: usize): void {
+  const one = kv(K_ONE);
+  for (let v: usize = 0; v < ng; v++) {
+    const p = dst + v * 80;
+    const d = src + v * 40;
+    v128.store(p, from01(get4(d), one));
+    v128.store(p, from01(get4(d + 8), one), 16);
+    const pg = from01(get4(d + 16), one);
+    v128.store(p, f32x4.sub(f32x4.add(pg, pg), one), 32);
+    v128.store(p, from01(get4(d + 24), one), 48);
+    v128.store(p, get4(d + 32), 64);
+  }
+}
+
+/** A tape row as float32: the row itself, or (bfloat16 tape) its copy unpacked into `slot`. */
+@inline function tapeRow(p: usize, slot: usize, half: bool, ng: usize): usize {
+  if (!half) return p;
+  unpackRow(p, slot, ng);
+  return slot;
+}
+
 // ---- forward ----
 
 /**
@@ -394,6 +464,7 @@ function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
   const XP = fld(ctx, F_XP);
   const S = fld(ctx, F_S);
   const rec = fld(ctx, F_REC) != 0;
+  const half = fld(ctx, F_TAPE16) != 0;
   const t = fld(ctx, F_T);
   const X = ufld(ctx, F_X);
   const OUT = ufld(ctx, F_OUT);
@@ -409,9 +480,10 @@ function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
   const hb = <usize>Hp << 2;
   const gb = hb << 2;
   const sb = <usize>S << 2;
-  const tb: usize = hb * 5;
+  const tb: usize = half ? (hb * 5) >> 1 : hb * 5; // bytes per tape row
   const kI = <usize>I << 2;
   const xOff = <usize>(XP - I) << 2;
+  const direct = rec && !half; // gates straight onto the tape
   const nq = Hp >> 2; // 16-lane tiles in G, and unit groups
   if (rec && t == 0) {
     const state0 = ufld(ctx, F_STATE0);
@@ -440,8 +512,8 @@ function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
       const tpl = tape + (<usize>(t * L + l) * <usize>n) * tb;
       const hOff = <usize>(XP + l * Hp) << 2;
       const cOff = <usize>(XP + (L + l) * Hp) << 2;
-      const gA = rec ? tpl + <usize>a * tb : sgA;
-      const gB = hasB ? (rec ? tpl + <usize>b * tb : sgB) : gA;
+      const gA = direct ? tpl + <usize>a * tb : sgA;
+      const gB = hasB ? (direct ? tpl + <usize>b * tb : sgB) : gA;
       activate(zA, gA, <usize>nq);
       cellC(gA, stA + cOff, <usize>nq);
       if (hasB) {
@@ -449,6 +521,10 @@ function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
         cellC(gB, stB + cOff, <usize>nq);
       }
       cellH(gA, stA + hOff, gB, stB + hOff, <usize>nq);
+      if (rec && half) {
+        packRow(gA, tpl + <usize>a * tb, <usize>nq);
+        if (hasB) packRow(gB, tpl + <usize>b * tb, <usize>nq);
+      }
     }
     store<f32>(OUT + (<usize>a << 2), headOut(stA + hTop, head, hb));
     if (hasB) store<f32>(OUT + (<usize>b << 2), headOut(stB + hTop, head, hb));
@@ -500,6 +576,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   // step t from the tape (the last step, or the last step of a segment the host has just
   // recomputed: see "segments" above); 3 does both
   const first = fld(ctx, F_FIRST);
+  const half = fld(ctx, F_TAPE16) != 0;
   const DOUT = ufld(ctx, F_DOUT);
   const DX = ufld(ctx, F_DX);
   const state0 = ufld(ctx, F_STATE0);
@@ -515,6 +592,11 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   const INR = scr + ufld(ctx, F_INR);
   const THS = scr + ufld(ctx, F_THS);
   const DIO = scr + ufld(ctx, F_DIO);
+  // a bfloat16 tape's rows unpacked: step t (U0), step t-1 (U1), the layer below at t (U2)
+  const U0 = scr + ufld(ctx, F_UNP);
+  const nf = <usize>(5 * Hp);
+  const U1 = U0 + (nf << 2);
+  const U2 = U1 + (nf << 2);
   const krb = ufld(ctx, F_KR) << 2; // bytes per input row
   const iob = ufld(ctx, F_OMAX) << 2; // bytes per DIO row
 
@@ -522,7 +604,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   const gb = <usize>G << 2;
   const sb = <usize>S << 2;
   const dsb = <usize>(2 * L * Hp) << 2;
-  const tb: usize = hb * 5;
+  const tb: usize = half ? (hb * 5) >> 1 : hb * 5; // bytes per tape row
   const kI = <usize>I << 2;
   const nq = <usize>(Hp >> 2);
   // float64 gradient sums (at twice the float offsets of the gradient layout); the head's
@@ -538,7 +620,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
       if ((first & 1) != 0) memory.fill(dstate + <usize>cb * dsb, 0, <usize>nb * dsb);
       for (let c = cb; c < ce; c++) {
         for (let l = 0; l < L; l++) {
-          const tp = tape + (<usize>(t * L + l) * <usize>n + <usize>c) * tb;
+          const tp = tapeRow(tape + (<usize>(t * L + l) * <usize>n + <usize>c) * tb, U0, half, nq);
           const th = thc + (<usize>(c * L + l)) * hb;
           for (let v: usize = 0; v < nq; v++) v128.store(th + (v << 4), vtanh(v128.load(tp + v * 80, 64)));
         }
@@ -564,7 +646,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
         let cpp: usize; // c_prev: at cpp + 80 v (tape) or cpp + 16 v (snapshot)
         let cps: usize;
         if (t > 0) {
-          const tpp = tplPrev + <usize>c * tb;
+          const tpp = tapeRow(tplPrev + <usize>c * tb, U1, half, nq);
           cpp = tpp + 64;
           cps = 80;
           const ths = THS + j * hb;
@@ -586,7 +668,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
           const xs = tapeX + (<usize>t * <usize>n + <usize>c) * kI;
           for (let k: usize = 0; k < kI; k += 4) store<f32>(inr + k, load<f32>(xs + k));
         } else {
-          const tlo = tplLow + <usize>c * tb;
+          const tlo = tapeRow(tplLow + <usize>c * tb, U2, half, nq);
           const thlo = thc + (<usize>(c * L + l - 1)) * hb;
           for (let v: usize = 0; v < nq; v++) {
             v128.store(inr + (v << 4), f32x4.mul(v128.load(tlo + v * 80, 48), v128.load(thlo + (v << 4))));
@@ -594,7 +676,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
         }
         const d = load<f32>(DOUT + (<usize>c << 2));
         const dOut = f32x4.splat(d);
-        const tp = tpl + <usize>c * tb;
+        const tp = tapeRow(tpl + <usize>c * tb, U0, half, nq);
         const th = thc + (<usize>(c * L + l)) * hb;
         const ds = dstate + <usize>c * dsb + 2 * <usize>l * hb;
         const dio = DIO + j * iob;

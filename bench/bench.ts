@@ -19,7 +19,9 @@
  * short), --threads N (the "all threads" count, default the available cores), --ref (also time the
  * reference kernel on W), --engine K (the WebAssembly kernel: wasm, the default, or wasm-simd
  * or wasm-fma; the JSON records which build ran), --mlp-backend B (the MNIST MLP's loss and
- * gradient: wasm, the task's default, or jax; the JSON records it).
+ * gradient: wasm, the task's default, or jax; the JSON records it), --tape bf16 (W's and Q's
+ * meta-iterations with the engine's opt-in bfloat16 tape: half the tape's bytes, a gradient
+ * within bfloat16 rounding; the JSON records it).
  */
 import { availableParallelism } from "node:os";
 import { foldIn, key, split, type Key } from "../src/core/rng.ts";
@@ -30,7 +32,8 @@ import { lstmOptimizer } from "../src/learned/lstm/optimizer.ts";
 import type { LstmOptimizerConfig } from "../src/learned/lstm/config.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 import { adam } from "../src/optimizers/alias.ts";
-import { engineFactory, ENGINE_KINDS, resolveEngineKind, type EngineKind } from "../src/kernels/select.ts";
+import { engineFactory, ENGINE_KINDS, resolveEngineKind, type EngineFactory, type EngineKind } from "../src/kernels/select.ts";
+import type { TapePrecision } from "../src/kernels/wasm_layout.ts";
 import { applyUpdates, type GradientTransformation } from "../src/optimizers/transform.ts";
 
 /**
@@ -59,6 +62,14 @@ const engineArg = args.includes("--engine") ? args[args.indexOf("--engine") + 1]
 const kernel = ENGINE_KINDS.find((k) => k === engineArg && k !== "ref");
 if (kernel === undefined) throw new Error(`--engine expects wasm, wasm-simd or wasm-fma, got '${engineArg}'`);
 const kernelUsed = resolveEngineKind(kernel);
+const tapeArg = args.includes("--tape") ? args[args.indexOf("--tape") + 1] : "f32";
+if (tapeArg !== "f32" && tapeArg !== "bf16") throw new Error(`--tape expects f32 or bf16, got '${tapeArg}'`);
+const tape: TapePrecision = tapeArg;
+/** The engines of the meta-iterations: with the tape asked for (the WebAssembly engine reads `tape`). */
+const metaFactory = (kind: EngineKind, threads: number): EngineFactory => {
+  const f = engineFactory(kind, threads);
+  return tape === "f32" || kind === "ref" ? f : (o) => f({ ...o, tape } as typeof o);
+};
 const mlpBackend = args.includes("--mlp-backend") ? args[args.indexOf("--mlp-backend") + 1] : "wasm";
 if (!MLP_BACKENDS.includes(mlpBackend as MlpBackend)) throw new Error(`--mlp-backend expects ${MLP_BACKENDS.join(" or ")}, got '${mlpBackend}'`);
 
@@ -98,7 +109,7 @@ function benchMeta(
   [warmup, iters]: [number, number],
 ): MetaResult {
   const T = 20;
-  const opt = lstmOptimizer(lstmCfg, engineFactory(kind, threads));
+  const opt = lstmOptimizer(lstmCfg, metaFactory(kind, threads));
   const root = key(1);
   let phi = opt.init(foldIn(root, "phi")).flat;
   const outer = adam(1e-3);
@@ -236,6 +247,7 @@ if (json) {
       node: process.version,
       cores: availableParallelism(),
       kernel: kernelUsed,
+      tape,
       mlpBackend,
       flopPerCoordStep: FLOP_PER_COORD_STEP,
       meta: results,

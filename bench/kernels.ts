@@ -5,12 +5,13 @@
 // medians of its forward and backward halves) and GFLOP/s at the median, and the process's
 // peak RSS after each engine.
 //
-//   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--engines ref,simd1,simd2,fma1,fma2] [--block 64] [--segment K]
+//   npx tsx bench/kernels.ts [--n 15910] [--T 20] [--reps 7] [--engines ref,simd1,simd2,fma1,fma2] [--block 64] [--segment K] [--tape f32|bf16]
 //
 // `--segment K` keeps the WebAssembly engines' tape in segments of K steps (the earlier
 // segments recomputed in the backward pass: see src/kernels/wasm_plan.ts); by default an
 // engine keeps the whole tape while it fits a quarter of the machine's memory. Each engine's
-// line names its segment length, instances and memory.
+// line names its segment length, instances and memory. `--tape bf16` keeps the tape in bfloat16
+// (the engine's opt-in `tape` option).
 //
 // First it measures the roofline of each build of the kernels: the arithmetic ceiling of the
 // tiles' f32x4 multiply-add mix with every operand in registers (`peakMulAdd` in
@@ -28,7 +29,7 @@
 // the previous hidden states (dx skipped), and 2H for the head: 29,520 for the paper's LSTM,
 // 9.39 GFLOP per iteration at n = 15,910, T = 20.
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
-import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, WASM_KERNEL_URLS, type WasmVariant } from "../src/kernels/wasm.ts";
+import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, WASM_KERNEL_URLS, type TapePrecision, type WasmVariant } from "../src/kernels/wasm.ts";
 import { phiSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
 import { key, split, uniform } from "../src/core/rng.ts";
 import { readFileSync } from "node:fs";
@@ -46,6 +47,7 @@ const fmaOk = wasmEngineAvailable("fma");
 const engines = arg("engines", fmaOk ? "ref,simd1,simd2,fma1,fma2" : "ref,simd1,simd2").split(",");
 const block = Number(arg("block", "64"));
 const segment = arg("segment", "") === "" ? undefined : Number(arg("segment", ""));
+const tape = arg("tape", "f32") as TapePrecision;
 const shape: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
 
 function flopsPerCoordStep(s: LstmShape): number {
@@ -144,8 +146,8 @@ for (const name of engines) {
     const m = /^(wasm|simd|fma)(\d+)$/.exec(name)!;
     const variant: WasmVariant = m[1] === "wasm" ? defaultWasmVariant() : (m[1] as WasmVariant);
     const threads = Number(m[2]);
-    const e = createWasmEngine({ shape, n, capacity: T, threads, blockSize: block, variant, ...(segment !== undefined ? { segment } : {}) });
-    console.log(`${variant}, ${threads} thread(s): segments of ${e.segment} steps, ${e.instances} instance(s), ${(e.memoryBytes / 1e6).toFixed(0)} MB (${(e.memoryBytes / n / T).toFixed(0)} bytes per coordinate-step)`);
+    const e = createWasmEngine({ shape, n, capacity: T, threads, blockSize: block, variant, tape, ...(segment !== undefined ? { segment } : {}) });
+    console.log(`${variant}, ${threads} thread(s), ${tape} tape: segments of ${e.segment} steps, ${e.instances} instance(s), ${(e.memoryBytes / 1e6).toFixed(0)} MB (${(e.memoryBytes / n / T).toFixed(0)} bytes per coordinate-step)`);
     time(`${variant}, ${threads} thread${threads > 1 ? "s" : ""}`, e, reps);
     e.dispose();
   } else {

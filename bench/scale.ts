@@ -5,13 +5,14 @@
 // process of its own, so that its peak RSS is its own.
 //
 //   npx tsx bench/scale.ts [--n 15910,64000,200000,1000000] [--T 20] [--iters 3] [--threads 2]
-//                          [--engine wasm|wasm-simd|wasm-fma] [--segment K] [--json]
+//                          [--engine wasm|wasm-simd|wasm-fma] [--segment K] [--tape f32|bf16] [--json]
 //
 // Prints per n: the engine's plan (steps per tape segment, WebAssembly instances, engine
 // memory and bytes per coordinate-step, against the whole tape's), the median seconds of the
 // timed meta-iterations (after one warm-up), microseconds per coordinate, the process's CPU
 // seconds (all threads; steadier than wall time on a busy machine) and its peak RSS (MiB). `--segment` forces the segment length (default: the engine's own choice, the
-// whole tape while it fits a quarter of the machine's memory).
+// whole tape while it fits a quarter of the machine's memory). `--tape bf16` keeps the tape in
+// bfloat16 (the engine's opt-in `tape` option: half its bytes, a gradient within bfloat16 rounding).
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { foldIn, key, split, type Key } from "../src/core/rng.ts";
@@ -23,6 +24,7 @@ import { applyUpdates } from "../src/optimizers/transform.ts";
 import { engineFactory, type EngineKind } from "../src/kernels/select.ts";
 import { backwardChunk, createWasmEngine } from "../src/kernels/wasm.ts";
 import { defaultMemoryBudget, planMemory } from "../src/kernels/wasm_plan.ts";
+import type { TapePrecision } from "../src/kernels/wasm_layout.ts";
 import type { LstmShape } from "../src/kernels/types.ts";
 
 function arg(name: string, dflt: string): string {
@@ -34,11 +36,13 @@ const iters = Number(arg("iters", "3"));
 const threads = Number(arg("threads", "2"));
 const engine = arg("engine", "wasm") as EngineKind;
 const segmentArg = arg("segment", "");
+const tape = arg("tape", "f32") as TapePrecision;
 const DIM = 10;
 const shape: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
 
 interface Row {
   n: number;
+  tape: TapePrecision;
   T: number;
   threads: number;
   segment: number;
@@ -61,7 +65,8 @@ function one(n: number): Row {
   const family = quadraticFamily({ dim: DIM, instances });
   const segment = segmentArg === "" ? undefined : Number(segmentArg);
   const base = engineFactory(engine, threads);
-  const factory = segment === undefined ? base : (o: Parameters<typeof base>[0]) => createWasmEngine({ ...o, threads, segment });
+  const custom = segment !== undefined || tape !== "f32";
+  const factory = !custom ? base : (o: Parameters<typeof base>[0]) => createWasmEngine({ ...o, threads, tape, ...(segment !== undefined ? { segment } : {}) });
   const opt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 }, factory);
   const root = key(1);
   let phi = opt.init(foldIn(root, "phi")).flat;
@@ -100,6 +105,7 @@ function one(n: number): Row {
       B: 64,
       chunk: backwardChunk(coords, 64),
       ...(k !== undefined ? { segment: k } : {}),
+      tape,
       budget: defaultMemoryBudget(),
       shardBytes: 2 ** 32,
     });
@@ -109,6 +115,7 @@ function one(n: number): Row {
   const median = med(seconds);
   return {
     n: coords,
+    tape,
     T,
     threads,
     segment: p.segment,
@@ -134,7 +141,7 @@ const json = process.argv.includes("--json");
 const self = fileURLToPath(import.meta.url);
 const passOn = process.argv.slice(2).filter((a, i, all) => a !== "--n" && all[i - 1] !== "--n" && a !== "--json");
 if (!json) {
-  console.log(`l2o bench:scale: one meta-iteration (T ${T}, ${threads} threads, ${engine}), quadratics of dim ${DIM}; median of ${iters} after 1 warm-up; Node ${process.version}`);
+  console.log(`l2o bench:scale: one meta-iteration (T ${T}, ${threads} threads, ${engine}, ${tape} tape), quadratics of dim ${DIM}; median of ${iters} after 1 warm-up; Node ${process.version}`);
   console.log("coordinates   segment  instances  engine MB  B/coord-step (whole tape)  s/iteration  us/coord  CPU s  CPU us/coord  peak RSS MB");
 }
 for (const n of ns) {

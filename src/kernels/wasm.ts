@@ -34,10 +34,11 @@ import type { Worker } from "node:worker_threads";
 import { kernelBytes, kernelLocation, kernelSourceGeneration, nodeBuiltin } from "./source.ts";
 import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmShape, type SnapshotLstmEngine } from "./types.ts";
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
-import { CTX, F, HEAP, LAYER_FIELDS, LF, MAX_LAYERS, MAX_THREADS, PAGE, round4, type Layout } from "./wasm_layout.ts";
+import { CTX, F, HEAP, LAYER_FIELDS, LF, MAX_LAYERS, MAX_THREADS, PAGE, round4, TAPE_PRECISIONS, type Layout, type TapePrecision } from "./wasm_layout.ts";
 import { defaultMemoryBudget, EngineMemoryError, MAX_INSTANCE_BYTES, planMemory, type Shard } from "./wasm_plan.ts";
 
 export { EngineMemoryError } from "./wasm_plan.ts";
+export { TAPE_PRECISIONS, type TapePrecision } from "./wasm_layout.ts";
 
 /** Options of the WebAssembly engine. */
 export interface WasmEngineOptions extends LstmEngineOptions {
@@ -66,6 +67,13 @@ export interface WasmEngineOptions extends LstmEngineOptions {
    * does, the one that needs the least memory).
    */
   readonly segment?: number;
+  /**
+   * How the tape keeps each step's gates and c' (default `f32`: the same bits as ever). `bf16`
+   * (opt-in) rounds them to bfloat16: half the tape's bytes, so twice the steps per segment
+   * within the budget; the outputs and states are the same bits, the gradient is within bfloat16
+   * rounding of the `f32` tape's (checked against finite differences in test/wasm_tape16.test.ts).
+   */
+  readonly tape?: TapePrecision;
   /** Bytes the engine's memories may take before its tape is cut into segments (default: `defaultMemoryBudget()`, a quarter of the machine's memory). */
   readonly memoryBudget?: number;
   /**
@@ -104,6 +112,8 @@ export interface WasmLstmEngine extends SnapshotLstmEngine {
   readonly sharedMemory: boolean;
   /** Steps per tape segment (`capacity` when the whole tape is kept). */
   readonly segment: number;
+  /** How its tape keeps the gates: `f32` or (opt-in) `bf16`. */
+  readonly tape: TapePrecision;
   /** WebAssembly instances (each with its own memory) the coordinates are split between. */
   readonly instances: number;
   /** Bytes of the instances' memories together. */
@@ -269,6 +279,9 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   if (opts.segment !== undefined && !(Number.isInteger(opts.segment) && opts.segment >= 1)) {
     throw new Error(`WebAssembly engine: segment must be a positive integer, got ${opts.segment}`);
   }
+  if (opts.tape !== undefined && !TAPE_PRECISIONS.includes(opts.tape)) {
+    throw new Error(`WebAssembly engine: tape must be ${TAPE_PRECISIONS.map((t) => `'${t}'`).join(" or ")}, got '${String(opts.tape)}'`);
+  }
   for (const [k, v] of [["memoryBudget", opts.memoryBudget], ["shardBytes", opts.shardBytes]] as const) {
     if (v !== undefined && !(typeof v === "number" && v > 0)) throw new Error(`WebAssembly engine: ${k} must be a positive number of bytes, got ${v}`);
   }
@@ -323,6 +336,7 @@ class WasmEngine implements WasmLstmEngine {
   /** Whether its memory is shared (the threaded builds) or not (`build/web/`). */
   readonly sharedMemory: boolean;
   readonly segment: number;
+  readonly tape: TapePrecision;
   readonly instances: number;
   readonly memoryBytes: number;
   private readonly bChunk: number;
@@ -350,7 +364,9 @@ class WasmEngine implements WasmLstmEngine {
     this.reduction = reduction;
     this.sharedMemory = shared;
     this.bChunk = backwardChunk(this.n, B);
+    this.tape = opts.tape ?? "f32";
     const plan = planMemory({
+      tape: this.tape,
       shape: this.shape,
       n: this.n,
       capacity: this.capacity,
@@ -474,6 +490,8 @@ class WasmEngine implements WasmLstmEngine {
     set(F.THS, lay.sc.ths);
     set(F.DIO, lay.sc.dio);
     set(F.GHS, lay.sc.ghs);
+    set(F.TAPE16, lay.tapePrecision === "bf16" ? 1 : 0);
+    set(F.UNP, lay.sc.unp);
     set(F.KR, lay.KR);
     set(F.OMAX, lay.OMAX);
     // The forward pass's claims: even, at least 8 per thread, at most 128 coordinates.

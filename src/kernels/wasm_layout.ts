@@ -55,6 +55,14 @@ export interface LayerLayout {
   readonly gb: number;
 }
 
+/**
+ * How the tape keeps each step's gates and c': `f32` as computed, or `bf16` (opt-in) rounded to
+ * bfloat16, half the bytes, a gradient within bfloat16 rounding (not the same bits; the
+ * forward pass's outputs and states are).
+ */
+export type TapePrecision = "f32" | "bf16";
+export const TAPE_PRECISIONS: readonly TapePrecision[] = ["f32", "bf16"];
+
 /** Byte offsets of everything the engine keeps in its memory. */
 export class Layout {
   readonly Hp: number;
@@ -72,6 +80,7 @@ export class Layout {
   /** Steps per tape segment, segments (checkpoints of the state rows), bytes per checkpoint. */
   readonly segment: number;
   readonly segments: number;
+  readonly tapePrecision: TapePrecision;
   readonly ckptStride: number;
   /** The checkpoints: segment j's starting state rows at `state0 + j * ckptStride`. */
   readonly state0: number;
@@ -86,7 +95,7 @@ export class Layout {
   readonly scr: number;
   readonly scrStride: number;
   /** Scratch offsets inside a thread's scratch (bytes), row lengths (floats). */
-  readonly sc: Record<"zB" | "pi" | "gA" | "gB" | "dummy" | "dz" | "dzi" | "inr" | "ths" | "dio" | "ghs", number>;
+  readonly sc: Record<"zB" | "pi" | "gA" | "gB" | "dummy" | "dz" | "dzi" | "inr" | "ths" | "dio" | "ghs" | "unp", number>;
   readonly KR: number;
   readonly OMAX: number;
   readonly g64: number;
@@ -97,9 +106,10 @@ export class Layout {
    * `P` threads (each with its scratch) and `sums` blocks of float64 gradient sums (one per
    * thread, or one per chunk of the backward pass: see `backward` in assembly/lstm.ts). The
    * tape holds the gates of `segment` steps (default: all `capacity`), and a checkpoint of the
-   * state rows is kept for each of the ceil(capacity / segment) segments.
+   * state rows is kept for each of the ceil(capacity / segment) segments; a `bf16` tape takes
+   * half the bytes of an `f32` one.
    */
-  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number, sums: number, segment = capacity) {
+  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number, sums: number, segment = capacity, tape: TapePrecision = "f32") {
     const { inputs: I, layers: L } = s;
     const Hp = (this.Hp = round4(s.hidden));
     const G = (this.G = 4 * Hp);
@@ -134,7 +144,8 @@ export class Layout {
     this.state0 = take(this.segments * this.ckptStride);
     this.dstate = take(n * 2 * L * Hp * 4);
     this.th = take(n * L * Hp * 4);
-    this.tape = take(Math.min(capacity, this.segment) * L * n * 5 * Hp * 4);
+    this.tapePrecision = tape;
+    this.tape = take(Math.min(capacity, this.segment) * L * n * 5 * Hp * (tape === "bf16" ? 2 : 4));
     this.tapeX = take(capacity * n * I * 4);
     this.x = take(n * I * 4);
     this.out = take(n * 4);
@@ -162,6 +173,8 @@ export class Layout {
       ths: sub(B * Hp),
       dio: sub(B * this.OMAX),
       ghs: sub(Hp + 4),
+      // three tape rows unpacked from bfloat16 (none for an f32 tape)
+      unp: tape === "bf16" ? sub(15 * Hp) : 0,
     };
     this.scrStride = q;
     this.scr = take(P * this.scrStride);

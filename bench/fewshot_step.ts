@@ -2,14 +2,16 @@
 // adapted and the exact second-order meta-gradient computed (jax-js, `jit(valueAndGrad(vmap))`),
 // then Adam. Its PyTorch twin is bench/torch_fewshot.py; run both in one sitting.
 //
-//   npx tsx bench/fewshot_step.ts [--setting sinusoid|glyphs] [--method maml] [--iters 20] [--rounds 3] [--json]
+//   npx tsx bench/fewshot_step.ts [--setting sinusoid|glyphs] [--method maml] [--conv im2col|lax] [--filters 16] [--iters 20] [--rounds 3] [--json]
 //
 // sinusoid: 5-shot, 5 query points, MLP 1-40-40-1, one inner step, 25 tasks per meta-batch
 // (MAML's settings). glyphs: 5-way 1-shot, 5 queries per class, 14 x 14 glyphs, 3 conv blocks of
-// 16 filters, 2 inner steps, 4 episodes per meta-batch (a setting this CPU can afford). Prints
+// 16 filters (--filters), 2 inner steps, 4 episodes per meta-batch (a setting this CPU can
+// afford); --conv picks the convolution (src/fewshot/conv.ts: im2col, or jax-js's lax.conv). Prints
 // the median meta-iteration in ms (median of each round's median), after 3 warm-up iterations
 // (the first compiles).
 import { makeLearner } from "../src/fewshot/learner.ts";
+import { useConv, type ConvImpl } from "../src/fewshot/conv.ts";
 import { episodeSource } from "../src/fewshot/setup.ts";
 import { metaGradFn, stackEpisodes, toDevice, adamStep, trainEpisodeKey, mslWeights } from "../src/fewshot/train.ts";
 import type { Method } from "../src/fewshot/methods.ts";
@@ -23,10 +25,13 @@ const setting = arg("setting", "sinusoid");
 const method = arg("method", "maml") as Method;
 const iters = Number(arg("iters", "20"));
 const rounds = Number(arg("rounds", "3"));
+const conv = arg("conv", "im2col") as ConvImpl;
+const filters = Number(arg("filters", "16"));
 const sinusoid = setting === "sinusoid";
+useConv(conv);
 const source = sinusoid ? episodeSource({ task: "sinusoid", shots: 5, query: 5 }) : episodeSource({ task: "glyphs", ways: 5, shots: 1, query: 5, imageSize: 14 });
 const learner = makeLearner(
-  { method, net: sinusoid ? { kind: "mlp", hidden: [40, 40] } : { kind: "conv", filters: 16, blocks: 3 }, steps: sinusoid ? 1 : 2, innerLr: sinusoid ? 0.01 : 0.4, perStepBn: false },
+  { method, net: sinusoid ? { kind: "mlp", hidden: [40, 40] } : { kind: "conv", filters, blocks: 3 }, steps: sinusoid ? 1 : 2, innerLr: sinusoid ? 0.01 : 0.4, perStepBn: false },
   source,
 );
 const metaBatch = sinusoid ? 25 : 4;
@@ -58,6 +63,6 @@ for (let r = 0; r < rounds; r++) {
   }
   meds.push(median(times));
 }
-const out = { engine: "l2o jax-js (wasm)", setting, method, metaBatch, ms: median(meds), rounds: meds };
+const out = { engine: "l2o jax-js (wasm)", setting, method, ...(sinusoid ? {} : { conv, filters }), metaBatch, ms: median(meds), rounds: meds };
 if (process.argv.includes("--json")) console.log(JSON.stringify(out));
-else console.log(`l2o fewshot ${setting} ${method}: ${out.ms.toFixed(1)} ms per meta-iteration (median of ${rounds} rounds of ${iters})`);
+else console.log(`l2o fewshot ${setting} ${method}${sinusoid ? "" : ` (${conv}, ${filters} filters)`}: ${out.ms.toFixed(1)} ms per meta-iteration (median of ${rounds} rounds of ${iters})`);

@@ -2,7 +2,7 @@
 # (second order: create_graph=True through the inner steps), the same networks and sizes, then
 # Adam. Episodes are random tensors of the same shapes (data loading is not timed in either).
 #
-#   OPENBLAS_NUM_THREADS=1 python3 bench/torch_fewshot.py [--setting sinusoid|glyphs] [--iters 20] [--rounds 3] [--json]
+#   OPENBLAS_NUM_THREADS=1 python3 bench/torch_fewshot.py [--setting sinusoid|glyphs] [--filters 16] [--iters 20] [--rounds 3] [--json]
 import argparse, json, math, statistics, time
 import torch
 import torch.nn.functional as F
@@ -11,6 +11,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--setting", default="sinusoid")
 p.add_argument("--iters", type=int, default=20)
 p.add_argument("--rounds", type=int, default=3)
+p.add_argument("--filters", type=int, default=16)
 p.add_argument("--json", action="store_true")
 a = p.parse_args()
 torch.set_num_threads(1)
@@ -39,7 +40,7 @@ if sin:
         xs = torch.rand(5, 1) * 10 - 5; xq = torch.rand(5, 1) * 10 - 5
         return xs, amp * torch.sin(xs - ph), xq, amp * torch.sin(xq - ph)
 else:
-    k, blocks, ways = 16, 3, 5
+    k, blocks, ways = a.filters, 3, 5
     params = []
     bn = []
     c = 1
@@ -82,5 +83,5 @@ for _ in range(a.rounds):
     for _ in range(a.iters):
         t0 = time.perf_counter(); iteration(); ts.append((time.perf_counter() - t0) * 1000)
     meds.append(statistics.median(ts))
-out = {"engine": f"PyTorch {torch.__version__} CPU, 1 thread", "setting": a.setting, "method": "maml", "metaBatch": B, "ms": statistics.median(meds), "rounds": meds}
+out = {"engine": f"PyTorch {torch.__version__} CPU, 1 thread", "setting": a.setting, "method": "maml", **({} if sin else {"filters": a.filters}), "metaBatch": B, "ms": statistics.median(meds), "rounds": meds}
 print(json.dumps(out) if a.json else f"torch fewshot {a.setting} maml: {out['ms']:.1f} ms per meta-iteration (median of {a.rounds} rounds of {a.iters})")

@@ -12,6 +12,7 @@
 import { ConfigError } from "../core/errors.ts";
 import { foldIn, uniform, type Key } from "../core/rng.ts";
 import { jax } from "../tasks/mlp_jax.ts";
+import { conv3x3 } from "./conv.ts";
 import type { Arr, EpisodeShape, HostTree, Tree } from "./types.ts";
 
 export type NetConfig =
@@ -88,7 +89,7 @@ function lossFn(kind: "mse" | "xent"): (out: Arr, y: Arr) => Arr {
 
 /** The network for `config` on episodes of `shape`; a ConfigError when they do not fit. */
 export function makeNet(config: NetConfig, shape: EpisodeShape): Net {
-  const { numpy: jnp, nn, lax } = jax();
+  const { numpy: jnp, nn } = jax();
   const loss = shape.loss;
   if (config.kind === "mlp") {
     if (shape.inputShape.length !== 1) throw new ConfigError(`few-shot network: mlp needs flat inputs, these are [${shape.inputShape.join(", ")}]`);
@@ -140,7 +141,7 @@ export function makeNet(config: NetConfig, shape: EpisodeShape): Net {
       let hh = h0;
       let ww = w0;
       for (let b = 0; b < config.blocks; b++) {
-        const y = lax.conv(a, p[`conv${b}.w`]!, [1, 1], "SAME");
+        const y = conv3x3(a, p[`conv${b}.w`]!);
         const mean = y.ref.mean([0, 2, 3], { keepdims: true });
         const centred = y.sub(mean);
         const variance = jnp.square(centred.ref).mean([0, 2, 3], { keepdims: true });

@@ -25,6 +25,7 @@ import { hrnnKernelAvailable, hrnnParamGruBackwardKernel, hrnnParamGruKernel } f
 import { LEARNED_KIND_NAMES, learnedKind } from "../src/learned/registry.ts";
 import { loadLearnedOptimizer, saveLearnedOptimizer } from "../src/learned/file.ts";
 import { advanceUnroll, unrollMetaGrad } from "../src/meta/unroll.ts";
+import { runL2o } from "./cli_run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-hrnn-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -397,4 +398,24 @@ describe("hrnn: state across truncations", () => {
       assert.deepEqual(bits(again.dphi), bits(r2.dphi));
     });
   }
+});
+
+describe("hrnn: the command line", () => {
+  it("l2o train --optimizer hrnn with the paper's recipe saves a file that l2o info describes and l2o eval runs beside a tuned baseline", async () => {
+    const out = join(dir, "cli.safetensors");
+    const train = await runL2o(["train", "--task", "quadratic", "--task-config", '{"instances":2,"dim":3}', "--optimizer", "hrnn",
+      "--optimizer-config", '{"paramHidden":3,"tensorHidden":4,"globalHidden":2}', "--epochs", "1", "--horizons-per-epoch", "2",
+      "--horizon", "8", "--unroll", "4", "--validation-tasks", "1", "--meta-loss", "logRatio", "--horizon-sampling", "logUniform", "--quiet", "--out", out]);
+    assert.equal(train.code, 0, train.stderr);
+    const info = await runL2o(["info", out]);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /kind\s+hrnn: hierarchical RNN/);
+    assert.match(info.stdout, /GRUs of 3 units per parameter, 4 per tensor, 2 global/);
+    assert.match(info.stdout, /meta-loss logRatio/);
+    assert.match(info.stdout, /horizons logUniform/);
+    const ev = await runL2o(["eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--optimizers", `${out},adam`, "--steps", "5", "--instances", "2", "--tune-instances", "1", "--quiet"]);
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.match(ev.stdout, /cli\.safetensors\s+-\s+[\d.]+/);
+    assert.match(ev.stdout, /vs adam: lower on \d\/2/);
+  });
 });

@@ -86,6 +86,15 @@ export function plannedIterations(meta: MetaTrainConfig): number {
 const json = (v: unknown): CheckpointRecord => JSON.parse(JSON.stringify(v ?? {})) as CheckpointRecord;
 
 /**
+ * The meta-training settings files and checkpoints record: all, except a fixed horizon
+ * sampling, which runs from before it existed did not record (so their checkpoints resume).
+ */
+function recordedMeta(meta: MetaTrainConfig): Partial<MetaTrainConfig> {
+  const { horizonSampling, ...rest } = meta;
+  return horizonSampling === "fixed" ? rest : meta;
+}
+
+/**
  * What a checkpoint records of `job`'s run: the task and its resolved config, the optimizer's
  * kind and config, the file it started from (absolute path), the estimator, every
  * meta-training setting and the details (engine, threads, reduction).
@@ -97,7 +106,7 @@ export function runRecord(job: TrainJob): RunRecord {
     optimizer: job.optimizer.kind,
     optimizerConfig: json(job.optimizer.config),
     init: job.init !== undefined ? resolve(job.init.path) : null,
-    ...json(job.meta),
+    ...json(recordedMeta(job.meta)),
     // After the settings, whose `estimator` ("bptt", "es", "pes") it refines ("tbptt-second-order").
     estimator: (job.estimator ?? defaultEstimator(job.meta)).name,
     ...json(job.details),
@@ -178,7 +187,7 @@ export function openTrainJob(job: TrainJob): OpenTrainJob {
     const training = (s: MetaTrainState): Record<string, unknown> => ({
       task: job.task,
       taskConfig: job.family.config as Record<string, unknown>,
-      ...job.meta,
+      ...recordedMeta(job.meta),
       ...(job.details ?? {}),
       optimizer: opt.kind,
       ...(job.init !== undefined ? { init: job.init.path } : {}),

@@ -55,31 +55,48 @@ export function normalisedFeatures(
     x[r + 1] = grad[i]!;
     for (let b = 0; b < D; b++) x[r + 2 + b] = m[i * D + b]!;
   }
+  normaliseColumns(x, F, F, entries, s);
+}
+
+/**
+ * Normalises columns 0..F-1 of the rows of `x` (row i at i * stride) over each tensor by their
+ * second moment, in place, writing the scales to `s` (tensor e, column k at e * F + k).
+ */
+export function normaliseColumns(x: Float64Array, stride: number, F: number, entries: readonly ParamEntry[], s: Float64Array): void {
   entries.forEach((e, ei) => {
     const end = e.offset + e.size;
     for (let k = 0; k < F; k++) {
       let ss = 0;
-      for (let i = e.offset; i < end; i++) ss += x[i * F + k]! * x[i * F + k]!;
+      for (let i = e.offset; i < end; i++) ss += x[i * stride + k]! * x[i * stride + k]!;
       const sc = 1 / Math.sqrt(ss / e.size + NORM_EPS);
       s[ei * F + k] = sc;
-      for (let i = e.offset; i < end; i++) x[i * F + k] = x[i * F + k]! * sc;
+      for (let i = e.offset; i < end; i++) x[i * stride + k] = x[i * stride + k]! * sc;
     }
   });
 }
 
 /**
- * The normalisation's backward, in place: `dx` holds dL/dx (n * F) on entry and dL/dr (the
- * raw features' gradient) on return; `x` and `s` are what `normalisedFeatures` made.
+ * The normalisation's backward, in place: `dx` holds dL/dx (row i at i * stride) on entry and
+ * dL/dr (the raw features' gradient) on return, for the first `columns` of the F normalised
+ * columns (the others are left as they are); `x` and `s` are what the normalisation made.
  */
-export function normalisationBackward(dx: Float64Array, x: Float64Array, s: Float64Array, F: number, entries: readonly ParamEntry[]): void {
+export function normalisationBackward(
+  dx: Float64Array,
+  x: Float64Array,
+  s: Float64Array,
+  F: number,
+  entries: readonly ParamEntry[],
+  stride = F,
+  columns = F,
+): void {
   entries.forEach((e, ei) => {
     const end = e.offset + e.size;
-    for (let k = 0; k < F; k++) {
+    for (let k = 0; k < columns; k++) {
       let c = 0;
-      for (let i = e.offset; i < end; i++) c += dx[i * F + k]! * x[i * F + k]!;
+      for (let i = e.offset; i < end; i++) c += dx[i * stride + k]! * x[i * stride + k]!;
       c /= e.size;
       const sc = s[ei * F + k]!;
-      for (let i = e.offset; i < end; i++) dx[i * F + k] = sc * (dx[i * F + k]! - x[i * F + k]! * c);
+      for (let i = e.offset; i < end; i++) dx[i * stride + k] = sc * (dx[i * stride + k]! - x[i * stride + k]! * c);
     }
   });
 }

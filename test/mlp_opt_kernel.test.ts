@@ -46,15 +46,15 @@ function randomPhi(dims: readonly number[], seed: number): Float32Array {
   return uniform(key(seed), size, -0.8, 0.8);
 }
 
-/** n rows of F normal features (about a fifth exactly 0) and T time columns shared by every row. */
+/** F columns of n normal features (about a fifth exactly 0; column k at k * n) and T time columns, each one value. */
 function features(n: number, F: number, T: number, seed: number): Float64Array {
   const z = normal(key(seed), n * F, 1);
   const drop = uniform(key(seed + 1), n * F, 0, 1);
   const tau = uniform(key(seed + 2), T, -1, 1);
   const x = new Float64Array(n * (F + T));
   for (let i = 0; i < n; i++) {
-    for (let k = 0; k < F; k++) x[i * (F + T) + k] = drop[i * F + k]! < 0.2 ? 0 : z[i * F + k]!;
-    for (let t = 0; t < T; t++) x[i * (F + T) + F + t] = tau[t]!;
+    for (let k = 0; k < F; k++) x[k * n + i] = drop[i * F + k]! < 0.2 ? 0 : z[i * F + k]!;
+    for (let t = 0; t < T; t++) x[(F + t) * n + i] = tau[t]!;
   }
   return x;
 }
@@ -70,7 +70,7 @@ function forward32(dims: readonly number[], T: number, phi: Float32Array, x: Flo
   const H = dims[1]!;
   const out = new Float64Array(2 * n);
   for (let i = 0; i < n; i++) {
-    let h = Array.from({ length: F }, (_, k) => f(x[i * (F + T) + k]!));
+    let h = Array.from({ length: F }, (_, k) => f(x[k * n + i]!));
     let o = 0;
     for (let l = 0; l <= L; l++) {
       const din = dims[l]!;
@@ -78,7 +78,7 @@ function forward32(dims: readonly number[], T: number, phi: Float32Array, x: Flo
       const z: number[] = [];
       for (let k = 0; k < dout; k++) {
         let b = phi[o + din * dout + k]!;
-        if (l === 0) for (let t = 0; t < T; t++) b += x[F + t]! * phi[(F + t) * H + k]!;
+        if (l === 0) for (let t = 0; t < T; t++) b += x[(F + t) * n]! * phi[(F + t) * H + k]!;
         let acc = f(b);
         for (let j = 0; j < (l === 0 ? F : din); j++) acc = f(acc + f(h[j]! * phi[o + j * dout + k]!));
         z.push(l < L ? Math.max(acc, 0) : acc);
@@ -155,7 +155,7 @@ describe("mlp optimizer kernel: against the plain-TypeScript reference", { skip 
       assert.ok(scaledErr(w.out, r.out) < 1e-5, `${what}: outputs ${scaledErr(w.out, r.out)}`);
       assert.ok(scaledErr(w.dphi, r.dphi) < 1e-5, `${what}: dL/dphi ${scaledErr(w.dphi, r.dphi)}`);
       // dL/dx of the F normalised columns (the time columns' gradient is not the engine's to give).
-      const cols = (d: Float64Array) => Array.from(d).filter((_, i) => i % (F + T) < F);
+      const cols = (d: Float64Array) => Array.from(d.subarray(0, F * n));
       assert.ok(scaledErr(cols(w.dx), cols(r.dx)) < 1e-5, `${what}: dL/dx ${scaledErr(cols(w.dx), cols(r.dx))}`);
       // The time rows of layer 0's weight get tau_t dL/db0 (they are folded into the bias).
       for (let t = 0; t < T; t++) for (let k = 0; k < H; k++) assert.notEqual(w.dphi[(F + t) * H + k], 0);
@@ -184,7 +184,7 @@ describe("mlp optimizer kernel: against the plain-TypeScript reference", { skip 
       }
       e.setPhi(phi);
       const v = normal(key(700), n * (F + T), 1);
-      for (let i = 0; i < n; i++) for (let t = 0; t < T; t++) v[i * (F + T) + F + t] = 0;
+      v.fill(0, F * n);
       const an = v.reduce((s, vi, i) => s + vi * g.dx[i]!, 0);
       const fds = [3e-3, 1e-3, 3e-4].map((h) => {
         const plus = x.map((p, i) => p + h * v[i]!);

@@ -33,7 +33,6 @@ export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimiz
   const decays = cfg.decays;
   const D = decays.length;
   const F = fm.F;
-  const stride = F + fm.T;
   const { stepMult, expMult } = cfg;
   const state = new Float32Array(fm.stateSize);
   // Tape slots, made when first recorded into and reused by later truncations.
@@ -42,7 +41,7 @@ export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimiz
   const acc = new Float64Array(engine.phiSize);
   const carry = new Float64Array(n * D);
   const dOut = new Float64Array(n * 2);
-  const dx = new Float64Array(n * stride);
+  const dx = new Float64Array(n * (F + fm.T));
   let pos = 0;
   let mode: false | "phi" | "inputs" = false;
 
@@ -106,13 +105,13 @@ export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimiz
       // dL/dx: the parameter's column, and with dGrad the gradient's and the momenta's.
       const columns = dGrad === undefined ? 1 : F;
       engine.backward(pos, slot.x, n, dOut, acc, dx, columns);
-      normalisationBackward(dx, slot.x, slot.s, F, entries, stride, columns);
-      for (let i = 0; i < n; i++) adjoint[i] = adjoint[i]! + dx[i * stride]!;
+      normalisationBackward(dx, slot.x, slot.s, F, entries, n, columns);
+      for (let i = 0; i < n; i++) adjoint[i] = adjoint[i]! + dx[i]!;
       if (dGrad === undefined) return;
       for (let i = 0; i < n; i++) {
-        let g = dx[i * stride + 1]!;
+        let g = dx[n + i]!;
         for (let b = 0; b < D; b++) {
-          const total = dx[i * stride + 2 + b]! + carry[i * D + b]!;
+          const total = dx[(2 + b) * n + i]! + carry[i * D + b]!;
           g += (1 - decays[b]!) * total;
           carry[i * D + b] = decays[b]! * total;
         }

@@ -22,18 +22,30 @@ export function referenceMlpEngine(dims: readonly number[], phi: Float32Array): 
   const tape: Float64Array[][] = [];
   const L = net.hiddenLayers;
   const hidden = dims[1]!;
+  const W = dims[0]!;
+  // MlpNet reads rows (coordinate i's inputs at i * W); the engine's features are columns.
+  let rows = new Float64Array(0);
+  let drows = new Float64Array(0);
+  const toRows = (x: Float64Array, n: number): Float64Array => {
+    if (rows.length !== n * W) rows = new Float64Array(n * W);
+    for (let k = 0; k < W; k++) for (let i = 0; i < n; i++) rows[i * W + k] = x[k * n + i]!;
+    return rows;
+  };
   return {
     engine: "ref",
     phiSize: net.phiSize,
     setPhi: (p) => net.setPhi(p),
     forward(x, n, out, slot) {
-      if (slot < 0) return net.forward(x, n, out, null);
+      const xr = toRows(x, n);
+      if (slot < 0) return net.forward(xr, n, out, null);
       let acts = tape[slot];
       if (acts === undefined || acts[0]!.length !== n * hidden) acts = tape[slot] = Array.from({ length: L }, () => new Float64Array(n * hidden));
-      net.forward(x, n, out, acts);
+      net.forward(xr, n, out, acts);
     },
     backward(slot, x, n, dout, dphi, dx) {
-      net.backward(x, n, tape[slot]!, dout, dphi, dx);
+      if (drows.length !== n * W) drows = new Float64Array(n * W);
+      net.backward(toRows(x, n), n, tape[slot]!, dout, dphi, drows);
+      for (let k = 0; k < W; k++) for (let i = 0; i < n; i++) dx[k * n + i] = drows[i * W + k]!;
     },
     dispose() {
       tape.length = 0;

@@ -3,7 +3,7 @@
  * assembly/mlp_opt.ts on one instance of its own (src/kernels/mlp_opt.ts). It lays out in
  * the kernel's memory, for n coordinates padded to np (a multiple of 4): the kernel's weights
  * (phi with layer 0's time rows folded into its bias), per tape slot the features (F rows of
- * np float32), the hidden activations (L * H rows) and the outputs (3 rows), and shared
+ * np float32, from the host's columns of n), the hidden activations (L * H rows) and the outputs (3 rows), and shared
  * buffers for the backward. The host converts: features in, outputs and dL/dx out, and maps
  * the kernel's dL/dweights back to phi (dL/dW0[F + t] = tau_t dL/db0 per step, tau being the
  * step's time features). Float32 inside the kernel; float64 sums of the weight gradient.
@@ -77,17 +77,14 @@ export function wasmMlpEngine(dims: readonly number[], T: number, phi: Float32Ar
     },
     forward(x, rows, out, slotIndex) {
       size(rows);
-      const stride = F + T;
       let slot: Slot;
       if (slotIndex < 0) slot = free ??= newSlot(false);
       else slot = tape[slotIndex] ??= newSlot(true);
-      for (let t = 0; t < T; t++) slot.tau[t] = n > 0 ? x[F + t]! : 0;
+      for (let t = 0; t < T; t++) slot.tau[t] = n > 0 ? x[(F + t) * n]! : 0;
       weights(slot.tau);
+      // Column k of x (k * n) to row k of the kernel's (k * np), rounded to float32.
       const xs = new Float32Array(inst.buffer(), slot.x, F * np);
-      for (let k = 0; k < F; k++) {
-        const r = k * np;
-        for (let i = 0; i < n; i++) xs[r + i] = x[i * stride + k]!;
-      }
+      for (let k = 0; k < F; k++) xs.set(x.subarray(k * n, (k + 1) * n), k * np);
       inst.ex.forward(np, F, H, L, wAt, slot.x, slot.acts, slot.out, scrAt, 1, 1);
       const o = new Float32Array(inst.buffer(), slot.out, 2 * np);
       for (let i = 0; i < n; i++) {
@@ -116,12 +113,8 @@ export function wasmMlpEngine(dims: readonly number[], T: number, phi: Float32Ar
       }
       for (let i = F * H + H; i < Pk; i++) dphi[i + T * H] = dphi[i + T * H]! + g[i]!;
       if (columns <= 0) return;
-      const stride = F + T;
       const dxs = new Float32Array(buf, dxAt, F * np);
-      for (let k = 0; k < Math.min(columns, F); k++) {
-        const r = k * np;
-        for (let i = 0; i < n; i++) dx[i * stride + k] = dxs[r + i]!;
-      }
+      for (let k = 0; k < Math.min(columns, F); k++) dx.set(dxs.subarray(k * np, k * np + n), k * n);
     },
     dispose() {
       tape.length = 0;

@@ -28,7 +28,7 @@
 import type { ParamEntry } from "../../core/layout.ts";
 import type { StepContext } from "../contract.ts";
 import type { ResolvedMlpOptimizerConfig } from "./config.ts";
-import { normaliseColumns } from "./features.ts";
+import { scaleColumns } from "./features.ts";
 
 /** Added to a second moment under its inverse square root. */
 export const RSQRT_EPS = 1e-8;
@@ -49,7 +49,7 @@ export interface AdafacFeatures {
   readonly T: number;
   /** Floats in the flat state. */
   readonly stateSize: number;
-  /** Updates `state` in place; writes rows of F + T columns into `x` and the scales into `s` (tensors * F). */
+  /** Updates `state` in place; writes F + T columns of n into `x` (column k at k * n) and the scales into `s` (tensors * F). */
   compute(theta: Float32Array, grad: Float32Array, state: Float32Array, ctx: StepContext, x: Float64Array, s: Float64Array): void;
 }
 
@@ -66,7 +66,6 @@ export function adafacFeatures(cfg: ResolvedMlpOptimizerConfig, entries: readonl
   const f = cfg.factoredDecay!;
   const scales = cfg.timescales!;
   const { F, T } = adafacColumns(cfg);
-  const stride = F + T;
   const vAt = n * D;
   let at = vAt + n;
   const slices: FactoredSlice[] = entries.map((e) => {
@@ -82,6 +81,10 @@ export function adafacFeatures(cfg: ResolvedMlpOptimizerConfig, entries: readonl
   const vhat = new Float64Array(n);
   const rowF = new Float64Array(n);
   const colF = new Float64Array(n);
+  // Sums of squares of one tensor's columns, added in coordinate order as they are written
+  // (the momenta's three columns per decay in `mss`).
+  const ss = new Float64Array(F);
+  const mss = new Float64Array(3 * D);
 
   /** Updates the factored accumulators of tensor `e` and fills vhat, rowF, colF over it. */
   const factored = (e: ParamEntry, sl: FactoredSlice, grad: Float32Array, st: Float32Array): void => {
@@ -134,34 +137,70 @@ export function adafacFeatures(cfg: ResolvedMlpOptimizerConfig, entries: readonl
     stateSize,
     compute(theta, grad, st, ctx, x, s) {
       entries.forEach((e, ei) => factored(e, slices[ei]!, grad, st));
-      for (let i = 0; i < n; i++) {
-        const g = grad[i]!;
-        const r = i * stride;
-        st[vAt + i] = rho * st[vAt + i]! + (1 - rho) * g * g;
-        const rv = 1 / Math.sqrt(st[vAt + i]! + RSQRT_EPS);
-        const fv = 1 / Math.sqrt(vhat[i]! + RSQRT_EPS);
-        x[r] = theta[i]!;
-        x[r + 1] = g;
-        x[r + 2 + D] = g * rv;
-        x[r + 3 + 2 * D] = rv;
-        x[r + 4 + 2 * D] = g * fv;
-        for (let b = 0; b < D; b++) {
-          const d = decays[b]!;
-          st[i * D + b] = d * st[i * D + b]! + (1 - d) * g;
-          const m = st[i * D + b]!;
-          x[r + 2 + b] = m;
-          x[r + 3 + D + b] = m * rv;
-          x[r + 5 + 2 * D + b] = m * fv;
+      // Column k of coordinate i at k * n + i (features.ts); each tensor's sums of squares
+      // are added as its columns are written, then its columns are scaled (scaleColumns).
+      const cG = n, cGr = (2 + D) * n, cR = (3 + 2 * D) * n, cGf = (4 + 2 * D) * n, cRow = (5 + 3 * D) * n, cCol = (6 + 3 * D) * n;
+      entries.forEach((e, ei) => {
+        mss.fill(0);
+        let sP = 0, sG = 0, sGr = 0, sR = 0, sGf = 0, sRow = 0, sCol = 0;
+        for (let i = e.offset; i < e.offset + e.size; i++) {
+          const g = grad[i]!;
+          const p = theta[i]!;
+          const v = rho * st[vAt + i]! + (1 - rho) * g * g;
+          st[vAt + i] = v;
+          const rv = 1 / Math.sqrt(st[vAt + i]! + RSQRT_EPS);
+          const fv = 1 / Math.sqrt(vhat[i]! + RSQRT_EPS);
+          const gr = g * rv;
+          const gf = g * fv;
+          const ro = rowF[i]!;
+          const co = colF[i]!;
+          x[i] = p;
+          x[cG + i] = g;
+          x[cGr + i] = gr;
+          x[cR + i] = rv;
+          x[cGf + i] = gf;
+          x[cRow + i] = ro;
+          x[cCol + i] = co;
+          sP += p * p;
+          sG += g * g;
+          sGr += gr * gr;
+          sR += rv * rv;
+          sGf += gf * gf;
+          sRow += ro * ro;
+          sCol += co * co;
+          for (let b = 0; b < D; b++) {
+            const d = decays[b]!;
+            st[i * D + b] = d * st[i * D + b]! + (1 - d) * g;
+            const m = st[i * D + b]!;
+            const mr = m * rv;
+            const mf = m * fv;
+            x[(2 + b) * n + i] = m;
+            x[(3 + D + b) * n + i] = mr;
+            x[(5 + 2 * D + b) * n + i] = mf;
+            mss[3 * b] = mss[3 * b]! + m * m;
+            mss[3 * b + 1] = mss[3 * b + 1]! + mr * mr;
+            mss[3 * b + 2] = mss[3 * b + 2]! + mf * mf;
+          }
         }
-        x[r + 5 + 3 * D] = rowF[i]!;
-        x[r + 6 + 3 * D] = colF[i]!;
-      }
-      normaliseColumns(x, stride, F, entries, s);
+        ss[0] = sP;
+        ss[1] = sG;
+        ss[2 + D] = sGr;
+        ss[3 + 2 * D] = sR;
+        ss[4 + 2 * D] = sGf;
+        ss[5 + 3 * D] = sRow;
+        ss[6 + 3 * D] = sCol;
+        for (let b = 0; b < D; b++) {
+          ss[2 + b] = mss[3 * b]!;
+          ss[3 + D + b] = mss[3 * b + 1]!;
+          ss[5 + 2 * D + b] = mss[3 * b + 2]!;
+        }
+        scaleColumns(x, n, F, e, ei, ss, s);
+      });
       const t = ctx.step ?? st[tAt]!;
       const h = ctx.horizon;
       const tf = scales.map((sc) => Math.tanh(t / sc));
       tf.push(h !== undefined && h > 0 ? t / h : 0);
-      for (let i = 0; i < n; i++) for (let k = 0; k < T; k++) x[i * stride + F + k] = tf[k]!;
+      for (let k = 0; k < T; k++) x.fill(tf[k]!, (F + k) * n, (F + k + 1) * n);
       st[tAt] = st[tAt]! + 1;
     },
   };

@@ -28,7 +28,7 @@ export interface MlpFeatureMap {
   readonly stateSize: number;
   /** Whether the backward can give dL/dgrad (second order). */
   readonly secondOrder: boolean;
-  /** Updates `state` in place; writes rows of F + T columns into `x` and the scales into `s`. */
+  /** Updates `state` in place; writes F + T columns of n into `x` (column k at k * n) and the scales into `s`. */
   compute(theta: Float32Array, grad: Float32Array, state: Float32Array, ctx: StepContext, x: Float64Array, s: Float64Array): void;
 }
 
@@ -55,7 +55,7 @@ export function featureMap(cfg: ResolvedMlpOptimizerConfig, entries: readonly Pa
 
 /** What a step computes besides theta_{t+1}: what the backward needs (a tape slot). */
 export interface MlpStepBuffers {
-  /** Features, n rows of F + T. */
+  /** Features, F + T columns of n (column-major: feature k of coordinate i at k * n + i). */
   readonly x: Float64Array;
   /** Normalisation scales, tensors * F. */
   readonly s: Float64Array;

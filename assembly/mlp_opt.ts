@@ -12,8 +12,9 @@
 // [din, dout] row-major, then the bias [dout]; the host folds time inputs, the same for every
 // coordinate, into layer 0's bias.
 //
-// forward: x (F rows) -> out (3 rows: d, a, exp(a expMult) stepMult); with acts != 0 the
-// post-ReLU activations of hidden layer l are kept at acts + l * H rows.
+// forward: x (F rows) -> out (2 rows: d, a; the host takes the step d exp(a expMult) stepMult
+// in float64); with acts != 0 the post-ReLU activations of hidden layer l are kept at
+// acts + l * H rows.
 // backward: dL/dout (2 rows) -> dL/dphi added to g64 (float64, the weights' layout) and, with
 // dx != 0, dL/dx (F rows). Gradient sums run in float32 vectors for FLUSH blocks of 4
 // coordinates, then go into the float64 sums.
@@ -30,23 +31,6 @@ const FLUSH: i32 = 64;
   return v128.load32_splat(p);
 }
 
-/** exp of four float32 lanes (Cephes' expf: range reduction by ln 2, a degree-5 polynomial). */
-// @ts-ignore: decorator
-@inline function vexp(x0: v128): v128 {
-  const x = f32x4.min(f32x4.max(x0, f32x4.splat(-87.0)), f32x4.splat(88.0));
-  const k = f32x4.nearest(f32x4.mul(x, f32x4.splat(1.44269504088896341)));
-  const r = f32x4.sub(f32x4.sub(x, f32x4.mul(k, f32x4.splat(0.693359375))), f32x4.mul(k, f32x4.splat(-2.12194440e-4)));
-  let p = f32x4.splat(1.9875691500e-4);
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.3981999507e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(8.3334519073e-3));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(4.1665795894e-2));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(1.6666665459e-1));
-  p = f32x4.add(f32x4.mul(p, r), f32x4.splat(5.0000001201e-1));
-  const y = f32x4.add(f32x4.add(f32x4.mul(f32x4.mul(p, r), r), r), f32x4.splat(1.0));
-  const e = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(k), i32x4.splat(127)), 23);
-  return f32x4.mul(y, e);
-}
-
 /** Byte offset in `w` of layer l's weight; its bias follows at + din * dout * 4. */
 function layerOffset(l: i32, F: i32, H: i32): usize {
   if (l == 0) return 0;
@@ -58,7 +42,7 @@ function layerOffset(l: i32, F: i32, H: i32): usize {
  * where hidden layer l's activations go (row stride `hs` bytes), `inp` the inputs (stride `xs`).
  */
 // @ts-ignore: decorator
-@inline function forwardBlock(F: i32, H: i32, L: i32, w: usize, x: usize, xs: usize, hid: usize, hs: usize, i4: usize, out: usize, os: usize, expMult: f32, stepMult: f32): void {
+@inline function forwardBlock(F: i32, H: i32, L: i32, w: usize, x: usize, xs: usize, hid: usize, hs: usize, i4: usize, out: usize, os: usize): void {
   let src = x + i4;
   let ss = xs;
   let din = F;
@@ -86,28 +70,18 @@ function layerOffset(l: i32, F: i32, H: i32): usize {
   }
   v128.store(out + i4, d);
   v128.store(out + os + i4, a);
-  v128.store(out + 2 * os + i4, f32x4.mul(vexp(f32x4.mul(a, f32x4.splat(expMult))), f32x4.splat(stepMult)));
 }
 
 /**
  * The forward over `np` coordinates. acts == 0: the activations go to `scr` (L * H vectors)
  * and are dropped.
  */
-export function forward(np: i32, F: i32, H: i32, L: i32, w: usize, x: usize, acts: usize, out: usize, scr: usize, expMult: f32, stepMult: f32): void {
+export function forward(np: i32, F: i32, H: i32, L: i32, w: usize, x: usize, acts: usize, out: usize, scr: usize): void {
   const rs = <usize>np << 2;
   for (let i = 0; i < np; i += 4) {
     const i4 = <usize>i << 2;
-    if (acts != 0) forwardBlock(F, H, L, w, x, rs, acts, rs, i4, out, rs, expMult, stepMult);
-    else forwardBlock(F, H, L, w, x, rs, scr - i4, 16, i4, out, rs, expMult, stepMult);
-  }
-}
-
-/** theta_{t+1} = theta - d * scale for `np` coordinates, from a forward's `out`. */
-export function applyStep(np: i32, theta: usize, out: usize, next: usize): void {
-  const rs = <usize>np << 2;
-  for (let i = 0; i < np; i += 4) {
-    const i4 = <usize>i << 2;
-    v128.store(next + i4, f32x4.sub(ld(theta + i4), f32x4.mul(ld(out + i4), ld(out + 2 * rs + i4))));
+    if (acts != 0) forwardBlock(F, H, L, w, x, rs, acts, rs, i4, out, rs);
+    else forwardBlock(F, H, L, w, x, rs, scr - i4, 16, i4, out, rs);
   }
 }
 

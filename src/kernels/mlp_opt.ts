@@ -14,8 +14,7 @@ import { KernelUnavailableError } from "./select.ts";
 export const MLP_OPT_FILE = "mlp_opt.wasm";
 
 export interface MlpOptExports {
-  forward(np: number, F: number, H: number, L: number, w: number, x: number, acts: number, out: number, scr: number, expMult: number, stepMult: number): void;
-  applyStep(np: number, theta: number, out: number, next: number): void;
+  forward(np: number, F: number, H: number, L: number, w: number, x: number, acts: number, out: number, scr: number): void;
   backward(np: number, F: number, H: number, L: number, w: number, x: number, acts: number, dout: number, acc: number, g64: number, dx: number, scr: number): void;
 }
 

@@ -3,7 +3,7 @@
  * assembly/mlp_opt.ts on one instance of its own (src/kernels/mlp_opt.ts). It lays out in
  * the kernel's memory, for n coordinates padded to np (a multiple of 4): the kernel's weights
  * (phi with layer 0's time rows folded into its bias), per tape slot the features (F rows of
- * np float32, from the host's columns of n), the hidden activations (L * H rows) and the outputs (3 rows), and shared
+ * np float32, from the host's columns of n), the hidden activations (L * H rows) and the outputs (2 rows: d, a), and shared
  * buffers for the backward. The host converts: features in, outputs and dL/dx out, and maps
  * the kernel's dL/dweights back to phi (dL/dW0[F + t] = tau_t dL/db0 per step, tau being the
  * step's time features). Float32 inside the kernel; float64 sums of the weight gradient.
@@ -45,7 +45,7 @@ export function wasmMlpEngine(dims: readonly number[], T: number, phi: Float32Ar
   const newSlot = (withActs: boolean): Slot => ({
     x: inst.alloc(F * np * 4),
     acts: withActs ? inst.alloc(L * H * np * 4) : 0,
-    out: inst.alloc(3 * np * 4),
+    out: inst.alloc(2 * np * 4),
     tau: new Float64Array(T),
   });
   const size = (rows: number): void => {
@@ -85,7 +85,7 @@ export function wasmMlpEngine(dims: readonly number[], T: number, phi: Float32Ar
       // Column k of x (k * n) to row k of the kernel's (k * np), rounded to float32.
       const xs = new Float32Array(inst.buffer(), slot.x, F * np);
       for (let k = 0; k < F; k++) xs.set(x.subarray(k * n, (k + 1) * n), k * np);
-      inst.ex.forward(np, F, H, L, wAt, slot.x, slot.acts, slot.out, scrAt, 1, 1);
+      inst.ex.forward(np, F, H, L, wAt, slot.x, slot.acts, slot.out, scrAt);
       const o = new Float32Array(inst.buffer(), slot.out, 2 * np);
       for (let i = 0; i < n; i++) {
         out[2 * i] = o[i]!;

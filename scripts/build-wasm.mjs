@@ -89,6 +89,8 @@ const targets = [
   { entry: "assembly/conv.ts", out: "build/conv.wasm", flags: mlpFlags },
   // The hierarchical RNN optimizer's per-parameter GRU (src/kernels/hrnn.ts): one thread, as the MLP's.
   { entry: "assembly/hrnn.ts", out: "build/hrnn.wasm", flags: mlpFlags },
+  // The per-coordinate MLP optimizer's network (src/kernels/mlp_opt.ts): one thread, no fused multiply-add.
+  { entry: "assembly/mlp_opt.ts", out: "build/mlp_opt.wasm", flags: mlpFlags },
 ];
 
 let asc;

@@ -13,7 +13,8 @@ import { applyUpdates, learned, DEFAULT_OPTIMIZER, JaxTreeError, NonFiniteGradie
 import { ParamLayout } from "../src/core/layout.ts";
 import { key, normal } from "../src/core/rng.ts";
 import { loadLearnedOptimizer, saveLearnedOptimizer } from "../src/learned/file.ts";
-import { mlpOptimizer } from "../src/learned/mlp/optimizer.ts";
+import { mlpOptimizer, type MlpOptimizer } from "../src/learned/mlp/optimizer.ts";
+import { mlpOptKernelAvailable } from "../src/kernels/mlp_opt.ts";
 import { UnknownOptimizerError } from "../src/learned/resolve.ts";
 import { optimizerSpec } from "../src/optimizers/registry.ts";
 import { applyUpdates as coreApply, type GradientTransformation as CoreTransform } from "../src/optimizers/transform.ts";
@@ -49,13 +50,13 @@ const bitsEqual = (a: Float32Array, b: Float32Array, what: string) => {
 };
 
 /**
- * Runs `steps` steps of `name` through the adapter and of `core` on flat arrays, on the same
+ * Runs `steps` steps of `name` through the adapter (on `engine`) and of `core` on flat arrays, on the same
  * gradients and parameters; asserts the same bits. The parameters are the ones jax-js holds:
  * jax-js may fold a small array's additions in float64 (a scalar leaf can end one float32 ulp
  * away from a float32 sum after a few steps), which is its arithmetic, not the optimizer's.
  */
-function assertSameAsCore(name: string, core: CoreTransform, steps: number): void {
-  const opt = learned(name, { engine: "ref" });
+function assertSameAsCore(name: string, core: CoreTransform, steps: number, engine: "ref" | "wasm" = "ref"): void {
+  const opt = learned(name, { engine });
   try {
     let params = makeTree(seeded(1));
     let state = opt.init(tree.ref(params));
@@ -101,12 +102,21 @@ describe("l2o/jax: the transform is the core optimizer", () => {
     }
   });
 
-  it("an mlp-kind file by its path (an optimizer that reads the parameters): the same bits", () => {
+  it("an mlp-kind file by its path (an optimizer that reads the parameters): the same bits, on each engine", () => {
     const opt = mlpOptimizer({ hidden: 8, hiddenLayers: 2, decays: [0.5, 0.9], stepMult: 0.1, expMult: 0.5 });
     const path = join(dir, "mlp.safetensors");
     saveLearnedOptimizer(path, opt, opt.init(key(3)).flat);
-    const loaded = loadLearnedOptimizer(path);
-    assertSameAsCore(path, loaded.optimizer.optFn(loaded.phi, LAYOUT), 5);
+    const engines = mlpOptKernelAvailable() ? (["ref", "wasm"] as const) : (["ref"] as const);
+    for (const engine of engines) {
+      const loaded = loadLearnedOptimizer(path, { engine });
+      assert.equal((loaded.optimizer as MlpOptimizer).engine, engine);
+      const core = loaded.optimizer.optFn(loaded.phi, LAYOUT);
+      try {
+        assertSameAsCore(path, core, 5, engine);
+      } finally {
+        core.dispose();
+      }
+    }
   });
 
   it("a hand-designed name at a fixed rate: the same bits as the registry's adam", () => {

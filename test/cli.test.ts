@@ -1,3 +1,4 @@
+import { mlpOptKernelAvailable } from "../src/kernels/mlp_opt.ts";
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -92,7 +93,8 @@ describe("l2o train --optimizer mlp", () => {
     assert.equal(loaded.optimizer.kind, "mlp");
     assert.equal((loaded.optimizer.config as { hidden: number }).hidden, 8);
     assert.equal(loaded.meta.training.optimizer, "mlp");
-    assert.equal(loaded.meta.training.engine, undefined, "a kind without a kernel records none");
+    // The MLP's one kernel multiplies then adds (no fused multiply-add), whatever `wasm*` asked for.
+    assert.equal(loaded.meta.training.engine, mlpOptKernelAvailable() ? "wasm-simd" : "ref", "the engine that ran is recorded");
     const [ev, hidden, asLstm, init] = await Promise.all([
       l2o("eval", "--task", "quadratic", "--task-config", '{"dim":3}', "--optimizers", `${M},mlp:${M},adam@0.1`, "--steps", "10", "--instances", "3"),
       l2o(...base, "--optimizer", "mlp", "--hidden", "8", "--out", join(dir, "train", "never-mlp.safetensors")),

@@ -6,7 +6,6 @@ import { LEARNED_KIND_NAMES, learnedKind } from "../learned/registry.ts";
 import { extendPreprocessing } from "../learned/lstm/widen.ts";
 import type { LstmOptimizer } from "../learned/lstm/optimizer.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
-import { resolveEngineKind } from "../kernels/select.ts";
 import { ES_LIMITS, ESTIMATORS, HORIZON_SAMPLINGS, META_LOSS_KINDS, resolveMetaTrainConfig, type EstimatorName, type HorizonSampling, type MetaLossKind, type MetaTrainConfig } from "../meta/config.ts";
 import { runTrainJobAsync } from "../meta/job.ts";
 import { checkOutputPaths } from "../io/paths.ts";
@@ -257,7 +256,7 @@ export function registerTrainCommand(program: Command): void {
       const hooks = composeHooks(consoleTrainHooks(meta, { quiet: f.quiet === true }), f.tensorboard === undefined ? undefined : tensorboardTrainHooks(f.tensorboard));
       const details = {
         ...spec.details,
-        ...(learnedKind(opt.kind).hasKernel ? { engine: resolveEngineKind(engine), threads: engine === "ref" ? 1 : threads, ...(engine === "ref" ? {} : { reduction }) } : {}),
+        ...(learnedKind(opt.kind).kernelRecord?.(kernel) ?? {}),
       };
       let run;
       try {

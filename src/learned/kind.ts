@@ -10,6 +10,12 @@ export interface LearnedKind {
   /** Whether `KernelOptions` pick its kernel (and a training file records them). */
   readonly hasKernel: boolean;
   /**
+   * What a training file records of the kernel that `kernel` picks for this kind (its
+   * `training` details: the engine that actually ran, and what else decides its bits).
+   * Absent on a kind without a kernel: nothing is recorded.
+   */
+  kernelRecord?(kernel: KernelOptions): Readonly<Record<string, unknown>>;
+  /**
    * The largest sizes its config may declare (by field), checked by `build` before anything
    * is allocated, so that a hostile file or argument cannot ask for gigabytes.
    */

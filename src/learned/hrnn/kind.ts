@@ -9,6 +9,8 @@ export const HRNN_KIND: LearnedKind = {
   description: "hierarchical RNN (Wichrowska et al. 2017): per-parameter, per-tensor and global GRUs; momenta at several timescales, learned per-parameter log learning rates",
   // engine 'ref' runs the per-parameter GRU in TypeScript; otherwise its WebAssembly kernel where built.
   hasKernel: true,
+  // What a training file records: the per-parameter GRU's engine (one thread, no fused multiply-add).
+  kernelRecord: (k: KernelOptions) => ({ engine: k.engine === "ref" ? "ref" : "wasm-simd" }),
   limits: HRNN_LIMITS,
   build: (config: unknown, k: KernelOptions = {}) => hrnnOptimizer(config, k.engine === "ref" ? "ref" : k.engine === undefined ? "auto" : "wasm"),
   describe(config: unknown): KindDescription {

@@ -1,5 +1,5 @@
 /** The `lstm` entry of the learned-optimizer registry. */
-import { defaultEngineFactory } from "../../kernels/select.ts";
+import { defaultEngineFactory, resolveEngineKind } from "../../kernels/select.ts";
 import type { KernelOptions } from "../kernel_options.ts";
 import type { KindDescription, LearnedKind } from "../kind.ts";
 import type { PreprocessConfig } from "./preprocess.ts";
@@ -10,6 +10,11 @@ export const LSTM_KIND: LearnedKind = {
   kind: "lstm",
   description: "coordinatewise LSTM (Andrychowicz et al. 2016): one small LSTM shared by every coordinate, fed the preprocessed gradient",
   hasKernel: true,
+  kernelRecord: ({ engine = "wasm", threads = 1, reduction = "chunks" }: KernelOptions) => ({
+    engine: resolveEngineKind(engine),
+    threads: engine === "ref" ? 1 : threads,
+    ...(engine === "ref" ? {} : { reduction }),
+  }),
   limits: LSTM_LIMITS,
   build: (config: unknown, k: KernelOptions = {}) =>
     lstmOptimizer(resolveLstmOptimizerConfig(config), defaultEngineFactory(k.engine, k.threads ?? 1, k.reduction ?? "chunks")),

@@ -12,8 +12,9 @@
  *
  *   dL/dr_{k,j} = s_k (dL/dx_{k,j} - x_{k,j} * mean_{i in tensor}(dL/dx_{k,i} x_{k,i})).
  *
- * Rows are coordinate-major: feature k of coordinate i at i * F + k, F = 2 + D; momenta m
- * (the optimizer's state) at i * D + b.
+ * Features are column-major: feature k of coordinate i at k * n + i (F = 2 + D columns, each
+ * contiguous, as the normalisation and the kernel read them); momenta m (the optimizer's
+ * state) at i * D + b.
  */
 import type { ParamEntry } from "../../core/layout.ts";
 
@@ -36,7 +37,7 @@ export function updateMomenta(m: Float32Array, grad: Float32Array, decays: reado
 }
 
 /**
- * The normalised features `x` (n * F) of theta, grad and the (already updated) momenta `m`,
+ * The normalised features `x` (F columns of n) of theta, grad and the (already updated) momenta `m`,
  * and the scales `s` (tensor e, feature k at e * F + k).
  */
 export function normalisedFeatures(
@@ -49,37 +50,73 @@ export function normalisedFeatures(
   s: Float64Array,
 ): void {
   const F = 2 + D;
-  for (let i = 0; i < theta.length; i++) {
-    const r = i * F;
-    x[r] = theta[i]!;
-    x[r + 1] = grad[i]!;
-    for (let b = 0; b < D; b++) x[r + 2 + b] = m[i * D + b]!;
+  const n = theta.length;
+  x.set(theta, 0);
+  x.set(grad, n);
+  for (let b = 0; b < D; b++) {
+    const c = (2 + b) * n;
+    for (let i = 0; i < n; i++) x[c + i] = m[i * D + b]!;
   }
+  normaliseColumns(x, n, F, entries, s);
+}
+
+/**
+ * Normalises columns 0..F-1 of `x` (column k at k * n) over each tensor by their second
+ * moment, in place, writing the scales to `s` (tensor e, column k at e * F + k).
+ */
+export function normaliseColumns(x: Float64Array, n: number, F: number, entries: readonly ParamEntry[], s: Float64Array): void {
+  const ss = new Float64Array(F);
   entries.forEach((e, ei) => {
     const end = e.offset + e.size;
     for (let k = 0; k < F; k++) {
-      let ss = 0;
-      for (let i = e.offset; i < end; i++) ss += x[i * F + k]! * x[i * F + k]!;
-      const sc = 1 / Math.sqrt(ss / e.size + NORM_EPS);
-      s[ei * F + k] = sc;
-      for (let i = e.offset; i < end; i++) x[i * F + k] = x[i * F + k]! * sc;
+      const c = k * n;
+      let sum = 0;
+      for (let i = c + e.offset; i < c + end; i++) sum += x[i]! * x[i]!;
+      ss[k] = sum;
     }
+    scaleColumns(x, n, F, e, ei, ss, s);
   });
 }
 
 /**
- * The normalisation's backward, in place: `dx` holds dL/dx (n * F) on entry and dL/dr (the
- * raw features' gradient) on return; `x` and `s` are what `normalisedFeatures` made.
+ * The second half of `normaliseColumns` for tensor `e` (index `ei`), given the sums of
+ * squares `ss` of its F columns (added over its coordinates in order, as normaliseColumns
+ * does, so a caller that sums while it writes the features gets the same bits).
  */
-export function normalisationBackward(dx: Float64Array, x: Float64Array, s: Float64Array, F: number, entries: readonly ParamEntry[]): void {
+export function scaleColumns(x: Float64Array, n: number, F: number, e: ParamEntry, ei: number, ss: Float64Array, s: Float64Array): void {
+  const end = e.offset + e.size;
+  for (let k = 0; k < F; k++) {
+    const c = k * n;
+    const sc = 1 / Math.sqrt(ss[k]! / e.size + NORM_EPS);
+    s[ei * F + k] = sc;
+    for (let i = c + e.offset; i < c + end; i++) x[i] = x[i]! * sc;
+  }
+}
+
+/**
+ * The normalisation's backward, in place: `dx` holds dL/dx (columns of n, as `x`) on entry
+ * and dL/dr (the raw features' gradient) on return, for the first `columns` of the F
+ * normalised columns (the others are left as they are); `x` and `s` are what the
+ * normalisation made.
+ */
+export function normalisationBackward(
+  dx: Float64Array,
+  x: Float64Array,
+  s: Float64Array,
+  F: number,
+  entries: readonly ParamEntry[],
+  n: number,
+  columns = F,
+): void {
   entries.forEach((e, ei) => {
     const end = e.offset + e.size;
-    for (let k = 0; k < F; k++) {
+    for (let k = 0; k < columns; k++) {
+      const o = k * n;
       let c = 0;
-      for (let i = e.offset; i < end; i++) c += dx[i * F + k]! * x[i * F + k]!;
+      for (let i = o + e.offset; i < o + end; i++) c += dx[i]! * x[i]!;
       c /= e.size;
       const sc = s[ei * F + k]!;
-      for (let i = e.offset; i < end; i++) dx[i * F + k] = sc * (dx[i * F + k]! - x[i * F + k]! * c);
+      for (let i = o + e.offset; i < o + end; i++) dx[i] = sc * (dx[i]! - x[i]! * c);
     }
   });
 }

@@ -12,13 +12,17 @@ import type { ParamLayout } from "../../core/layout.ts";
 import { namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type PhiEntry, type TransformOptions } from "../contract.ts";
 import { resolveMlpOptimizerConfig, type ResolvedMlpOptimizerConfig } from "./config.ts";
 import { mlpDifferentiableStep } from "./differentiable.ts";
-import { MlpNet, mlpDims, mlpPhiEntries } from "./network.ts";
+import { makeMlpEngine, type MlpEngine, type MlpEngineKind } from "./engine.ts";
+import { mlpDims, mlpPhiEntries } from "./network.ts";
+import { featureColumns } from "./step.ts";
 import { mlpTransform } from "./transform.ts";
 
 export interface MlpOptimizer extends LearnedOptimizer<ResolvedMlpOptimizerConfig> {
   readonly kind: "mlp";
-  /** Features per coordinate: 2 + decays (parameter, gradient, momenta). */
+  /** Features per coordinate: 2 + decays (basic: parameter, gradient, momenta), or adafac's 7 + 3 decays and the time features. */
   readonly inputs: number;
+  /** The engine the MLP runs on: `ref` (float64 TypeScript) or `wasm` (the SIMD kernel). */
+  readonly engine: MlpEngineKind;
   /** Widths of the layers' inputs and outputs: [inputs, hidden x hiddenLayers, 2]. */
   readonly dims: readonly number[];
   optFn(phi: Float32Array, layout: ParamLayout, opts?: TransformOptions): LearnedTransform;
@@ -27,16 +31,17 @@ export interface MlpOptimizer extends LearnedOptimizer<ResolvedMlpOptimizerConfi
 
 /**
  * The per-coordinate MLP optimizer a configuration describes (validated and filled in by
- * `resolveMlpOptimizerConfig`: a bad one throws ConfigError). Plain TypeScript, float64
- * arithmetic; it has no kernel to pick.
+ * `resolveMlpOptimizerConfig`: a bad one throws ConfigError), its MLP on `engine` (default
+ * `ref`, the float64 reference; the registry's `build` picks the kernel where it is built).
  */
-export function mlpOptimizer(config: unknown = {}): MlpOptimizer {
+export function mlpOptimizer(config: unknown = {}, engine: MlpEngineKind = "ref"): MlpOptimizer {
   const cfg = resolveMlpOptimizerConfig(config);
-  const inputs = 2 + cfg.decays.length;
+  const { F, T } = featureColumns(cfg);
+  const inputs = F + T;
   const dims = mlpDims(inputs, cfg.hidden, cfg.hiddenLayers);
   const entries: PhiEntry[] = mlpPhiEntries(dims);
   const phiSize = entries.reduce((a, e) => a + e.shape.reduce((x, y) => x * y, 1), 0);
-  const net = (phi: Float32Array): MlpNet => new MlpNet(dims, phi);
+  const net = (phi: Float32Array): MlpEngine => makeMlpEngine(engine, dims, T, phi);
   return {
     kind: "mlp",
     name: "mlp",
@@ -45,6 +50,7 @@ export function mlpOptimizer(config: unknown = {}): MlpOptimizer {
     phiSize,
     inputs,
     dims,
+    engine,
     init(key: Key) {
       // Weights N(0, 1 / fan_in), biases zero: Haiku's default for hk.Linear (a normal
       // truncated at two standard deviations there; plain here), which small_fc_lopt uses.

@@ -3,9 +3,10 @@
  * small_fc_lopt of Metz et al. 2022, section 3), on the hand-designed optimizers' pure
  * `init`/`update` contract.
  *
- * State: `{m: Float32Array}`, the momenta, n * D floats, coordinate-major in theta's order
- * (coordinate i, decay b at i * D + b), zeros from `init`: the same array as the
- * differentiable step's `getState`.
+ * State: with the basic features `{m: Float32Array}`, the momenta, n * D floats,
+ * coordinate-major in theta's order (coordinate i, decay b at i * D + b); with the adafac
+ * features `{state: Float32Array}` (features_adafac.ts); zeros from `init`: the same array as
+ * the differentiable step's `getState`.
  *
  * Bits: the LSTM computes its step in float64 before rounding theta_{t+1} to float32 once,
  * and the same is done here (`mlpForwardStep` is the differentiable step's own forward). The
@@ -21,37 +22,41 @@ import type { ParamLayout } from "../../core/layout.ts";
 import type { OptState } from "../../optimizers/transform.ts";
 import type { LearnedTransform, StepContext } from "../contract.ts";
 import type { ResolvedMlpOptimizerConfig } from "./config.ts";
-import type { MlpNet } from "./network.ts";
-import { mlpForwardStep, stepBuffers } from "./step.ts";
+import type { MlpEngine } from "./engine.ts";
+import { featureMap, mlpForwardStep, stepBuffers } from "./step.ts";
 
 /**
- * The transform over `net` (which it owns) for `layout`. `update` is pure: it modifies none
- * of its arguments and returns a fresh state, which is small (D floats a coordinate), so
+ * The transform over `engine` (which it owns) for `layout`. `update` is pure: it modifies none
+ * of its arguments and returns a fresh state, which is small (a few floats a coordinate), so
  * `copyState: false` has nothing to save and is served the same way.
  */
-export function mlpTransform(net: MlpNet, cfg: ResolvedMlpOptimizerConfig, layout: ParamLayout): LearnedTransform {
+export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig, layout: ParamLayout): LearnedTransform {
   const n = layout.size;
-  const D = cfg.decays.length;
-  const F = 2 + D;
-  const buf = stepBuffers(n, layout.entries.length, F, net.dims[1]!, net.hiddenLayers, false);
+  const fm = featureMap(cfg, layout.entries, n);
+  // The basic features' state is the momenta alone (`m`); the adafac features' is `state`.
+  const field = cfg.features === "basic" ? "m" : "state";
+  const what = cfg.features === "basic" ? "the momenta" : "the adafac statistics";
+  const buf = stepBuffers(n, layout.entries.length, fm);
   return {
     init(params: Float32Array): OptState {
       layout.check(params);
-      return { m: new Float32Array(n * D) };
+      return { [field]: new Float32Array(fm.stateSize) };
     },
-    update(grads: Float32Array, state: OptState, params: Float32Array, _ctx?: StepContext): [Float32Array, OptState] {
+    update(grads: Float32Array, state: OptState, params: Float32Array, ctx: StepContext = {}): [Float32Array, OptState] {
       if (grads.length !== n) throw new Error(`mlp optimizer: ${grads.length} gradients for a layout of ${n} coordinates`);
       if (params.length !== n) throw new Error(`mlp optimizer: ${params.length} parameters for a layout of ${n} coordinates`);
-      const m0 = state.m;
-      if (!(m0 instanceof Float32Array) || m0.length !== n * D) {
-        throw new Error(`mlp optimizer: state.m must be a Float32Array of ${n * D} floats (the momenta, from init)`);
+      const s0 = state[field];
+      if (!(s0 instanceof Float32Array) || s0.length !== fm.stateSize) {
+        throw new Error(`mlp optimizer: state.${field} must be a Float32Array of ${fm.stateSize} floats (${what}, from init)`);
       }
-      const m = new Float32Array(m0);
-      const next = mlpForwardStep(net, cfg, layout.entries, params, grads, m, buf);
+      const s = new Float32Array(s0);
+      const next = mlpForwardStep(engine, fm, cfg, params, grads, s, ctx, buf, -1);
       const updates = new Float32Array(n);
       for (let i = 0; i < n; i++) updates[i] = next[i]! - params[i]!;
-      return [updates, { m }];
+      return [updates, { [field]: s }];
     },
-    dispose() {},
+    dispose() {
+      engine.dispose();
+    },
   };
 }

@@ -1,0 +1,25 @@
+/**
+ * What an engine of the per-coordinate MLP optimizer does (engine.ts picks one: the float64
+ * reference or the WebAssembly kernel of engine_wasm.ts): the MLP's forward over every
+ * coordinate's feature row, and its backward, kept per tape slot.
+ */
+export interface MlpEngine {
+  /** `ref` or `wasm`. */
+  readonly engine: "ref" | "wasm";
+  readonly phiSize: number;
+  setPhi(phi: Float32Array): void;
+  /**
+   * The outputs `out` (n * 2: d, a) of the n coordinates' features `x` (dims[0] columns of n,
+   * column k at k * n: F normalised columns, then the time columns, the same for every
+   * coordinate). With `slot` >= 0 the engine keeps
+   * under that tape slot what `backward` needs (a later forward into the slot replaces it).
+   */
+  forward(x: Float64Array, n: number, out: Float64Array, slot: number): void;
+  /**
+   * Backpropagates dL/dout (n * 2) through the forward recorded in `slot` on `x`: adds dL/dphi
+   * into `dphi` (float64, phi's layout) and writes dL/dx into `dx` (columns as `x`) for the
+   * first `columns` columns at least.
+   */
+  backward(slot: number, x: Float64Array, n: number, dout: Float64Array, dphi: Float64Array, dx: Float64Array, columns: number): void;
+  dispose(): void;
+}

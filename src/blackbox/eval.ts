@@ -79,7 +79,7 @@ export function evaluate(o: EvalOptions, onRun?: (fn: string, method: string, ru
         // One untimed rollout first, so that the engine has compiled the network's loops (a few
         // runs at interpreter speed would otherwise dominate its tiny times).
         const warm = testFunction(name, foldIn(root, "warm-up"));
-        for (let i = 0; i < 20; i++) rollout(method.network(dim).shape, method.network(dim).params, warm, o.evaluations, new Float64Array(dim).fill(0.5));
+        for (let i = 0; i < 200; i++) rollout(method.network(dim).shape, method.network(dim).params, warm, o.evaluations, new Float64Array(dim).fill(0.5));
       }
       for (let r = 0; r < o.runs; r++) {
         const runKey = foldIn(foldIn(root, name), r);

@@ -41,11 +41,23 @@ for (const [name, e] of byFn) {
     lines.push(`| ${t === cps[0] ? `${name} (${e.dim}-D${e.knownMin !== undefined ? `, min ${e.knownMin}` : ""})` : ""} | ${t} | ${cells.map((c, i) => (meds[i] === lo ? `**${c}**` : c)).join(" | ")} |`);
   }
 }
-lines.push("", `| function | ${methods.map((m) => `${m} ms/proposal`).join(" | ")} | ${methods.filter((m) => m.startsWith("lstm")).map((m) => `gp-bo / ${m}`).join(" | ")} |`);
-lines.push(`|---|${methods.map(() => "---|").join("")}${methods.filter((m) => m.startsWith("lstm")).map(() => "---|").join("")}`);
+const learned = methods.filter((m) => m.startsWith("lstm"));
+lines.push("", `| function | ${methods.map((m) => `${m} ms (CPU ms)`).join(" | ")} | ${learned.map((m) => `gp-bo / ${m}, wall (CPU)`).join(" | ")} |`);
+lines.push(`|---|${methods.map(() => "---|").join("")}${learned.map(() => "---|").join("")}`);
+const p3 = (v: number): string => v.toPrecision(3);
 for (const [name, e] of byFn) {
-  const ms = (m: string): number | undefined => { const r = e.methods.get(m); return r === undefined ? undefined : 1000 * r.secondsPerProposal; };
+  const ms = (m: string): [number, number | undefined] | undefined => {
+    const r = e.methods.get(m);
+    return r === undefined ? undefined : [1000 * r.secondsPerProposal, r.cpuSecondsPerProposal === undefined ? undefined : 1000 * r.cpuSecondsPerProposal];
+  };
   const bo = ms("gp-bo");
-  lines.push(`| ${name} | ${methods.map((m) => { const v = ms(m); return v === undefined ? "" : v.toPrecision(3); }).join(" | ")} | ${methods.filter((m) => m.startsWith("lstm")).map((m) => { const v = ms(m); return bo !== undefined && v !== undefined ? `${Math.round(bo / v)}x` : ""; }).join(" | ")} |`);
+  const cell = (v: [number, number | undefined] | undefined): string => (v === undefined ? "" : `${p3(v[0])}${v[1] !== undefined ? ` (${p3(v[1])})` : ""}`);
+  const ratio = (m: string): string => {
+    const v = ms(m);
+    if (bo === undefined || v === undefined) return "";
+    const cpu = bo[1] !== undefined && v[1] !== undefined && v[1] > 0 ? ` (${Math.round(bo[1] / v[1])}x)` : "";
+    return `${Math.round(bo[0] / v[0])}x${cpu}`;
+  };
+  lines.push(`| ${name} | ${methods.map((m) => cell(ms(m))).join(" | ")} | ${learned.map(ratio).join(" | ")} |`);
 }
 process.stdout.write(lines.join("\n") + "\n");

@@ -15,6 +15,7 @@ import { registerBlackboxCommand } from "../src/cli/blackbox.ts";
 import { L2oError } from "../src/core/errors.ts";
 import { key } from "../src/core/rng.ts";
 import { loadBlackboxFile, saveBlackboxFile } from "../src/blackbox/file.ts";
+import { evaluate } from "../src/blackbox/eval.ts";
 import { initParameters } from "../src/blackbox/lstm.ts";
 import { Rand } from "../src/blackbox/random.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
@@ -99,3 +100,27 @@ for (const [what, args, message] of [
     });
   });
 }
+
+test("every method of an evaluation starts from the same first query and its curve never rises", () => {
+  const methods = [
+    { kind: "random" as const, label: "random" },
+    { kind: "bo" as const, label: "gp-bo", options: { initial: 2, fit: { restarts: 1, iterations: 10 }, search: { candidates: 50, restarts: 1, iterations: 5 } } },
+    { kind: "lstm" as const, label: "lstm", network: (d: number) => ({ shape: { dim: d, hidden: 4 }, params: initParameters({ dim: d, hidden: 4 }, new Rand(key(d))) }) },
+  ];
+  const [gp, branin] = evaluate({ functions: ["gp2", "branin"], methods, runs: 3, evaluations: 6, seed: 5 });
+  for (const f of [gp!, branin!]) {
+    assert.equal(f.methods.length, 3);
+    for (let r = 0; r < 3; r++) {
+      const firsts = f.methods.map((m) => m.best[r]![0]);
+      assert.ok(firsts.every((v) => v === firsts[0]), `${f.name} run ${r}: first values ${firsts}`);
+      for (const m of f.methods) {
+        assert.equal(m.best[r]!.length, 6);
+        for (let t = 1; t < 6; t++) assert.ok(m.best[r]![t]! <= m.best[r]![t - 1]!, `${m.method} rises`);
+      }
+    }
+    // different runs are different functions or first queries
+    assert.notEqual(f.methods[0]!.best[0]![0], f.methods[0]!.best[1]![0]);
+  }
+  assert.equal(branin!.knownMin, 0.397887);
+  for (const m of branin!.methods) assert.ok(m.best.every((c) => c[5]! >= 0.397887 - 1e-6), "nothing below Branin's minimum");
+});

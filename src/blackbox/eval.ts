@@ -48,6 +48,8 @@ export interface MethodResult {
    * not count.
    */
   readonly secondsPerProposal: number;
+  /** The same in CPU seconds of the process, where a CPU clock was given. */
+  readonly cpuSecondsPerProposal?: number;
 }
 
 export interface FunctionResult {
@@ -63,6 +65,8 @@ export interface EvalOptions {
   readonly runs: number;
   readonly evaluations: number;
   readonly seed: number;
+  /** The process's CPU seconds (Node: process.cpuUsage), to time proposals apart from the machine's load. */
+  readonly cpuClock?: Clock;
 }
 
 export function evaluate(o: EvalOptions, onRun?: (fn: string, method: string, run: number) => void): FunctionResult[] {
@@ -70,11 +74,18 @@ export function evaluate(o: EvalOptions, onRun?: (fn: string, method: string, ru
   if (!Number.isInteger(o.evaluations) || o.evaluations < 2 || o.evaluations > EVAL_LIMITS.evaluations) throw new ConfigError(`evaluations must be an integer in 2..${EVAL_LIMITS.evaluations}, got ${o.evaluations}`);
   const dims = o.functions.map(functionDim);
   const root = foldIn(key(o.seed), "test");
+  const clocks: Clock[] = o.cpuClock !== undefined ? [WALL_CLOCK, o.cpuClock] : [WALL_CLOCK];
   return o.functions.map((name, fi) => {
     const dim = dims[fi]!;
     const methods = o.methods.map((method): MethodResult => {
       const best: number[][] = [];
-      const proposing: number[] = [];
+      const proposing: number[][] = clocks.map(() => []);
+      if (method.kind === "lstm") {
+        // One untimed rollout first, so that the engine has compiled the network's loops (a few
+        // runs at interpreter speed would otherwise dominate its tiny times).
+        const warm = testFunction(name, foldIn(root, "warm-up"));
+        for (let i = 0; i < 200; i++) rollout(method.network(dim).shape, method.network(dim).params, warm, o.evaluations, new Float64Array(dim).fill(0.5));
+      }
       for (let r = 0; r < o.runs; r++) {
         const runKey = foldIn(foldIn(root, name), r);
         const f = testFunction(name, runKey);
@@ -85,49 +96,46 @@ export function evaluate(o: EvalOptions, onRun?: (fn: string, method: string, ru
           low = Math.min(low, f.raw(x));
           curve.push(low);
         };
-        proposing.push(runMethod(method, f, o.evaluations, x0, new Rand(foldIn(runKey, method.kind)), record) / (o.evaluations - 1));
+        const spent = runMethod(method, f, o.evaluations, x0, new Rand(foldIn(runKey, method.kind)), record, clocks);
+        spent.forEach((v, i) => proposing[i]!.push(v / (o.evaluations - 1)));
         best.push(curve);
         onRun?.(name, method.label, r + 1);
       }
-      return { method: method.label, best, secondsPerProposal: quantile(proposing, 0.5) };
+      const cpu = o.cpuClock !== undefined ? { cpuSecondsPerProposal: quantile(proposing[1]!, 0.5) } : {};
+      return { method: method.label, best, secondsPerProposal: quantile(proposing[0]!, 0.5), ...cpu };
     });
     const knownMin = (testFunction(name, root) as Objective).knownMin;
     return { name, dim, ...(knownMin !== undefined ? { knownMin } : {}), methods };
   });
 }
 
-/** Runs one method; returns the seconds spent choosing queries (evaluations excluded). */
-function runMethod(m: Method, f: Objective, evaluations: number, x0: Float64Array, rand: Rand, record: (x: ArrayLike<number>) => void): number {
-  let seconds = 0;
-  const on = (x: Float64Array, _y: number, s: number): void => {
-    seconds += s;
-    record(x);
+/** A clock in seconds; the CLI adds the process's CPU time to the wall clock. */
+export type Clock = () => number;
+export const WALL_CLOCK: Clock = () => performance.now() / 1000;
+
+/**
+ * Runs one method; returns the seconds spent choosing queries by each clock: the whole run's
+ * less the time inside the function's evaluations and the recording (timed by the same clocks).
+ */
+function runMethod(m: Method, f: Objective, evaluations: number, x0: Float64Array, rand: Rand, record: (x: ArrayLike<number>) => void, clocks: readonly Clock[]): number[] {
+  const outside = clocks.map(() => 0);
+  const timedOutside = <T>(work: () => T): T => {
+    const t = clocks.map((c) => c());
+    const v = work();
+    clocks.forEach((c, i) => (outside[i] = outside[i]! + c() - t[i]!));
+    return v;
   };
-  if (m.kind === "random") runRandom(f, evaluations, rand, on, x0);
-  else if (m.kind === "bo") runBo(f, evaluations, rand, on, m.options, x0);
+  const timed: Objective = { ...f, value: (u) => timedOutside(() => f.value(u)) };
+  const on = (x: ArrayLike<number>): void => timedOutside(() => record(x));
+  const start = clocks.map((c) => c());
+  if (m.kind === "random") runRandom(timed, evaluations, rand, on, x0);
+  else if (m.kind === "bo") runBo(timed, evaluations, rand, on, m.options, x0);
   else {
     const net = m.network(f.dim);
     if (net.shape.dim !== f.dim) throw new ConfigError(`${m.label}: a network for dimension ${net.shape.dim} cannot propose in ${f.dim} dimensions`);
-    // The network's time is the rollout's less the function's evaluations and the recording.
-    let evalSeconds = 0;
-    const timed: Objective = {
-      ...f,
-      value: (u) => {
-        const t = performance.now();
-        const v = f.value(u);
-        evalSeconds += (performance.now() - t) / 1000;
-        return v;
-      },
-    };
-    const start = performance.now();
-    rollout(net.shape, net.params, timed, evaluations, x0, undefined, (x) => {
-      const t = performance.now();
-      record(x);
-      evalSeconds += (performance.now() - t) / 1000;
-    });
-    seconds = (performance.now() - start) / 1000 - evalSeconds;
+    rollout(net.shape, net.params, timed, evaluations, x0, undefined, on);
   }
-  return Math.max(seconds, 0);
+  return clocks.map((c, i) => Math.max(c() - start[i]! - outside[i]!, 0));
 }
 
 export { DEFAULT_BO };

@@ -33,7 +33,7 @@ export interface FitOptions {
   readonly iterations: number;
 }
 
-export const DEFAULT_FIT: FitOptions = { restarts: 3, iterations: 50 };
+export const DEFAULT_FIT: FitOptions = { restarts: 3, iterations: 30 };
 
 /** The θ of highest log marginal likelihood found, and that likelihood. */
 export function fitHyperparameters(data: Data, rand: Rand, opts: FitOptions = DEFAULT_FIT, init?: Float64Array): { theta: Float64Array; lml: number } {

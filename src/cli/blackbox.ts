@@ -131,7 +131,11 @@ function evalCommand(f: EvalFlags): void {
   const total = functions.length * methods.length * runs;
   const bar = progress({ phase: "blackbox eval", total, unit: "runs", quiet: f.quiet === true || f.json === true });
   let done = 0;
-  const results = evaluate({ functions, methods: labelled, runs, evaluations, seed }, (fn, m) => bar.update(++done, { phase: `${m} on ${fn}` }));
+  const cpuClock = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1e6;
+  };
+  const results = evaluate({ functions, methods: labelled, runs, evaluations, seed, cpuClock }, (fn, m) => bar.update(++done, { phase: `${m} on ${fn}` }));
   bar.stop();
   const summary = summarise(results, evaluations);
   if (f.out !== undefined) writeJson(f.out, { runs, evaluations, seed, methods: f.methods, functions: results, summary });
@@ -145,25 +149,26 @@ function checkpoints(evaluations: number): number[] {
 }
 
 export interface SummaryRow {
-  function: string; dim: number; knownMin?: number; method: string; secondsPerProposal: number;
+  function: string; dim: number; knownMin?: number; method: string; secondsPerProposal: number; cpuSecondsPerProposal?: number;
   at: { evaluations: number; q25: number; median: number; q75: number }[];
 }
 
 export function summarise(results: readonly FunctionResult[], evaluations: number): SummaryRow[] {
   return results.flatMap((r) => r.methods.map((m) => ({
     function: r.name, dim: r.dim, ...(r.knownMin !== undefined ? { knownMin: r.knownMin } : {}), method: m.method, secondsPerProposal: m.secondsPerProposal,
+    ...(m.cpuSecondsPerProposal !== undefined ? { cpuSecondsPerProposal: m.cpuSecondsPerProposal } : {}),
     at: checkpoints(evaluations).map((t) => ({ evaluations: t, ...quartilesAt(m, t) })),
   })));
 }
 
 function formatSummary(rows: readonly SummaryRow[], runs: number): string {
-  const lines = [`minimum found after N evaluations: median [25%, 75%] over ${runs} runs; ms per proposal`];
+  const lines = [`minimum found after N evaluations: median [25%, 75%] over ${runs} runs; ms per proposal (wall, CPU)`];
   let last = "";
   for (const r of rows) {
     if (r.function !== last) lines.push(`${r.function} (${r.dim}-D${r.knownMin !== undefined ? `, known minimum ${r.knownMin}` : ""})`);
     last = r.function;
     const cells = r.at.map((a) => `N=${a.evaluations}: ${fmt(a.median)} [${fmt(a.q25)}, ${fmt(a.q75)}]`);
-    lines.push(`  ${r.method.padEnd(12)} ${cells.join("  ")}  ${fmt(1000 * r.secondsPerProposal)} ms`);
+    lines.push(`  ${r.method.padEnd(12)} ${cells.join("  ")}  ${fmt(1000 * r.secondsPerProposal)} ms, ${r.cpuSecondsPerProposal !== undefined ? fmt(1000 * r.cpuSecondsPerProposal) : "?"} ms CPU`);
   }
   return lines.join("\n") + "\n";
 }

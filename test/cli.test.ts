@@ -341,6 +341,27 @@ describe("l2o train --reduction", () => {
   });
 });
 
+describe("l2o train --tape", () => {
+  it("bf16 trains, is recorded (f32, the default, is not), and phi differs from f32's only in the gradient's rounding; a bad one is refused", async () => {
+    const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",
+      "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--hidden", "4", "--threads", "1", "--engine", "wasm-simd", "--seed", "4"];
+    const out = (name: string) => join(dir, "train", `tape-${name}.safetensors`);
+    const [f32, bf16, bad] = await Promise.all([
+      l2o(...base, "--out", out("f32")),
+      l2o(...base, "--tape", "bf16", "--out", out("bf16")),
+      l2o(...base, "--tape", "f16", "--out", out("bad")),
+    ]);
+    for (const r of [f32, bf16]) assert.equal(r.code, 0, r.stderr);
+    const [a, b] = ["f32", "bf16"].map((k) => loadLstm(out(k)));
+    assert.equal(a!.meta.training.tape, undefined);
+    assert.equal(b!.meta.training.tape, "bf16");
+    const diff = Math.max(...Array.from(a!.phi, (v, i) => Math.abs(v - b!.phi[i]!)));
+    assert.ok(diff > 0 && diff < 1e-2, `largest difference in phi ${diff}`);
+    assertInputError(bad, /--tape expects f32 or bf16, got 'f16'/, "--tape f16");
+    assert.ok(!existsSync(out("bad")));
+  });
+});
+
 describe("l2o demo (what npm start runs)", () => {
   it("trains within its budget, saves the optimizer and prints the comparison table", async () => {
     const out = join(dir, "demo", "q.safetensors");

@@ -55,10 +55,11 @@ function trace(e: WasmLstmEngine, T: number, withDx: boolean): Trace {
   return r;
 }
 
-function run(opts: WasmEngineOptions, T: number, withDx: boolean): { r: Trace; e: { segment: number; instances: number } } {
+function run(opts: WasmEngineOptions, T: number, withDx: boolean): { r: Trace; e: { segment: number; instances: number; recomputed: number } } {
   const e = createWasmEngine(opts);
   try {
-    return { r: trace(e, T, withDx), e: { segment: e.segment, instances: e.instances } };
+    const r = trace(e, T, withDx);
+    return { r, e: { segment: e.segment, instances: e.instances, recomputed: e.recomputedSteps } };
   } finally {
     e.dispose();
   }
@@ -77,15 +78,19 @@ for (const variant of variants) for (const threads of [1, 2]) for (const withDx 
     const whole = run(base, T, withDx);
     assert.equal(whole.e.segment, T);
     assert.equal(whole.e.instances, 1);
-    const configs: [string, Partial<WasmEngineOptions>, number][] = [
-      ["segments of 2 (the last one short)", { segment: 2 }, 1],
-      ["segments of 1", { segment: 1 }, 1],
-      ["3 chunks per instance (6 instances, the last one short)", { shardBytes: instanceBytes(3, T, threads) }, 6],
-      ["5 chunks per instance and segments of 3", { segment: 3, shardBytes: instanceBytes(5, 3, threads) }, 4],
+    assert.equal(whole.e.recomputed, 0);
+    // [name, options, instances, steps recomputed per truncation: the segments end at the
+    // capacity, so the tape keeps the last `segment` steps and T - segment are recomputed]
+    const configs: [string, Partial<WasmEngineOptions>, number, number][] = [
+      ["segments of 2 (the first one short)", { segment: 2 }, 1, 3],
+      ["segments of 1", { segment: 1 }, 1, 4],
+      ["3 chunks per instance (6 instances, the last one short)", { shardBytes: instanceBytes(3, T, threads) }, 6, 0],
+      ["5 chunks per instance and segments of 3", { segment: 3, shardBytes: instanceBytes(5, 3, threads) }, 4, 2],
     ];
-    for (const [what, o, instances] of configs) {
+    for (const [what, o, instances, recomputed] of configs) {
       const got = run({ ...base, ...o }, T, withDx);
       assert.equal(got.e.instances, instances, what);
+      assert.equal(got.e.recomputed, 2 * recomputed, `${what}: steps recomputed in two truncations`);
       assert.deepEqual(got.r.outs, whole.r.outs, `${what}: outputs`);
       assert.deepEqual(got.r.states, whole.r.states, `${what}: states`);
       assert.deepEqual(got.r.dxs, whole.r.dxs, `${what}: dx`);
@@ -123,7 +128,7 @@ test("a snapshot restores across instances, and unrecorded steps, short truncati
       const out = new Float32Array(n);
       e.forward(xs.subarray(0, 2 * n), out, false);
       e.finishBackward(new Float32Array(phiSize(paper)));
-      // 3 of 5 steps recorded: segments 0 (2 steps) and 1 (1 step)
+      // 3 of 5 steps recorded: segments 0 (1 step: segments end at the capacity) and 1 (2 steps)
       for (let t = 1; t < 4; t++) e.forward(xs.subarray(t * 2 * n, (t + 1) * 2 * n), out, true);
       for (let t = 0; t < 3; t++) e.backwardStep(xs.subarray(t * n, (t + 1) * n));
       const dphi = new Float32Array(phiSize(paper));

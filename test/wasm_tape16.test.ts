@@ -10,6 +10,7 @@ import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
 import { createWasmEngine, wasmEngineAvailable, type WasmEngineOptions, type WasmVariant } from "../src/kernels/wasm.ts";
 import { Layout } from "../src/kernels/wasm_layout.ts";
 import { planMemory } from "../src/kernels/wasm_plan.ts";
+import { engineFactory } from "../src/kernels/select.ts";
 
 const skip = wasmEngineAvailable() ? false : "build/lstm.wasm missing (npm run build:wasm)";
 const variants: WasmVariant[] = wasmEngineAvailable("fma") ? ["simd", "fma"] : ["simd"];
@@ -133,4 +134,15 @@ test("a bf16 tape fits about twice the steps per segment into the same budget", 
   assert.ok(f32.bytes <= req.budget && bf.bytes <= req.budget);
   assert.ok(bf.segment >= 2 * f32.segment, `segments of ${bf.segment} (bf16) against ${f32.segment} (f32)`);
   assert.throws(() => createWasmEngine({ shape: paper, n: 4, capacity: 2, tape: "f16" as never }), /tape must be 'f32' or 'bf16', got 'f16'/);
+});
+
+test("the engine factory passes the tape on (f32 by default)", { skip }, () => {
+  for (const [tape, want] of [[undefined, "f32"], ["bf16", "bf16"]] as const) {
+    const e = engineFactory("wasm-simd", 1, "chunks", tape)({ shape: paper, n: 8, capacity: 2 });
+    try {
+      assert.equal((e as ReturnType<typeof createWasmEngine>).tape, want);
+    } finally {
+      e.dispose?.();
+    }
+  }
 });

@@ -6,7 +6,7 @@
 import { existsSync, statSync } from "node:fs";
 import { TASKS } from "../tasks/registry.ts";
 import { ENGINE_KINDS, type EngineKind, type ThreadCount } from "../kernels/select.ts";
-import { GRADIENT_REDUCTIONS, type GradientReduction } from "../kernels/wasm.ts";
+import { GRADIENT_REDUCTIONS, TAPE_PRECISIONS, type GradientReduction, type TapePrecision } from "../kernels/wasm.ts";
 import { parsePreprocessConfig, type PreprocessConfig } from "../learned/lstm/preprocess.ts";
 import { UsageError } from "./errors.ts";
 import { grouped, LIMITS, MAX_SECONDS, rangeText, type CountRange } from "./limits.ts";
@@ -187,6 +187,16 @@ export function parseReduction(v: string): GradientReduction {
     throw new UsageError(`--reduction expects ${GRADIENT_REDUCTIONS.join(" or ")}, got '${v}'`);
   }
   return v as GradientReduction;
+}
+
+/** The `--tape` option of training. */
+export const TAPE_HELP =
+  "how the wasm kernel's tape keeps the LSTM's gates: f32 (the same bits as ever) or bf16 (half the tape's memory, for millions of coordinates; a gradient within bfloat16 rounding)";
+
+/** Reads `--tape`. */
+export function parseTape(v: string): TapePrecision {
+  if (!(TAPE_PRECISIONS as readonly string[]).includes(v)) throw new UsageError(`--tape expects ${TAPE_PRECISIONS.join(" or ")}, got '${v}'`);
+  return v as TapePrecision;
 }
 
 /** Reads `--preprocess`: `none`, `logsign`, `logsign:P`, `scale:C`, or `momentum[:P[:B1,B2,...]]`. */

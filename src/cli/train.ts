@@ -21,6 +21,7 @@ import {
   parseNumber,
   parsePreprocessFlag,
   parseReduction,
+  parseTape,
   parseSeconds,
   parseSeed,
   parseTaskConfig,
@@ -28,6 +29,7 @@ import {
   DATA_HELP,
   parseTrainThreads,
   REDUCTION_HELP,
+  TAPE_HELP,
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
   QUIET_HELP,
@@ -71,6 +73,7 @@ interface TrainFlags extends DistFlags {
   seed: string;
   validationSeed?: string;
   reduction: string;
+  tape: string;
   maxSeconds: string;
   engine: string;
   threads: string;
@@ -224,6 +227,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", TRAIN_THREADS_HELP, String(TRAIN_THREADS))
     .option("--reduction <kind>", REDUCTION_HELP, DEFAULT_REDUCTION)
+    .option("--tape <precision>", TAPE_HELP, "f32")
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
     .option("--tensorboard <dir>", "also write TensorBoard event files to this folder (meta_loss per meta-iteration, validation per epoch; flushed after every epoch)")
@@ -246,7 +250,8 @@ export function registerTrainCommand(program: Command): void {
       const engine = parseEngine(distributed(f) && f.async !== true && f.engine === "wasm" ? "wasm-simd" : f.engine);
       const threads = parseTrainThreads(f.threads);
       const reduction = parseReduction(f.reduction);
-      const kernel: KernelOptions = { engine, threads, reduction };
+      const tape = parseTape(f.tape);
+      const kernel: KernelOptions = { engine, threads, reduction, tape };
       const meta = metaConfig(f);
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);

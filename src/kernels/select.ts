@@ -4,7 +4,7 @@
  */
 import type { LstmEngine, LstmEngineOptions } from "./types.ts";
 import { createReferenceEngine } from "./lstm_ref.ts";
-import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, type GradientReduction, type WasmVariant } from "./wasm.ts";
+import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, type GradientReduction, type TapePrecision, type WasmVariant } from "./wasm.ts";
 import { L2oError } from "../core/errors.ts";
 
 /**
@@ -39,11 +39,13 @@ export type ThreadCount = number | "auto";
 
 /**
  * The factory for `kind` on `threads` threads; `reduction` is how the WebAssembly engine's
- * backward pass sums the weight gradient (see `GradientReduction`). The WebAssembly kinds
+ * backward pass sums the weight gradient (see `GradientReduction`), `tape` how its tape keeps
+ * the gates (`f32`, the default, or the opt-in `bf16`: see `TapePrecision`; the reference
+ * engine keeps float64). The WebAssembly kinds
  * need the kernels built by `npm install` (or `npm run build:wasm`); if they are missing this
  * throws with that advice rather than silently running the slower reference.
  */
-export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 1, reduction: GradientReduction = "chunks"): EngineFactory {
+export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 1, reduction: GradientReduction = "chunks", tape: TapePrecision = "f32"): EngineFactory {
   if (kind === "ref") return createReferenceEngine;
   if (!ENGINE_KINDS.includes(kind)) throw new Error(`unknown LSTM engine '${String(kind)}' (expected ${ENGINE_KINDS.join(", ")})`);
   if (!wasmEngineAvailable("simd")) {
@@ -59,15 +61,15 @@ export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 
     throw new Error(`LSTM engine threads must be a positive integer or 'auto', got ${String(threads)}`);
   }
   return threads === "auto"
-    ? (opts) => createWasmEngine({ ...opts, variant, reduction })
-    : (opts) => createWasmEngine({ ...opts, threads, variant, reduction });
+    ? (opts) => createWasmEngine({ ...opts, variant, reduction, tape })
+    : (opts) => createWasmEngine({ ...opts, threads, variant, reduction, tape });
 }
 
 /**
  * The engine for using a trained optimizer: `kind` (default: wasm when built, else the
  * reference) on `threads` threads (default 1).
  */
-export function defaultEngineFactory(kind?: EngineKind, threads: ThreadCount = 1, reduction: GradientReduction = "chunks"): EngineFactory {
-  if (kind !== undefined) return engineFactory(kind, threads, reduction);
-  return wasmEngineAvailable("simd") ? engineFactory("wasm", threads, reduction) : createReferenceEngine;
+export function defaultEngineFactory(kind?: EngineKind, threads: ThreadCount = 1, reduction: GradientReduction = "chunks", tape: TapePrecision = "f32"): EngineFactory {
+  if (kind !== undefined) return engineFactory(kind, threads, reduction, tape);
+  return wasmEngineAvailable("simd") ? engineFactory("wasm", threads, reduction, tape) : createReferenceEngine;
 }

@@ -62,7 +62,9 @@ export interface WasmEngineOptions extends LstmEngineOptions {
   /**
    * Steps per tape segment: the gates of only the last segment's steps are kept, with the
    * state at every segment's start, and the backward pass recomputes an earlier segment's gates
-   * (the same bits; one more forward step per recomputed step). Default: the whole capacity
+   * (the same bits; one more forward step per recomputed step). The segments end at the
+   * capacity (the first one is the short one), so a whole truncation recomputes capacity -
+   * segment steps. Default: the whole capacity
    * while the engine fits `memoryBudget`, else the longest segment that fits it (or, if none
    * does, the one that needs the least memory).
    */
@@ -112,6 +114,8 @@ export interface WasmLstmEngine extends SnapshotLstmEngine {
   readonly sharedMemory: boolean;
   /** Steps per tape segment (`capacity` when the whole tape is kept). */
   readonly segment: number;
+  /** Forward steps run again so far to put an earlier segment's gates back on the tape. */
+  readonly recomputedSteps: number;
   /** How its tape keeps the gates: `f32` or (opt-in) `bf16`. */
   readonly tape: TapePrecision;
   /** WebAssembly instances (each with its own memory) the coordinates are split between. */
@@ -352,6 +356,13 @@ class WasmEngine implements WasmLstmEngine {
   private cursor = 0;
   /** The segment whose gates the tape holds (-1: none). */
   private tapeSegment = -1;
+  /**
+   * Steps the first segment is short of `segment` (0 to segment - 1): the segments end at the
+   * capacity, so that a whole truncation keeps its last `segment` steps on the tape and
+   * recomputes capacity - segment steps, not segment * (segments - 1).
+   */
+  private segShort = 0;
+  recomputedSteps = 0;
   private stale = false;
   private disposed = false;
 
@@ -378,6 +389,7 @@ class WasmEngine implements WasmLstmEngine {
       shardBytes: Math.min(opts.shardBytes ?? MAX_INSTANCE_BYTES, MAX_INSTANCE_BYTES),
     });
     this.segment = plan.segment;
+    this.segShort = plan.segment > 0 ? (plan.segment - (this.capacity % plan.segment)) % plan.segment : 0;
     this.instances = plan.shards.length;
     this.memoryBytes = plan.bytes;
     this.snapshotLength = this.n * plan.shards[0]!.lay.S;
@@ -640,16 +652,16 @@ class WasmEngine implements WasmLstmEngine {
     } else if (this.steps > 0) {
       this.stale = true;
     }
-    // Step s of the tape is step s - j k of segment j (k steps each), which starts from checkpoint j.
+    // Step s of the tape is step s - start(j) of segment j, which starts from checkpoint j.
     const s = this.steps;
-    const j = Math.floor(s / this.segment);
+    const j = this.segmentOf(s);
     const c = CTX / 4;
     for (const p of this.parts) {
       const { lay, i32 } = p;
       const xAt = record ? lay.tapeX + s * p.n * I * 4 : lay.x;
       p.f32.set(this.parts.length === 1 ? x : x.subarray(p.c0 * I, (p.c0 + p.n) * I), xAt / 4);
       i32[c + F.X] = xAt;
-      i32[c + F.T] = record ? s - j * this.segment : 0;
+      i32[c + F.T] = record ? s - this.segmentStart(j) : 0;
       i32[c + F.REC] = record ? 1 : 0;
       i32[c + F.STATE0] = lay.state0 + j * lay.ckptStride;
       i32[c + F.NEXT] = 0; // the chunk counter (published to the workers by run's Atomics)
@@ -663,13 +675,24 @@ class WasmEngine implements WasmLstmEngine {
     }
   }
 
+  /** The segment of recorded step s: segment 0 holds the first segment - segShort steps, the others segment each. */
+  private segmentOf(s: number): number {
+    return Math.floor((s + this.segShort) / this.segment);
+  }
+
+  /** The first step of segment j. */
+  private segmentStart(j: number): number {
+    return Math.max(0, j * this.segment - this.segShort);
+  }
+
   /**
    * Puts segment j's gates on the tape: the forward kernel again over its steps, from its
    * checkpoint, on a copy of that state (in checkpoint j + 1's place, no longer needed: its
    * segment's backward steps are done), with the inputs it recorded.
    */
   private recompute(j: number): void {
-    const k = this.segment;
+    const from0 = this.segmentStart(j);
+    const len = this.segmentStart(j + 1) - from0;
     const I = this.shape.inputs;
     const c = CTX / 4;
     for (const { lay, f32, i32, n } of this.parts) {
@@ -679,8 +702,9 @@ class WasmEngine implements WasmLstmEngine {
       i32[c + F.STATE0] = from;
       i32[c + F.REC] = 1;
     }
-    for (let r = 0; r < k; r++) {
-      this.setAll(F.X, (p) => p.lay.tapeX + (j * k + r) * p.n * I * 4);
+    this.recomputedSteps += len;
+    for (let r = 0; r < len; r++) {
+      this.setAll(F.X, (p) => p.lay.tapeX + (from0 + r) * p.n * I * 4);
       this.setAll(F.T, () => r);
       this.setAll(F.NEXT, () => 0);
       this.run(CMD.forward);
@@ -698,9 +722,9 @@ class WasmEngine implements WasmLstmEngine {
     if (dx !== undefined && dx.length !== n * I) {
       throw new Error(`LSTM engine: backwardStep dx has ${dx.length} floats, expected ${n * I} (n * inputs)`);
     }
-    const k = this.segment;
     const s = this.cursor - 1;
-    const j = Math.floor(s / k);
+    const j = this.segmentOf(s);
+    const start = this.segmentStart(j);
     // 1: zero dL/dstate; 2: tanh(c') from the tape (see assembly/lstm.ts); 3: both.
     let first = this.cursor === this.steps ? 3 : 0;
     if (j !== this.tapeSegment) {
@@ -711,11 +735,11 @@ class WasmEngine implements WasmLstmEngine {
     for (const p of this.parts) {
       const { lay, i32 } = p;
       p.f32.set(this.parts.length === 1 ? dOut : dOut.subarray(p.c0, p.c0 + p.n), lay.dout / 4);
-      i32[c + F.T] = s - j * k;
+      i32[c + F.T] = s - start;
       i32[c + F.FIRST] = first;
       i32[c + F.DX] = dx !== undefined ? lay.dx : 0;
       i32[c + F.STATE0] = lay.state0 + j * lay.ckptStride;
-      i32[c + F.TAPEX] = lay.tapeX + j * k * p.n * I * 4;
+      i32[c + F.TAPEX] = lay.tapeX + start * p.n * I * 4;
       i32[c + F.NEXTB] = 0; // the chunk counter (published to the workers by run's Atomics)
     }
     this.run(CMD.backward);

@@ -7,7 +7,9 @@
  * - Segments: the tape keeps the gates of `segment` steps and, for every segment, the state
  *   rows it starts from. The backward pass recomputes an earlier segment's gates by running the
  *   forward kernel again from its checkpoint (the same code on the same inputs: the same bits),
- *   which costs one more forward step per recomputed step. Memory per coordinate falls from
+ *   which costs one more forward step per recomputed step. The segments end at the capacity
+ *   (the first one is short), so a whole truncation keeps its last k steps and recomputes
+ *   T - k: the longest segment that fits is the fastest. Memory per coordinate falls from
  *   about 808 T bytes (the paper's LSTM, T steps) to about 336 ceil(T / k) + 800 k + 8 T.
  * - A `bf16` tape (opt-in) keeps the gates in half the bytes (400 per step instead of 800), so
  *   about twice as many steps fit the budget and fewer are recomputed; its gradient is within

@@ -1,6 +1,6 @@
 /** Which kernel a learned optimizer runs on: shared by every kind that has one. */
 import type { EngineKind, ThreadCount } from "../kernels/select.ts";
-import type { GradientReduction } from "../kernels/wasm.ts";
+import type { GradientReduction, TapePrecision } from "../kernels/wasm.ts";
 
 export interface KernelOptions {
   /** `ref` (plain TypeScript), `wasm` (the fastest WebAssembly build here), `wasm-simd` or `wasm-fma`; default `wasm` where built. */
@@ -9,4 +9,6 @@ export interface KernelOptions {
   readonly threads?: ThreadCount;
   /** How the backward pass sums the weight gradient (default `chunks`: the same bits on any thread count). */
   readonly reduction?: GradientReduction;
+  /** How the WebAssembly kernel's tape keeps the gates: `f32` (default) or `bf16` (half the memory, a gradient within bfloat16 rounding). */
+  readonly tape?: TapePrecision;
 }

@@ -10,14 +10,15 @@ export const LSTM_KIND: LearnedKind = {
   kind: "lstm",
   description: "coordinatewise LSTM (Andrychowicz et al. 2016): one small LSTM shared by every coordinate, fed the preprocessed gradient",
   hasKernel: true,
-  kernelRecord: ({ engine = "wasm", threads = 1, reduction = "chunks" }: KernelOptions) => ({
+  // The float32 tape is the default and not recorded, so files from before the bfloat16 tape are unchanged.
+  kernelRecord: ({ engine = "wasm", threads = 1, reduction = "chunks", tape = "f32" }: KernelOptions) => ({
     engine: resolveEngineKind(engine),
     threads: engine === "ref" ? 1 : threads,
-    ...(engine === "ref" ? {} : { reduction }),
+    ...(engine === "ref" ? {} : { reduction, ...(tape === "f32" ? {} : { tape }) }),
   }),
   limits: LSTM_LIMITS,
   build: (config: unknown, k: KernelOptions = {}) =>
-    lstmOptimizer(resolveLstmOptimizerConfig(config), defaultEngineFactory(k.engine, k.threads ?? 1, k.reduction ?? "chunks")),
+    lstmOptimizer(resolveLstmOptimizerConfig(config), defaultEngineFactory(k.engine, k.threads ?? 1, k.reduction ?? "chunks", k.tape ?? "f32")),
   describe(config: unknown): KindDescription {
     const c = resolveLstmOptimizerConfig(config);
     const groups = c.groups === undefined ? "one LSTM for every coordinate" : `${c.groups.length} LSTMs, one per parameter group (${c.groups.map((g) => g.join("+")).join("; ")})`;

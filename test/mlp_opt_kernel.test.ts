@@ -310,6 +310,33 @@ describe("mlp optimizer: the adafac features", () => {
     assert.throws(() => step.step(theta, theta, {}, "inputs"), /second order .* needs features 'basic'/);
   });
 
+  it("the transform's adafac features, computed inside the kernel, give the differentiable step's bits (odd sizes, 3-d and 1-element tensors, the state's own step count)", () => {
+    // The transform on the kernel computes the features in WebAssembly fused with the forward;
+    // the differentiable step computes them in TypeScript (features_adafac.ts) and copies them in.
+    for (const engine of ["wasm", "ref"] as const) {
+    const opt = mlpOptimizer({ ...CONFIGS[1], decays: [0.5, 0.9, 0.99] }, engine);
+    assert.equal(opt.engine, engine);
+    const layout = new ParamLayout([{ name: "w", shape: [2, 3, 5] }, { name: "b", shape: [5] }, { name: "s", shape: [1] }, { name: "v", shape: [7, 3] }]);
+    const phi = somePhi(opt, 8);
+    const tx = opt.optFn(phi, layout);
+    const step = opt.differentiable(phi, layout, 2);
+    let theta = normal(key(43), layout.size, 1);
+    let st = tx.init(theta);
+    for (let t = 0; t < 4; t++) {
+      const g = normal(key(60 + t), layout.size, t === 2 ? 1e-3 : 1);
+      const ctx = { horizon: 20 };
+      const [u, s] = tx.update(g, st, theta, ctx);
+      st = s;
+      const next = step.step(theta, g, ctx, false);
+      // The update is fl32(theta_{t+1} - theta_t) of the same theta_{t+1} (transform.ts).
+      assert.deepEqual(bits(u), bits(next.map((p, i) => p - theta[i]!)), `${engine}, step ${t}`);
+      assert.deepEqual(bits(st.state as Float32Array), bits(step.getState()), `${engine}, step ${t}: the state`);
+      assert.ok(next.some((p, i) => p !== theta[i]), "the step moves theta");
+      theta = next;
+    }
+    }
+  });
+
   it("configs: adafac's own defaults; its fields refused on basic; bad values are ConfigError", () => {
     const c = resolveMlpOptimizerConfig({ features: "adafac" });
     assert.deepEqual([c.hidden, c.hiddenLayers, c.rmsDecay, c.factoredDecay, c.timescales], [4, 1, 0.999, 0.999, [10, 100, 1000, 10000]]);

@@ -141,8 +141,7 @@ export function wasmMlpEngine(dims: readonly number[], T: number, phi: Float32Ar
         weights(tau);
         inst.ex.adafacFeatures(n, np, D, nt, tabAt, decAt, spec.rmsDecay, spec.factoredDecay, thAt, grAt, stAt, fsAt, maxC, slot.x);
         inst.ex.forward(np, F, H, L, wAt, slot.x, 0, slot.out, scrAt);
-        state.set(st);
-        return { out: new Float32Array(buf, slot.out, 2 * np), np };
+        return { out: new Float32Array(buf, slot.out, 2 * np), np, state: st.slice() };
       };
     },
     dispose() {

@@ -65,11 +65,10 @@ export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig,
       if (!(s0 instanceof Float32Array) || s0.length !== fm.stateSize) {
         throw new Error(`mlp optimizer: state.${field} must be a Float32Array of ${fm.stateSize} floats (${what}, from init)`);
       }
-      const s = new Float32Array(s0);
       const updates = new Float32Array(n);
       if (fused !== undefined) {
-        adafacTime(cfg.timescales!, ctx.step ?? s[sl.tAt]!, ctx.horizon, tau);
-        const { out, np } = fused(params, grads, s, tau);
+        adafacTime(cfg.timescales!, ctx.step ?? s0[sl.tAt]!, ctx.horizon, tau);
+        const { out, np, state: s } = fused(params, grads, s0, tau);
         s[sl.tAt] = s[sl.tAt]! + 1;
         const { stepMult, expMult } = cfg;
         // mlpForwardStep's arithmetic: theta_{t+1} rounded to float32 once, then the update.
@@ -79,6 +78,7 @@ export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig,
         }
         return [updates, { [field]: s }];
       }
+      const s = new Float32Array(s0);
       const next = mlpForwardStep(engine, fm, cfg, params, grads, s, ctx, buf, -1);
       for (let i = 0; i < n; i++) updates[i] = next[i]! - params[i]!;
       return [updates, { [field]: s }];

@@ -233,6 +233,18 @@ function factored(o: i32, size: i32, R: i32, C: i32, at: i32, f: f64, grad: usiz
   store<f32>(x + <usize>k * rs + (<usize>i << 2), <f32>v);
 }
 
+/** Coordinates i and i + 1 of a float32 array, as float64 lanes. */
+// @ts-ignore: decorator
+@inline function lo2(p: usize, i: i32): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p + (<usize>i << 2)));
+}
+
+/** Rounds two float64 lanes to float32 and stores them at coordinates i, i + 1 of row k. */
+// @ts-ignore: decorator
+@inline function put2(x: usize, rs: usize, k: i32, i: i32, v: v128): void {
+  v128.store64_lane(x + <usize>k * rs + (<usize>i << 2), f32x4.demote_f64x2_zero(v), 0);
+}
+
 export function adafacFeatures(n: i32, np: i32, D: i32, nt: i32, tab: usize, dec: usize, rho: f64, f: f64, theta: usize, grad: usize, st: usize, scr: usize, maxC: i32, x: usize): void {
   const F = 7 + 3 * D;
   const rs = <usize>np << 2;
@@ -251,7 +263,64 @@ export function adafacFeatures(n: i32, np: i32, D: i32, nt: i32, tab: usize, dec
     factored(o, size, R, C, at, f, grad, st, fvA, roA, coA, cs);
     let sP: f64 = 0, sG: f64 = 0, sGr: f64 = 0, sR: f64 = 0, sGf: f64 = 0, sRow: f64 = 0, sCol: f64 = 0;
     for (let k = 0; k < F; k++) std(ss, k, 0);
-    for (let i = o; i < o + size; i++) {
+    const end = o + size;
+    let i = o;
+    // Two coordinates at a time in float64x2 lanes (each lane's arithmetic is the scalar
+    // loop's), the sums still added one coordinate after the other.
+    for (; i + 1 < end; i += 2) {
+      const g = lo2(grad, i);
+      const p = lo2(theta, i);
+      const vp = st + (<usize>(vAt + i) << 2);
+      const v32 = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.splat(rho), lo2(st, vAt + i)), f64x2.mul(f64x2.mul(f64x2.splat(1 - rho), g), g)));
+      v128.store64_lane(vp, v32, 0);
+      const rv = f64x2.div(f64x2.splat(1), f64x2.sqrt(f64x2.add(f64x2.promote_low_f32x4(v32), f64x2.splat(RSQRT_EPS))));
+      v128.store(rvA + (<usize>i << 3), rv);
+      const fv = v128.load(fvA + (<usize>i << 3));
+      const gr = f64x2.mul(g, rv);
+      const gf = f64x2.mul(g, fv);
+      const ro = v128.load(roA + (<usize>i << 3));
+      const co = v128.load(coA + (<usize>i << 3));
+      let q = f64x2.mul(p, p);
+      sP += f64x2.extract_lane(q, 0);
+      sP += f64x2.extract_lane(q, 1);
+      q = f64x2.mul(g, g);
+      sG += f64x2.extract_lane(q, 0);
+      sG += f64x2.extract_lane(q, 1);
+      q = f64x2.mul(gr, gr);
+      sGr += f64x2.extract_lane(q, 0);
+      sGr += f64x2.extract_lane(q, 1);
+      q = f64x2.mul(rv, rv);
+      sR += f64x2.extract_lane(q, 0);
+      sR += f64x2.extract_lane(q, 1);
+      q = f64x2.mul(gf, gf);
+      sGf += f64x2.extract_lane(q, 0);
+      sGf += f64x2.extract_lane(q, 1);
+      q = f64x2.mul(ro, ro);
+      sRow += f64x2.extract_lane(q, 0);
+      sRow += f64x2.extract_lane(q, 1);
+      q = f64x2.mul(co, co);
+      sCol += f64x2.extract_lane(q, 0);
+      sCol += f64x2.extract_lane(q, 1);
+      for (let b = 0; b < D; b++) {
+        const d = ldd(dec, b);
+        const a0 = i * D + b;
+        const a1 = a0 + D;
+        const mo = f64x2.replace_lane(f64x2.splat(ldf(st, a0)), 1, ldf(st, a1));
+        const m32 = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.splat(d), mo), f64x2.mul(f64x2.splat(1 - d), g)));
+        store<f32>(st + (<usize>a0 << 2), f32x4.extract_lane(m32, 0));
+        store<f32>(st + (<usize>a1 << 2), f32x4.extract_lane(m32, 1));
+        const m = f64x2.promote_low_f32x4(m32);
+        const mr = f64x2.mul(m, rv);
+        const mf = f64x2.mul(m, fv);
+        q = f64x2.mul(m, m);
+        std(ss, 2 + b, ldd(ss, 2 + b) + f64x2.extract_lane(q, 0) + f64x2.extract_lane(q, 1));
+        q = f64x2.mul(mr, mr);
+        std(ss, 3 + D + b, ldd(ss, 3 + D + b) + f64x2.extract_lane(q, 0) + f64x2.extract_lane(q, 1));
+        q = f64x2.mul(mf, mf);
+        std(ss, 5 + 2 * D + b, ldd(ss, 5 + 2 * D + b) + f64x2.extract_lane(q, 0) + f64x2.extract_lane(q, 1));
+      }
+    }
+    for (; i < end; i++) {
       const g = ldf(grad, i);
       const p = ldf(theta, i);
       stf(st, vAt + i, rho * ldf(st, vAt + i) + (1 - rho) * g * g);
@@ -289,7 +358,26 @@ export function adafacFeatures(n: i32, np: i32, D: i32, nt: i32, tab: usize, dec
     std(ss, kCol, sCol);
     for (let k = 0; k < F; k++) std(ss, k, 1 / Math.sqrt(ldd(ss, k) / <f64>size + NORM_EPS));
     const c0 = ldd(ss, 0), cG = ldd(ss, kG), cGr = ldd(ss, kGr), cR = ldd(ss, kR), cGf = ldd(ss, kGf), cRow = ldd(ss, kRow), cCol = ldd(ss, kCol);
-    for (let i = o; i < o + size; i++) {
+    i = o;
+    for (; i + 1 < end; i += 2) {
+      const g = lo2(grad, i);
+      const rv = v128.load(rvA + (<usize>i << 3));
+      const fv = v128.load(fvA + (<usize>i << 3));
+      put2(x, rs, 0, i, f64x2.mul(lo2(theta, i), f64x2.splat(c0)));
+      put2(x, rs, kG, i, f64x2.mul(g, f64x2.splat(cG)));
+      put2(x, rs, kGr, i, f64x2.mul(f64x2.mul(g, rv), f64x2.splat(cGr)));
+      put2(x, rs, kR, i, f64x2.mul(rv, f64x2.splat(cR)));
+      put2(x, rs, kGf, i, f64x2.mul(f64x2.mul(g, fv), f64x2.splat(cGf)));
+      put2(x, rs, kRow, i, f64x2.mul(v128.load(roA + (<usize>i << 3)), f64x2.splat(cRow)));
+      put2(x, rs, kCol, i, f64x2.mul(v128.load(coA + (<usize>i << 3)), f64x2.splat(cCol)));
+      for (let b = 0; b < D; b++) {
+        const m = f64x2.replace_lane(f64x2.splat(ldf(st, i * D + b)), 1, ldf(st, i * D + D + b));
+        put2(x, rs, 2 + b, i, f64x2.mul(m, f64x2.splat(ldd(ss, 2 + b))));
+        put2(x, rs, 3 + D + b, i, f64x2.mul(f64x2.mul(m, rv), f64x2.splat(ldd(ss, 3 + D + b))));
+        put2(x, rs, 5 + 2 * D + b, i, f64x2.mul(f64x2.mul(m, fv), f64x2.splat(ldd(ss, 5 + 2 * D + b))));
+      }
+    }
+    for (; i < end; i++) {
       const g = ldf(grad, i);
       const rv = ldd(rvA, i);
       const fv = ldd(fvA, i);

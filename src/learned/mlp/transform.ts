@@ -70,12 +70,7 @@ export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig,
         adafacTime(cfg.timescales!, ctx.step ?? s0[sl.tAt]!, ctx.horizon, tau);
         const { out, np, state: s } = fused(params, grads, s0, tau);
         s[sl.tAt] = s[sl.tAt]! + 1;
-        const { stepMult, expMult } = cfg;
-        // mlpForwardStep's arithmetic: theta_{t+1} rounded to float32 once, then the update.
-        for (let i = 0; i < n; i++) {
-          const p = params[i]!;
-          updates[i] = Math.fround(p - out[i]! * Math.exp(out[np + i]! * expMult) * stepMult) - p;
-        }
+        fusedUpdates(params, out, np, cfg.expMult, cfg.stepMult, updates);
         return [updates, { [field]: s }];
       }
       const s = new Float32Array(s0);
@@ -87,4 +82,15 @@ export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig,
       engine.dispose();
     },
   };
+}
+
+/**
+ * The updates fl32(theta_{t+1}) - theta from the kernel's outputs `out` (d at i, a at np + i):
+ * mlpForwardStep's arithmetic, theta_{t+1} rounded to float32 once.
+ */
+function fusedUpdates(params: Float32Array, out: Float32Array, np: number, expMult: number, stepMult: number, updates: Float32Array): void {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]!;
+    updates[i] = Math.fround(p - out[i]! * Math.exp(out[np + i]! * expMult) * stepMult) - p;
+  }
 }

@@ -7,6 +7,8 @@
  * buffers for the backward. The host converts: features in, outputs and dL/dx out, and maps
  * the kernel's dL/dweights back to phi (dL/dW0[F + t] = tau_t dL/db0 per step, tau being the
  * step's time features). Float32 inside the kernel; float64 sums of the weight gradient.
+ * `fusedAdafac` (the transform's path with the adafac features) lays out theta, the gradient
+ * and the state there too, and has the kernel write the features into the free slot's rows.
  */
 import { mlpOptInstance } from "../../kernels/mlp_opt.ts";
 import type { MlpEngine } from "./engine_contract.ts";
@@ -149,6 +151,8 @@ export function wasmMlpEngine(dims: readonly number[], T: number, phi: Float32Ar
       free = undefined;
     },
   };
+  // A kernel built before adafacFeatures existed: the transform takes the TypeScript features.
+  if (typeof inst.ex.adafacFeatures !== "function") delete engine.fusedAdafac;
   engine.setPhi(phi);
   return engine;
 }

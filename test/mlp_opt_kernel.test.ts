@@ -5,7 +5,8 @@
  * forward and backward (dL/dphi, dL/dx) against the float64 reference within float32
  * rounding, the backward against central differences of the kernel's own forward, the
  * meta-gradients of both engines, the adafac features' first-order meta-gradient against
- * finite differences, and a file written before the feature sets and the kernel existed.
+ * finite differences, the kernel's own adafac features (the transform's path) against the
+ * TypeScript ones to the bit, and a file written before the feature sets and the kernel existed.
  */
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
@@ -18,6 +19,8 @@ import { ParamLayout } from "../src/core/layout.ts";
 import { mlpOptKernelAvailable } from "../src/kernels/mlp_opt.ts";
 import { makeMlpEngine, referenceMlpEngine, type MlpEngine } from "../src/learned/mlp/engine.ts";
 import { mlpDims } from "../src/learned/mlp/network.ts";
+import { featureMap, stepBuffers } from "../src/learned/mlp/step.ts";
+import { adafacStateLayout, adafacTime } from "../src/learned/mlp/features_adafac.ts";
 import { mlpOptimizer, type MlpOptimizer } from "../src/learned/mlp/optimizer.ts";
 import { resolveMlpOptimizerConfig } from "../src/learned/mlp/config.ts";
 import { learnedKind } from "../src/learned/registry.ts";
@@ -308,6 +311,65 @@ describe("mlp optimizer: the adafac features", () => {
     }
     assert.deepEqual(bits(st.state as Float32Array), bits(step.getState()));
     assert.throws(() => step.step(theta, theta, {}, "inputs"), /second order .* needs features 'basic'/);
+  });
+
+  it("the transform's adafac features, computed inside the kernel, give the differentiable step's bits (odd sizes, 3-d and 1-element tensors, the state's own step count)", { skip }, () => {
+    // The transform on the kernel computes the features in WebAssembly fused with the forward;
+    // the differentiable step computes them in TypeScript (features_adafac.ts) and copies them in.
+    for (const engine of ["wasm", "ref"] as const) {
+    const opt = mlpOptimizer({ ...CONFIGS[1], decays: [0.5, 0.9, 0.99] }, engine);
+    assert.equal(opt.engine, engine);
+    const layout = new ParamLayout([{ name: "w", shape: [2, 3, 5] }, { name: "b", shape: [5] }, { name: "s", shape: [1] }, { name: "v", shape: [7, 3] }]);
+    const phi = somePhi(opt, 8);
+    const tx = opt.optFn(phi, layout);
+    const step = opt.differentiable(phi, layout, 2);
+    let theta = normal(key(43), layout.size, 1);
+    let st = tx.init(theta);
+    for (let t = 0; t < 4; t++) {
+      const g = normal(key(60 + t), layout.size, t === 2 ? 1e-3 : 1);
+      const ctx = { horizon: 20 };
+      const [u, s] = tx.update(g, st, theta, ctx);
+      st = s;
+      const next = step.step(theta, g, ctx, false);
+      // The update is fl32(theta_{t+1} - theta_t) of the same theta_{t+1} (transform.ts).
+      assert.deepEqual(bits(u), bits(next.map((p, i) => p - theta[i]!)), `${engine}, step ${t}`);
+      assert.deepEqual(bits(st.state as Float32Array), bits(step.getState()), `${engine}, step ${t}: the state`);
+      assert.ok(next.some((p, i) => p !== theta[i]), "the step moves theta");
+      theta = next;
+    }
+    }
+  });
+
+  it("the kernel's fused adafac step gives the outputs and state of the TypeScript features then its forward", { skip }, () => {
+    const cfg = resolveMlpOptimizerConfig({ ...CONFIGS[1], decays: [0.5, 0.9, 0.99] });
+    const layout = new ParamLayout([{ name: "w", shape: [5, 3] }, { name: "b", shape: [3] }]);
+    const n = layout.size;
+    const fm = featureMap(cfg, layout.entries, n);
+    const dims = mlpDims(fm.F + fm.T, cfg.hidden, cfg.hiddenLayers);
+    const phi = uniform(key(71), dims.slice(0, -1).reduce((a, d, l) => a + (d + 1) * dims[l + 1]!, 0), -0.5, 0.5);
+    const e = makeMlpEngine("wasm", dims, fm.T, phi);
+    const sl = adafacStateLayout(layout.entries, n, 3);
+    const fused = e.fusedAdafac!({ n, decays: cfg.decays, rmsDecay: cfg.rmsDecay!, factoredDecay: cfg.factoredDecay!, tensors: layout.entries.map((en, i) => ({ offset: en.offset, size: en.size, ...sl.slices[i]! })), stateSize: fm.stateSize });
+    let st = new Float32Array(fm.stateSize);
+    const buf = stepBuffers(n, layout.entries.length, fm);
+    for (let t = 0; t < 3; t++) {
+      const theta = normal(key(72 + t), n, 1);
+      const grad = normal(key(82 + t), n, 1);
+      const tau = new Float64Array(fm.T);
+      adafacTime(cfg.timescales!, t, undefined, tau);
+      const r = fused(theta, grad, st, tau);
+      const mine = new Float32Array(st);
+      fm.compute(theta, grad, mine, { step: t }, buf.x, buf.s);
+      e.forward(buf.x, n, buf.out, -1);
+      const viaTs = Float32Array.from(buf.out);
+      const viaFused = new Float32Array(2 * n);
+      for (let i = 0; i < n; i++) [viaFused[2 * i], viaFused[2 * i + 1]] = [r.out[i]!, r.out[r.np + i]!];
+      assert.deepEqual(bits(viaFused), bits(viaTs), `step ${t}: the outputs`);
+      mine[sl.tAt] = r.state[sl.tAt]!; // the fused step leaves the count to its caller
+      assert.deepEqual(bits(r.state), bits(mine), `step ${t}: the state`);
+      assert.ok(viaTs.some((v) => v !== 0));
+      st = mine;
+    }
   });
 
   it("configs: adafac's own defaults; its fields refused on basic; bad values are ConfigError", () => {

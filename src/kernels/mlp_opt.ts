@@ -16,6 +16,7 @@ export const MLP_OPT_FILE = "mlp_opt.wasm";
 export interface MlpOptExports {
   forward(np: number, F: number, H: number, L: number, w: number, x: number, acts: number, out: number, scr: number): void;
   backward(np: number, F: number, H: number, L: number, w: number, x: number, acts: number, dout: number, acc: number, g64: number, dx: number, scr: number): void;
+  adafacFeatures(n: number, np: number, D: number, nt: number, tab: number, dec: number, rho: number, f: number, theta: number, grad: number, st: number, scr: number, maxC: number, x: number): void;
 }
 
 /** One instance: its exports, and a bump allocator over its memory (16-byte aligned, zeroed). */

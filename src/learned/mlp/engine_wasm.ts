@@ -7,6 +7,8 @@
  * buffers for the backward. The host converts: features in, outputs and dL/dx out, and maps
  * the kernel's dL/dweights back to phi (dL/dW0[F + t] = tau_t dL/db0 per step, tau being the
  * step's time features). Float32 inside the kernel; float64 sums of the weight gradient.
+ * `fusedAdafac` (the transform's path with the adafac features) lays out theta, the gradient
+ * and the state there too, and has the kernel write the features into the free slot's rows.
  */
 import { mlpOptInstance } from "../../kernels/mlp_opt.ts";
 import type { MlpEngine } from "./engine_contract.ts";
@@ -116,11 +118,41 @@ export function wasmMlpEngine(dims: readonly number[], T: number, phi: Float32Ar
       const dxs = new Float32Array(buf, dxAt, F * np);
       for (let k = 0; k < Math.min(columns, F); k++) dx.set(dxs.subarray(k * np, k * np + n), k * n);
     },
+    fusedAdafac(spec) {
+      const D = spec.decays.length;
+      if (F !== 7 + 3 * D) throw new Error(`mlp optimizer: the fused adafac step needs ${7 + 3 * D} normalised inputs, the network has ${F}`);
+      size(spec.n);
+      const slot = (free ??= newSlot(false));
+      const nt = spec.tensors.length;
+      const maxC = Math.max(1, ...spec.tensors.map((t) => t.cols));
+      const tabAt = inst.alloc(5 * nt * 4);
+      const decAt = inst.alloc(D * 8);
+      const thAt = inst.alloc(n * 4);
+      const grAt = inst.alloc(n * 4);
+      const stAt = inst.alloc(spec.stateSize * 4);
+      const fsAt = inst.alloc((4 * n + maxC + F) * 8);
+      const tab = new Int32Array(inst.buffer(), tabAt, 5 * nt);
+      spec.tensors.forEach((t, e) => tab.set([t.offset, t.size, t.rows, t.cols, t.at], 5 * e));
+      new Float64Array(inst.buffer(), decAt, D).set(spec.decays);
+      return (theta, grad, state, tau) => {
+        const buf = inst.buffer();
+        new Float32Array(buf, thAt, n).set(theta);
+        new Float32Array(buf, grAt, n).set(grad);
+        const st = new Float32Array(buf, stAt, spec.stateSize);
+        st.set(state);
+        weights(tau);
+        inst.ex.adafacFeatures(n, np, D, nt, tabAt, decAt, spec.rmsDecay, spec.factoredDecay, thAt, grAt, stAt, fsAt, maxC, slot.x);
+        inst.ex.forward(np, F, H, L, wAt, slot.x, 0, slot.out, scrAt);
+        return { out: new Float32Array(buf, slot.out, 2 * np), np, state: st.slice() };
+      };
+    },
     dispose() {
       tape.length = 0;
       free = undefined;
     },
   };
+  // A kernel built before adafacFeatures existed: the transform takes the TypeScript features.
+  if (typeof inst.ex.adafacFeatures !== "function") delete engine.fusedAdafac;
   engine.setPhi(phi);
   return engine;
 }

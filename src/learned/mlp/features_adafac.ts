@@ -36,10 +36,42 @@ export const RSQRT_EPS = 1e-8;
 const FAC_EPS = 1e-30;
 
 /** Where each tensor's factored accumulators lie, and its rows and columns (rows 0: per coordinate). */
-interface FactoredSlice {
+export interface FactoredSlice {
   readonly at: number;
   readonly rows: number;
   readonly cols: number;
+}
+
+/** Where the adafac state's parts lie (features_adafac's layout, above). */
+export interface AdafacStateLayout {
+  /** The accumulator v. */
+  readonly vAt: number;
+  /** Each tensor's factored accumulators. */
+  readonly slices: readonly FactoredSlice[];
+  /** The count of steps taken. */
+  readonly tAt: number;
+  readonly stateSize: number;
+}
+
+/** The state layout of the adafac features over the tensors `entries` (n coordinates, D decays). */
+export function adafacStateLayout(entries: readonly ParamEntry[], n: number, D: number): AdafacStateLayout {
+  const vAt = n * D;
+  let at = vAt + n;
+  const slices: FactoredSlice[] = entries.map((e) => {
+    const twoD = e.shape.length >= 2 && e.size > 0;
+    const cols = twoD ? e.shape[e.shape.length - 1]! : 1;
+    const rows = twoD ? e.size / cols : 0;
+    const s = { at, rows, cols };
+    at += twoD ? rows + cols : e.size;
+    return s;
+  });
+  return { vAt, slices, tAt: at, stateSize: at + 1 };
+}
+
+/** The T time features of step `t` into `tau`: tanh(t / x) for each timescale x, then t / horizon (0 without one). */
+export function adafacTime(scales: readonly number[], t: number, horizon: number | undefined, tau: Float64Array): void {
+  for (let k = 0; k < scales.length; k++) tau[k] = Math.tanh(t / scales[k]!);
+  tau[scales.length] = horizon !== undefined && horizon > 0 ? t / horizon : 0;
 }
 
 export interface AdafacFeatures {
@@ -66,18 +98,8 @@ export function adafacFeatures(cfg: ResolvedMlpOptimizerConfig, entries: readonl
   const f = cfg.factoredDecay!;
   const scales = cfg.timescales!;
   const { F, T } = adafacColumns(cfg);
-  const vAt = n * D;
-  let at = vAt + n;
-  const slices: FactoredSlice[] = entries.map((e) => {
-    const twoD = e.shape.length >= 2 && e.size > 0;
-    const cols = twoD ? e.shape[e.shape.length - 1]! : 1;
-    const rows = twoD ? e.size / cols : 0;
-    const s = { at, rows, cols };
-    at += twoD ? rows + cols : e.size;
-    return s;
-  });
-  const tAt = at;
-  const stateSize = at + 1;
+  const { vAt, slices, tAt, stateSize } = adafacStateLayout(entries, n, D);
+  const tau = new Float64Array(T);
   const vhat = new Float64Array(n);
   const rowF = new Float64Array(n);
   const colF = new Float64Array(n);
@@ -196,11 +218,8 @@ export function adafacFeatures(cfg: ResolvedMlpOptimizerConfig, entries: readonl
         }
         scaleColumns(x, n, F, e, ei, ss, s);
       });
-      const t = ctx.step ?? st[tAt]!;
-      const h = ctx.horizon;
-      const tf = scales.map((sc) => Math.tanh(t / sc));
-      tf.push(h !== undefined && h > 0 ? t / h : 0);
-      for (let k = 0; k < T; k++) x.fill(tf[k]!, (F + k) * n, (F + k + 1) * n);
+      adafacTime(scales, ctx.step ?? st[tAt]!, ctx.horizon, tau);
+      for (let k = 0; k < T; k++) x.fill(tau[k]!, (F + k) * n, (F + k + 1) * n);
       st[tAt] = st[tAt]! + 1;
     },
   };

@@ -24,6 +24,7 @@ import type { LearnedTransform, StepContext } from "../contract.ts";
 import type { ResolvedMlpOptimizerConfig } from "./config.ts";
 import type { MlpEngine } from "./engine.ts";
 import { featureMap, mlpForwardStep, stepBuffers } from "./step.ts";
+import { adafacStateLayout, adafacTime } from "./features_adafac.ts";
 
 /**
  * The transform over `engine` (which it owns) for `layout`. `update` is pure: it modifies none
@@ -37,6 +38,21 @@ export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig,
   const field = cfg.features === "basic" ? "m" : "state";
   const what = cfg.features === "basic" ? "the momenta" : "the adafac statistics";
   const buf = stepBuffers(n, layout.entries.length, fm);
+  // The adafac features on the kernel: computed inside it and fused with the forward
+  // (engine_contract.ts, the same bits); other engines and features take mlpForwardStep.
+  let fused: ReturnType<NonNullable<MlpEngine["fusedAdafac"]>> | undefined;
+  const sl = adafacStateLayout(layout.entries, n, cfg.decays.length);
+  const tau = new Float64Array(fm.T);
+  if (cfg.features === "adafac" && engine.fusedAdafac !== undefined) {
+    fused = engine.fusedAdafac({
+      n,
+      decays: cfg.decays,
+      rmsDecay: cfg.rmsDecay!,
+      factoredDecay: cfg.factoredDecay!,
+      tensors: layout.entries.map((e, i) => ({ offset: e.offset, size: e.size, ...sl.slices[i]! })),
+      stateSize: fm.stateSize,
+    });
+  }
   return {
     init(params: Float32Array): OptState {
       layout.check(params);
@@ -49,9 +65,16 @@ export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig,
       if (!(s0 instanceof Float32Array) || s0.length !== fm.stateSize) {
         throw new Error(`mlp optimizer: state.${field} must be a Float32Array of ${fm.stateSize} floats (${what}, from init)`);
       }
+      const updates = new Float32Array(n);
+      if (fused !== undefined) {
+        adafacTime(cfg.timescales!, ctx.step ?? s0[sl.tAt]!, ctx.horizon, tau);
+        const { out, np, state: s } = fused(params, grads, s0, tau);
+        s[sl.tAt] = s[sl.tAt]! + 1;
+        fusedUpdates(params, out, np, cfg.expMult, cfg.stepMult, updates);
+        return [updates, { [field]: s }];
+      }
       const s = new Float32Array(s0);
       const next = mlpForwardStep(engine, fm, cfg, params, grads, s, ctx, buf, -1);
-      const updates = new Float32Array(n);
       for (let i = 0; i < n; i++) updates[i] = next[i]! - params[i]!;
       return [updates, { [field]: s }];
     },
@@ -59,4 +82,15 @@ export function mlpTransform(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig,
       engine.dispose();
     },
   };
+}
+
+/**
+ * The updates fl32(theta_{t+1}) - theta from the kernel's outputs `out` (d at i, a at np + i):
+ * mlpForwardStep's arithmetic, theta_{t+1} rounded to float32 once.
+ */
+function fusedUpdates(params: Float32Array, out: Float32Array, np: number, expMult: number, stepMult: number, updates: Float32Array): void {
+  for (let i = 0; i < params.length; i++) {
+    const p = params[i]!;
+    updates[i] = Math.fround(p - out[i]! * Math.exp(out[np + i]! * expMult) * stepMult) - p;
+  }
 }

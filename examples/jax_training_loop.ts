@@ -1,7 +1,7 @@
 /**
  * A jax-js training loop with an l2o optimizer: a small MLP (2-32-2, tanh) learns to tell two
- * interleaved half-moons apart, once with the shipped learned optimizer (`learned()`, the
- * default `mnist` LSTM) and once with Adam through the same adapter (`learned("adam@0.01")`),
+ * interleaved half-moons apart, once with the shipped `mnist` LSTM (`learned("mnist")`;
+ * `learned()` gives the default, `general`) and once with Adam through the same adapter (`learned("adam@0.01")`),
  * printing both losses side by side.
  *
  *   npx tsx examples/jax_training_loop.ts [steps]     (default 300)

@@ -92,8 +92,8 @@ describe("l2o/jax: the transform is the core optimizer", () => {
   });
 
   it("the shipped LSTM (the default): the same bits as optFn(phi, layout) for 6 steps", () => {
-    assert.equal(DEFAULT_OPTIMIZER, "mnist");
-    const loaded = loadLearnedOptimizer("pretrained/mnist", { engine: "ref" });
+    assert.equal(DEFAULT_OPTIMIZER, "general");
+    const loaded = loadLearnedOptimizer("pretrained/general", { engine: "ref" });
     const core = loaded.optimizer.optFn(loaded.phi, LAYOUT);
     try {
       assertSameAsCore(DEFAULT_OPTIMIZER, core, 6);

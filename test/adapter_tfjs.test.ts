@@ -61,7 +61,7 @@ describe("l2o/tfjs learned optimizer", () => {
   });
 
   test("model.fit with the default learned optimizer lowers a real tfjs-layers MNIST MLP's loss", async () => {
-    assert.equal(DEFAULT_OPTIMIZER, "mnist");
+    assert.equal(DEFAULT_OPTIMIZER, "general");
     const m = mnistMlp(1);
     const opt = learned();
     m.compile({ optimizer: opt, loss: "categoricalCrossentropy" });

@@ -222,9 +222,11 @@ describe("the shipped optimizers, re-saved with hashes", () => {
    * before the files were re-saved with hashes, and kept through their renames and the lineage
    * added to their metadata: their weights are the very bytes they were. (`mnist` was
    * `mnist-momentum-scratch`, `lineage/mnist-paper` was `mnist`, `lineage/quadratic-100steps`
-   * and `-200steps` were `quadratic-h100` and `-h200`.)
+   * and `-200steps` were `quadratic-h100` and `-h200`; `general`'s is that of the file
+   * `l2o train` wrote, before its lineage was added.)
    */
   const DATA_SHA256: Readonly<Record<string, string>> = {
+    general: "04230aef2c4ed8f48be74821c319b58d3106986d05a95ccb3ca8e494b3b3ba02",
     "lineage/mnist-damped": "a687b42993660a1684af2b079cc066466e3fb02160db2d7227bb8043d7c68ac1",
     "lineage/mnist-late": "bfeb46c4bea6b1bbc1ae162198394d56ba2dbc84585e46fb11ea30c2d5242fc9",
     mnist: "9ff47f8ce6a5137f35db9fe61eecff02b403b019b2e420881fbc62d8420f6deb",

@@ -246,9 +246,9 @@ describe("saveLearnedOptimizer / loadLearnedOptimizer (an LSTM)", () => {
 
 describe("the shipped optimizers", () => {
   const names = pretrainedNames();
-  it("are one per task under its plain name, and the six they descend from under lineage/", () => {
-    assert.deepEqual(names, ["mnist", "quadratic", "lineage/mnist-damped", "lineage/mnist-late", "lineage/mnist-momentum", "lineage/mnist-paper", "lineage/quadratic-100steps", "lineage/quadratic-200steps"]);
-    assert.deepEqual(readdirSync(PRETRAINED_DIR).filter((f) => f.endsWith(".safetensors")).sort(), ["mnist.safetensors", "quadratic.safetensors"]);
+  it("are one per task under its plain name (general: the task mixture), and the six they descend from under lineage/", () => {
+    assert.deepEqual(names, ["general", "mnist", "quadratic", "lineage/mnist-damped", "lineage/mnist-late", "lineage/mnist-momentum", "lineage/mnist-paper", "lineage/quadratic-100steps", "lineage/quadratic-200steps"]);
+    assert.deepEqual(readdirSync(PRETRAINED_DIR).filter((f) => f.endsWith(".safetensors")).sort(), ["general.safetensors", "mnist.safetensors", "quadratic.safetensors"]);
   });
   for (const name of names) {
     it(`pretrained/${name} loads, with finite weights, its training recorded and the validation it was kept for`, () => {
@@ -256,7 +256,8 @@ describe("the shipped optimizers", () => {
       assert.equal(phi.length, optimizer.phiSize);
       assert.ok(phi.every(Number.isFinite));
       const training = meta.training as Record<string, unknown>;
-      assert.equal(training.task, name.replace("lineage/", "").startsWith("mnist") ? "mnist-mlp" : "quadratic");
+      const plain = name.replace("lineage/", "");
+      assert.equal(training.task, plain === "general" ? "mixture" : plain.startsWith("mnist") ? "mnist-mlp" : "quadratic");
       assert.equal(typeof training.seed, "number");
       const validation = meta.validation as Record<string, unknown>;
       assert.ok(Number.isFinite(validation.score) && Number.isInteger(validation.epoch), JSON.stringify(validation));

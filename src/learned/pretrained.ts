@@ -1,6 +1,6 @@
 /**
  * The optimizers that ship with the package, in `pretrained/`: one per task under its plain
- * name (`quadratic`, `mnist`), and under `pretrained/lineage/` the earlier files they descend
+ * name (`quadratic`, `mnist`, and `general` for the broad task mixture), and under `pretrained/lineage/` the earlier files they descend
  * from, kept so that every result in docs/RESULTS.md can be replayed. Each file's metadata
  * records its lineage (`training.lineage`: its name, former names, real parent, the commands
  * that made it, and how it was chosen); this module reads only what naming needs.

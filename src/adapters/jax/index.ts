@@ -5,7 +5,7 @@
  * import { grad, numpy as np } from "@jax-js/jax";
  * import { applyUpdates, learned } from "l2o/jax";
  *
- * const opt = learned("mnist"); // or a file path, or "adam@0.01"
+ * const opt = learned(); // the shipped `general`; or "mnist", a file path, "adam@0.01"
  * let state = opt.init(params.ref);
  * const g = grad(loss)(params.ref);
  * [updates, state] = opt.update(g, state, params.ref);

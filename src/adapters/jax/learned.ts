@@ -70,9 +70,9 @@ function consume(t: unknown): void {
 
 /**
  * The optimizer `name` names, by l2o's one rule (`src/learned/resolve.ts`): a shipped
- * optimizer by its plain name (`mnist`, `quadratic`), an optimizer file by its path (any kind;
+ * optimizer by its plain name (`general`, `mnist`, `quadratic`), an optimizer file by its path (any kind;
  * `KIND:PATH` insists on the kind), or a hand-designed one (`adam`, `adam@0.01`; without `@LR`
- * at its default rate). Default: `DEFAULT_OPTIMIZER` (`mnist`). An unknown name throws
+ * at its default rate). Default: `DEFAULT_OPTIMIZER` (`general`). An unknown name throws
  * `UnknownOptimizerError`, a damaged file `FileFormatError`.
  */
 export function learned(name: string = DEFAULT_OPTIMIZER, options: LearnedOptions = {}): LearnedGradientTransformation {

@@ -5,7 +5,7 @@
  * import * as tf from "@tensorflow/tfjs";
  * import { learned } from "l2o/tfjs";
  *
- * model.compile({ optimizer: learned("mnist"), loss: "categoricalCrossentropy" });
+ * model.compile({ optimizer: learned(), loss: "categoricalCrossentropy" }); // the shipped `general`; or "mnist", a file, "adam@0.01"
  * await model.fit(xs, ys, { epochs: 5 });
  * await model.save("file://...", { includeOptimizer: true }); // the optimizer's state too
  * ```

@@ -284,9 +284,9 @@ serialization.registerClass(L2oOptimizer);
 
 /**
  * A `tf.Optimizer` for the optimizer `name` names, by l2o's one name rule: a shipped optimizer
- * by its plain name (`mnist`, `quadratic`), an optimizer file by its path (any kind; `KIND:PATH`
+ * by its plain name (`general`, `mnist`, `quadratic`), an optimizer file by its path (any kind; `KIND:PATH`
  * insists on the kind), or a hand-designed one (`adam`, `adam@0.01`). Default:
- * `DEFAULT_OPTIMIZER`. An unknown name throws `UnknownOptimizerError`.
+ * `DEFAULT_OPTIMIZER` (`general`). An unknown name throws `UnknownOptimizerError`.
  */
 export function learned(name: string = DEFAULT_OPTIMIZER, options: LearnedOptions = {}): L2oOptimizer {
   return new L2oOptimizer(name, options);

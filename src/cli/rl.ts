@@ -12,7 +12,7 @@ import { MissingFileError } from "../io/files.ts";
 import { FileFormatError } from "../io/safetensors.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type RlComparison } from "../rl/compare.ts";
-import { trainGps, GPS_DEFAULTS } from "../rl/gps.ts";
+import { trainGps, GPS_DEFAULTS, type GpsIterationInfo } from "../rl/gps.ts";
 import { loadRlPolicy, saveRlPolicy } from "../rl/optimizer.ts";
 import { trainPg } from "../rl/pg.ts";
 import { initPolicyPhi, policyShape, POLICY_DEFAULTS, POLICY_LIMITS } from "../rl/policy.ts";
@@ -140,10 +140,11 @@ function trainCommand(f: TrainFlags): void {
   const bar = progress({ phase: `${f.trainer} on ${family.name}`, total: iterations, unit: "iterations", quiet: f.quiet === true || f.json === true });
   const started = performance.now();
   const onIteration = (it: number, cost: number): void => bar.update(it + 1, { detail: `cost ${fmt(cost)}` });
+  const gpsInfo: GpsIterationInfo[] = [];
   const { phi, costs } =
     f.trainer === "pg"
       ? trainPg(shape, phi0, { family, steps, iterations, batch, lr, seed, onIteration })
-      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, onIteration });
+      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, onIteration: (it, cost, _phi, info) => (gpsInfo.push(info), onIteration(it, cost)) });
   bar.stop();
   const seconds = (performance.now() - started) / 1000;
   const tail = costs.slice(-Math.min(10, costs.length));
@@ -151,6 +152,8 @@ function trainCommand(f: TrainFlags): void {
     out: f.out, trainer: f.trainer, task: f.task, taskConfig, policy: shape.cfg, steps, iterations, batch,
     ...(f.trainer === "gps" ? { samples } : {}), lr, seed, seconds,
     firstCost: costs[0]!, finalCost: tail.reduce((a, b) => a + b, 0) / tail.length,
+    // GPS: per iteration, the controllers' sampled cost, the policy's KL to them, nu and eta.
+    ...(f.trainer === "gps" ? { gps: { policyCost: costs, controllerCost: gpsInfo.map((i) => i.controllerCost), policyKl: gpsInfo.map((i) => i.policyKl), nu: gpsInfo.map((i) => i.nu), eta: gpsInfo.map((i) => i.eta) } } : {}),
   };
   saveRlPolicy(f.out, shape.cfg, phi, summary);
   if (f.json) process.stdout.write(JSON.stringify({ ...summary, costs }, null, 2) + "\n");

@@ -69,6 +69,7 @@ describe("l2o rl", () => {
       [["rl", "train", "--task", "logistic-regression", "--hidden", "0", "--out", out], /--hidden/],
       [["rl", "train", "--task", "logistic-regression", "--task-config", '{"dim":-1}', "--out", out], /--task-config/],
       [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":300}', "--trainer", "gps", "--out", out], /300 parameters; .* at most 256/],
+      [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":4096}', "--batch", "100", "--out", out], /GiB of features/],
       [["rl", "eval", join(dir, "missing.safetensors")], /not found/],
       [["rl", "eval", QUADRATIC], /holds a 'lstm' optimizer, not an rl-policy/],
       [["rl", "eval", QUADRATIC.replace("quadratic", "nope"), "--evals", "1"], /--evals/],

@@ -32,6 +32,9 @@ import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
 
 const TRAINERS = ["pg", "gps"] as const;
 
+/** The most memory one iteration's runs may keep (their features). */
+const RUNS_MEMORY_BYTES = 2 * 2 ** 30;
+
 const R = {
   steps: { min: 1, max: 10_000 },
   iterations: { min: 1, max: 100_000 },
@@ -136,6 +139,13 @@ function trainCommand(f: TrainFlags): void {
   const samples = parseCount("--samples", f.samples, R.samples);
   const lr = parseNumber("--lr", f.lr, { positive: true, max: 10 });
   const seed = parseSeed("--seed", f.seed);
+  // A run keeps its features, 3H per coordinate and step: refuse what would not fit in memory.
+  const n = family.sample(key(seed)).layout.size;
+  const runsHeld = f.trainer === "pg" ? batch : batch * samples;
+  const bytes = runsHeld * steps * n * shape.F * 8;
+  if (bytes > RUNS_MEMORY_BYTES) {
+    throw new UsageError(`${runsHeld} runs of ${steps} steps over ${n} parameters keep ${(bytes / 2 ** 30).toFixed(1)} GiB of features (at most ${RUNS_MEMORY_BYTES / 2 ** 30}); lower --batch, --samples, --steps or --history`);
+  }
   const phi0 = initPolicyPhi(shape, key(seed));
   const bar = progress({ phase: `${f.trainer} on ${family.name}`, total: iterations, unit: "iterations", quiet: f.quiet === true || f.json === true });
   const started = performance.now();

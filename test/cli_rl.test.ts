@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -52,6 +52,13 @@ describe("l2o rl", () => {
     const cg = rep.curves[4]!.mean;
     for (let k = 1; k < cg.length; k++) assert.ok(cg[k]! <= cg[k - 1]! + 1e-12);
     assert.ok(typeof rep.curves[1]!.lr === "number", "sgd's rate is tuned");
+    // The report written with --out draws with l2o rl plot, one line per optimizer.
+    const report = join(dir, "report.json");
+    assert.equal(l2o("rl", "eval", pg, "--evals", "5", "--instances", "2", "--baselines", "cg", "--out", report, "--quiet").code, 0);
+    const fig = join(dir, "fig.svg");
+    r = l2o("rl", "plot", report, fig);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(readFileSync(fig, "utf8"), /rl-policy \(pg\)/);
   });
 
   it("refuses bad input with one line and exit code 2", () => {
@@ -61,9 +68,15 @@ describe("l2o rl", () => {
       [["rl", "train", "--task", "no-such-task", "--out", out], /unknown task 'no-such-task'/],
       [["rl", "train", "--task", "logistic-regression", "--hidden", "0", "--out", out], /--hidden/],
       [["rl", "train", "--task", "logistic-regression", "--task-config", '{"dim":-1}', "--out", out], /--task-config/],
+      [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":300}', "--trainer", "gps", "--out", out], /300 parameters; .* at most 256/],
+      [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":4096}', "--batch", "100", "--out", out], /GiB of features/],
       [["rl", "eval", join(dir, "missing.safetensors")], /not found/],
       [["rl", "eval", QUADRATIC], /holds a 'lstm' optimizer, not an rl-policy/],
+      [["rl", "eval", QUADRATIC.replace("quadratic", "nope"), "--evals", "1"], /--evals/],
+      [["rl", "plot", join(dir, "bad.json"), join(dir, "f.svg")], /not an l2o rl eval report/],
+      [["rl", "plot", join(dir, "none.json"), join(dir, "f.svg")], /report not found/],
     ];
+    writeFileSync(join(dir, "bad.json"), JSON.stringify({ task: "x", evals: 3, curves: [{ optimizer: "a", mean: [1], ci95: [0] }] }));
     for (const [args, re] of cases) {
       const r = l2o(...args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);

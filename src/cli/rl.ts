@@ -6,10 +6,13 @@
  * objective against objective evaluations with its 95% interval.
  */
 import type { Command } from "commander";
+import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
+import { MissingFileError } from "../io/files.ts";
+import { FileFormatError } from "../io/safetensors.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type RlComparison } from "../rl/compare.ts";
-import { trainGps, GPS_DEFAULTS } from "../rl/gps.ts";
+import { trainGps, GPS_DEFAULTS, type GpsIterationInfo } from "../rl/gps.ts";
 import { loadRlPolicy, saveRlPolicy } from "../rl/optimizer.ts";
 import { trainPg } from "../rl/pg.ts";
 import { initPolicyPhi, policyShape, POLICY_DEFAULTS, POLICY_LIMITS } from "../rl/policy.ts";
@@ -28,6 +31,9 @@ import { figureFormat, writeFigure } from "../viz/file.ts";
 import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
 
 const TRAINERS = ["pg", "gps"] as const;
+
+/** The most memory one iteration's runs may keep (their features). */
+const RUNS_MEMORY_BYTES = 2 * 2 ** 30;
 
 const R = {
   steps: { min: 1, max: 10_000 },
@@ -86,6 +92,34 @@ export function registerRlCommand(program: Command): void {
     .option("--json", "print the report as JSON")
     .option("--quiet", QUIET_HELP)
     .action((file: string, f: EvalFlags) => evalCommand(file, f));
+  rl.command("plot")
+    .description("draw an l2o rl eval report (--out's JSON): the mean objective against evaluations")
+    .argument("<report>", "a report written by l2o rl eval --out")
+    .argument("<figure>", "FILE.svg or FILE.png")
+    .action(async (report: string, figure: string) => {
+      checkOutputPath(figure, "<figure>");
+      figureFormat(figure, "<figure>");
+      const r = readComparison(report);
+      writeFigure(figure, await renderSvg(evalsFigureSpec(r)), { flag: "<figure>", onWarning: (m) => process.stderr.write(`l2o: warning: ${m}\n`) });
+      process.stdout.write(`figure written to ${figure}\n`);
+    });
+}
+
+/** An l2o rl eval report read back; anything else is a FileFormatError naming the file. */
+function readComparison(path: string): RlComparison {
+  if (!existsSync(path)) throw new MissingFileError(`report not found: ${path}`);
+  let r: unknown;
+  try {
+    r = JSON.parse(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new FileFormatError(`${path} is not JSON (${(e as Error).message})`);
+  }
+  const o = r as Partial<RlComparison>;
+  const ok =
+    typeof o === "object" && o !== null && typeof o.task === "string" && Number.isInteger(o.evals) && Array.isArray(o.curves) &&
+    o.curves.every((c) => typeof c?.optimizer === "string" && Array.isArray(c.mean) && Array.isArray(c.ci95) && c.mean.length === o.evals && c.ci95.length === o.evals);
+  if (!ok) throw new FileFormatError(`${path} is not an l2o rl eval report (task, evals, curves with mean and ci95 of evals values each)`);
+  return o as RlComparison;
 }
 
 function trainCommand(f: TrainFlags): void {
@@ -105,14 +139,22 @@ function trainCommand(f: TrainFlags): void {
   const samples = parseCount("--samples", f.samples, R.samples);
   const lr = parseNumber("--lr", f.lr, { positive: true, max: 10 });
   const seed = parseSeed("--seed", f.seed);
+  // A run keeps its features, 3H per coordinate and step: refuse what would not fit in memory.
+  const n = family.sample(key(seed)).layout.size;
+  const runsHeld = f.trainer === "pg" ? batch : batch * samples;
+  const bytes = runsHeld * steps * n * shape.F * 8;
+  if (bytes > RUNS_MEMORY_BYTES) {
+    throw new UsageError(`${runsHeld} runs of ${steps} steps over ${n} parameters keep ${(bytes / 2 ** 30).toFixed(1)} GiB of features (at most ${RUNS_MEMORY_BYTES / 2 ** 30}); lower --batch, --samples, --steps or --history`);
+  }
   const phi0 = initPolicyPhi(shape, key(seed));
   const bar = progress({ phase: `${f.trainer} on ${family.name}`, total: iterations, unit: "iterations", quiet: f.quiet === true || f.json === true });
   const started = performance.now();
   const onIteration = (it: number, cost: number): void => bar.update(it + 1, { detail: `cost ${fmt(cost)}` });
+  const gpsInfo: GpsIterationInfo[] = [];
   const { phi, costs } =
     f.trainer === "pg"
       ? trainPg(shape, phi0, { family, steps, iterations, batch, lr, seed, onIteration })
-      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, onIteration });
+      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, onIteration: (it, cost, _phi, info) => (gpsInfo.push(info), onIteration(it, cost)) });
   bar.stop();
   const seconds = (performance.now() - started) / 1000;
   const tail = costs.slice(-Math.min(10, costs.length));
@@ -120,6 +162,8 @@ function trainCommand(f: TrainFlags): void {
     out: f.out, trainer: f.trainer, task: f.task, taskConfig, policy: shape.cfg, steps, iterations, batch,
     ...(f.trainer === "gps" ? { samples } : {}), lr, seed, seconds,
     firstCost: costs[0]!, finalCost: tail.reduce((a, b) => a + b, 0) / tail.length,
+    // GPS: per iteration, the controllers' sampled cost, the policy's KL to them, nu and eta.
+    ...(f.trainer === "gps" ? { gps: { policyCost: costs, controllerCost: gpsInfo.map((i) => i.controllerCost), policyKl: gpsInfo.map((i) => i.policyKl), nu: gpsInfo.map((i) => i.nu), eta: gpsInfo.map((i) => i.eta) } } : {}),
   };
   saveRlPolicy(f.out, shape.cfg, phi, summary);
   if (f.json) process.stdout.write(JSON.stringify({ ...summary, costs }, null, 2) + "\n");
@@ -133,6 +177,10 @@ async function evalCommand(file: string, f: EvalFlags): Promise<void> {
     checkOutputPath(path, flag);
     figureFormat(path, flag);
   }
+  const evals = parseCount("--evals", f.evals, R.evals);
+  const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
+  const tuneInstances = parseCount("--tune-instances", f.tuneInstances, LIMITS.tuneInstances);
+  const seed = parseSeed("--seed", f.seed);
   const loaded = loadRlPolicy(file);
   const trainedOn = typeof loaded.training.task === "string" ? loaded.training.task : undefined;
   const taskName = f.task ?? trainedOn;
@@ -140,14 +188,10 @@ async function evalCommand(file: string, f: EvalFlags): Promise<void> {
   const trainedConfig = f.task === undefined && typeof loaded.training.taskConfig === "object" && loaded.training.taskConfig !== null ? (loaded.training.taskConfig as Record<string, unknown>) : {};
   const taskConfig = f.taskConfig === undefined ? trainedConfig : parseTaskConfig(f.taskConfig);
   const family = resolveTaskFamily(taskName, taskConfig);
-  const evals = parseCount("--evals", f.evals, R.evals);
-  const firstTest = drawInstances(family, evalRoots(parseSeed("--seed", f.seed)).test, 1)[0]!;
+  const firstTest = drawInstances(family, evalRoots(seed).test, 1)[0]!;
   if (f.paths !== undefined && firstTest.task.layout.size !== 2) {
     throw new UsageError(`--paths draws tasks of 2 parameters; ${family.name} here has ${firstTest.task.layout.size} (logistic-regression with --task-config '{"dim":2,"bias":false}' has 2)`);
   }
-  const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
-  const tuneInstances = parseCount("--tune-instances", f.tuneInstances, LIMITS.tuneInstances);
-  const seed = parseSeed("--seed", f.seed);
   const names = parseList("--baselines", f.baselines);
   const lineSearch = names.filter((n): n is LineSearchMethod => (LINE_SEARCH_METHODS as readonly string[]).includes(n));
   const policyCandidate = (label: string, p: typeof loaded): Candidate => ({ label, tune: false, make: (_lr, layout) => p.opt.optFn(p.phi, layout) });

@@ -20,6 +20,7 @@
  * The policy reads each coordinate's history features, so what it is fitted to is the
  * controllers' behaviour along their runs, the guidance; the controllers see x only.
  */
+import { ConfigError } from "../core/errors.ts";
 import { foldIn, key as makeKey, normal, type Key } from "../core/rng.ts";
 import { adam } from "../optimizers/alias.ts";
 import { applyUpdates } from "../optimizers/transform.ts";
@@ -31,6 +32,9 @@ import { policyMean, policyMeanBackward, policyStd, type PolicyShape } from "./p
 import { policyActor, rollout, type Actor, type Trajectory } from "./rollout.ts";
 
 export const GPS_DEFAULTS = Object.freeze({ samples: 5, maxKl: 0.5, nu0: 0.01, nuGrowth: 2, nuMax: 100, fitSteps: 100 });
+
+/** The most parameters a task may have for GPS: its controllers are dense n x n per step. */
+export const GPS_MAX_PARAMS = 256;
 
 export interface GpsOptions {
   readonly family: TaskFamily;
@@ -126,6 +130,10 @@ export function trainGps(shape: PolicyShape, phi0: Float32Array, opts: GpsOption
   const H = shape.cfg.history;
   const maxKl = opts.maxKl ?? GPS_DEFAULTS.maxKl;
   const conds = Array.from({ length: opts.conditions }, (_, j) => trainingDraw(opts.family, root, 0, j));
+  const size = conds[0]!.theta0.length;
+  if (size > GPS_MAX_PARAMS) {
+    throw new ConfigError(`gps: ${opts.family.name} has ${size} parameters; guided policy search's dense controllers handle at most ${GPS_MAX_PARAMS} (train with pg instead)`);
+  }
   const scales = conds.map((c) => 1 / (c.task.instances * Math.max(Math.abs(c.task.lossAndGrad(c.theta0, foldIn(c.batchKey, 0)).loss / c.task.instances), 1e-12)));
   const draw = (j: number, it: number, actor: (noise: Key) => Actor): Trajectory[] => {
     const out: Trajectory[] = [];

@@ -65,7 +65,9 @@ export function rollout(task: Task, theta0: Float32Array, steps: number, H: numb
     const g = Float64Array.from(grad);
     xs.push(x);
     grads.push(g);
-    pushHistory(hist, x, loss / task.instances, g);
+    // The objective as the transform's step context carries it (the task's sum), so that a
+    // trained policy reads the same features in `optimizer.ts` as in training.
+    pushHistory(hist, x, loss, g);
     if (t === steps) break;
     const f = allFeatures(hist);
     const a = act({ t, x, grad: g, history: hist, feats: f });

@@ -33,13 +33,20 @@ export function evalsFigureSpec(r: RlComparison, title?: string): TopLevelSpec {
     data: { values: points },
     encoding: {
       x: { field: "evals", type: "quantitative", title: "objective evaluations", scale: { domain: [1, r.evals], nice: false } },
-      color: { field: "optimizer", type: "nominal", title: null, scale: { domain: r.curves.map(label), range: [...SERIES_COLORS] }, sort: null },
+      color: {
+        field: "optimizer",
+        type: "nominal",
+        title: null,
+        scale: { domain: r.curves.map(label), range: [...SERIES_COLORS] },
+        sort: null,
+        legend: { symbolType: "stroke", symbolOpacity: 1, symbolStrokeWidth: 2 },
+      },
     },
     layer: [
       { mark: { type: "area", opacity: 0.12 }, encoding: { y: { ...y, field: "lo" }, y2: { field: "hi" } } },
       { mark: { type: "line", strokeWidth: 2 }, encoding: { y } },
     ],
-    config: { font: FIGURE_FONT, legend: { orient: "right", labelLimit: 320 } },
+    config: { font: FIGURE_FONT, legend: { orient: "right", labelLimit: 420 } },
   };
 }
 

@@ -3,6 +3,7 @@
  * fallback, triangular solves and the inverse from the factor. Matrices are row-major
  * Float64Arrays of side n; sizes here are the number of evaluations (tens to a few hundred).
  */
+import { choleskyOrNull } from "../core/cholesky.ts";
 import { ConfigError } from "../core/errors.ts";
 
 /**
@@ -15,26 +16,9 @@ export function cholesky(a: Float64Array, n: number): Float64Array {
   for (let i = 0; i < n; i++) meanDiag += a[i * n + i]! / n;
   for (let jitter = 0; ; jitter = jitter === 0 ? 1e-10 * meanDiag : jitter * 10) {
     if (jitter > 1e-4 * meanDiag) throw new ConfigError(`cholesky: a ${n}x${n} covariance is not positive definite even with jitter ${jitter.toExponential(1)} (duplicate points with no noise?)`);
-    const l = tryCholesky(a, n, jitter);
+    const l = choleskyOrNull(a, n, jitter);
     if (l !== null) return l;
   }
-}
-
-function tryCholesky(a: Float64Array, n: number, jitter: number): Float64Array | null {
-  const l = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    let s = a[j * n + j]! + jitter;
-    for (let k = 0; k < j; k++) s -= l[j * n + k]! ** 2;
-    if (!(s > 0)) return null;
-    const d = Math.sqrt(s);
-    l[j * n + j] = d;
-    for (let i = j + 1; i < n; i++) {
-      let t = a[i * n + j]!;
-      for (let k = 0; k < j; k++) t -= l[i * n + k]! * l[j * n + k]!;
-      l[i * n + j] = t / d;
-    }
-  }
-  return l;
 }
 
 /** Solves L v = b for lower-triangular L. */

@@ -4,6 +4,7 @@
  * determinant through it, and ridge regression. The matrices are the size of a task's
  * parameter vector (a few to a few dozen), so plain loops are enough.
  */
+import { choleskyOrNull } from "../core/cholesky.ts";
 
 /** C = A B for A (m x k), B (k x n). */
 export function matmul(A: Float64Array, B: Float64Array, m: number, k: number, n: number): Float64Array {
@@ -50,20 +51,7 @@ export function symmetrize(A: Float64Array, n: number): Float64Array {
 
 /** The lower Cholesky factor L (A = L L^T) of symmetric A (n x n), or null when A is not positive definite. */
 export function cholesky(A: Float64Array, n: number): Float64Array | null {
-  const L = new Float64Array(n * n);
-  for (let j = 0; j < n; j++) {
-    let d = A[j * n + j]!;
-    for (let k = 0; k < j; k++) d -= L[j * n + k]! ** 2;
-    if (!(d > 0) || !Number.isFinite(d)) return null;
-    const ljj = Math.sqrt(d);
-    L[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let s = A[i * n + j]!;
-      for (let k = 0; k < j; k++) s -= L[i * n + k]! * L[j * n + k]!;
-      L[i * n + j] = s / ljj;
-    }
-  }
-  return L;
+  return choleskyOrNull(A, n);
 }
 
 /** Solves (L L^T) X = B for B (n x m), given the Cholesky factor L. */

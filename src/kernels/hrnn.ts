@@ -61,20 +61,31 @@ export function hrnnKernelAvailable(): boolean {
 }
 
 /**
- * The kernel for the GRU at `g` in `phi` (weights copied now), or null where it is not built
- * and not `required` (the caller then runs its TypeScript forward); `required` and missing is
- * an L2oError saying how to build it.
+ * A fresh kernel instance for the GRU shape `g` with its lane-padded sizes (gates of Hp = H
+ * rounded up to 4 lanes, G = 3 Hp), or null where the kernel is not built and not `required`;
+ * `required` and missing is an L2oError saying how to build it.
  */
-export function hrnnParamGruKernel(phi: Float32Array, g: GruOffsets, required: boolean): GruKernel | null {
+function instantiate(g: GruOffsets, required: boolean): { I: number; H: number; Hp: number; G: number; memory: WebAssembly.Memory; ex: HrnnExports } | null {
   if (!hrnnKernelAvailable()) {
     if (required) throw new L2oError(`hrnn optimizer: ${kernelLocation(FILE)} not found; run \`npm run build:wasm\`, or use the reference engine ('ref')`);
     return null;
   }
   const { inputs: I, units: H } = g;
   const Hp = Math.ceil(H / 4) * 4;
-  const G = 3 * Hp;
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
   const ex = new WebAssembly.Instance(compiled!, { env: { memory } }).exports as unknown as HrnnExports;
+  return { I, H, Hp, G: 3 * Hp, memory, ex };
+}
+
+/**
+ * The kernel for the GRU at `g` in `phi` (weights copied now), or null where it is not built
+ * and not `required` (the caller then runs its TypeScript forward); `required` and missing is
+ * an L2oError saying how to build it.
+ */
+export function hrnnParamGruKernel(phi: Float32Array, g: GruOffsets, required: boolean): GruKernel | null {
+  const inst = instantiate(g, required);
+  if (inst === null) return null;
+  const { I, H, Hp, G, memory, ex } = inst;
   // Weights: W [I][G], U [H][G], b [G], each gate's H units at the start of its Hp lanes.
   const wAt = 0;
   const uAt = wAt + I * G * 4;
@@ -130,15 +141,9 @@ function padRows(dst: Float32Array, at: number, src: ArrayLike<number>, rows: nu
  * not built and not `required` (as `hrnnParamGruKernel`).
  */
 export function hrnnParamGruBackwardKernel(phi: Float32Array, g: GruOffsets, required: boolean): GruBackwardKernel | null {
-  if (!hrnnKernelAvailable()) {
-    if (required) throw new L2oError(`hrnn optimizer: ${kernelLocation(FILE)} not found; run \`npm run build:wasm\`, or use the reference engine ('ref')`);
-    return null;
-  }
-  const { inputs: I, units: H } = g;
-  const Hp = Math.ceil(H / 4) * 4;
-  const G = 3 * Hp;
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-  const ex = new WebAssembly.Instance(compiled!, { env: { memory } }).exports as unknown as HrnnExports;
+  const inst = instantiate(g, required);
+  if (inst === null) return null;
+  const { I, H, Hp, G, memory, ex } = inst;
   const wAt = 0;
   const uAt = wAt + I * G * 4;
   const varAt = uAt + H * G * 4;

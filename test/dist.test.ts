@@ -107,12 +107,13 @@ describe("distributed meta-training's checks", () => {
     assert.match(t.stderr, /--async and --in-flight belong to distributed training: add --redis URL/);
   });
 
-  test("synchronous runs refuse the fused multiply-add engine and tasks outside the registry, before connecting", async () => {
+  test("synchronous runs refuse the fused multiply-add engine, tasks outside the registry and sampled horizon lengths, before connecting", async () => {
     const dir = mkdtempSync(join(tmpdir(), "l2o-dist-"));
     try {
       const o = { redis: "redis://127.0.0.1:1", queue: "x", kernel: { ...KERNEL, engine: "wasm-fma" as const } };
       await assert.rejects(runDistTrainJob(tinyJob(dir, "fma"), o), (e: unknown) => e instanceof ConfigError && /--engine wasm-simd/.test(e.message));
       await assert.rejects(runDistTrainJob({ ...tinyJob(dir, "mod"), task: "./my-task.ts" }, { ...o, kernel: KERNEL }), /registered task/);
+      await assert.rejects(runDistTrainJob(tinyJob(dir, "sampled", { horizonSampling: "logUniform" }), { ...o, kernel: KERNEL }), (e: unknown) => e instanceof ConfigError && /runs fixed horizons; --horizon-sampling logUniform/.test(e.message));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

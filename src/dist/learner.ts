@@ -10,7 +10,6 @@
  * Validation after each epoch runs here, on the learner; so do the checkpoints (through
  * `openTrainJob`), at the same points as a single-process run's.
  */
-import { ConfigError } from "../core/errors.ts";
 import type { TaskFamily } from "../tasks/base.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
 import type { MetaTrainConfig } from "../meta/config.ts";
@@ -70,7 +69,6 @@ export async function trainSync(c: LoopContext, state: MetaTrainState): Promise<
   const outer = outerOptimizer(cfg);
   const valid = validationInstances(c.family, state.validKey, cfg.validationTasks);
   const truncations = cfg.horizon / cfg.unroll;
-  if ((cfg.horizonSampling ?? "fixed") !== "fixed") throw new ConfigError(`distributed meta-training runs fixed horizons; horizonSampling '${cfg.horizonSampling}' trains in one process`);
   const K = cfg.metaBatch;
   let s: MetaTrainState = { ...state, scoreKind: cfg.metaLoss, scoreFrom: cfg.metaLossFrom };
   let stopped: MetaTrainResult["stopped"] = "epochs";

@@ -10,7 +10,6 @@
  * resumed run starts the next epoch. Runs are not reproducible bit for bit (the order of
  * results depends on the workers' timing); `--max-seconds` is checked at epoch ends.
  */
-import { ConfigError } from "../core/errors.ts";
 import { combineParts, type TrajectoryPart } from "../meta/estimator.ts";
 import { outerOptimizer } from "../meta/outer.ts";
 import type { MetaTrainState } from "../meta/state.ts";
@@ -29,7 +28,6 @@ export interface AsyncOptions {
 /** Asynchronous distributed meta-training from `state`; `stale` counts the dropped parts. */
 export async function trainAsync(c: LoopContext, state: MetaTrainState, o: AsyncOptions, stale: { dropped: number }): Promise<MetaTrainResult> {
   const { cfg, hooks } = c;
-  if ((cfg.horizonSampling ?? "fixed") !== "fixed") throw new ConfigError(`distributed meta-training runs fixed horizons; horizonSampling '${cfg.horizonSampling}' trains in one process`);
   const started = performance.now();
   const outer = outerOptimizer(cfg);
   const valid = validationInstances(c.family, state.validKey, cfg.validationTasks);

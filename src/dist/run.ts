@@ -47,6 +47,8 @@ export interface DistTrainResult extends TrainJobResult {
 /** Refuses what a distributed run cannot do faithfully, before anything starts. */
 function checkDistributable(job: TrainJob, o: DistOptions): void {
   if (!TASK_NAMES.includes(job.task)) throw new ConfigError(`distributed training needs a registered task (the workers rebuild it by name); '${job.task}' is not one (see \`l2o tasks\`)`);
+  // Workers run each trajectory's truncations as the learner numbers them, for horizons of one length.
+  if ((job.meta.horizonSampling ?? "fixed") !== "fixed") throw new ConfigError(`distributed meta-training runs fixed horizons; --horizon-sampling ${job.meta.horizonSampling} trains in one process`);
   const engine = resolveEngineKind(o.kernel.engine ?? "wasm");
   if (o.async === undefined && engine === "wasm-fma" && job.optimizer.kind !== "hand") {
     throw new ConfigError(

@@ -35,6 +35,7 @@ import { adam } from "../src/optimizers/alias.ts";
 import { engineFactory, ENGINE_KINDS, resolveEngineKind, type EngineFactory, type EngineKind } from "../src/kernels/select.ts";
 import type { TapePrecision } from "../src/kernels/wasm_layout.ts";
 import { applyUpdates, type GradientTransformation } from "../src/optimizers/transform.ts";
+import { trainingStepTimes } from "./step_timing.ts";
 
 /**
  * LSTM FLOP per coordinate per optimizee step, forward + backward: the three mat-vecs of a
@@ -192,18 +193,8 @@ function benchMeta(
 function benchStep(label: string, family: TaskFamily, makeTx: (n: number) => GradientTransformation & { dispose?: () => void }): number {
   const [tk, ik, bk] = split(key(3), 3) as [Key, Key, Key];
   const task = family.sample(tk);
-  let theta = task.init(ik);
   const tx = makeTx(task.layout.size);
-  let state = tx.init(theta);
-  const times: number[] = [];
-  for (let it = 0; it < 60; it++) {
-    const t0 = performance.now();
-    const { grad } = task.lossAndGrad(theta, foldIn(bk, it));
-    const [u, s] = tx.update(grad, state, theta);
-    state = s;
-    theta = applyUpdates(theta, u);
-    if (it >= 10) times.push(performance.now() - t0);
-  }
+  const times = trainingStepTimes(task, tx, ik, bk);
   tx.dispose?.();
   const med = median(times);
   log(`step  ${label.padEnd(12)} ${med.toFixed(2)} ms per MNIST MLP training step`);

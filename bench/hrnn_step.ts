@@ -5,10 +5,11 @@
  * a narrower 4/8/4): medians of 50 steps after 10, in 3 interleaved rounds, and their ratios.
  *   npx tsx bench/hrnn_step.ts
  */
-import { foldIn, key, split, type Key } from "../src/core/rng.ts";
+import { key, split, type Key } from "../src/core/rng.ts";
 import { mnistMlpFamily } from "../src/tasks/mnist_mlp.ts";
 import { adam } from "../src/optimizers/alias.ts";
-import { applyUpdates, type GradientTransformation } from "../src/optimizers/transform.ts";
+import type { GradientTransformation } from "../src/optimizers/transform.ts";
+import { trainingStepTimes } from "./step_timing.ts";
 import { hrnnOptimizer } from "../src/learned/hrnn/optimizer.ts";
 
 const family = mnistMlpFamily({});
@@ -16,17 +17,7 @@ const [tk, ik, bk] = split(key(3), 3) as [Key, Key, Key];
 const task = family.sample(tk);
 
 function stepMs(tx: GradientTransformation): number {
-  let theta = task.init(ik);
-  let state = tx.init(theta);
-  const times: number[] = [];
-  for (let it = 0; it < 60; it++) {
-    const t0 = performance.now();
-    const { grad } = task.lossAndGrad(theta, foldIn(bk, it));
-    const [u, s] = tx.update(grad, state, theta);
-    state = s;
-    theta = applyUpdates(theta, u);
-    if (it >= 10) times.push(performance.now() - t0);
-  }
+  const times = trainingStepTimes(task, tx, ik, bk);
   times.sort((a, b) => a - b);
   return times[times.length >> 1]!;
 }

@@ -1,10 +1,14 @@
 /**
  * The held-out suite: its definition (at least 12 distinct problems, a version, every problem
  * buildable), unknown problem names, the Rosenbrock chain's gradient, and the ratio and summary
- * on a tiny real run and on synthetic entries.
+ * on a tiny real run and on synthetic entries, and reusing an earlier report's tuned baselines
+ * (`--baselines-from`).
  */
 import assert from "node:assert/strict";
-import { describe, it } from "node:test";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
 import { ConfigError } from "../src/core/errors.ts";
 import { key } from "../src/core/rng.ts";
 import { candidateFor } from "../src/eval/candidates.ts";
@@ -100,6 +104,63 @@ describe("suite run and summary", () => {
 });
 
 describe("l2o suite", () => {
+  const dir = mkdtempSync(join(tmpdir(), "l2o-suite-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const RUN = ["suite", "--problems", "quadratic-3d,beale-2d", "--quick", "--lr-grid", "1,0.1,0.01", "--baselines", "adam,sgd", "--quiet"];
+  const read = (path: string): { problems: Array<Record<string, unknown>>; summary: unknown } => JSON.parse(readFileSync(path, "utf8"));
+
+  it("--baselines-from reuses an earlier report's tuned baselines: the same entries, and a report of other settings is refused (exit 2)", async () => {
+    const first = join(dir, "first.json");
+    const full = await l2o(...RUN, "--optimizers", "sgd@0.01", "--out", first);
+    assert.equal(full.code, 0, full.stderr);
+    // Another optimizer against the reused baselines, and the same one tuned from scratch beside them.
+    const reusedPath = join(dir, "reused.json");
+    const freshPath = join(dir, "fresh.json");
+    const [reused, fresh] = await Promise.all([
+      l2o(...RUN, "--optimizers", "nag@0.1,sgd@0.01", "--baselines-from", first, "--out", reusedPath),
+      l2o(...RUN, "--optimizers", "nag@0.1,sgd@0.01", "--out", freshPath),
+    ]);
+    assert.equal(reused.code, 0, reused.stderr);
+    assert.equal(fresh.code, 0, fresh.stderr);
+    const [a, b] = [read(reusedPath), read(freshPath)];
+    assert.equal(a.problems.length, 2);
+    a.problems.forEach((p, i) => {
+      assert.deepEqual(p.baselines, b.problems[i]!.baselines, `${String(p.problem)}: baselines`);
+      assert.deepEqual(p.entries, b.problems[i]!.entries, `${String(p.problem)}: entries`);
+    });
+    assert.deepEqual(a.summary, b.summary);
+    // The rows really come from the file: doctored ones show up in the report as they are.
+    const doctored = join(dir, "doctored.json");
+    const doc0 = read(first);
+    const row = (doc0.problems[0]!.baselines as Array<{ finalMean: number; finalLosses: number[] }>)[0]!;
+    row.finalMean *= 1000;
+    row.finalLosses = row.finalLosses.map((x) => x * 1000);
+    writeFileSync(doctored, JSON.stringify(doc0));
+    const fromDoctored = join(dir, "from-doctored.json");
+    const d = await l2o(...RUN, "--problems", "quadratic-3d", "--optimizers", "sgd@0.01", "--baselines-from", doctored, "--out", fromDoctored);
+    assert.equal(d.code, 0, d.stderr);
+    assert.deepEqual(read(fromDoctored).problems[0]!.baselines, doc0.problems[0]!.baselines);
+    // A report tuned on another grid, with other baselines, or damaged is refused before any run.
+    assertInputError(
+      await l2o(...RUN.map((x) => (x === "1,0.1,0.01" ? "1,0.1" : x)), "--optimizers", "sgd@0.01", "--baselines-from", first),
+      /--baselines-from: .*first\.json was made with --lr-grid \[1,0\.1,0\.01\], this run has \[1,0\.1\]/,
+      "another grid",
+    );
+    assertInputError(
+      await l2o(...RUN.map((x) => (x === "adam,sgd" ? "adam,nag" : x)), "--optimizers", "sgd@0.01", "--baselines-from", first),
+      /was made with --baselines \["adam","sgd"\], this run has \["adam","nesterov"\]/,
+      "other baselines",
+    );
+    const broken = join(dir, "broken.json");
+    const doc = read(first);
+    (doc.problems[1]!.baselines as Array<{ finalLosses: number[] }>)[0]!.finalLosses.pop();
+    writeFileSync(broken, JSON.stringify(doc));
+    assertInputError(await l2o(...RUN, "--optimizers", "sgd@0.01", "--baselines-from", broken), /no complete tuned-baseline rows for beale-2d/, "a short row");
+    writeFileSync(broken, "{not json");
+    assertInputError(await l2o(...RUN, "--optimizers", "sgd@0.01", "--baselines-from", broken), /--baselines-from: .* is not JSON/, "not JSON");
+    assertInputError(await l2o(...RUN, "--optimizers", "sgd@0.01", "--baselines-from", join(dir, "missing.json")), /cannot be read \(ENOENT\)/, "missing");
+  });
+
   it("an unknown problem is an input error (exit 2) listing the known ones; --list prints every problem", async () => {
     assertInputError(await l2o("suite", "--problems", "quadratic-3d,nope", "--optimizers", "adam"), /unknown suite problem 'nope'.*quadratic-100d/, "unknown problem");
     assertInputError(await l2o("suite", "--problems", "quadratic-3d"), /--optimizers is missing/, "no optimizer");

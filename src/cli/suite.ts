@@ -19,6 +19,7 @@ import { rangeText, LIMITS } from "./limits.ts";
 import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseEngine, parseEvalThreads, parseList, parseNumber, QUIET_HELP } from "./options.ts";
 import { progress, type Progress } from "./progress.ts";
 import { resolveCandidate } from "./resolve.ts";
+import { readSuiteBaselines } from "./suite_baselines.ts";
 
 interface SuiteFlags {
   optimizers?: string;
@@ -31,6 +32,7 @@ interface SuiteFlags {
   quiet?: boolean;
   engine: string;
   threads: string;
+  baselinesFrom?: string;
 }
 
 /** Pads a table's rows: the first `left` columns to the left, the rest to the right. */
@@ -92,6 +94,11 @@ export function registerSuiteCommand(program: Command): void {
     .option("--optimizers <list>", `comma-separated optimizers to test (${rangeText(LIMITS.listEntries)} names): lstm:FILE, a pretrained name, or any optimizer name`)
     .option("--baselines <list>", "comma-separated baselines, each tuned per problem", "adam,rmsprop,nag,sgd")
     .option("--problems <list>", "comma-separated problems to run (default: all; see --list)")
+    .option(
+      "--baselines-from <file>",
+      "reuse the tuned baselines of an earlier 'l2o suite --out' report (same suite, --quick, --lr-grid and --baselines) instead of tuning them again: " +
+        "the same numbers, without the tuning that is most of the suite's time; problems the report lacks run in full",
+    )
     .option("--out <file>", "write the report {suite, optimizers, baselines, problems: [{problem, baselines, entries: [{best, ratio, paired, lower}]}], summary} as JSON, again after every problem")
     .option("--quick", `${QUICK.instances} test and ${QUICK.tuneInstances} tuning instances per problem instead of each problem's own counts`)
     .option("--list", "print the suite's problems and exit")
@@ -121,12 +128,17 @@ export function registerSuiteCommand(program: Command): void {
         const twice = labels.find((l, i) => labels.indexOf(l) !== i);
         if (twice !== undefined) throw new UsageError(`${list === optimizers ? "--optimizers" : "--baselines"} lists ${twice} twice; give each once`);
       }
+      const baselineRows =
+        f.baselinesFrom === undefined
+          ? undefined
+          : readSuiteBaselines(f.baselinesFrom, { quick: f.quick === true, lrGrid, baselines: baselines.map((b) => b.label) });
       let bar: Progress | undefined;
       let report: SuiteReport;
       try {
         report = runSuite(problems, optimizers, baselines, {
           quick: f.quick === true,
           lrGrid,
+          ...(baselineRows !== undefined ? { baselineRows } : {}),
           onRun: (p) => {
             const phase = `${p.problem} (problem ${p.index + 1} of ${p.problems}): ${evalPhase(p.run)}`;
             const work = (x: number): number => Math.round(x / 1e6);

@@ -121,13 +121,21 @@ export function pairedVerdict(p: PairedComparison): GridVerdict {
  * makes a mean infinite).
  */
 export function compareWithBest(learned: CandidateResult, baselines: readonly CandidateResult[]): BestComparison {
+  return compareWithRows(learned, baselines.map(gridRow));
+}
+
+/**
+ * `compareWithBest` against baselines already reduced to their rows (for example read back
+ * from an earlier report of the same instances): the same comparison, the same numbers.
+ */
+export function compareWithRows(learned: CandidateResult, baselines: readonly GridRow[]): BestComparison {
   if (baselines.length === 0) throw new Error("compareWithBest: needs at least one baseline's row");
   let best = baselines[0]!;
   for (const b of baselines) if (b.finalMean < best.finalMean) best = b;
   const paired = comparePaired(learned.finalLosses, best.finalLosses);
   return {
     learned: gridRow(learned),
-    baselines: baselines.map(gridRow),
+    baselines: [...baselines],
     best: best.optimizer,
     ratio: learned.finalMean / best.finalMean,
     paired,

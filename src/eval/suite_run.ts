@@ -9,7 +9,7 @@
  */
 import { key } from "../core/rng.ts";
 import { DEFAULT_LR_GRID, evaluate, type Candidate, type EvalProgress } from "./evaluate.ts";
-import { compareWithBest, type BestComparison, type GridRow } from "./grid.ts";
+import { compareWithBest, compareWithRows, type BestComparison, type GridRow } from "./grid.ts";
 import { problemCounts, problemFamily, SUITE_SEED, SUITE_VERSION, type SuiteProblem } from "./suite.ts";
 
 /** The targets: ratio <= 1 on at least this fraction of the problems ... */
@@ -81,6 +81,13 @@ export interface SuiteOptions {
   readonly onRun?: (p: SuiteProgress) => void;
   /** Called after each problem with the report so far (to save it as it comes). */
   readonly onProblem?: (report: SuiteReport) => void;
+  /**
+   * The tuned baselines' rows of problems already run with the same baselines, counts, seed
+   * and grid (an earlier report's, `suiteBaselinesFrom`), by problem name: those problems run
+   * only the optimizers under test and compare them with these rows. The baselines' runs do
+   * not depend on which optimizers run beside them, so the report is the same.
+   */
+  readonly baselineRows?: ReadonlyMap<string, readonly GridRow[]>;
 }
 
 /** What every run costs whatever the problem's size, in coordinates (the grid's estimate). */
@@ -130,7 +137,10 @@ export function runSuite(problems: readonly SuiteProblem[], optimizers: readonly
     const size = families[i]!.sample(key(0)).layout.size + RUN_OVERHEAD_COORDINATES;
     return p.steps * size;
   });
-  const workTotal = problems.reduce((a, _p, i) => a + work[i]! * candidates.reduce((n, c) => n + runsOf(c, counts[i]!.instances, counts[i]!.tuneInstances, lrGrid.length), 0), 0);
+  const reused = problems.map((p) => opts.baselineRows?.get(p.name));
+  const runHere = problems.map((_p, i) => (reused[i] === undefined ? candidates : optimizers));
+  const workOf = (i: number): number => work[i]! * runHere[i]!.reduce((n, c) => n + runsOf(c, counts[i]!.instances, counts[i]!.tuneInstances, lrGrid.length), 0);
+  const workTotal = problems.reduce((a, _p, i) => a + workOf(i), 0);
   let workBefore = 0;
   const done: SuiteProblemResult[] = [];
   const labels = optimizers.map((o) => o.label);
@@ -148,7 +158,7 @@ export function runSuite(problems: readonly SuiteProblem[], optimizers: readonly
   problems.forEach((problem, i) => {
     const started = performance.now();
     const { instances, tuneInstances } = counts[i]!;
-    const report = evaluate(families[i]!, candidates, {
+    const report = evaluate(families[i]!, runHere[i]!, {
       steps: problem.steps,
       instances,
       tuneInstances,
@@ -156,9 +166,11 @@ export function runSuite(problems: readonly SuiteProblem[], optimizers: readonly
       lrGrid,
       onRun: (run) => opts.onRun?.({ problem: problem.name, index: i, problems: problems.length, run, workDone: workBefore + run.runsDone * work[i]!, workTotal }),
     });
-    workBefore += work[i]! * candidates.reduce((n, c) => n + runsOf(c, instances, tuneInstances, lrGrid.length), 0);
+    workBefore += workOf(i);
+    const rows = reused[i];
     const base = report.results.slice(optimizers.length);
-    const compared = report.results.slice(0, optimizers.length).map((r) => compareWithBest(r, base));
+    const tested = report.results.slice(0, optimizers.length);
+    const compared = tested.map((r) => (rows === undefined ? compareWithBest(r, base) : compareWithRows(r, rows)));
     const entries = compared.map(({ baselines: _rows, ...entry }) => entry);
     const baselineRows = compared[0]!.baselines;
     done.push({

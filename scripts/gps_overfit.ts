@@ -8,7 +8,7 @@
  * effective rate late in the run (the median of -a / g there).
  *
  *   npx tsx scripts/gps_overfit.ts --task logistic-regression --iterations 20 --conditions 6 --samples 4 \
- *     --fresh 24 [--variant earlier] [--out docs/results/gps-overfit-....json]
+ *     --fresh 24 [--variant earlier] [--balance 1] [--out docs/results/gps-overfit-....json]
  *
  * The policy and training flags are those of scripts/rl-results.sh (history 10, 20 hidden
  * units, starting as gradient descent at rate 0.3, Adam 0.01 in the fit, horizon 100, seed 0).
@@ -32,6 +32,8 @@ const freshCount = num("fresh", 24);
 const seed = num("seed", 0);
 const steps = 100;
 const earlier = args.get("variant") === "earlier";
+// --balance 1: every condition's weights in the S-step rescaled to the same total.
+const balance = args.get("balance") === "1";
 const shape = policyShape({ history: 10, hidden: 20, initLr: 0.3, initStd: 0.05 });
 const phi0 = initPolicyPhi(shape, key(seed));
 
@@ -90,7 +92,8 @@ const started = performance.now();
 trainGps(shape, phi0, {
   family, steps, iterations, conditions, samples, lr: 0.01, seed,
   ...(earlier ? { dynamicsPrior: "pooled", klEstimate: "samples", stepRule: "fixed" } as const : {}),
+  balanceConditions: balance,
   onIteration: (it, _cost, phi, info) => show(it + 1, measure(phi, train), measure(phi, fresh), { controllerCost: info.controllerCost, policyKl: info.policyKl, nu: info.nu, stepMult: info.stepMult, seconds: (performance.now() - started) / 1000 }),
 });
 const out = args.get("out");
-if (out !== undefined) writeFileSync(out, JSON.stringify({ task: family.name, iterations, conditions, samples, fresh: freshCount, seed, variant: earlier ? "earlier" : "levine", rows }, null, 2) + "\n");
+if (out !== undefined) writeFileSync(out, JSON.stringify({ task: family.name, iterations, conditions, samples, fresh: freshCount, seed, variant: earlier ? "earlier" : "levine", balance, rows }, null, 2) + "\n");

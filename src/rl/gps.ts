@@ -76,6 +76,14 @@ export interface GpsOptions {
   readonly klEstimate?: GpsKlEstimate;
   /** Default "adaptive". */
   readonly stepRule?: GpsStepRule;
+  /**
+   * Rescale the S-step's weights so that every condition has the same total (default false:
+   * the controllers' precisions as they are, which lets the conditions whose controllers are
+   * sharpest dominate the fit; see docs/RESULTS.md on GPS's overfitting).
+   */
+  readonly balanceConditions?: boolean;
+  /** After each S-step: its rows, the policy before and after the fit (for diagnostics). */
+  readonly onFit?: (iteration: number, rows: readonly FitRow[], before: Float32Array, after: Float32Array) => void;
   /** After each iteration: the noise-free policy's mean relative cost per step on the training conditions. */
   readonly onIteration?: (iteration: number, policyCost: number, phi: Float32Array, info: GpsIterationInfo) => void;
 }
@@ -119,7 +127,9 @@ function linearisePolicy(shape: PolicyShape, phi: ArrayLike<number>, runs: reado
 }
 
 /** Targets and weights for the S-step, from one condition's samples. */
-interface FitRow {
+export interface FitRow {
+  /** The training condition the row comes from. */
+  readonly cond: number;
   readonly feats: Float64Array;
   readonly i: number;
   readonly target: number;
@@ -127,7 +137,7 @@ interface FitRow {
 }
 
 /** Weighted least squares of the policy mean onto the rows, `steps` full-batch Adam steps; the spread set from `variance`. */
-function fitPolicy(shape: PolicyShape, phi0: Float32Array, rows: readonly FitRow[], steps: number, lr: number, variance: number): Float32Array {
+export function fitPolicy(shape: PolicyShape, phi0: Float32Array, rows: readonly FitRow[], steps: number, lr: number, variance: number): Float32Array {
   const opt = adam(lr);
   let phi: Float32Array = phi0.slice();
   let state = opt.init(phi);
@@ -146,6 +156,14 @@ function fitPolicy(shape: PolicyShape, phi0: Float32Array, rows: readonly FitRow
   }
   phi[shape.oLogStd] = 0.5 * Math.log(variance);
   return phi;
+}
+
+/** The rows with each condition's weights rescaled to an equal total (their ratios within a condition kept). */
+function balanced(rows: readonly FitRow[], conditions: number): FitRow[] {
+  const sums = new Float64Array(conditions);
+  for (const r of rows) sums[r.cond] = sums[r.cond]! + r.weight;
+  const mean = sums.reduce((a, b) => a + b, 0) / conditions;
+  return rows.map((r) => ({ ...r, weight: (r.weight * mean) / sums[r.cond]! }));
 }
 
 /** Trains phi by guided policy search; returns it and the policy's cost per iteration. */
@@ -241,14 +259,17 @@ export function trainGps(shape: PolicyShape, phi0: Float32Array, opts: GpsOption
             let shift = 0;
             for (let q = 0; q < n; q++) shift += S[i * n + q]! * lambda[j]![t]![q]!;
             const w = 1 / S[i * n + i]!;
-            rows.push({ feats: r.feats[t]!, i, target: mp[i]! + p.k[t]![i]! - shift / nu, weight: w });
+            rows.push({ cond: j, feats: r.feats[t]!, i, target: mp[i]! + p.k[t]![i]! - shift / nu, weight: w });
             precision += w;
             count++;
           }
         }
       }
     });
-    phi = fitPolicy(shape, phi, rows, opts.fitSteps ?? GPS_DEFAULTS.fitSteps, opts.lr, count / precision);
+    const before = phi;
+    const fitRows = opts.balanceConditions === true ? balanced(rows, conds.length) : rows;
+    phi = fitPolicy(shape, phi, fitRows, opts.fitSteps ?? GPS_DEFAULTS.fitSteps, opts.lr, count / precision);
+    opts.onFit?.(it, fitRows, before, phi);
     // Dual step, and how far policy and controllers still are.
     let klSum = 0;
     samples.forEach((runs, j) => {

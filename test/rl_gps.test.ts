@@ -101,4 +101,24 @@ describe("guided policy search: training", () => {
     else assert.ok(mults[0] === 1 && mults.slice(1).some((m) => m !== 1), `multipliers ${mults}`);
   });
   }
+
+  it("gives every condition the same total weight in the S-step when asked, the controllers' precisions otherwise", () => {
+    const family = logisticRegressionFamily({ dim: 2, points: 40 });
+    const shape = policyShape({ history: 3, hidden: 6, initLr: 0.02, initStd: 0.05 });
+    const shares = (balanceConditions: boolean): number[] => {
+      let sums: number[] = [];
+      trainGps(shape, initPolicyPhi(shape, key(0)), {
+        family, steps: 12, iterations: 2, conditions: 3, samples: 3, lr: 0.02, seed: 2, fitSteps: 5, balanceConditions,
+        onFit: (_it, rows) => {
+          sums = [0, 0, 0];
+          for (const r of rows) sums[r.cond] = sums[r.cond]! + r.weight;
+        },
+      });
+      return sums;
+    };
+    const even = shares(true);
+    for (const v of even) assert.ok(Math.abs(v / even[0]! - 1) < 1e-9, `balanced sums ${even}`);
+    const raw = shares(false);
+    assert.ok(Math.max(...raw) / Math.min(...raw) > 1.01, `precision sums ${raw}`);
+  });
 });

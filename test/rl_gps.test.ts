@@ -2,7 +2,8 @@
  * Guided policy search's pieces: the local model fitted from samples recovers a quadratic's
  * dynamics and Hessian exactly; the iLQG backward pass gives the known optimal last step when
  * the cost dominates and stays at the previous controller when the KL weight does; the KL
- * bisection meets its bound; a short training lowers the policy's cost on logistic regression.
+ * bisection meets its bound; a short training lowers the policy's cost on logistic regression,
+ * with Levine et al.'s mixture prior, KL through the model and adaptive step, and without.
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
@@ -11,6 +12,7 @@ import { quadraticTaskFrom } from "../src/tasks/quadratic.ts";
 import { logisticRegressionFamily } from "../src/tasks/logistic_regression.ts";
 import { backward, controllerKl, fitLocalModel, solveWithKl, type Controller } from "../src/rl/lqr.ts";
 import { controllerActor, trainGps } from "../src/rl/gps.ts";
+import { initialState, modelKl } from "../src/rl/trajectory_kl.ts";
 import { relativeCosts, trainingDraw } from "../src/rl/pg.ts";
 import { initPolicyPhi, policyShape } from "../src/rl/policy.ts";
 import { policyActor, rollout } from "../src/rl/rollout.ts";
@@ -65,20 +67,24 @@ describe("guided policy search: local models and the backward pass", () => {
     assert.ok(controllerKl(greedy, prior, states, runs.length) > 1);
   });
 
-  it("chooses eta so that the KL to the previous controller meets the bound", () => {
+  it("chooses eta so that the KL to the previous controller meets the bound, at the samples or through the model", () => {
+    const init = initialState(runs.map((r) => r.xs[0]!));
     for (const bound of [0.05, 0.5]) {
-      const r = solveWithKl(model, terms, bound, states, runs.length);
+      const r = solveWithKl(model, terms, bound, (c) => controllerKl(c, prior, states, runs.length));
       assert.ok(r.kl <= bound && r.kl > 0.8 * bound, `bound ${bound}: KL ${r.kl} at eta ${r.eta}`);
+      const m = solveWithKl(model, terms, bound, (c) => modelKl(c, prior, model, init));
+      assert.ok(m.kl <= bound && m.kl > 0.8 * bound, `bound ${bound}: KL through the model ${m.kl} at eta ${m.eta}`);
     }
   });
 });
 
 describe("guided policy search: training", () => {
-  it("lowers the noise-free policy's cost on its logistic-regression training conditions", () => {
+  for (const variant of [{}, { dynamicsPrior: "pooled", klEstimate: "samples", stepRule: "fixed" }] as const) {
+  it(`lowers the noise-free policy's cost on its logistic-regression training conditions (${JSON.stringify(variant)})`, () => {
     const family = logisticRegressionFamily({ dim: 2, points: 40 });
     const shape = policyShape({ history: 3, hidden: 6, initLr: 0.02, initStd: 0.05 });
     const phi0 = initPolicyPhi(shape, key(0));
-    const opts = { family, steps: 12, iterations: 5, conditions: 3, samples: 4, lr: 0.02, seed: 2, fitSteps: 60 };
+    const opts = { family, steps: 12, iterations: 5, conditions: 3, samples: 4, lr: 0.02, seed: 2, fitSteps: 60, ...variant };
     // The same conditions trainGps draws, for the cost before training.
     const root = foldIn(key(opts.seed), "rl/gps");
     const before =
@@ -87,7 +93,32 @@ describe("guided policy search: training", () => {
         const r = rollout(c.task, c.theta0, opts.steps, 3, c.batchKey, policyActor(shape, phi0, null));
         return s + relativeCosts(r).reduce((a, b) => a + b, 0) / opts.steps;
       }, 0) / 3;
-    const { costs } = trainGps(shape, phi0, opts);
+    const { costs, info } = trainGps(shape, phi0, opts);
     assert.ok(costs[costs.length - 1]! < 0.9 * before, `policy cost ${before} before, ${costs.join(", ")} during`);
+    // The fixed rule keeps the bound; the adaptive one moves it after the first iteration.
+    const mults = info.map((i) => i.stepMult);
+    if ("stepRule" in variant) assert.ok(mults.every((m) => m === 1), `multipliers ${mults}`);
+    else assert.ok(mults[0] === 1 && mults.slice(1).some((m) => m !== 1), `multipliers ${mults}`);
+  });
+  }
+
+  it("gives every condition the same total weight in the S-step when asked, the controllers' precisions otherwise", () => {
+    const family = logisticRegressionFamily({ dim: 2, points: 40 });
+    const shape = policyShape({ history: 3, hidden: 6, initLr: 0.02, initStd: 0.05 });
+    const shares = (balanceConditions: boolean): number[] => {
+      let sums: number[] = [];
+      trainGps(shape, initPolicyPhi(shape, key(0)), {
+        family, steps: 12, iterations: 2, conditions: 3, samples: 3, lr: 0.02, seed: 2, fitSteps: 5, balanceConditions,
+        onFit: (_it, rows) => {
+          sums = [0, 0, 0];
+          for (const r of rows) sums[r.cond] = sums[r.cond]! + r.weight;
+        },
+      });
+      return sums;
+    };
+    const even = shares(true);
+    for (const v of even) assert.ok(Math.abs(v / even[0]! - 1) < 1e-9, `balanced sums ${even}`);
+    const raw = shares(false);
+    assert.ok(Math.max(...raw) / Math.min(...raw) > 1.01, `precision sums ${raw}`);
   });
 });

@@ -12,7 +12,7 @@ import { MissingFileError } from "../io/files.ts";
 import { FileFormatError } from "../io/safetensors.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type RlComparison } from "../rl/compare.ts";
-import { trainGps, GPS_DEFAULTS, type GpsIterationInfo } from "../rl/gps.ts";
+import { trainGps, GPS_DEFAULTS, GPS_DYNAMICS_PRIORS, GPS_KL_ESTIMATES, GPS_STEP_RULES, type GpsIterationInfo } from "../rl/gps.ts";
 import { loadRlPolicy, saveRlPolicy } from "../rl/optimizer.ts";
 import { trainPg } from "../rl/pg.ts";
 import { initPolicyPhi, policyShape, POLICY_DEFAULTS, POLICY_LIMITS } from "../rl/policy.ts";
@@ -48,6 +48,7 @@ const R = {
 interface TrainFlags {
   task: string; taskConfig?: string; trainer: string; steps: string; iterations: string; batch: string; lr: string;
   history: string; hidden: string; initLr: string; initStd: string; samples: string; seed: string; out: string; quiet?: boolean; json?: boolean;
+  dynamicsPrior: string; klEstimate: string; stepRule: string;
 }
 
 interface EvalFlags {
@@ -67,6 +68,9 @@ export function registerRlCommand(program: Command): void {
     .option("--batch <n>", `pg: runs per iteration; gps: training conditions (${rangeText(R.batch)})`, "16")
     .option("--samples <n>", `gps: samples per condition and iteration (${rangeText(R.samples)})`, String(GPS_DEFAULTS.samples))
     .option("--lr <x>", "pg: Adam's rate on the policy; gps: Adam's rate of the supervised fit", "0.01")
+    .option("--dynamics-prior <name>", `gps: ${GPS_DYNAMICS_PRIORS.join(" | ")}: each step's dynamics fitted under a Gaussian-mixture prior of recent samples (Levine et al.), or toward one pooled linear fit (the earlier GPS)`, "gmm")
+    .option("--kl-estimate <name>", `gps: ${GPS_KL_ESTIMATES.join(" | ")}: the KL to the previous controller through the fitted model, or at the sampled states (the earlier GPS)`, "model")
+    .option("--step-rule <name>", `gps: ${GPS_STEP_RULES.join(" | ")}: the KL bound rescaled from predicted against actual improvement, or fixed at 0.5 (the earlier GPS)`, "adaptive")
     .option("--history <n>", `history length H, 3H features per coordinate (${rangeText(R.history)})`, String(POLICY_DEFAULTS.history))
     .option("--hidden <n>", `hidden units (${rangeText(R.hidden)})`, String(POLICY_DEFAULTS.hidden))
     .option("--init-lr <x>", "the gradient-descent rate the policy starts from", String(POLICY_DEFAULTS.initLr))
@@ -122,6 +126,12 @@ function readComparison(path: string): RlComparison {
   return o as RlComparison;
 }
 
+/** `value` when it is one of `names`; a UsageError naming the flag otherwise. */
+function oneOf<T extends string>(flag: string, value: string, names: readonly T[]): T {
+  if (!(names as readonly string[]).includes(value)) throw new UsageError(`${flag} must be one of ${names.join(", ")}, got '${value}'`);
+  return value as T;
+}
+
 function trainCommand(f: TrainFlags): void {
   if (!(TRAINERS as readonly string[]).includes(f.trainer)) throw new UsageError(`--trainer must be one of ${TRAINERS.join(", ")}, got '${f.trainer}'`);
   checkOutputPath(f.out, "--out");
@@ -139,6 +149,11 @@ function trainCommand(f: TrainFlags): void {
   const samples = parseCount("--samples", f.samples, R.samples);
   const lr = parseNumber("--lr", f.lr, { positive: true, max: 10 });
   const seed = parseSeed("--seed", f.seed);
+  const gpsVariant = {
+    dynamicsPrior: oneOf("--dynamics-prior", f.dynamicsPrior, GPS_DYNAMICS_PRIORS),
+    klEstimate: oneOf("--kl-estimate", f.klEstimate, GPS_KL_ESTIMATES),
+    stepRule: oneOf("--step-rule", f.stepRule, GPS_STEP_RULES),
+  };
   // A run keeps its features, 3H per coordinate and step: refuse what would not fit in memory.
   const n = family.sample(key(seed)).layout.size;
   const runsHeld = f.trainer === "pg" ? batch : batch * samples;
@@ -154,16 +169,16 @@ function trainCommand(f: TrainFlags): void {
   const { phi, costs } =
     f.trainer === "pg"
       ? trainPg(shape, phi0, { family, steps, iterations, batch, lr, seed, onIteration })
-      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, onIteration: (it, cost, _phi, info) => (gpsInfo.push(info), onIteration(it, cost)) });
+      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, ...gpsVariant, onIteration: (it, cost, _phi, info) => (gpsInfo.push(info), onIteration(it, cost)) });
   bar.stop();
   const seconds = (performance.now() - started) / 1000;
   const tail = costs.slice(-Math.min(10, costs.length));
   const summary = {
     out: f.out, trainer: f.trainer, task: f.task, taskConfig, policy: shape.cfg, steps, iterations, batch,
-    ...(f.trainer === "gps" ? { samples } : {}), lr, seed, seconds,
+    ...(f.trainer === "gps" ? { samples, ...gpsVariant } : {}), lr, seed, seconds,
     firstCost: costs[0]!, finalCost: tail.reduce((a, b) => a + b, 0) / tail.length,
     // GPS: per iteration, the controllers' sampled cost, the policy's KL to them, nu and eta.
-    ...(f.trainer === "gps" ? { gps: { policyCost: costs, controllerCost: gpsInfo.map((i) => i.controllerCost), policyKl: gpsInfo.map((i) => i.policyKl), nu: gpsInfo.map((i) => i.nu), eta: gpsInfo.map((i) => i.eta) } } : {}),
+    ...(f.trainer === "gps" ? { gps: { policyCost: costs, controllerCost: gpsInfo.map((i) => i.controllerCost), policyKl: gpsInfo.map((i) => i.policyKl), nu: gpsInfo.map((i) => i.nu), eta: gpsInfo.map((i) => i.eta), stepMult: gpsInfo.map((i) => i.stepMult) } } : {}),
   };
   saveRlPolicy(f.out, shape.cfg, phi, summary);
   if (f.json) process.stdout.write(JSON.stringify({ ...summary, costs }, null, 2) + "\n");

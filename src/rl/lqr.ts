@@ -5,15 +5,18 @@
  * backward pass that improves a controller under a KL bound to the previous one.
  *
  * - Dynamics x_{t+1} = F_t [x_t; u_t] + f_t, fitted per step by ridge regression on the
- *   samples toward a prior fitted on all steps pooled (Levine et al.'s prior, as one linear
- *   model instead of a Gaussian mixture). For an optimizer they are x + u, which the fit finds.
+ *   samples toward a prior fitted on all steps pooled (one linear model), or, given a per-step
+ *   fitter, under Levine et al.'s Gaussian-mixture prior (`dynamics_prior.ts`). For an
+ *   optimizer they are x + u, which either fit finds. The residual covariance is kept for the
+ *   forward pass (`trajectory_kl.ts`).
  * - Cost: the per-step cost c_t = f(x_{t+1}) / f(x_0) as a quadratic whose gradient model
  *   g(x) = A_t x + b_t is fitted the same way from the sampled gradients (a local curvature
  *   model; A_t symmetrised into the Hessian).
  * - The backward pass minimises E_p[sum_t c_t - lambda_t . u_t + nu/2 |u_t - pi(x_t)|^2 / sigma^2]
  *   / eta - E_p[log pbar] - H(p), pi the policy linearised at the samples: its maximum-entropy
  *   solution is K = -Quu^-1 Qux, k = -Quu^-1 Qu, S = Quu^-1. eta is chosen by bisection so that
- *   the mean KL(p || pbar) over the sampled states meets the step bound (`solveWithKl`).
+ *   a mean KL(p || pbar) per step meets the step bound (`solveWithKl`): over the sampled states
+ *   (`controllerKl`), or through the model (`modelKl` in `trajectory_kl.ts`).
  */
 import { cholesky, cholLogDet, cholSolve, eye, matmul, matvec, ridge, symmetrize, transpose } from "./linalg.ts";
 import type { Trajectory } from "./rollout.ts";
@@ -41,6 +44,10 @@ export interface LocalModel {
   /** Cost at x_t, t = 1..T (index t; index 0 unused): Hessian C_t and gradient model C_t x + c_t, in relative-objective units. */
   readonly C: Float64Array[];
   readonly c: Float64Array[];
+  /** Per step t = 0..T-1, the covariance of x_{t+1} given [x_t; u_t] (n x n); absent: none. */
+  readonly dynCov?: Float64Array[];
+  /** Cost constants c0_t (index t = 1..T): the quadratic cost is 1/2 x^T C_t x + c_t^T x + c0_t. */
+  readonly c0?: Float64Array;
 }
 
 /** How strongly each step's fit is pulled toward the pooled one (in units of samples). */
@@ -87,8 +94,26 @@ export function fitPerStep(samples: number, t0: number, t1: number, din: number,
   return { A, b };
 }
 
-/** The local model of one condition from its samples (same x_0); `scale` turns gradients into relative-cost units. */
-export function fitLocalModel(samples: readonly Trajectory[], scale: number): LocalModel {
+/** A per-step dynamics fitter: step t's x_{t+1} = F [x_t; u_t] + f with residual covariance `cov`. */
+export type DynamicsFitter = (t: number) => { readonly F: Float64Array; readonly f: Float64Array; readonly cov: Float64Array };
+
+/** The residual covariance of y ~ A z + b over the samples at step t (plus a tiny floor). */
+function residualCov(M: number, n: number, A: Float64Array, b: Float64Array, din: number, input: (s: number) => ArrayLike<number>, output: (s: number) => ArrayLike<number>): Float64Array {
+  const S = new Float64Array(n * n);
+  for (let s = 0; s < M; s++) {
+    const r = matvec(A, input(s), n, din).map((v, i) => output(s)[i]! - v - b[i]!);
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) S[i * n + j] = S[i * n + j]! + (r[i]! * r[j]!) / M;
+  }
+  for (let i = 0; i < n; i++) S[i * n + i] = S[i * n + i]! + 1e-12;
+  return S;
+}
+
+/**
+ * The local model of one condition from its samples (same x_0); `scale` turns gradients into
+ * relative-cost units. `dynamics`, when given, fits each step's dynamics (the mixture prior);
+ * otherwise they are the ridge fit toward the pooled one.
+ */
+export function fitLocalModel(samples: readonly Trajectory[], scale: number, dynamics?: DynamicsFitter): LocalModel {
   const n = samples[0]!.n;
   const T = samples[0]!.steps;
   const M = samples.length;
@@ -98,10 +123,36 @@ export function fitLocalModel(samples: readonly Trajectory[], scale: number): Lo
     z.set(samples[s]!.actions[t]!, n);
     return z;
   };
-  const dyn = fitPerStep(M, 0, T - 1, 2 * n, n, xu, (s, t) => samples[s]!.xs[t + 1]!);
+  let F: Float64Array[];
+  let f: Float64Array[];
+  let dynCov: Float64Array[];
+  if (dynamics === undefined) {
+    const dyn = fitPerStep(M, 0, T - 1, 2 * n, n, xu, (s, t) => samples[s]!.xs[t + 1]!);
+    F = dyn.A;
+    f = dyn.b;
+    dynCov = F.map((A, t) => residualCov(M, n, A, f[t]!, 2 * n, (s) => xu(s, t), (s) => samples[s]!.xs[t + 1]!));
+  } else {
+    const fits = Array.from({ length: T }, (_, t) => dynamics(t));
+    F = fits.map((d) => d.F);
+    f = fits.map((d) => d.f);
+    dynCov = fits.map((d) => d.cov);
+  }
   const cost = fitPerStep(M, 1, T, n, n, (s, t) => samples[s]!.xs[t]!, (s, t) => samples[s]!.grads[t]!.map((g) => g * scale));
   const C = cost.A.map((a) => (a === undefined ? a : symmetrize(a.slice(), n)));
-  return { F: dyn.A, f: dyn.b, C, c: cost.b };
+  // The constant of each step's quadratic: the mean residual of the sampled relative costs.
+  const c0 = new Float64Array(T + 1);
+  for (let t = 1; t <= T; t++) {
+    let sum = 0;
+    for (const r of samples) {
+      const x = r.xs[t]!;
+      const Cx = matvec(C[t]!, x, n, n);
+      let q = 0;
+      for (let i = 0; i < n; i++) q += 0.5 * x[i]! * Cx[i]! + cost.b[t]![i]! * x[i]!;
+      sum += r.losses[t]! / Math.max(Math.abs(r.losses[0]!), 1e-12) - q;
+    }
+    c0[t] = sum / M;
+  }
+  return { F, f, C, c: cost.b, dynCov, c0 };
 }
 
 /** The terms of the backward pass besides the model: previous controller, linearised policy, duals. */
@@ -221,11 +272,11 @@ export function controllerKl(p: Controller, pbar: Controller, states: (t: number
 }
 
 /**
- * The backward pass with eta chosen by bisection (in log space) so that the mean KL to the
- * previous controller is at most `maxKl` and as close to it as the search finds: a larger eta
- * stays closer to the previous controller.
+ * The backward pass with eta chosen by bisection (in log space) so that `klToPrior`, a mean
+ * KL per step to the previous controller, is at most `maxKl` and as close to it as the search
+ * finds: a larger eta stays closer to the previous controller.
  */
-export function solveWithKl(model: LocalModel, terms: BackwardTerms, maxKl: number, states: (t: number, s: number) => Float64Array, samples: number): { controller: Controller; eta: number; kl: number } {
+export function solveWithKl(model: LocalModel, terms: BackwardTerms, maxKl: number, klToPrior: (c: Controller) => number): { controller: Controller; eta: number; kl: number } {
   let lo = -8;
   let hi = 12;
   let best: { controller: Controller; eta: number; kl: number } | null = null;
@@ -233,7 +284,7 @@ export function solveWithKl(model: LocalModel, terms: BackwardTerms, maxKl: numb
     const mid = 0.5 * (lo + hi);
     const eta = 10 ** mid;
     const c = backward(model, terms, eta);
-    const kl = c === null ? Infinity : controllerKl(c, terms.prior, states, samples);
+    const kl = c === null ? Infinity : klToPrior(c);
     if (c !== null && kl <= maxKl) {
       best = { controller: c, eta, kl };
       hi = mid; // try a bolder step
@@ -244,5 +295,5 @@ export function solveWithKl(model: LocalModel, terms: BackwardTerms, maxKl: numb
   if (best !== null) return best;
   const c = backward(model, terms, 10 ** hi);
   if (c === null) return { controller: terms.prior, eta: Infinity, kl: 0 };
-  return { controller: c, eta: 10 ** hi, kl: controllerKl(c, terms.prior, states, samples) };
+  return { controller: c, eta: 10 ** hi, kl: klToPrior(c) };
 }

@@ -16,9 +16,9 @@ L2O="nice -n 10 node bin/l2o.js"
 TRAIN='{"hidden":[8],"batchSize":64}'
 POLICY_FLAGS="--history 10 --hidden 20 --init-lr 3 --init-std 0.002 --seed 0"
 $L2O rl train --task mnist-mlp --task-config "$TRAIN" --trainer pg --steps 50 --iterations 40 --batch 8 --lr 0.003 $POLICY_FLAGS \
-  --out runs/rl/mnist-pg.safetensors --json > runs/rl/mnist-pg.json
+  --out runs/rl/mnist-pg.safetensors --json > docs/results/rl-mnist-pg-training.json
 $L2O rl train --task mnist-mlp --task-config "$TRAIN" --trainer pg --steps 50 --iterations 20 --batch 8 --lr 0.0003 $POLICY_FLAGS \
-  --out runs/rl/mnist-pg-lr3e-4.safetensors --json > runs/rl/mnist-pg-lr3e-4.json
+  --out runs/rl/mnist-pg-lr3e-4.safetensors --json > docs/results/rl-mnist-pg-lr3e-4-training.json
 one() { # NAME TASK TASK-CONFIG EVALS [EXTRA FLAGS]
   N=$1; T=$2; C=$3; E=$4; shift 4
   $L2O rl eval runs/rl/mnist-pg.safetensors --task $T --task-config "$C" --evals $E --instances 50 --seed 0 \

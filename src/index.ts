@@ -123,6 +123,9 @@ export { lstmOptimizer, lstmPhiEntries, type LstmOptimizer } from "./learned/lst
 export { resolveLstmOptimizerConfig, lstmGroupIndices, type LstmOptimizerConfig, type ResolvedLstmOptimizerConfig } from "./learned/lstm/config.ts";
 export { widenInputs, extendPreprocessing } from "./learned/lstm/widen.ts";
 export { mlpOptimizer, type MlpOptimizer } from "./learned/mlp/optimizer.ts";
+export { rlPolicyOptimizer, RL_KIND } from "./learned/rl/optimizer.ts";
+export { resolvePolicyConfig, type PolicyConfig, type ResolvedPolicyConfig } from "./learned/rl/policy.ts";
+export { loadRlPolicy, saveRlPolicy, type LoadedRlPolicy } from "./rl/optimizer.ts";
 export { resolveMlpOptimizerConfig, type MlpOptimizerConfig, type ResolvedMlpOptimizerConfig } from "./learned/mlp/config.ts";
 export {
   saveLearnedOptimizer,

@@ -27,7 +27,7 @@ describe("l2o tasks / optimizers", () => {
     assert.match(tasks.stdout, /^mnist-mlp\s/m);
     assert.match(tasks.stdout, /defaults \{"dim":10,"instances":1,"initStd":1\}/);
     assert.equal(opts.code, 0, opts.stderr);
-    for (const name of ["sgd", "adam", "rmsprop", "nesterov", "lstm", "mlp", "hrnn", "hand"]) assert.match(opts.stdout, new RegExp(`^  ${name}[\\s(]`, "m"), name);
+    for (const name of ["sgd", "adam", "rmsprop", "nesterov", "lstm", "mlp", "hrnn", "rl-policy", "hand"]) assert.match(opts.stdout, new RegExp(`^  ${name}[\\s(]`, "m"), name);
     assert.match(opts.stdout, /^pretrained .*\bquadratic\b/m);
     assert.equal(tasks.stderr + opts.stderr, "");
   });

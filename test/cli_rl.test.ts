@@ -61,6 +61,52 @@ describe("l2o rl", () => {
     assert.match(readFileSync(fig, "utf8"), /rl-policy \(pg\)/);
   });
 
+  it("a policy file is an optimizer like any other: l2o eval --optimizers rl:FILE gives rl eval's curve, l2o info describes its training", () => {
+    const pg = join(dir, "named.safetensors");
+    const common = ["--task", "logistic-regression", "--task-config", '{"dim":2,"points":40}'];
+    let r = l2o("rl", "train", ...common, "--steps", "10", "--history", "3", "--hidden", "4", "--iterations", "3", "--batch", "3", "--lr", "0.02", "--seed", "4", "--out", pg, "--quiet");
+    assert.equal(r.code, 0, r.stderr);
+    r = l2o("rl", "eval", pg, "--evals", "12", "--instances", "3", "--seed", "2", "--baselines", "cg", "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const viaRl = (JSON.parse(r.stdout) as Report).curves[0]!;
+    const json = join(dir, "eval.json");
+    r = l2o("eval", ...common, "--optimizers", `rl:${pg},sgd@0.1`, "--steps", "11", "--instances", "3", "--seed", "2", "--json", json, "--quiet");
+    assert.equal(r.code, 0, r.stderr);
+    const viaEval = (JSON.parse(readFileSync(json, "utf8")) as { results: { optimizer: string; meanLoss: number[] }[] }).results;
+    assert.deepEqual(viaEval.map((x) => x.optimizer), [`rl:${pg}`, "sgd@0.1"]);
+    // Same instances, same policy: the same curve to the bit, whichever command ran it.
+    assert.deepEqual(viaEval[0]!.meanLoss, viaRl.mean);
+    r = l2o("info", pg);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /kind\s+rl-policy: Li & Malik's optimizer as a policy/);
+    assert.match(r.stdout, /architecture\s+history 3, 9 features per coordinate; one hidden layer of 4 tanh units plus a linear path; .*; 55 weights in 6 tensors/);
+    assert.match(r.stdout, /trained on\s+logistic-regression \{"dim":2,"points":40\}/);
+    assert.match(r.stdout, /training\s+seed 4/);
+    assert.match(r.stdout, /trainer\s+policy gradient \(REINFORCE with a baseline\), 3 iterations of 3 fresh runs, horizon 10 steps, Adam 0\.02, /);
+    assert.match(r.stdout, /training cost\s+mean relative objective per step [0-9.e-]+ in the first iteration, [0-9.e-]+ over the last ones/);
+    // A damaged file, a file of another kind, a name without a file: one line, exit code 2.
+    const bytes = readFileSync(pg);
+    const bad = join(dir, "damaged.safetensors");
+    bytes[bytes.length - 3] = bytes[bytes.length - 3]! ^ 0x40;
+    writeFileSync(bad, bytes);
+    const cases: [string[], RegExp][] = [
+      [["eval", ...common, "--optimizers", `rl:${bad}`], /damaged\.safetensors/],
+      [["info", bad], /damaged\.safetensors/],
+      [["eval", ...common, "--optimizers", `rl:${QUADRATIC}`], /holds a 'lstm' optimizer; expected kind 'rl-policy'/],
+      [["eval", ...common, "--optimizers", "rl:"], /give the optimizer file after 'rl:'/],
+      [["rl", "eval", bad], /damaged\.safetensors/],
+      [["rl", "eval", pg, "--task", "cnn", "--data", join(dir, "no-cifar")], /--data: no folder/],
+      [["rl", "eval", pg, "--data", dir], /--data: the task 'logistic-regression' reads no data folder/],
+    ];
+    for (const [args, re] of cases) {
+      const x = l2o(...args);
+      assert.equal(x.code, 2, `${args.join(" ")}: ${x.stderr}`);
+      assert.match(x.stderr, /^l2o: error: /);
+      assert.match(x.stderr, re);
+      assert.equal(x.stderr.trim().split("\n").length, 1, x.stderr);
+    }
+  });
+
   it("refuses bad input with one line and exit code 2", () => {
     const out = join(dir, "x.safetensors");
     const cases: [string[], RegExp][] = [

@@ -24,14 +24,14 @@ const dir = mkdtempSync(join(tmpdir(), "l2o-registry-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("the learned-optimizer registry", () => {
-  it("holds lstm, mlp, hrnn and hand, each building from a config and refusing a bad one with ConfigError", () => {
-    assert.deepEqual(LEARNED_KIND_NAMES, ["lstm", "mlp", "hrnn", "hand"]);
+  it("holds lstm, mlp, hrnn, rl-policy and hand, each building from a config and refusing a bad one with ConfigError", () => {
+    assert.deepEqual(LEARNED_KIND_NAMES, ["lstm", "mlp", "hrnn", "rl-policy", "hand"]);
     for (const name of LEARNED_KIND_NAMES) {
       const kind = learnedKind(name);
       assert.throws(() => kind.build({ nonsense: 1 }), ConfigError, name);
     }
     assert.equal(learnedKind("lstm").build({}).phiSize, learnedKind("lstm").build({ hidden: 20, layers: 2 }).phiSize);
-    assert.throws(() => learnedKind("metasgd"), /unknown learned-optimizer kind 'metasgd'; known kinds: lstm, mlp, hrnn, hand/);
+    assert.throws(() => learnedKind("metasgd"), /unknown learned-optimizer kind 'metasgd'; known kinds: lstm, mlp, hrnn, rl-policy, hand/);
   });
 
   it("a hand-designed optimizer saved to a file is a learned one with an empty phi and runs as adam@0.1 does", () => {

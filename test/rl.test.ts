@@ -3,7 +3,7 @@ import { describe, it } from "node:test";
 import { key, normal } from "../src/core/rng.ts";
 import type { Task, TaskFamily } from "../src/tasks/base.ts";
 import { quadraticFamily, quadraticTaskFrom } from "../src/tasks/quadratic.ts";
-import { newHistory, pushHistory, features } from "../src/rl/history.ts";
+import { newHistory, pushHistory, features } from "../src/learned/rl/history.ts";
 import { runCg, runLbfgs } from "../src/rl/line_search_methods.ts";
 import { initPolicyPhi, policyLogProb, policyLogProbGrad, policyShape } from "../src/rl/policy.ts";
 import { reinforceGradient, trainPg } from "../src/rl/pg.ts";

@@ -35,7 +35,7 @@ export function registerEvalCommand(program: Command): void {
     .requiredOption("--task <name>", "task family (see `l2o tasks`)")
     .option("--task-config <json>", "task configuration as a JSON object")
     .option("--data <dir>", DATA_HELP)
-    .requiredOption("--optimizers <list>", `comma-separated (${rangeText(LIMITS.listEntries)} names): lstm:FILE, adam, adam@0.01, rmsprop, sgd, nag, ...`)
+    .requiredOption("--optimizers <list>", `comma-separated (${rangeText(LIMITS.listEntries)} names): lstm:FILE, rl:FILE (a policy from l2o rl train), adam, adam@0.01, rmsprop, sgd, nag, ...`)
     .option("--steps <n>", `optimization steps (${rangeText(LIMITS.steps)}; steps x instances at most ${grouped(MAX_STEPS_TIMES_INSTANCES)})`, "100")
     .option("--instances <n>", `fresh test instances (${rangeText(LIMITS.evalInstances)})`, "100")
     .option("--seed <n>", "random seed, an integer (test instances never overlap training or tuning ones)", "0")

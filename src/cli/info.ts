@@ -47,6 +47,7 @@ export function infoLines(label: string, path: string, meta: OptimizerMeta, phiS
   if (typeof t.task === "string") lines.push(["trained on", `${t.task} ${JSON.stringify(t.taskConfig ?? {})}`]);
   const settings = SETTINGS.filter(([k]) => t[k] !== undefined).map(([k, f]) => f(t[k]));
   if (settings.length > 0) lines.push(["training", settings.join(", ")]);
+  for (const [k, v] of kind.trainingLines?.(t) ?? []) lines.push([k, v]);
   if (typeof t.init === "string") lines.push(["started from", t.init]);
   const v = meta.validation;
   if (typeof v.score === "number") {

@@ -15,13 +15,13 @@ import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type 
 import { trainGps, GPS_DEFAULTS, GPS_DYNAMICS_PRIORS, GPS_KL_ESTIMATES, GPS_STEP_RULES, type GpsIterationInfo } from "../rl/gps.ts";
 import { loadRlPolicy, saveRlPolicy } from "../rl/optimizer.ts";
 import { trainPg } from "../rl/pg.ts";
-import { initPolicyPhi, policyShape, POLICY_DEFAULTS, POLICY_LIMITS } from "../rl/policy.ts";
+import { initPolicyPhi, policyShape, POLICY_DEFAULTS, POLICY_LIMITS } from "../learned/rl/policy.ts";
 import { key } from "../core/rng.ts";
 import type { Candidate } from "../eval/evaluate.ts";
 import { UsageError } from "./errors.ts";
 import { fmt, writeJson } from "./format.ts";
 import { LIMITS, rangeText, type CountRange } from "./limits.ts";
-import { parseCount, parseList, parseNumber, parseSeed, parseTaskConfig, QUIET_HELP } from "./options.ts";
+import { DATA_HELP, parseCount, parseList, parseNumber, parseSeed, parseTaskConfig, QUIET_HELP, taskConfigWithData } from "./options.ts";
 import { progress } from "./progress.ts";
 import { drawInstances, evalRoots } from "../eval/evaluate.ts";
 import { candidatePath, lineSearchPath, objectiveGrid } from "../rl/paths.ts";
@@ -52,7 +52,7 @@ interface TrainFlags {
 }
 
 interface EvalFlags {
-  task?: string; taskConfig?: string; evals: string; instances: string; seed: string; tuneInstances: string;
+  task?: string; taskConfig?: string; data?: string; evals: string; instances: string; seed: string; tuneInstances: string;
   baselines: string; out?: string; json?: boolean; quiet?: boolean; plot?: string; paths?: string;
 }
 
@@ -85,6 +85,7 @@ export function registerRlCommand(program: Command): void {
     .argument("<file>", "a policy written by l2o rl train")
     .option("--task <name>", "task family (default: the one the policy was trained on)")
     .option("--task-config <json>", "task configuration as a JSON object (default: the training's)")
+    .option("--data <dir>", DATA_HELP)
     .option("--evals <n>", `objective evaluations per run (${rangeText(R.evals)})`, "100")
     .option("--instances <n>", `fresh test instances (${rangeText(LIMITS.evalInstances)})`, "50")
     .option("--seed <n>", "seed of the test instances (never a training one)", "0")
@@ -201,7 +202,7 @@ async function evalCommand(file: string, f: EvalFlags): Promise<void> {
   const taskName = f.task ?? trainedOn;
   if (taskName === undefined) throw new UsageError(`${file} does not record its task: name one with --task`);
   const trainedConfig = f.task === undefined && typeof loaded.training.taskConfig === "object" && loaded.training.taskConfig !== null ? (loaded.training.taskConfig as Record<string, unknown>) : {};
-  const taskConfig = f.taskConfig === undefined ? trainedConfig : parseTaskConfig(f.taskConfig);
+  const taskConfig = taskConfigWithData(taskName, f.taskConfig === undefined ? trainedConfig : parseTaskConfig(f.taskConfig), f.data);
   const family = resolveTaskFamily(taskName, taskConfig);
   const firstTest = drawInstances(family, evalRoots(seed).test, 1)[0]!;
   if (f.paths !== undefined && firstTest.task.layout.size !== 2) {

@@ -27,6 +27,11 @@ export interface LearnedKind {
   build(config: unknown, kernel?: KernelOptions): LearnedOptimizer;
   /** Its architecture and what it reads, in words, for `l2o info` (config as `build` accepts it). */
   describe(config: unknown): KindDescription;
+  /**
+   * Lines (label, text) for `l2o info` about what this kind's own trainer recorded in a file's
+   * `training` details, beyond the settings every kind shares; absent: none.
+   */
+  trainingLines?(training: Readonly<Record<string, unknown>>): readonly (readonly [string, string])[];
 }
 
 export interface KindDescription {

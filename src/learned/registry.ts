@@ -9,6 +9,7 @@ import type { LearnedKind } from "./kind.ts";
 import { HRNN_KIND } from "./hrnn/kind.ts";
 import { LSTM_KIND } from "./lstm/kind.ts";
 import { MLP_KIND } from "./mlp/kind.ts";
+import { RL_POLICY_KIND } from "./rl/kind.ts";
 
 const HAND_KIND: LearnedKind = {
   kind: "hand",
@@ -24,10 +25,19 @@ const HAND_KIND: LearnedKind = {
 };
 
 /** Every kind, in a fixed order. */
-export const LEARNED_KINDS: readonly LearnedKind[] = [LSTM_KIND, MLP_KIND, HRNN_KIND, HAND_KIND];
+export const LEARNED_KINDS: readonly LearnedKind[] = [LSTM_KIND, MLP_KIND, HRNN_KIND, RL_POLICY_KIND, HAND_KIND];
 
 /** Names of the registered kinds. */
 export const LEARNED_KIND_NAMES: readonly string[] = LEARNED_KINDS.map((k) => k.kind);
+
+/** Short names a `KIND:FILE` prefix may use for a kind: `rl:FILE` for `rl-policy:FILE`. */
+export const LEARNED_KIND_ALIASES: Readonly<Record<string, string>> = Object.freeze({ rl: "rl-policy" });
+
+/** The kind a `KIND:` prefix names (a kind's name or an alias), or undefined. */
+export function kindOfPrefix(prefix: string): string | undefined {
+  if (LEARNED_KIND_NAMES.includes(prefix)) return prefix;
+  return Object.hasOwn(LEARNED_KIND_ALIASES, prefix) ? LEARNED_KIND_ALIASES[prefix] : undefined;
+}
 
 /** The kind called `name`; throws a ConfigError listing the known kinds. */
 export function learnedKind(name: string): LearnedKind {

@@ -7,7 +7,8 @@
  * 3. else a path to an optimizer file (`.safetensors` may be left off).
  *
  * A file resolves to the kind it records. `KIND:NAME` (`lstm:pretrained/quadratic`,
- * `lstm:runs/q.safetensors`) resolves NAME by rules 2 and 3 and insists on that kind.
+ * `lstm:runs/q.safetensors`) resolves NAME by rules 2 and 3 and insists on that kind; `rl:` is
+ * short for `rl-policy:` (Li & Malik's policies, `l2o rl train`).
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -15,7 +16,7 @@ import { L2oError } from "../core/errors.ts";
 import { OPTIMIZER_NAMES, optimizerSpec, type OptimizerSpec } from "../optimizers/registry.ts";
 import { loadLearnedOptimizer, PRETRAINED_DIR, resolveOptimizerPath, type LoadedLearnedOptimizer } from "./file.ts";
 import type { KernelOptions } from "./kernel_options.ts";
-import { LEARNED_KIND_NAMES } from "./registry.ts";
+import { kindOfPrefix } from "./registry.ts";
 import { isPretrainedName, pretrainedHint, pretrainedNames } from "./pretrained.ts";
 
 export { pretrainedNames };
@@ -67,9 +68,10 @@ export function resolveOptimizer(spec: string, kernel: KernelOptions = {}): Reso
   const s = spec.trim();
   if (s === "") throw new UnknownOptimizerError("an optimizer name is empty");
   const colon = /^([a-z][a-z0-9-]*):(.*)$/.exec(s);
-  if (colon !== null && LEARNED_KIND_NAMES.includes(colon[1]!)) {
-    const [, kind, name] = colon as unknown as [string, string, string];
-    if (name === "") throw new UnknownOptimizerError(`'${spec}': give the optimizer file after '${kind}:', e.g. ${kind}:pretrained/quadratic`);
+  const kind = colon === null ? undefined : kindOfPrefix(colon[1]!);
+  if (colon !== null && kind !== undefined) {
+    const [, prefix, name] = colon as unknown as [string, string, string];
+    if (name === "") throw new UnknownOptimizerError(`'${spec}': give the optimizer file after '${prefix}:', e.g. ${prefix === "lstm" ? "lstm:pretrained/quadratic" : `${prefix}:runs/FILE.safetensors`}`);
     const path = fileFor(name) ?? notFound(spec, name, kind);
     return { source: "file", loaded: loadLearnedOptimizer(path, kernel, kind) };
   }

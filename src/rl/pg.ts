@@ -15,7 +15,7 @@ import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
 import { adam } from "../optimizers/alias.ts";
 import { applyUpdates } from "../optimizers/transform.ts";
 import type { TaskFamily } from "../tasks/base.ts";
-import { policyLogProbGrad, type PolicyShape } from "./policy.ts";
+import { policyLogProbGrad, type PolicyShape } from "../learned/rl/policy.ts";
 import { policyActor, rollout, type Trajectory } from "./rollout.ts";
 
 export interface PgOptions {

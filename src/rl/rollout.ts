@@ -6,8 +6,8 @@
  */
 import { foldIn, normal, type Key } from "../core/rng.ts";
 import type { Task } from "../tasks/base.ts";
-import { allFeatures, newHistory, pushHistory, type History } from "./history.ts";
-import { policyMean, policyStd, type PolicyShape } from "./policy.ts";
+import { allFeatures, newHistory, pushHistory, type History } from "../learned/rl/history.ts";
+import { policyMean, policyStd, type PolicyShape } from "../learned/rl/policy.ts";
 
 export interface Trajectory {
   /** Coordinates. */
@@ -74,8 +74,10 @@ export function rollout(task: Task, theta0: Float32Array, steps: number, H: numb
     feats.push(f);
     actions.push(a);
     const next = new Float64Array(n);
-    // Through float32, as the task sees it: the step recorded is the one actually taken.
-    for (let i = 0; i < n; i++) next[i] = Math.fround(x[i]! + a[i]!);
+    // Through float32, as the task sees it: the step recorded is the one actually taken. The
+    // step is rounded to float32 before it is added, as a transform's float32 update is by
+    // `applyUpdates`, so that the policy's transform visits these points bit for bit.
+    for (let i = 0; i < n; i++) next[i] = Math.fround(x[i]! + Math.fround(a[i]!));
     for (let i = 0; i < n; i++) a[i] = next[i]! - x[i]!;
     x = next;
   }

@@ -59,11 +59,13 @@ describe("progress", () => {
   });
 
   it("off a terminal writes a plain line at most every interval, and nothing with quiet", async () => {
-    process.env.L2O_PROGRESS_INTERVAL = "0.001";
+    // An interval long enough that update(6) always follows update(5) within it, even on a
+    // loaded machine (at 1 ms the two were sometimes written both).
+    process.env.L2O_PROGRESS_INTERVAL = "0.2";
     const out = sink(false);
     const p = progress({ phase: "testing adam", total: 20, unit: "runs", stream: out });
     p.update(1);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise((r) => setTimeout(r, 250));
     p.update(5);
     p.update(6); // within the interval of the line before: not written
     p.stop();

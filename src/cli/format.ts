@@ -75,6 +75,11 @@ export function writeJson(path: string, value: unknown): void {
   writeFileSync(path, JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2) + "\n");
 }
 
+/** JSON as `writeJson` writes it: its "Infinity", "-Infinity" and "NaN" strings back to numbers. */
+export function parseJsonWithNonFinite(raw: string): unknown {
+  return JSON.parse(raw, (_k, x: unknown) => (x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x === "NaN" ? NaN : x));
+}
+
 /** Reads an `l2o eval --json` report (non-finite numbers are written there as strings). */
 export function readReport(path: string): EvalReport {
   let raw: string;
@@ -85,7 +90,7 @@ export function readReport(path: string): EvalReport {
   }
   let v: unknown;
   try {
-    v = JSON.parse(raw, (_k, x: unknown) => (x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x === "NaN" ? NaN : x));
+    v = parseJsonWithNonFinite(raw);
   } catch (e) {
     throw new UsageError(`report ${path} is not JSON (${(e as Error).message}); give a file written by 'l2o eval --json'`);
   }

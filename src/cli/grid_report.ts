@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { cellLabel, type GridCell, type GridReport } from "../eval/grid.ts";
 import { writeFileAtomic } from "../io/files.ts";
 import { UsageError } from "./errors.ts";
-import { fmt } from "./format.ts";
+import { fmt, parseJsonWithNonFinite } from "./format.ts";
 
 /** Writes `report` as JSON (non-finite numbers as strings), all at once: a killed run leaves the last whole report. */
 export function writeGridReport(path: string, report: GridReport): void {
@@ -43,7 +43,7 @@ export function resumableCells(path: string, settings: Omit<GridReport, "cells" 
   };
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(path, "utf8"), (_k, x: unknown) => (x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x === "NaN" ? NaN : x));
+    v = parseJsonWithNonFinite(readFileSync(path, "utf8"));
   } catch (e) {
     fail(`cannot be read as JSON (${(e as Error).message}); give a file written by 'l2o generalize --json', or another --json`);
   }

@@ -11,6 +11,7 @@ import type { GridRow } from "../eval/grid.ts";
 import { problemCounts, SUITE, SUITE_SEED, SUITE_VERSION } from "../eval/suite.ts";
 import type { SuiteReport } from "../eval/suite_run.ts";
 import { UsageError } from "./errors.ts";
+import { parseJsonWithNonFinite } from "./format.ts";
 
 /** What this run would tune: the report must match it. */
 export interface SuiteBaselineSettings {
@@ -45,7 +46,7 @@ export function readSuiteBaselines(path: string, settings: SuiteBaselineSettings
   }
   let v: unknown;
   try {
-    v = JSON.parse(raw, (_k, x: unknown) => (x === "Infinity" ? Infinity : x === "-Infinity" ? -Infinity : x === "NaN" ? NaN : x));
+    v = parseJsonWithNonFinite(raw);
   } catch (e) {
     fail(`is not JSON (${(e as Error).message}); give a report written by 'l2o suite --out'`);
   }

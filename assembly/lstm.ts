@@ -226,6 +226,73 @@ function mmk1(dA: usize, dB: usize, iA: usize, iB: usize, pa: usize, ss: usize, 
   v128.store(dB, b0);
 }
 
+// ---- 4-row tiles for the vectors left over after the 4-vector tiles ----
+// Two coordinate pairs at once (their interleaved scalars at p1 and p2), so that a leftover
+// vector has four (or, two vectors, eight) independent accumulators: with the two of one pair
+// alone, each multiply-add waits for the one before it. Every output is still the same chain
+// of multiply-adds over k, from zero, as in mmk4: the same bits.
+
+function mmk1x4(dA: usize, dB: usize, dC: usize, dD: usize, p1: usize, p2: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
+  let a = f32x4.splat(0);
+  let b = f32x4.splat(0);
+  let c = f32x4.splat(0);
+  let d = f32x4.splat(0);
+  const end = p1 + <usize>K * ss;
+  while (p1 < end) {
+    const w = v128.load(pw);
+    a = madd(w, v128.load32_splat(p1), a);
+    b = madd(w, v128.load32_splat(p1, 4), b);
+    c = madd(w, v128.load32_splat(p2), c);
+    d = madd(w, v128.load32_splat(p2, 4), d);
+    p1 += ss;
+    p2 += ss;
+    pw += ws;
+  }
+  v128.store(dA, a);
+  v128.store(dB, b);
+  v128.store(dC, c);
+  v128.store(dD, d);
+}
+
+function mmk2x4(dA: usize, dB: usize, dC: usize, dD: usize, p1: usize, p2: usize, ss: usize, pw: usize, ws: usize, K: i32): void {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let b0 = f32x4.splat(0);
+  let b1 = f32x4.splat(0);
+  let c0 = f32x4.splat(0);
+  let c1 = f32x4.splat(0);
+  let d0 = f32x4.splat(0);
+  let d1 = f32x4.splat(0);
+  const end = p1 + <usize>K * ss;
+  while (p1 < end) {
+    const w0 = v128.load(pw);
+    const w1 = v128.load(pw, 16);
+    let s = v128.load32_splat(p1);
+    a0 = madd(w0, s, a0);
+    a1 = madd(w1, s, a1);
+    s = v128.load32_splat(p1, 4);
+    b0 = madd(w0, s, b0);
+    b1 = madd(w1, s, b1);
+    s = v128.load32_splat(p2);
+    c0 = madd(w0, s, c0);
+    c1 = madd(w1, s, c1);
+    s = v128.load32_splat(p2, 4);
+    d0 = madd(w0, s, d0);
+    d1 = madd(w1, s, d1);
+    p1 += ss;
+    p2 += ss;
+    pw += ws;
+  }
+  v128.store(dA, a0);
+  v128.store(dA, a1, 16);
+  v128.store(dB, b0);
+  v128.store(dB, b1, 16);
+  v128.store(dC, c0);
+  v128.store(dC, c1, 16);
+  v128.store(dD, d0);
+  v128.store(dD, d1, 16);
+}
+
 /** Products summed in float32 over at most this many terms, then added into float64 sums. */
 const CHUNK = 32;
 
@@ -315,6 +382,30 @@ function dinTiles(dA: usize, dB: usize, dzi: usize, WT: usize, ob: usize, G: i32
       mmk1(dA + o, dB + o, zero, zero, dzi, 8, WT + o, ob, G);
       v += 1;
     }
+  }
+}
+
+/**
+ * dinTiles for two pairs at once (A, B with scalars at dz1; C, D at dz2): each pair's 4-vector
+ * tiles, then the vectors left over in 4-row tiles across both pairs.
+ */
+function dinTilesQuad(dA: usize, dB: usize, dC: usize, dD: usize, dz1: usize, dz2: usize, WT: usize, ob: usize, G: i32, v0: i32, v1: i32): void {
+  const zero = CT + (K_ZERO << 4);
+  let v = v0;
+  while (v1 - v >= 4) {
+    const o = <usize>v << 4;
+    mmk4(dA + o, dB + o, zero, zero, dz1, 8, WT + o, ob, G);
+    mmk4(dC + o, dD + o, zero, zero, dz2, 8, WT + o, ob, G);
+    v += 4;
+  }
+  if (v1 - v >= 2) {
+    const o = <usize>v << 4;
+    mmk2x4(dA + o, dB + o, dC + o, dD + o, dz1, dz2, 8, WT + o, ob, G);
+    v += 2;
+  }
+  if (v < v1) {
+    const o = <usize>v << 4;
+    mmk1x4(dA + o, dB + o, dC + o, dD + o, dz1, dz2, 8, WT + o, ob, G);
   }
 }
 
@@ -589,6 +680,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   const dummy = scr + ufld(ctx, F_DUMMY);
   const DZ = scr + ufld(ctx, F_DZ);
   const DZI = scr + ufld(ctx, F_DZI);
+  const DZI2 = DZI + (<usize>G << 3); // the second pair's, right after the first's
   const INR = scr + ufld(ctx, F_INR);
   const THS = scr + ufld(ctx, F_THS);
   const DIO = scr + ufld(ctx, F_DIO);
@@ -722,30 +814,44 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
       const ob = <usize>O << 2;
       const kp = <usize>KinP << 2;
       const vFrom = l == 0 && DX == 0 ? KinP >> 2 : 0;
-      for (let a = cb; a < ce; a += 2) {
+      for (let a = cb; a < ce; a += 4) {
+        // two pairs (a, a + 1), (a + 2, a + 3); the block's end may leave one, or a single
+        // coordinate (its partner's results go to `dummy`)
         const hasB = a + 1 < ce;
-        const b = hasB ? a + 1 : a;
+        const hasC = a + 2 < ce;
+        const hasD = a + 3 < ce;
         const ja = <usize>(a - cb);
-        const jb = <usize>(b - cb);
+        const jb = hasB ? ja + 1 : ja;
         interleave(DZI, DZ + ja * gb, DZ + jb * gb, G);
         const dA = DIO + ja * iob;
         const dB = hasB ? DIO + jb * iob : dummy;
-        if (l == 0) {
-          // the input and recurrent parts separately, so that the first can be skipped
+        if (hasC) {
+          const jc = ja + 2;
+          const jd = hasD ? ja + 3 : jc;
+          interleave(DZI2, DZ + jc * gb, DZ + jd * gb, G);
+          const dC = DIO + jc * iob;
+          const dD = hasD ? DIO + jd * iob : dummy;
+          if (l == 0) {
+            // the input and recurrent parts separately, so that the first can be skipped
+            if (vFrom == 0) dinTilesQuad(dA, dB, dC, dD, DZI, DZI2, WT, ob, G, 0, KinP >> 2);
+            dinTilesQuad(dA, dB, dC, dD, DZI, DZI2, WT, ob, G, KinP >> 2, O >> 2);
+          } else {
+            dinTilesQuad(dA, dB, dC, dD, DZI, DZI2, WT, ob, G, 0, O >> 2);
+          }
+        } else if (l == 0) {
           if (vFrom == 0) dinTiles(dA, dB, DZI, WT, ob, G, 0, KinP >> 2);
           dinTiles(dA, dB, DZI, WT, ob, G, KinP >> 2, O >> 2);
         } else {
           dinTiles(dA, dB, DZI, WT, ob, G, 0, O >> 2);
         }
-        const dsA = dstate + <usize>a * dsb + 2 * <usize>l * hb;
-        for (let v: usize = 0; v < nq; v++) v128.store(dsA + (v << 5), v128.load(dA + kp + (v << 4)));
-        if (hasB) {
-          const dsB = dstate + <usize>b * dsb + 2 * <usize>l * hb;
-          for (let v: usize = 0; v < nq; v++) v128.store(dsB + (v << 5), v128.load(dB + kp + (v << 4)));
-        }
-        if (l == 0 && DX != 0) {
-          for (let k: usize = 0; k < kI; k += 4) store<f32>(DX + <usize>a * kI + k, load<f32>(dA + k));
-          if (hasB) for (let k: usize = 0; k < kI; k += 4) store<f32>(DX + <usize>b * kI + k, load<f32>(dB + k));
+        const last = hasD ? a + 3 : hasC ? a + 2 : hasB ? a + 1 : a;
+        for (let c = a; c <= last; c++) {
+          const dc = DIO + <usize>(c - cb) * iob;
+          const dsc = dstate + <usize>c * dsb + 2 * <usize>l * hb;
+          for (let v: usize = 0; v < nq; v++) v128.store(dsc + (v << 5), v128.load(dc + kp + (v << 4)));
+          if (l == 0 && DX != 0) {
+            for (let k: usize = 0; k < kI; k += 4) store<f32>(DX + <usize>c * kI + k, load<f32>(dc + k));
+          }
         }
       }
 

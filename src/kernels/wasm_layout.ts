@@ -168,7 +168,7 @@ export class Layout {
       gB: sub(5 * Hp),
       dummy: sub(2 * Math.max(G, this.OMAX) + 32),
       dz: sub(B * G),
-      dzi: sub(2 * G),
+      dzi: sub(4 * G), // two pairs, interleaved
       inr: sub(B * this.KR),
       ths: sub(B * Hp),
       dio: sub(B * this.OMAX),

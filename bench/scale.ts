@@ -5,13 +5,14 @@
 // process of its own, so that its peak RSS is its own.
 //
 //   npx tsx bench/scale.ts [--n 15910,64000,200000,1000000] [--T 20] [--iters 3] [--threads 2]
-//                          [--engine wasm|wasm-simd|wasm-fma] [--segment K] [--tape f32|bf16] [--json]
+//                          [--engine wasm|wasm-simd|wasm-fma] [--segment K] [--budget GiB] [--tape f32|bf16] [--json]
 //
 // Prints per n: the engine's plan (steps per tape segment, WebAssembly instances, engine
 // memory and bytes per coordinate-step, against the whole tape's), the median seconds of the
 // timed meta-iterations (after one warm-up), microseconds per coordinate, the process's CPU
 // seconds (all threads; steadier than wall time on a busy machine) and its peak RSS (MiB). `--segment` forces the segment length (default: the engine's own choice, the
-// whole tape while it fits a quarter of the machine's memory). `--tape bf16` keeps the tape in
+// whole tape while it fits a quarter of the machine's memory); `--budget` sets that memory
+// budget instead (the engine's `memoryBudget`, `l2o train --memory-budget`). `--tape bf16` keeps the tape in
 // bfloat16 (the engine's opt-in `tape` option: half its bytes, a gradient within bfloat16 rounding).
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -37,6 +38,10 @@ const threads = Number(arg("threads", "2"));
 const engine = arg("engine", "wasm") as EngineKind;
 const segmentArg = arg("segment", "");
 const tape = arg("tape", "f32") as TapePrecision;
+const budgetArg = arg("budget", "");
+/** The engine's memory budget in bytes (`--budget` GiB), or its default. */
+const budget = budgetArg === "" ? defaultMemoryBudget() : Math.floor(Number(budgetArg) * 2 ** 30);
+if (!(budget > 0)) throw new Error(`--budget expects a positive number of GiB, got '${budgetArg}'`);
 const DIM = 10;
 const shape: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
 
@@ -65,8 +70,10 @@ function one(n: number): Row {
   const family = quadraticFamily({ dim: DIM, instances });
   const segment = segmentArg === "" ? undefined : Number(segmentArg);
   const base = engineFactory(engine, threads);
-  const custom = segment !== undefined || tape !== "f32";
-  const factory = !custom ? base : (o: Parameters<typeof base>[0]) => createWasmEngine({ ...o, threads, tape, ...(segment !== undefined ? { segment } : {}) });
+  const custom = segment !== undefined || tape !== "f32" || budgetArg !== "";
+  const factory = !custom
+    ? base
+    : (o: Parameters<typeof base>[0]) => createWasmEngine({ ...o, threads, tape, memoryBudget: budget, ...(segment !== undefined ? { segment } : {}) });
   const opt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 }, factory);
   const root = key(1);
   let phi = opt.init(foldIn(root, "phi")).flat;
@@ -106,7 +113,7 @@ function one(n: number): Row {
       chunk: backwardChunk(coords, 64),
       ...(k !== undefined ? { segment: k } : {}),
       tape,
-      budget: defaultMemoryBudget(),
+      budget,
       shardBytes: 2 ** 32,
     });
   const p = plan(segment);

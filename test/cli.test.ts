@@ -362,6 +362,31 @@ describe("l2o train --tape", () => {
   });
 });
 
+describe("l2o train --memory-budget", () => {
+  it("a budget below the tape (its gates then recomputed) trains to the same bits; bad budgets are refused", async () => {
+    const base = ["train", "--task", "quadratic", "--task-config", '{"dim":3,"instances":4}', "--epochs", "1", "--horizons-per-epoch", "1",
+      "--horizon", "10", "--unroll", "5", "--validation-tasks", "1", "--hidden", "4", "--threads", "1", "--engine", "wasm-simd", "--seed", "4"];
+    const out = (name: string) => join(dir, "train", `budget-${name}.safetensors`);
+    const bad: [string, RegExp][] = [
+      ["0", /--memory-budget must be greater than 0, got '0'/],
+      ["lots", /--memory-budget expects a number, got 'lots'/],
+      ["4096", /--memory-budget must be at most 1,024, got '4096'/],
+    ];
+    const [whole, tiny, ...refused] = await Promise.all([
+      l2o(...base, "--out", out("whole")),
+      // 1 KiB: less than any plan, so the engine takes the segments that need the least memory
+      l2o(...base, "--memory-budget", String(1 / 2 ** 20), "--out", out("tiny")),
+      ...bad.map(([v], i) => l2o(...base, "--memory-budget", v, "--out", out(`bad${i}`))),
+    ]);
+    for (const r of [whole, tiny]) assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(loadLstm(out("tiny"))!.phi, loadLstm(out("whole"))!.phi);
+    bad.forEach(([v, msg], i) => {
+      assertInputError(refused[i]!, msg, `--memory-budget ${v}`);
+      assert.ok(!existsSync(out(`bad${i}`)));
+    });
+  });
+});
+
 describe("l2o demo (what npm start runs)", () => {
   it("trains within its budget, saves the optimizer and prints the comparison table", async () => {
     const out = join(dir, "demo", "q.safetensors");

@@ -8,10 +8,11 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { key, split, uniform } from "../src/core/rng.ts";
 import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
-import { createWasmEngine, EngineMemoryError, GRADIENT_REDUCTIONS, wasmEngineAvailable, type WasmEngineOptions, type WasmLstmEngine, type WasmVariant } from "../src/kernels/wasm.ts";
+import { backwardChunk, createWasmEngine, EngineMemoryError, GRADIENT_REDUCTIONS, wasmEngineAvailable, type WasmEngineOptions, type WasmLstmEngine, type WasmVariant } from "../src/kernels/wasm.ts";
 import { Layout } from "../src/kernels/wasm_layout.ts";
 import { planMemory } from "../src/kernels/wasm_plan.ts";
 import { L2oError } from "../src/core/errors.ts";
+import { engineFactory } from "../src/kernels/select.ts";
 
 const skip = wasmEngineAvailable() ? false : "build/lstm.wasm missing (npm run build:wasm)";
 const variants: WasmVariant[] = wasmEngineAvailable("fma") ? ["simd", "fma"] : ["simd"];
@@ -187,4 +188,18 @@ test("what cannot fit is a one-line EngineMemoryError (an L2oError) saying what 
     );
   }
   assert.throws(() => createWasmEngine({ shape: paper, n: 4, capacity: 2, segment: 0 }), /segment must be a positive integer/);
+});
+
+test("engineFactory passes memoryBudget to the engine: a budget below the whole tape cuts it into segments", { skip }, () => {
+  const opts = { shape: paper, n: 256, capacity: 10 };
+  const whole = engineFactory("wasm-simd", 1)(opts) as WasmLstmEngine;
+  const budget = planMemory({ shape: paper, n: 256, capacity: 10, P: 1, B: 64, chunk: backwardChunk(256, 64), segment: 4, budget: Infinity, shardBytes: 2 ** 32 }).bytes;
+  const cut = engineFactory("wasm-simd", 1, "chunks", "f32", budget)(opts) as WasmLstmEngine;
+  try {
+    assert.equal(whole.segment, 10);
+    assert.equal(cut.segment, 4, "the longest segment within the budget");
+  } finally {
+    whole.dispose();
+    cut.dispose();
+  }
 });

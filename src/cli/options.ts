@@ -199,6 +199,20 @@ export function parseTape(v: string): TapePrecision {
   return v as TapePrecision;
 }
 
+/** The most `--memory-budget` takes, in GiB (a WebAssembly engine's memories are bounded by the machine's anyway). */
+export const MAX_MEMORY_BUDGET_GIB = 1024;
+
+/** The `--memory-budget` option of training. */
+export const MEMORY_BUDGET_HELP =
+  "GiB the wasm kernel's memory may take before its tape is cut into segments whose gates the backward pass recomputes (the same bits, one more forward step per recomputed step; default: a quarter of this machine's memory). Raise it to recompute fewer steps at millions of coordinates";
+
+/** Reads `--memory-budget` (GiB) as bytes, or undefined when not given. */
+export function parseMemoryBudget(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const gib = parseNumber("--memory-budget", raw, { positive: true, max: MAX_MEMORY_BUDGET_GIB });
+  return Math.floor(gib * 2 ** 30);
+}
+
 /** Reads `--preprocess`: `none`, `logsign`, `logsign:P`, `scale:C`, or `momentum[:P[:B1,B2,...]]`. */
 export function parsePreprocessFlag(raw: string): PreprocessConfig {
   const [kind, arg, more, ...rest] = raw.split(":") as [string, string | undefined, string | undefined, ...string[]];

@@ -22,6 +22,7 @@ import {
   parsePreprocessFlag,
   parseReduction,
   parseTape,
+  parseMemoryBudget,
   parseSeconds,
   parseSeed,
   parseTaskConfig,
@@ -30,6 +31,7 @@ import {
   parseTrainThreads,
   REDUCTION_HELP,
   TAPE_HELP,
+  MEMORY_BUDGET_HELP,
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
   QUIET_HELP,
@@ -74,6 +76,7 @@ interface TrainFlags extends DistFlags {
   validationSeed?: string;
   reduction: string;
   tape: string;
+  memoryBudget?: string;
   maxSeconds: string;
   engine: string;
   threads: string;
@@ -228,6 +231,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--threads <n>", TRAIN_THREADS_HELP, String(TRAIN_THREADS))
     .option("--reduction <kind>", REDUCTION_HELP, DEFAULT_REDUCTION)
     .option("--tape <precision>", TAPE_HELP, "f32")
+    .option("--memory-budget <GiB>", MEMORY_BUDGET_HELP)
     .option("--checkpoint <file>", "save the full training state after every epoch; resume from it if it exists")
     .option("--log <file>", "JSONL log of meta-loss and validation scores")
     .option("--tensorboard <dir>", "also write TensorBoard event files to this folder (meta_loss per meta-iteration, validation per epoch; flushed after every epoch)")
@@ -251,7 +255,8 @@ export function registerTrainCommand(program: Command): void {
       const threads = parseTrainThreads(f.threads);
       const reduction = parseReduction(f.reduction);
       const tape = parseTape(f.tape);
-      const kernel: KernelOptions = { engine, threads, reduction, tape };
+      const memoryBudget = parseMemoryBudget(f.memoryBudget);
+      const kernel: KernelOptions = { engine, threads, reduction, tape, ...(memoryBudget === undefined ? {} : { memoryBudget }) };
       const meta = metaConfig(f);
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);

@@ -41,11 +41,18 @@ export type ThreadCount = number | "auto";
  * The factory for `kind` on `threads` threads; `reduction` is how the WebAssembly engine's
  * backward pass sums the weight gradient (see `GradientReduction`), `tape` how its tape keeps
  * the gates (`f32`, the default, or the opt-in `bf16`: see `TapePrecision`; the reference
- * engine keeps float64). The WebAssembly kinds
+ * engine keeps float64), `memoryBudget` the bytes its memory may take before the tape is cut into
+ * segments (default: a quarter of the machine's memory). The WebAssembly kinds
  * need the kernels built by `npm install` (or `npm run build:wasm`); if they are missing this
  * throws with that advice rather than silently running the slower reference.
  */
-export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 1, reduction: GradientReduction = "chunks", tape: TapePrecision = "f32"): EngineFactory {
+export function engineFactory(
+  kind: EngineKind = "wasm",
+  threads: ThreadCount = 1,
+  reduction: GradientReduction = "chunks",
+  tape: TapePrecision = "f32",
+  memoryBudget?: number,
+): EngineFactory {
   if (kind === "ref") return createReferenceEngine;
   if (!ENGINE_KINDS.includes(kind)) throw new Error(`unknown LSTM engine '${String(kind)}' (expected ${ENGINE_KINDS.join(", ")})`);
   if (!wasmEngineAvailable("simd")) {
@@ -60,16 +67,23 @@ export function engineFactory(kind: EngineKind = "wasm", threads: ThreadCount = 
   if (threads !== "auto" && !(Number.isInteger(threads) && threads >= 1)) {
     throw new Error(`LSTM engine threads must be a positive integer or 'auto', got ${String(threads)}`);
   }
+  const budget = memoryBudget === undefined ? {} : { memoryBudget };
   return threads === "auto"
-    ? (opts) => createWasmEngine({ ...opts, variant, reduction, tape })
-    : (opts) => createWasmEngine({ ...opts, threads, variant, reduction, tape });
+    ? (opts) => createWasmEngine({ ...opts, variant, reduction, tape, ...budget })
+    : (opts) => createWasmEngine({ ...opts, threads, variant, reduction, tape, ...budget });
 }
 
 /**
  * The engine for using a trained optimizer: `kind` (default: wasm when built, else the
  * reference) on `threads` threads (default 1).
  */
-export function defaultEngineFactory(kind?: EngineKind, threads: ThreadCount = 1, reduction: GradientReduction = "chunks", tape: TapePrecision = "f32"): EngineFactory {
-  if (kind !== undefined) return engineFactory(kind, threads, reduction, tape);
-  return wasmEngineAvailable("simd") ? engineFactory("wasm", threads, reduction, tape) : createReferenceEngine;
+export function defaultEngineFactory(
+  kind?: EngineKind,
+  threads: ThreadCount = 1,
+  reduction: GradientReduction = "chunks",
+  tape: TapePrecision = "f32",
+  memoryBudget?: number,
+): EngineFactory {
+  if (kind !== undefined) return engineFactory(kind, threads, reduction, tape, memoryBudget);
+  return wasmEngineAvailable("simd") ? engineFactory("wasm", threads, reduction, tape, memoryBudget) : createReferenceEngine;
 }

@@ -11,4 +11,10 @@ export interface KernelOptions {
   readonly reduction?: GradientReduction;
   /** How the WebAssembly kernel's tape keeps the gates: `f32` (default) or `bf16` (half the memory, a gradient within bfloat16 rounding). */
   readonly tape?: TapePrecision;
+  /**
+   * Bytes the WebAssembly kernel's memory may take before its tape is cut into segments (the
+   * earlier steps' gates recomputed in the backward pass: the same bits, slower). Default: a
+   * quarter of the machine's memory.
+   */
+  readonly memoryBudget?: number;
 }

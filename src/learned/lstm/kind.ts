@@ -18,7 +18,7 @@ export const LSTM_KIND: LearnedKind = {
   }),
   limits: LSTM_LIMITS,
   build: (config: unknown, k: KernelOptions = {}) =>
-    lstmOptimizer(resolveLstmOptimizerConfig(config), defaultEngineFactory(k.engine, k.threads ?? 1, k.reduction ?? "chunks", k.tape ?? "f32")),
+    lstmOptimizer(resolveLstmOptimizerConfig(config), defaultEngineFactory(k.engine, k.threads ?? 1, k.reduction ?? "chunks", k.tape ?? "f32", k.memoryBudget)),
   describe(config: unknown): KindDescription {
     const c = resolveLstmOptimizerConfig(config);
     const groups = c.groups === undefined ? "one LSTM for every coordinate" : `${c.groups.length} LSTMs, one per parameter group (${c.groups.map((g) => g.join("+")).join("; ")})`;

@@ -35,11 +35,8 @@ import { key, split, uniform } from "../src/core/rng.ts";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const n = Number(arg("n", "15910"));
 const T = Number(arg("T", "20"));
 const reps = Number(arg("reps", "7"));

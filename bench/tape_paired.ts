@@ -13,11 +13,8 @@ import { createWasmEngine, type WasmLstmEngine } from "../src/kernels/wasm.ts";
 import type { TapePrecision } from "../src/kernels/wasm_layout.ts";
 import { phiSize, type LstmShape } from "../src/kernels/types.ts";
 import { key, split, uniform } from "../src/core/rng.ts";
+import { arg } from "./args.ts";
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-};
 const n = Number(arg("n", "15910"));
 const T = Number(arg("T", "20"));
 const reps = Number(arg("reps", "9"));

@@ -15,8 +15,8 @@
  * which returns the estimate; the later truncations return null.
  */
 import type { Instance } from "../eval/evaluate.ts";
-import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
-import { estimateByParts } from "./estimator.ts";
+import type { GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimatorFromParts } from "./estimator.ts";
 import {
   antitheticPart,
   checkPerturbations,
@@ -82,10 +82,5 @@ export function antitheticEs(opts: EsOptions): GradientEstimator {
       return part;
     },
   };
-  return {
-    name: "es",
-    forwardOnly: true,
-    parts,
-    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
-  };
+  return estimatorFromParts("es", parts, true);
 }

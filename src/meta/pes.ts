@@ -21,8 +21,8 @@
  * the horizon has got to (`Trajectory.particles`, kept in its record).
  */
 import type { Instance } from "../eval/evaluate.ts";
-import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
-import { estimateByParts, localFrom } from "./estimator.ts";
+import type { GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimatorFromParts, localFrom } from "./estimator.ts";
 import {
   antitheticPart,
   checkPerturbations,
@@ -118,12 +118,7 @@ export function pes(opts: PesOptions): GradientEstimator {
       return part;
     },
   };
-  return {
-    name: "pes",
-    forwardOnly: true,
-    parts,
-    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
-  };
+  return estimatorFromParts("pes", parts, true);
 }
 
 /** Runs the trajectory's pairs through the truncation (fresh ones at a horizon's start) and keeps them. */

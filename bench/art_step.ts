@@ -11,11 +11,8 @@
 import { key } from "../src/core/rng.ts";
 import { artTaskFrom, resolveArtConfig } from "../src/tasks/art.ts";
 import { pattern } from "../src/data/patterns.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const steps = Number(arg("steps", "50"));
 const rounds = Number(arg("rounds", "5"));
 const sizes = arg("sizes", "64,128").split(",").map(Number);

@@ -11,11 +11,8 @@
 // calling thread).
 import { key } from "../src/core/rng.ts";
 import { cnnFamily } from "../src/tasks/cnn.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const steps = Number(arg("steps", "100"));
 const rounds = Number(arg("rounds", "5"));
 const backend = arg("backend", "wasm") as "wasm" | "jax";

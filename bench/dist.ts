@@ -22,11 +22,8 @@ import { learnedKind } from "../src/learned/registry.ts";
 import { resolveMetaTrainConfig } from "../src/meta/config.ts";
 import { runTrainJob, type TrainJob } from "../src/meta/job.ts";
 import { taskFamily } from "../src/tasks/registry.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const counts = arg("workers", "1,2,3").split(",").map(Number);
 const K = Number(arg("meta-batch", "4"));
 const horizons = Number(arg("horizons", String(2 * K)));

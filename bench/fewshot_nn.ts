@@ -10,11 +10,8 @@
 // standard error (episodes drawn from keys foldIn(key(2024), e), so runs repeat exactly).
 import { foldIn, key } from "../src/core/rng.ts";
 import { type Episode, openFewShotDataset, parseSplit, sampleEpisode } from "../src/fewshot/data/index.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string | undefined): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const source = arg("source", "glyphs")!;
 const data = arg("data", undefined);
 const split = parseSplit(arg("split", "test")!);

@@ -16,11 +16,8 @@ import { episodeSource } from "../src/fewshot/setup.ts";
 import { metaGradFn, stackEpisodes, toDevice, adamStep, trainEpisodeKey, mslWeights } from "../src/fewshot/train.ts";
 import type { Method } from "../src/fewshot/methods.ts";
 import { jax } from "../src/tasks/mlp_jax.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const setting = arg("setting", "sinusoid");
 const method = arg("method", "maml") as Method;
 const iters = Number(arg("iters", "20"));

@@ -30,16 +30,13 @@
 // 9.39 GFLOP per iteration at n = 15,910, T = 20.
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { createWasmEngine, defaultWasmVariant, wasmEngineAvailable, WASM_KERNEL_URLS, type TapePrecision, type WasmVariant } from "../src/kernels/wasm.ts";
-import { phiSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
-import { key, split, uniform } from "../src/core/rng.ts";
+import type { LstmEngine, LstmShape } from "../src/kernels/types.ts";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
+import { arg } from "./args.ts";
+import { timeTruncation, truncationInputs } from "./lstm_truncation.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const n = Number(arg("n", "15910"));
 const T = Number(arg("T", "20"));
 const reps = Number(arg("reps", "7"));
@@ -59,22 +56,15 @@ function flopsPerCoordStep(s: LstmShape): number {
   return fwd + bwd;
 }
 
-const ks = split(key(1), 3);
-const phi = uniform(ks[0]!, phiSize(shape), -0.1, 0.1);
-// Inputs like LogAndSign features: log|g|/p in [-1, 0], sign in {-1, 1}.
-const xs = uniform(ks[1]!, T * n * 2, -1, 1).map((v, i) => (i % 2 === 1 ? Math.sign(v) || 1 : -Math.abs(v)));
-const dOuts = uniform(ks[2]!, T * n, -1, 1);
+const inputs = truncationInputs(shape, n, T);
+const phi = inputs.phi;
 const out = new Float32Array(n);
 const dphi = new Float32Array(phi.length);
 
 /** One truncation: seconds in the T forward steps and in the T backward steps (with finishBackward). */
 function iteration(e: LstmEngine): [number, number] {
-  const t0 = performance.now();
-  for (let t = 0; t < T; t++) e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, true);
-  const t1 = performance.now();
-  for (let t = T - 1; t >= 0; t--) e.backwardStep(dOuts.subarray(t * n, (t + 1) * n));
-  e.finishBackward(dphi);
-  return [(t1 - t0) / 1000, (performance.now() - t1) / 1000];
+  const [f, b] = timeTruncation(e, inputs, n, T, out, dphi);
+  return [f / 1000, b / 1000];
 }
 
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -20,11 +20,8 @@ import { adam } from "../src/optimizers/alias.ts";
 import { applyUpdates, type GradientTransformation } from "../src/optimizers/transform.ts";
 import { mlpOptimizer } from "../src/learned/mlp/optimizer.ts";
 import type { MlpEngineKind } from "../src/learned/mlp/engine.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const rounds = Number(arg("rounds", "5"));
 const steps = Number(arg("steps", "40"));
 const jsonOut = arg("json", "");

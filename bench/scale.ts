@@ -27,11 +27,8 @@ import { backwardChunk, createWasmEngine } from "../src/kernels/wasm.ts";
 import { defaultMemoryBudget, planMemory } from "../src/kernels/wasm_plan.ts";
 import type { TapePrecision } from "../src/kernels/wasm_layout.ts";
 import type { LstmShape } from "../src/kernels/types.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const T = Number(arg("T", "20"));
 const iters = Number(arg("iters", "3"));
 const threads = Number(arg("threads", "2"));

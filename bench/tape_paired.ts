@@ -11,28 +11,21 @@
 // `--seg32` and `--seg16` force each tape's segment length (default: the engine's own plan).
 import { createWasmEngine, type WasmLstmEngine } from "../src/kernels/wasm.ts";
 import type { TapePrecision } from "../src/kernels/wasm_layout.ts";
-import { phiSize, type LstmShape } from "../src/kernels/types.ts";
-import { key, split, uniform } from "../src/core/rng.ts";
+import type { LstmShape } from "../src/kernels/types.ts";
+import { arg } from "./args.ts";
+import { timeTruncation, truncationInputs } from "./lstm_truncation.ts";
 
-const arg = (name: string, dflt: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-};
 const n = Number(arg("n", "15910"));
 const T = Number(arg("T", "20"));
 const reps = Number(arg("reps", "9"));
 const shape: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
-const ks = split(key(1), 3);
-const phi = uniform(ks[0]!, phiSize(shape), -0.1, 0.1);
-// Inputs like LogAndSign features: log|g|/p in [-1, 0], sign in {-1, 1}.
-const xs = uniform(ks[1]!, T * n * 2, -1, 1).map((v, i) => (i % 2 === 1 ? Math.sign(v) || 1 : -Math.abs(v)));
-const dOuts = uniform(ks[2]!, T * n, -1, 1);
+const inputs = truncationInputs(shape, n, T);
 const out = new Float32Array(n);
-const dphi = new Float32Array(phi.length);
+const dphi = new Float32Array(inputs.phi.length);
 
 function engine(tape: TapePrecision, seg: string): WasmLstmEngine {
   const e = createWasmEngine({ shape, n, capacity: T, threads: 2, tape, ...(seg !== "" ? { segment: Number(seg) } : {}) });
-  e.setPhi(phi);
+  e.setPhi(inputs.phi);
   console.log(`${tape} tape: segments of ${e.segment}, ${e.instances} instance(s), ${(e.memoryBytes / 1e6).toFixed(0)} MB, ${(e.memoryBytes / n / T).toFixed(0)} bytes per coordinate-step`);
   return e;
 }
@@ -40,12 +33,7 @@ function engine(tape: TapePrecision, seg: string): WasmLstmEngine {
 /** One truncation: [forward ms, backward ms]. */
 function iteration(e: WasmLstmEngine): [number, number] {
   e.resetState();
-  const t0 = performance.now();
-  for (let t = 0; t < T; t++) e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, true);
-  const t1 = performance.now();
-  for (let t = T - 1; t >= 0; t--) e.backwardStep(dOuts.subarray(t * n, (t + 1) * n));
-  e.finishBackward(dphi);
-  return [t1 - t0, performance.now() - t1];
+  return timeTruncation(e, inputs, n, T, out, dphi);
 }
 
 const engines: Record<TapePrecision, WasmLstmEngine> = { f32: engine("f32", arg("seg32", "")), bf16: engine("bf16", arg("seg16", "")) };

@@ -17,11 +17,8 @@ import { gatherImages, loadMnist, MNIST_CLASSES, MNIST_PIXELS } from "../src/dat
 import { layoutOfShapes, learned } from "../src/adapters/tfjs/index.ts";
 import { resolveOptimizer } from "../src/learned/resolve.ts";
 import type { OptState } from "../src/optimizers/transform.ts";
+import { arg } from "./args.ts";
 
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1]! : dflt;
-}
 const name = arg("optimizer", "mnist");
 const steps = Number(arg("steps", "60"));
 const rounds = Number(arg("rounds", "5"));

@@ -5,21 +5,12 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { DataError } from "../src/data/idx.ts";
 import { checkCifarDir, CIFAR_FILES, CIFAR_PIXELS, CIFAR_RECORD, encodeCifarBatch, loadCifar10, readCifarBatch } from "../src/data/cifar.ts";
 import { keepClasses } from "../src/data/subset.ts";
+import { throwsData } from "./data_errors.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "l2o-cifar-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function throwsData(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected a DataError, got ${String(e)}`);
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes("\n"), "one line");
-    return true;
-  });
-}
 
 /** n images whose pixel p of image i is (seed + 7 i + p) mod 256, labels (seed + i) mod 10. */
 function images(n: number, seed: number): { pixels: Uint8Array; labels: Uint8Array } {

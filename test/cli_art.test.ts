@@ -3,21 +3,16 @@
  * one-line errors (exit 2) for a missing image, a bad size and an output that is not a PNG.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
+import { runL2oSync, type Result } from "./cli_run.ts";
 import { decodePng } from "./png_decode.ts";
 
-const BIN = fileURLToPath(new URL("../bin/l2o.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "l2o-cli-art-"));
 
-function l2o(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const l2o = (...args: string[]): Result => runL2oSync(args, 60_000);
 
 describe("l2o art", () => {
   it("writes the styled image, and with --baseline the four images side by side, each run's loss falling", () => {

@@ -5,21 +5,16 @@
  * of another kind and a missing file.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { saveOptimizerFile } from "../src/io/optimizer_file.ts";
+import { runL2oSync, type Result } from "./cli_run.ts";
 
-const BIN = fileURLToPath(new URL("../bin/l2o.js", import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), "l2o-cli-fewshot-"));
 
-function l2o(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8", timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const l2o = (...args: string[]): Result => runL2oSync(args, 120_000);
 
 describe("l2o fewshot", () => {
   it("trains a Meta-SGD learner on the sinusoid, saves it, and evaluates it below an untrained one", () => {

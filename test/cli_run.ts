@@ -4,7 +4,7 @@
  * ended as the CLI promises (exit code 2, one `l2o: error:` line).
  */
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -36,6 +36,12 @@ export function runL2o(args: readonly string[], opts: RunOptions = {}): Promise<
     child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
     opts.onStart?.(child);
   });
+}
+
+/** Runs `l2o ...args` to its end (killed after `timeoutMs`; none: no limit), for tests that run one command at a time. */
+export function runL2oSync(args: readonly string[], timeoutMs?: number): Result {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: REPO, encoding: "utf8", ...(timeoutMs !== undefined ? { timeout: timeoutMs } : {}) });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** `l2o ...args`. */

@@ -14,22 +14,13 @@ import { ConvArena, convScratchFloats } from "../src/kernels/conv.ts";
 import { cnnFamily, resolveCnnConfig } from "../src/tasks/cnn.ts";
 import { taskFamily } from "../src/tasks/registry.ts";
 import { smoketestTask } from "./conformance.ts";
+import { relErr } from "./fixture_tasks.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "l2o-cnn-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Three layers (28 -> 14 -> 7 -> 3: an odd size pooled), tiny widths, a small batch. */
 const SMALL = { channels: [2, 3, 2], fc: 5, batchSize: 8, testImages: 16 } as const;
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < a.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return Math.sqrt(num / den);
-}
 
 describe("cnn task", () => {
   // A small step: ReLU and max pooling have kinks that a step of 1e-2 crosses on some coordinates.

@@ -6,6 +6,7 @@ import { gzipSync } from "node:zlib";
 import { after, describe, it } from "node:test";
 import { DataError, encodeIdx, parseIdx, readIdxFile } from "../src/data/idx.ts";
 import { MNIST_FILES, gatherImages, imageRows, loadMnist, mnistDir, type MnistSplit } from "../src/data/mnist.ts";
+import { throwsData } from "./data_errors.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "l2o-data-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -15,15 +16,6 @@ function file(name: string, bytes: Uint8Array): string {
   const p = join(tmp, name);
   writeFileSync(p, bytes);
   return p;
-}
-
-/** Asserts that `fn` throws a DataError whose message matches `re`. */
-function throwsData(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected a DataError, got ${String(e)}`);
-    assert.match(e.message, re);
-    return true;
-  });
 }
 
 describe("IDX files", () => {

@@ -11,25 +11,16 @@ import { after, describe, it } from "node:test";
 import { deflateSync } from "node:zlib";
 import jpeg from "jpeg-js";
 import { key } from "../src/core/rng.ts";
-import { DataError } from "../src/data/idx.ts";
 import { classImages } from "../src/fewshot/data/dataset.ts";
 import { sampleEpisode } from "../src/fewshot/data/episode.ts";
 import { toPlanar } from "../src/fewshot/data/image_file.ts";
 import { miniImagenetDataset } from "../src/fewshot/data/mini_imagenet.ts";
 import { omniglotDataset } from "../src/fewshot/data/omniglot.ts";
 import { decodePng } from "../src/fewshot/data/png.ts";
+import { throwsData } from "./data_errors.ts";
 
 const tmp = mkdtempSync(join(tmpdir(), "l2o-fewshot-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-
-function throwsData(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof DataError, `expected a DataError, got ${String(e)}`);
-    assert.match(e.message, re);
-    assert.ok(!e.message.includes("\n"), "one line");
-    return true;
-  });
-}
 
 const crcTable = Array.from({ length: 256 }, (_, n) => {
   let c = n;

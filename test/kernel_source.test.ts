@@ -5,45 +5,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { key, split, uniform } from "../src/core/rng.ts";
-import { phiSize, stateSize, type LstmEngine, type LstmShape } from "../src/kernels/types.ts";
+import { key, uniform } from "../src/core/rng.ts";
+import { phiSize, type LstmShape } from "../src/kernels/types.ts";
 import { createWasmEngine, wasmEngineAvailable } from "../src/kernels/wasm.ts";
 import { kernelSourceGeneration, setKernelSource } from "../src/kernels/source.ts";
 import { ruleKernels } from "../src/kernels/rules.ts";
 import { engineFactory } from "../src/kernels/select.ts";
+import { runTrace } from "./lstm_trace.ts";
 
 const skip = wasmEngineAvailable("simd", true) && wasmEngineAvailable("simd", false) ? false : "build/ lacks lstm.wasm or web/lstm.wasm (npm run build:wasm)";
 const build = (file: string): Uint8Array => readFileSync(new URL(`../build/${file}`, import.meta.url));
-
-/** Two truncations of T recorded steps and their backward passes; every number the engine gave. */
-function trace(e: LstmEngine, seed: number, T: number): Float32Array[] {
-  const { n, shape } = e;
-  const I = shape.inputs;
-  const ks = split(key(seed), 4);
-  e.setPhi(uniform(ks[0]!, phiSize(shape), -0.5, 0.5));
-  e.setState(uniform(ks[3]!, n * stateSize(shape), -0.5, 0.5));
-  const xs = uniform(ks[1]!, 2 * T * n * I, -1, 1);
-  const dOut = uniform(ks[2]!, 2 * T * n, -1, 1);
-  const got: Float32Array[] = [];
-  const dphi = new Float32Array(phiSize(shape));
-  for (let cut = 0; cut < 2; cut++) {
-    for (let t = 0; t < T; t++) {
-      const s = cut * T + t;
-      const out = new Float32Array(n);
-      e.forward(xs.subarray(s * n * I, (s + 1) * n * I), out, true);
-      got.push(out, e.getState());
-    }
-    for (let t = T - 1; t >= 0; t--) {
-      const s = cut * T + t;
-      const dx = new Float32Array(n * I);
-      e.backwardStep(dOut.subarray(s * n, (s + 1) * n), dx);
-      got.push(dx);
-    }
-    e.finishBackward(dphi);
-  }
-  got.push(dphi);
-  return got;
-}
 
 const paper: LstmShape = { inputs: 2, hidden: 20, layers: 2 };
 for (const { shape, n, threads } of [
@@ -57,10 +28,9 @@ for (const { shape, n, threads } of [
     try {
       assert.equal(shared.sharedMemory, true);
       assert.equal(single.sharedMemory, false);
-      const a = trace(shared, 7 + n, 3);
-      const b = trace(single, 7 + n, 3);
-      assert.equal(a.length, b.length);
-      a.forEach((x, i) => assert.deepEqual(b[i], x, `array ${i} differs`));
+      const a = runTrace(shared, 7 + n, 3, 0.5);
+      const b = runTrace(single, 7 + n, 3, 0.5);
+      for (const what of ["phi", "outs", "states", "dxs", "dphi"] as const) assert.deepEqual(b[what], a[what], `${what} differ`);
     } finally {
       shared.dispose();
       single.dispose();

@@ -1,39 +1,36 @@
 // One LSTM per layout group: `l2o train --lstm-groups` records the groups in the file, the file
 // reloads with them, and each group's coordinates go through its own LSTM's weights.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { key } from "../src/core/rng.ts";
 import { ParamLayout } from "../src/core/layout.ts";
 import { loadLearnedOptimizer, saveLearnedOptimizer } from "../src/learned/file.ts";
 import { lstmOptimizer } from "../src/learned/lstm/optimizer.ts";
+import { runL2oSync, type Result } from "./cli_run.ts";
 
-const REPO = fileURLToPath(new URL("..", import.meta.url));
-const BIN = join(REPO, "bin", "l2o.js");
 const tmp = mkdtempSync(join(tmpdir(), "l2o-groups-test-"));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 
 const TINY = ["--task", "cnn", "--task-config", '{"channels":[2],"fc":4,"batchSize":4}', "--horizon", "2", "--unroll", "2", "--epochs", "1", "--horizons-per-epoch", "1", "--validation-tasks", "1", "--quiet", "--threads", "1"];
-const l2o = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { cwd: REPO, encoding: "utf8" });
+const l2o = (args: string[]): Result => runL2oSync(args);
 
 describe("one LSTM per layout group", () => {
   it("l2o train --lstm-groups: conv/fc gives two LSTMs in the file, one a single one, a bad list exit 2", () => {
     const two = join(tmp, "two.safetensors");
     const r = l2o(["train", ...TINY, "--out", two, "--lstm-groups", "conv/fc"]);
-    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.deepEqual((loadLearnedOptimizer(two).optimizer.config as { groups?: unknown }).groups, [["conv"], ["fc"]]);
     const one = join(tmp, "one.safetensors");
-    assert.equal(l2o(["train", ...TINY, "--out", one, "--lstm-groups", "one"]).status, 0);
+    assert.equal(l2o(["train", ...TINY, "--out", one, "--lstm-groups", "one"]).code, 0);
     assert.equal((loadLearnedOptimizer(one).optimizer.config as { groups?: unknown }).groups, undefined);
     const bad = l2o(["train", ...TINY, "--out", join(tmp, "bad.safetensors"), "--lstm-groups", "conv fc"]);
-    assert.equal(bad.status, 2);
+    assert.equal(bad.code, 2);
     assert.match(bad.stderr, /^l2o: error: --lstm-groups expects layout groups as conv\/fc/);
     const missing = l2o(["train", ...TINY, "--out", join(tmp, "bad.safetensors"), "--lstm-groups", "fc"]);
-    assert.equal(missing.status, 2);
+    assert.equal(missing.code, 2);
     assert.match(missing.stderr, /layout group 'conv' .* is in no LSTM group/);
   });
 

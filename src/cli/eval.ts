@@ -5,8 +5,8 @@ import { checkOutputPaths } from "../io/paths.ts";
 import { evalFigureSvg } from "../viz/eval_figure.ts";
 import { figureFormat, writeFigure } from "../viz/file.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP, QUIET_HELP } from "./options.ts";
-import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP, QUIET_HELP, parseLrGrid } from "./options.ts";
+import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText, checkStepsTimesInstances } from "./limits.ts";
 import { resolveTaskFamily } from "./resolve.ts";
 import { formatReport, writeJson } from "./format.ts";
 import { runEvalJob } from "./eval_job.ts";
@@ -51,13 +51,10 @@ export function registerEvalCommand(program: Command): void {
       if (f.plot !== undefined) figureFormat(f.plot, "--plot");
       const optimizers = parseList("--optimizers", f.optimizers);
       if (optimizers.length === 0) throw new UsageError("--optimizers is empty: name at least one, e.g. adam,lstm:pretrained/quadratic");
-      const lrGrid = f.lrGrid === undefined ? DEFAULT_LR_GRID : parseList("--lr-grid", f.lrGrid).map((x) => parseNumber("--lr-grid", x, { positive: true }));
-      if (lrGrid.length === 0) throw new UsageError("--lr-grid is empty: give at least one learning rate");
+      const lrGrid = parseLrGrid(f.lrGrid);
       const steps = parseCount("--steps", f.steps, LIMITS.steps);
       const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
-      if (steps * instances > MAX_STEPS_TIMES_INSTANCES) {
-        throw new UsageError(`--steps ${steps} with --instances ${instances} keeps ${grouped(steps * instances)} losses; steps x instances may be at most ${grouped(MAX_STEPS_TIMES_INSTANCES)}`);
-      }
+      checkStepsTimesInstances(steps, instances);
       const tuneInstances = parseCount("--tune-instances", f.tuneInstances, LIMITS.tuneInstances);
       const seed = parseSeed("--seed", f.seed);
       const engine = parseEngine(f.engine);

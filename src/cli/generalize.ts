@@ -16,8 +16,8 @@ import { figureFormat, writeFigure } from "../viz/file.ts";
 import { UsageError } from "./errors.ts";
 import { evalPhase } from "./eval_job.ts";
 import { formatGridReport, mergeGrids, resumableCells, writeGridReport } from "./grid_report.ts";
-import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText, type CountRange } from "./limits.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseNumber, parseSeed, QUIET_HELP } from "./options.ts";
+import { checkInstanceMemory, LIMITS, rangeText, type CountRange, checkStepsTimesInstances } from "./limits.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseList, parseSeed, QUIET_HELP, parseLrGrid } from "./options.ts";
 import { progress, type Progress } from "./progress.ts";
 import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
 
@@ -100,13 +100,10 @@ export function registerGeneralizeCommand(program: Command): void {
       const activation = parseActivation(f.activation);
       const steps = parseCount("--steps", f.steps, LIMITS.steps);
       const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
-      if (steps * instances > MAX_STEPS_TIMES_INSTANCES) {
-        throw new UsageError(`--steps ${steps} with --instances ${instances} keeps ${grouped(steps * instances)} losses; steps x instances may be at most ${grouped(MAX_STEPS_TIMES_INSTANCES)}`);
-      }
+      checkStepsTimesInstances(steps, instances);
       const tuneInstances = parseCount("--tune-instances", f.tuneInstances, LIMITS.tuneInstances);
       const seed = parseSeed("--seed", f.seed);
-      const lrGrid = f.lrGrid === undefined ? [...DEFAULT_LR_GRID] : parseList("--lr-grid", f.lrGrid).map((x) => parseNumber("--lr-grid", x, { positive: true }));
-      if (lrGrid.length === 0) throw new UsageError("--lr-grid is empty: give at least one learning rate");
+      const lrGrid = parseLrGrid(f.lrGrid);
       const engine = parseEngine(f.engine);
       const threads = parseEvalThreads(f.threads);
       const taskConfig = { activation };

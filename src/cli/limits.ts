@@ -64,6 +64,13 @@ export const LIMITS = Object.freeze({
  */
 export const MAX_STEPS_TIMES_INSTANCES = 10_000_000;
 
+/** Refuses `--steps` with `--instances` whose losses, every instance's at every step, would be more than `MAX_STEPS_TIMES_INSTANCES`. */
+export function checkStepsTimesInstances(steps: number, instances: number): void {
+  if (steps * instances > MAX_STEPS_TIMES_INSTANCES) {
+    throw new UsageError(`--steps ${steps} with --instances ${instances} keeps ${grouped(steps * instances)} losses; steps x instances may be at most ${grouped(MAX_STEPS_TIMES_INSTANCES)}`);
+  }
+}
+
 /** `--seconds` (demo, greater than 0) and `--max-seconds` (train, 0: no limit): at most 30 days. */
 export const MAX_SECONDS = 2_592_000;
 

@@ -5,6 +5,7 @@
  */
 import { existsSync, statSync } from "node:fs";
 import { TASKS } from "../tasks/registry.ts";
+import { DEFAULT_LR_GRID } from "../eval/evaluate.ts";
 import { ENGINE_KINDS, type EngineKind, type ThreadCount } from "../kernels/select.ts";
 import { GRADIENT_REDUCTIONS, TAPE_PRECISIONS, type GradientReduction, type TapePrecision } from "../kernels/wasm.ts";
 import { parsePreprocessConfig, type PreprocessConfig } from "../learned/lstm/preprocess.ts";
@@ -73,6 +74,13 @@ export function parseList(flag: string, raw: string): string[] {
   const { max } = LIMITS.listEntries;
   if (entries.length > max) throw new UsageError(`${flag} lists ${grouped(entries.length)} entries; at most ${max}`);
   return entries;
+}
+
+/** Parses `--lr-grid`: comma-separated learning rates, each above 0, at least one; absent, a copy of `DEFAULT_LR_GRID`. */
+export function parseLrGrid(raw: string | undefined): number[] {
+  const grid = raw === undefined ? [...DEFAULT_LR_GRID] : parseList("--lr-grid", raw).map((x) => parseNumber("--lr-grid", x, { positive: true }));
+  if (grid.length === 0) throw new UsageError("--lr-grid is empty: give at least one learning rate");
+  return grid;
 }
 
 /** JSON options nest at most this deep (a task or optimizer config needs three levels). */

@@ -7,7 +7,7 @@ import { jsonlWriter } from "../io/metrics.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP, QUIET_HELP } from "./options.ts";
-import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText } from "./limits.ts";
+import { checkInstanceMemory, grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText, checkStepsTimesInstances } from "./limits.ts";
 import { fmt } from "./format.ts";
 import { resolveTaskFamily, resolveCandidate } from "./resolve.ts";
 import { progress } from "./progress.ts";
@@ -52,9 +52,7 @@ function runCommand(f: RunFlags): void {
   if (f.out !== undefined) checkOutputPath(f.out, "--out");
   const steps = parseCount("--steps", f.steps, LIMITS.steps);
   const instances = parseCount("--instances", f.instances, LIMITS.runInstances);
-  if (steps * instances > MAX_STEPS_TIMES_INSTANCES) {
-    throw new UsageError(`--steps ${steps} with --instances ${instances} keeps ${grouped(steps * instances)} losses; steps x instances may be at most ${grouped(MAX_STEPS_TIMES_INSTANCES)}`);
-  }
+  checkStepsTimesInstances(steps, instances);
   const seed = parseSeed("--seed", f.seed);
   const every = f.every === undefined ? Math.max(1, Math.round(steps / 10)) : parseCount("--every", f.every, LIMITS.every);
   const lr = f.lr === undefined ? undefined : parseNumber("--lr", f.lr, { positive: true });

@@ -16,7 +16,7 @@ import { UsageError } from "./errors.ts";
 import { evalPhase } from "./eval_job.ts";
 import { fmt, writeJson } from "./format.ts";
 import { rangeText, LIMITS } from "./limits.ts";
-import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseEngine, parseEvalThreads, parseList, parseNumber, QUIET_HELP } from "./options.ts";
+import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseEngine, parseEvalThreads, parseList, QUIET_HELP, parseLrGrid } from "./options.ts";
 import { progress, type Progress } from "./progress.ts";
 import { resolveCandidate } from "./resolve.ts";
 import { readSuiteBaselines } from "./suite_baselines.ts";
@@ -117,8 +117,7 @@ export function registerSuiteCommand(program: Command): void {
       if (names.length === 0) throw new UsageError("--optimizers is missing or empty: name at least one, e.g. lstm:pretrained/mnist");
       const baselineNames = parseList("--baselines", f.baselines);
       if (baselineNames.length === 0) throw new UsageError("--baselines is empty: name at least one, e.g. adam,nag");
-      const lrGrid = f.lrGrid === undefined ? [...DEFAULT_LR_GRID] : parseList("--lr-grid", f.lrGrid).map((x) => parseNumber("--lr-grid", x, { positive: true }));
-      if (lrGrid.length === 0) throw new UsageError("--lr-grid is empty: give at least one learning rate");
+      const lrGrid = parseLrGrid(f.lrGrid);
       const engine = parseEngine(f.engine);
       const threads = parseEvalThreads(f.threads);
       const optimizers = names.map((n) => resolveCandidate(n, undefined, engine, threads));

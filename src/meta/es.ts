@@ -15,12 +15,13 @@
  * which returns the estimate; the later truncations return null.
  */
 import type { Instance } from "../eval/evaluate.ts";
-import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
-import { estimateByParts } from "./estimator.ts";
+import type { GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimatorFromParts } from "./estimator.ts";
 import {
-  antitheticGradient,
+  antitheticPart,
   checkPerturbations,
   forwardOptimizer,
+  instanceSegment,
   perturbation,
   perturbationKey,
   perturbed,
@@ -29,7 +30,6 @@ import {
   type PairLosses,
 } from "./perturbed.ts";
 import type { TrajectorySet } from "./trajectory.ts";
-import { initialLogLoss } from "./recipe.ts";
 
 export interface EsOptions {
   /** The perturbation's standard deviation (in phi's units). */
@@ -53,7 +53,7 @@ export function esDirection(instance: Pick<Instance, "batchKey">, j: number, n: 
  */
 export function esPair(opt: ForwardOptimizer, instance: Instance, phi: Float32Array, sigma: number, j: number, at: EsHorizon): PairLosses {
   const direction = esDirection(instance, j, phi.length);
-  const seg = { task: instance.task, batchKey: instance.batchKey, position: 0, length: at.horizon, horizon: at.horizon, metaLoss: at.metaLoss, from: at.metaLossFrom, ...(at.metaLoss === "logRatio" ? { logLoss0: initialLogLoss(instance) } : {}) };
+  const seg = instanceSegment(instance, { position: 0, length: at.horizon, horizon: at.horizon, metaLoss: at.metaLoss, from: at.metaLossFrom });
   const start = { theta: instance.theta0, state: null };
   const plus = runSegment(opt, perturbed(phi, direction, sigma), start, seg).loss;
   const minus = runSegment(opt, perturbed(phi, direction, -sigma), start, seg).loss;
@@ -76,18 +76,11 @@ export function antitheticEs(opts: EsOptions): GradientEstimator {
       const results: PairLosses[] = [];
       for (let j = 0; j < pairs; j++) results.push(esPair(opt, tr.instance, trunc.phi, sigma, j, trunc));
       tr.position = trunc.horizon;
-      if (!results.every((r) => Number.isFinite(r.plus) && Number.isFinite(r.minus))) {
-        // A diverged particle: the horizon is dropped; it does not touch phi.
-        tr.live = false;
-        return "diverged";
-      }
-      return { loss: results.reduce((s, r) => s + (r.plus + r.minus) / 2, 0) / pairs, grad: antitheticGradient(results, sigma, n) };
+      const part = antitheticPart(results, sigma, n);
+      // A diverged particle: the horizon is dropped; it does not touch phi.
+      if (part === "diverged") tr.live = false;
+      return part;
     },
   };
-  return {
-    name: "es",
-    forwardOnly: true,
-    parts,
-    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
-  };
+  return estimatorFromParts("es", parts, true);
 }

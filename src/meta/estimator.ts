@@ -111,6 +111,11 @@ export function combineParts(parts: readonly (TrajectoryPart | "diverged")[], n:
   return { metaLoss: live > 0 ? lossSum / live : NaN, grad, live, diverged };
 }
 
+/** The estimator `name` whose `estimate` is `estimateByParts` over `parts`; `forwardOnly` as in `GradientEstimator`. */
+export function estimatorFromParts(name: string, parts: TrajectoryParts, forwardOnly = false): GradientEstimator {
+  return { name, ...(forwardOnly ? { forwardOnly: true } : {}), parts, estimate: (trunc, set) => estimateByParts(parts, trunc, set) };
+}
+
 /** `estimate` from an estimator's parts: every live trajectory in order, then `combineParts`. */
 export function estimateByParts(p: TrajectoryParts, trunc: Truncation, set: TrajectorySet): Estimate | null {
   if (!p.advances(trunc)) return null;

@@ -9,11 +9,13 @@
  * keys give again.
  */
 import { foldIn, normal, type Key } from "../core/rng.ts";
+import type { Instance } from "../eval/evaluate.ts";
 import type { Task } from "../tasks/base.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
 import { applyUpdates } from "../optimizers/transform.ts";
 import { isLogMetaLoss, type MetaLossKind } from "./config.ts";
-import type { Truncation } from "./estimator.ts";
+import type { TrajectoryPart, Truncation } from "./estimator.ts";
+import { initialLogLoss } from "./recipe.ts";
 import type { Particle } from "./trajectory.ts";
 
 /** The optimizer's part that a forward run needs. */
@@ -43,6 +45,14 @@ export interface SegmentResult {
   readonly loss: number;
   /** Where the particle stands after the segment. */
   readonly particle: Particle;
+}
+
+/**
+ * The segment of `instance`'s trajectory given by `at`: the instance's task and minibatch key,
+ * and with metaLoss "logRatio" its log f(theta_0), which the meta-loss is measured from.
+ */
+export function instanceSegment(instance: Instance, at: Omit<Segment, "task" | "batchKey" | "logLoss0">): Segment {
+  return { task: instance.task, batchKey: instance.batchKey, ...at, ...(at.metaLoss === "logRatio" ? { logLoss0: initialLogLoss(instance) } : {}) };
 }
 
 /** The points of a segment that count toward its meta-loss. */
@@ -127,6 +137,15 @@ export function antitheticGradient(pairs: readonly PairLosses[], sigma: number, 
     for (let i = 0; i < n; i++) g[i] = g[i]! + c * p.direction[i]!;
   }
   return g;
+}
+
+/**
+ * A trajectory's part from its pairs' losses: the mean over the pairs of (L+ + L-) / 2 and the
+ * antithetic gradient; "diverged" when any loss is not finite (the caller drops the trajectory).
+ */
+export function antitheticPart(pairs: readonly PairLosses[], sigma: number, n: number): TrajectoryPart | "diverged" {
+  if (!pairs.every((r) => Number.isFinite(r.plus) && Number.isFinite(r.minus))) return "diverged";
+  return { loss: pairs.reduce((s, r) => s + (r.plus + r.minus) / 2, 0) / pairs.length, grad: antitheticGradient(pairs, sigma, n) };
 }
 
 /** The optimizer a loss-only estimator runs, which `metaTrain` passes in the truncation. */

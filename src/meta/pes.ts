@@ -21,13 +21,14 @@
  * the horizon has got to (`Trajectory.particles`, kept in its record).
  */
 import type { Instance } from "../eval/evaluate.ts";
-import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
-import { estimateByParts, localFrom } from "./estimator.ts";
+import type { GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimatorFromParts, localFrom } from "./estimator.ts";
 import {
-  antitheticGradient,
+  antitheticPart,
   checkPerturbations,
   countedPoints,
   forwardOptimizer,
+  instanceSegment,
   perturbation,
   perturbationKey,
   perturbed,
@@ -36,7 +37,6 @@ import {
   type PairLosses,
 } from "./perturbed.ts";
 import type { ParticlePair, Trajectory, TrajectorySet } from "./trajectory.ts";
-import { initialLogLoss } from "./recipe.ts";
 
 export interface PesOptions {
   /** The perturbation's standard deviation (in phi's units). */
@@ -87,7 +87,7 @@ export function pesPairTruncation(
   const eps = pesPerturbation(instance, at.index, j, phi.length);
   const acc = new Float32Array(pair.acc.length);
   for (let i = 0; i < acc.length; i++) acc[i] = pair.acc[i]! + eps[i]!;
-  const seg = { task: instance.task, batchKey: instance.batchKey, position: at.position, length: at.length, horizon: at.horizon, metaLoss: at.metaLoss, from: localFrom(at), ...(at.metaLoss === "logRatio" ? { logLoss0: initialLogLoss(instance) } : {}) };
+  const seg = instanceSegment(instance, { position: at.position, length: at.length, horizon: at.horizon, metaLoss: at.metaLoss, from: localFrom(at) });
   const plus = runSegment(opt, perturbed(phi, eps, sigma), pair.plus, seg);
   const minus = runSegment(opt, perturbed(phi, eps, -sigma), pair.minus, seg);
   return { plus: plus.loss, minus: minus.loss, direction: acc, pair: { plus: plus.particle, minus: minus.particle, acc } };
@@ -109,21 +109,16 @@ export function pes(opts: PesOptions): GradientEstimator {
       tr.position += trunc.length;
       // Before the counted steps a diverged particle goes on as NaN, and the first truncation that counts drops it.
       if (!counts(trunc)) return null;
-      if (!results.every((r) => Number.isFinite(r.plus) && Number.isFinite(r.minus))) {
+      const part = antitheticPart(results, sigma, trunc.phi.length);
+      if (part === "diverged") {
         // A diverged particle: the rest of the horizon is dropped; it does not touch phi.
         tr.live = false;
         tr.particles = undefined;
-        return "diverged";
       }
-      return { loss: results.reduce((s, r) => s + (r.plus + r.minus) / 2, 0) / pairs, grad: antitheticGradient(results, sigma, trunc.phi.length) };
+      return part;
     },
   };
-  return {
-    name: "pes",
-    forwardOnly: true,
-    parts,
-    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
-  };
+  return estimatorFromParts("pes", parts, true);
 }
 
 /** Runs the trajectory's pairs through the truncation (fresh ones at a horizon's start) and keeps them. */

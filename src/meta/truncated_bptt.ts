@@ -5,8 +5,8 @@
  * for second order; the trajectories' gradients are averaged.
  */
 import { firstNonFinite } from "../core/finite.ts";
-import type { Estimate, GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
-import { estimateByParts, localFrom } from "./estimator.ts";
+import type { GradientEstimator, TrajectoryPart, TrajectoryParts, Truncation } from "./estimator.ts";
+import { estimatorFromParts, localFrom } from "./estimator.ts";
 import { batchKeys, type TrajectorySet } from "./trajectory.ts";
 import { advanceUnroll, unrollMetaGrad } from "./unroll.ts";
 import { isLogMetaLoss } from "./config.ts";
@@ -71,9 +71,5 @@ export function truncatedBptt(opts: TruncatedBpttOptions = {}): GradientEstimato
       return { loss, grad };
     },
   };
-  return {
-    name: secondOrder ? "tbptt-second-order" : "tbptt",
-    parts,
-    estimate: (trunc: Truncation, set: TrajectorySet): Estimate | null => estimateByParts(parts, trunc, set),
-  };
+  return estimatorFromParts(secondOrder ? "tbptt-second-order" : "tbptt", parts);
 }

@@ -28,6 +28,7 @@ import { cnnDimsOf, cnnInput, resolveCnnConfig, type CnnConfig, type CnnDims, ty
 import { cnnJaxKernels } from "./cnn_jax.ts";
 import { cnnLayout, cnnWasm, type CnnWasm } from "./cnn_wasm.ts";
 import { f32, jax } from "./mlp_jax.ts";
+import { tallyLogits, type LogitTally } from "./test_metrics.ts";
 
 export { CNN_DEFAULTS, CNN_LIMITS, resolveCnnConfig, type CnnConfig, type ResolvedCnnConfig } from "./cnn_config.ts";
 export { cnnLayout } from "./cnn_wasm.ts";
@@ -130,8 +131,7 @@ function evaluateCnn(theta: Float32Array, test: LabelledSplit, cfg: ResolvedCnnC
   const avail = Math.min(cfg.testImages, test.n);
   const B = Math.min(cfg.batchSize, avail);
   const chunks = Math.max(1, Math.floor(avail / B));
-  let lossSum = 0;
-  let correct = 0;
+  const tally: LogitTally = { lossSum: 0, correct: 0 };
   for (let s = 0; s < chunks * B; s += B) {
     const px = test.pixels.subarray(s * inSize, (s + B) * inSize);
     let z: Float32Array;
@@ -142,20 +142,9 @@ function evaluateCnn(theta: Float32Array, test: LabelledSplit, cfg: ResolvedCnnC
       const x = Float32Array.from(px, (v) => v / 255);
       z = f32(cnnJaxKernels(d).logits(jax().numpy.array(theta), jax().numpy.array(x).reshape([B, inp.c, inp.h, inp.w])).dataSync());
     }
-    const C = d.classes;
-    for (let i = 0; i < B; i++) {
-      const row = z.subarray(i * C, (i + 1) * C);
-      let best = 0;
-      let max = -Infinity;
-      for (let c = 0; c < C; c++) if (row[c]! > max) [max, best] = [row[c]!, c];
-      let se = 0;
-      for (let c = 0; c < C; c++) se += Math.exp(row[c]! - max);
-      const label = test.labels[s + i]!;
-      lossSum += max + Math.log(se) - row[label]!;
-      if (best === label) correct++;
-    }
+    tallyLogits(tally, z, B, d.classes, test.labels, s);
   }
   const n = chunks * B;
-  return { testLoss: lossSum / n, testAccuracy: correct / n };
+  return { testLoss: tally.lossSum / n, testAccuracy: tally.correct / n };
 }
 

@@ -2,7 +2,7 @@
  * The CNN task's configuration: the accepted values, the defaults, the limits, and the sizes
  * every layer has for a given config (shared by both backends and the family).
  */
-import { ConfigError } from "../core/errors.ts";
+import { failTaskConfig } from "./config_error.ts";
 
 export const CNN_DATASETS = ["mnist", "cifar10"] as const;
 export type CnnDataset = (typeof CNN_DATASETS)[number];
@@ -112,13 +112,7 @@ export function cnnArenaFloats(d: CnnDims, n: number): number {
 }
 
 export function failConfig(what: string, v: unknown): never {
-  let shown: string;
-  try {
-    shown = JSON.stringify(v);
-  } catch {
-    shown = "a value too deeply nested to show";
-  }
-  throw new ConfigError(`cnn: ${what}, got ${shown}`);
+  failTaskConfig("cnn", what, v);
 }
 
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {

@@ -4,8 +4,8 @@
  * depth, widths, activation, batch size and initial scale). Pure functions of the key, so a
  * horizon's task is the same wherever it is drawn.
  */
-import { ConfigError } from "../core/errors.ts";
 import { foldIn, uniform, type Key } from "../core/rng.ts";
+import { failTaskConfig } from "./config_error.ts";
 import { MLP_ACTIVATIONS, MNIST_MLP_LIMITS } from "./mnist_mlp_config.ts";
 
 /** A closed range [lo, hi] of positive numbers, drawn log-uniformly. */
@@ -56,13 +56,7 @@ export const MIXTURE_DEFAULTS: ResolvedMixtureConfig = Object.freeze({
 });
 
 function fail(what: string, v: unknown): never {
-  let shown: string;
-  try {
-    shown = JSON.stringify(v);
-  } catch {
-    shown = "a value too deeply nested to show";
-  }
-  throw new ConfigError(`mixture: ${what}, got ${shown}`);
+  failTaskConfig("mixture", what, v);
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {

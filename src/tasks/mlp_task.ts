@@ -10,6 +10,7 @@ import type { LossAndGrad, Metrics, Task } from "./base.ts";
 import { f32, jax, jaxMlpKernels, type MlpKernels } from "./mlp_jax.ts";
 import { mlpWasm, type MlpWasm } from "./mlp_wasm.ts";
 import { checkActivation, checkBackend, checkInitStd, failConfig, MNIST_MLP_DEFAULTS, type MlpActivation, type MlpBackend } from "./mnist_mlp_config.ts";
+import { tallyLogits, type LogitTally } from "./test_metrics.ts";
 
 /** The layout of an MLP with layer widths `dims` (input first): `w{k}` [din, dout], `b{k}` [dout], group `fc`. */
 export function mlpLayout(dims: readonly number[]): ParamLayout {
@@ -99,27 +100,16 @@ export function makeMlpTask(spec: MlpSpec): Task {
     ...task,
     evaluate(theta: Float32Array): Metrics {
       layout.check(theta);
-      let lossSum = 0;
-      let correct = 0;
+      const tally: LogitTally = { lossSum: 0, correct: 0 };
       for (let s = 0; s < test.n; s += EVAL_CHUNK) {
         const n = Math.min(EVAL_CHUNK, test.n - s);
         const z =
           w !== undefined
             ? (w.bytes.set(test.pixels.subarray(s * din, (s + n) * din)), w.rowsFromBytes(n), w.logits(theta, n))
             : f32(k().logits(arr(theta), arr(imageRows(test, s, n)).reshape([n, din])).dataSync());
-        for (let i = 0; i < n; i++) {
-          const row = z.subarray(i * classes, (i + 1) * classes);
-          let best = 0;
-          let max = -Infinity;
-          for (let c = 0; c < classes; c++) if (row[c]! > max) [max, best] = [row[c]!, c];
-          let se = 0;
-          for (let c = 0; c < classes; c++) se += Math.exp(row[c]! - max);
-          const label = test.labels[s + i]!;
-          lossSum += max + Math.log(se) - row[label]!;
-          if (best === label) correct++;
-        }
+        tallyLogits(tally, z, n, classes, test.labels, s);
       }
-      return { testLoss: lossSum / test.n, testAccuracy: correct / test.n };
+      return { testLoss: tally.lossSum / test.n, testAccuracy: tally.correct / test.n };
     },
   };
 }

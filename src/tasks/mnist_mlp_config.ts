@@ -2,7 +2,7 @@
  * The MNIST MLP's configuration: the accepted values, the defaults, and the checks that turn a
  * partial config into a resolved one (shared by `mnistMlpFamily` and `mlpTaskFrom`).
  */
-import { ConfigError } from "../core/errors.ts";
+import { failTaskConfig } from "./config_error.ts";
 
 /** Hidden-layer nonlinearities. */
 export const MLP_ACTIVATIONS = ["sigmoid", "relu", "tanh"] as const;
@@ -44,13 +44,7 @@ export const MNIST_MLP_LIMITS = Object.freeze({ depth: 8, width: 1024, batchSize
 
 /** Throws the error for a bad config value: `mnist-mlp: <what>, got <value as JSON>`. */
 export function failConfig(what: string, v: unknown): never {
-  let shown: string;
-  try {
-    shown = JSON.stringify(v);
-  } catch {
-    shown = "a value too deeply nested to show"; // JSON.stringify overflows the stack
-  }
-  throw new ConfigError(`mnist-mlp: ${what}, got ${shown}`);
+  failTaskConfig("mnist-mlp", what, v);
 }
 
 export function checkActivation(v: unknown): MlpActivation {

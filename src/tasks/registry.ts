@@ -14,6 +14,7 @@ import { LOGISTIC_REGRESSION_DEFAULTS, logisticRegressionFamily, type LogisticRe
 import { ROBUST_REGRESSION_DEFAULTS, robustRegressionFamily, type RobustRegressionConfig } from "./robust_regression.ts";
 import { CLUSTERED_MLP_DEFAULTS, clusteredMlpFamily, type ClusteredMlpConfig } from "./clustered.ts";
 import type { TaskFamily } from "./base.ts";
+import { shownValue } from "./config_error.ts";
 
 /** A task family's configuration as it appears in JSON. */
 export type TaskConfig = Readonly<Record<string, unknown>>;
@@ -133,15 +134,6 @@ export function taskSpec(name: string): TaskSpec {
   return spec;
 }
 
-/** `v` as JSON for an error message (a value nested too deeply for JSON.stringify is named so). */
-function shown(v: unknown): string {
-  try {
-    return JSON.stringify(v);
-  } catch {
-    return "a value too deeply nested to show";
-  }
-}
-
 function kind(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (v === null) return "null";
@@ -156,13 +148,13 @@ function kind(v: unknown): string {
 export function taskFamily(name: string, config: TaskConfig = {}): TaskFamily {
   const spec = taskSpec(name);
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new Error(`${name}: the task config must be a JSON object, got ${shown(config)}`);
+    throw new Error(`${name}: the task config must be a JSON object, got ${shownValue(config)}`);
   }
   const known = Object.keys(spec.defaults);
   for (const [k, v] of Object.entries(config)) {
     if (!known.includes(k)) throw new Error(`${name}: unknown config key '${k}' (known keys: ${known.join(", ")})`);
     const want = kind(spec.defaults[k]);
-    if (kind(v) !== want) throw new Error(`${name}: config key '${k}' must be ${want}, got ${shown(v)}`);
+    if (kind(v) !== want) throw new Error(`${name}: config key '${k}' must be ${want}, got ${shownValue(v)}`);
   }
   return spec.make(config);
 }

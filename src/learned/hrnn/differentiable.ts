@@ -14,6 +14,7 @@
  */
 import type { ParamLayout } from "../../core/layout.ts";
 import type { DifferentiableStep, StepContext } from "../contract.ts";
+import { TapeCursor } from "../tape_cursor.ts";
 import { clearCarries, hrnnBackward, hrnnCarries, type ParamGruBackward } from "./backward.ts";
 import type { ResolvedHrnnOptimizerConfig } from "./config.ts";
 import { hrnnForward, hrnnStateLayout, hrnnTape, initialState, type HrnnTape, type ParamGru } from "./step.ts";
@@ -32,7 +33,7 @@ export type ParamGruKernels = (phi: Float32Array) => { readonly forward: ParamGr
 export function hrnnDifferentiableStep(
   cfg: ResolvedHrnnOptimizerConfig, lay: HrnnPhiLayout, phi: Float32Array, layout: ParamLayout, capacity: number, kernels: ParamGruKernels,
 ): DifferentiableStep {
-  if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`hrnn optimizer: capacity must be a positive integer, got ${capacity}`);
+  const cursor = new TapeCursor("hrnn optimizer", capacity);
   const n = layout.size;
   const entries = layout.entries;
   const E = entries.length;
@@ -45,21 +46,15 @@ export function hrnnDifferentiableStep(
   const scratch = hrnnTape(cfg, lay, n, E);
   const acc = new Float64Array(lay.size);
   const carries = hrnnCarries(cfg, n, E);
-  let pos = 0;
-  let mode: false | "phi" | "inputs" = false;
   const clearTape = (): void => {
-    pos = 0;
-    mode = false;
+    cursor.reset();
     acc.fill(0);
     clearCarries(carries);
-  };
-  const checkLength = (what: string, a: ArrayLike<number>, len: number): void => {
-    if (a.length !== len) throw new Error(`hrnn optimizer: ${what} has ${a.length} floats, expected ${len}`);
   };
   let paramGru: ParamGru | null = null;
   let paramBack: ParamGruBackward | null = null;
   const setPhi = (p: Float32Array): void => {
-    checkLength("phi", p, lay.size);
+    cursor.checkLength("phi", p, lay.size);
     w.set(p);
     const k = kernels(p);
     paramGru = k?.forward ?? null;
@@ -71,7 +66,7 @@ export function hrnnDifferentiableStep(
     phiSize: lay.size,
     capacity,
     get recorded() {
-      return pos;
+      return cursor.recorded;
     },
     setPhi,
     resetState() {
@@ -80,33 +75,25 @@ export function hrnnDifferentiableStep(
     },
     getState: () => state.slice(),
     setState(s) {
-      checkLength("the state", s, sl.size);
+      cursor.checkLength("the state", s, sl.size);
       clearTape();
       state = new Float32Array(s);
     },
     step(theta: Float32Array, grad: Float32Array, _ctx: StepContext, record: false | "phi" | "inputs"): Float32Array {
-      checkLength("theta", theta, n);
-      checkLength("the gradient", grad, n);
+      cursor.checkLength("theta", theta, n);
+      cursor.checkLength("the gradient", grad, n);
       if (record === false) return hrnnForward(cfg, lay, w, entries, groupOf, theta, grad, state, scratch, paramGru);
-      if (mode !== false && mode !== record) throw new Error(`hrnn optimizer: a truncation records either "phi" or "inputs", not both`);
-      if (pos >= capacity) throw new Error(`hrnn optimizer: the tape holds ${capacity} steps; call backward and finishBackward first`);
-      mode = record;
-      const slot = (tape[pos] ??= hrnnTape(cfg, lay, n, E));
+      const slot = (tape[cursor.recordSlot(record)] ??= hrnnTape(cfg, lay, n, E));
       const next = hrnnForward(cfg, lay, w, entries, groupOf, theta, grad, state, slot, paramGru);
-      pos++;
+      cursor.stepRecorded();
       return next;
     },
     backward(adjoint: Float64Array, dGrad?: Float32Array): void {
-      if (pos === 0) throw new Error("hrnn optimizer: backward without a recorded step");
-      checkLength("the adjoint", adjoint, n);
-      if (dGrad !== undefined) {
-        if (mode !== "inputs") throw new Error(`hrnn optimizer: dL/dgrad needs the steps recorded with "inputs"`);
-        checkLength("dGrad", dGrad, n);
-      }
-      hrnnBackward(cfg, lay, w, entries, groupOf, tape[--pos]!, adjoint, carries, acc, dGrad, paramBack);
+      const slot = tape[cursor.backSlot(adjoint, n, dGrad)]!;
+      hrnnBackward(cfg, lay, w, entries, groupOf, slot, adjoint, carries, acc, dGrad, paramBack);
     },
     finishBackward(dphi: Float32Array): void {
-      checkLength("dphi", dphi, lay.size);
+      cursor.checkLength("dphi", dphi, lay.size);
       for (let i = 0; i < acc.length; i++) dphi[i] = dphi[i]! + acc[i]!;
       clearTape();
     },

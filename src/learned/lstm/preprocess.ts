@@ -88,60 +88,19 @@ export function preprocessor(config: PreprocessConfig): Preprocessor {
   const cfg = parsePreprocessConfig(config);
   switch (cfg.kind) {
     case "none":
-      return {
-        config: cfg,
-        inputs: 1,
-        stateSize: 0,
-        carrySize: 0,
-        apply(grad, x) {
-          checkLengths("apply", grad, x, 1);
-          x.set(grad);
-        },
-        vjp(grad, dx, out) {
-          checkLengths("vjp", grad, dx, 1);
-          const r = output(grad.length, out);
-          r.set(dx);
-          return r;
-        },
-      };
+      return stateless(cfg, 1, {
+        write: (g, x, at) => (x[at] = g),
+        vjp: (_g, dx, at) => dx[at]!,
+      });
     case "scale": {
       const c = cfg.scale;
-      return {
-        config: cfg,
-        inputs: 1,
-        stateSize: 0,
-        carrySize: 0,
-        apply(grad, x) {
-          checkLengths("apply", grad, x, 1);
-          for (let i = 0; i < grad.length; i++) x[i] = c * grad[i]!;
-        },
-        vjp(grad, dx, out) {
-          checkLengths("vjp", grad, dx, 1);
-          const r = output(grad.length, out);
-          for (let i = 0; i < grad.length; i++) r[i] = c * dx[i]!;
-          return r;
-        },
-      };
+      return stateless(cfg, 1, {
+        write: (g, x, at) => (x[at] = c * g),
+        vjp: (_g, dx, at) => c * dx[at]!,
+      });
     }
-    case "logSign": {
-      const ls = logSignOf(cfg.p);
-      return {
-        config: cfg,
-        inputs: 2,
-        stateSize: 0,
-        carrySize: 0,
-        apply(grad, x) {
-          checkLengths("apply", grad, x, 2);
-          for (let i = 0; i < grad.length; i++) ls.write(grad[i]!, x, 2 * i);
-        },
-        vjp(grad, dx, out) {
-          checkLengths("vjp", grad, dx, 2);
-          const r = output(grad.length, out);
-          for (let i = 0; i < grad.length; i++) r[i] = ls.vjp(grad[i]!, dx, 2 * i);
-          return r;
-        },
-      };
-    }
+    case "logSign":
+      return stateless(cfg, 2, logSignOf(cfg.p));
     case "logSignMomentum": {
       const ls = logSignOf(cfg.p);
       const betas = cfg.betas;
@@ -201,8 +160,34 @@ export function preprocessor(config: PreprocessConfig): Preprocessor {
   }
 }
 
+/** One coordinate's features: written from its gradient g at x[at ..], and their vector-Jacobian product read from dx[at ..]. */
+interface CoordinateFeatures {
+  write(g: number, x: Float32Array, at: number): void;
+  vjp(g: number, dx: Float32Array, at: number): number;
+}
+
+/** A preprocessing without state: `inputs` features per coordinate, each coordinate's from its own gradient alone. */
+function stateless(config: PreprocessConfig, inputs: number, f: CoordinateFeatures): Preprocessor {
+  return {
+    config,
+    inputs,
+    stateSize: 0,
+    carrySize: 0,
+    apply(grad, x) {
+      checkLengths("apply", grad, x, inputs);
+      for (let i = 0; i < grad.length; i++) f.write(grad[i]!, x, inputs * i);
+    },
+    vjp(grad, dx, out) {
+      checkLengths("vjp", grad, dx, inputs);
+      const r = output(grad.length, out);
+      for (let i = 0; i < grad.length; i++) r[i] = f.vjp(grad[i]!, dx, inputs * i);
+      return r;
+    },
+  };
+}
+
 /** LogAndSign of one value: writes its two features, and their vector-Jacobian product. */
-function logSignOf(p: number): { write(g: number, x: Float32Array, at: number): void; vjp(g: number, dx: Float32Array, at: number): number } {
+function logSignOf(p: number): CoordinateFeatures {
   const ep = Math.exp(p);
   // The PyTorch reference compares a float32 |g| with e^-p cast to float32.
   const threshold = Math.fround(Math.exp(-p));

@@ -19,6 +19,7 @@
 import type { ParamLayout } from "../../core/layout.ts";
 import { L2oError } from "../../core/errors.ts";
 import type { DifferentiableStep, StepContext } from "../contract.ts";
+import { TapeCursor } from "../tape_cursor.ts";
 import type { ResolvedMlpOptimizerConfig } from "./config.ts";
 import { normalisationBackward } from "./features.ts";
 import type { MlpEngine } from "./engine.ts";
@@ -26,7 +27,7 @@ import { featureMap, mlpForwardStep, stepBuffers, type MlpStepBuffers } from "./
 
 /** The differentiable step over `engine` (its weights already set) for `layout`, recording up to `capacity` steps. */
 export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimizerConfig, layout: ParamLayout, capacity: number): DifferentiableStep {
-  if (!Number.isInteger(capacity) || capacity < 1) throw new Error(`mlp optimizer: capacity must be a positive integer, got ${capacity}`);
+  const cursor = new TapeCursor("mlp optimizer", capacity);
   const n = layout.size;
   const entries = layout.entries;
   const fm = featureMap(cfg, entries, n);
@@ -42,17 +43,11 @@ export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimiz
   const carry = new Float64Array(n * D);
   const dOut = new Float64Array(n * 2);
   const dx = new Float64Array(n * (F + fm.T));
-  let pos = 0;
-  let mode: false | "phi" | "inputs" = false;
 
   const clearTape = (): void => {
-    pos = 0;
-    mode = false;
+    cursor.reset();
     acc.fill(0);
     carry.fill(0);
-  };
-  const checkLength = (what: string, a: ArrayLike<number>, len: number): void => {
-    if (a.length !== len) throw new Error(`mlp optimizer: ${what} has ${a.length} floats, expected ${len}`);
   };
 
   return {
@@ -60,7 +55,7 @@ export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimiz
     phiSize: engine.phiSize,
     capacity,
     get recorded() {
-      return pos;
+      return cursor.recorded;
     },
     setPhi: (phi) => engine.setPhi(phi),
     resetState() {
@@ -69,33 +64,26 @@ export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimiz
     },
     getState: () => state.slice(),
     setState(s) {
-      checkLength("the state", s, fm.stateSize);
+      cursor.checkLength("the state", s, fm.stateSize);
       clearTape();
       state.set(s);
     },
     step(theta: Float32Array, grad: Float32Array, ctx: StepContext, record: false | "phi" | "inputs"): Float32Array {
-      checkLength("theta", theta, n);
-      checkLength("the gradient", grad, n);
+      cursor.checkLength("theta", theta, n);
+      cursor.checkLength("the gradient", grad, n);
       if (record === false) return mlpForwardStep(engine, fm, cfg, theta, grad, state, ctx, scratch, -1);
       if (record === "inputs" && !fm.secondOrder) {
         throw new L2oError(`mlp optimizer: second order (dL/dgrad) needs features 'basic'; features '${cfg.features}' train first order only`);
       }
-      if (mode !== false && mode !== record) throw new Error(`mlp optimizer: a truncation records either "phi" or "inputs", not both`);
-      if (pos >= capacity) throw new Error(`mlp optimizer: the tape holds ${capacity} steps; call backward and finishBackward first`);
-      mode = record;
+      const pos = cursor.recordSlot(record);
       const slot = (tape[pos] ??= stepBuffers(n, entries.length, fm));
       const next = mlpForwardStep(engine, fm, cfg, theta, grad, state, ctx, slot, pos);
-      pos++;
+      cursor.stepRecorded();
       return next;
     },
     backward(adjoint: Float64Array, dGrad?: Float32Array): void {
-      if (pos === 0) throw new Error("mlp optimizer: backward without a recorded step");
-      checkLength("the adjoint", adjoint, n);
-      if (dGrad !== undefined) {
-        if (mode !== "inputs") throw new Error(`mlp optimizer: dL/dgrad needs the steps recorded with "inputs"`);
-        checkLength("dGrad", dGrad, n);
-      }
-      const slot = tape[--pos]!;
+      const pos = cursor.backSlot(adjoint, n, dGrad);
+      const slot = tape[pos]!;
       const out = slot.out;
       for (let i = 0; i < n; i++) {
         const e = Math.exp(out[2 * i + 1]! * expMult) * stepMult;
@@ -119,7 +107,7 @@ export function mlpDifferentiableStep(engine: MlpEngine, cfg: ResolvedMlpOptimiz
       }
     },
     finishBackward(dphi: Float32Array): void {
-      checkLength("dphi", dphi, engine.phiSize);
+      cursor.checkLength("dphi", dphi, engine.phiSize);
       for (let i = 0; i < acc.length; i++) dphi[i] = dphi[i]! + acc[i]!;
       clearTape();
     },

@@ -52,6 +52,8 @@ export interface GroupedGpsOptions {
   readonly fitSteps?: number;
   /** Coordinates per group and run fitted in a C-step (default GROUPED_DEFAULTS.coords). */
   readonly coords?: number;
+  /** After each C-step: the new controllers, per condition and group (for diagnostics). */
+  readonly onControllers?: (iteration: number, controllers: readonly (readonly FeatureController[])[]) => void;
   readonly onIteration?: (iteration: number, policyCost: number, phi: Float32Array, info: GpsIterationInfo) => void;
 }
 
@@ -142,6 +144,7 @@ export function trainGpsGrouped(shape: PolicyShape, phi0: Float32Array, opts: Gr
         return r.controller;
       });
     });
+    opts.onControllers?.(it, controllers);
     samples = controllers.map((cs, j) => {
       const runs = draw(j, it + 1, (noise) => groupedControllerActor(cs, groupOf[j]!, noise));
       return runs.length >= 2 ? runs : samples[j]!;

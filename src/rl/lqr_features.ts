@@ -9,11 +9,11 @@
  *
  * - Dynamics z_{t+1} = F_t [z; u] + f_t, fitted per step by ridge regression toward the fit of
  *   all steps pooled (`fitPerStep`). The steps' part is a shift (dx_{t+1} = u exactly), the
- *   gradient's is the local curvature, the objective changes' is what the group sees of the
- *   whole objective.
+ *   objective changes' is what the group sees of the whole objective; the new gradient's is
+ *   g' = g + h_t u + b_t, h_t the secant curvature along the group's steps ((g_{t+1} - g_t)
+ *   regressed on u_t, fitted the same way).
  * - Cost: the objective is not a sum over coordinates, its change is: for a quadratic,
- *   f(x + u) - f(x) = sum_i (g_i(x) + g_i(x + u)) u_i / 2 exactly. With the next gradient
- *   modelled as g' = a_t . [z; u] + b_t (fitted the same way), coordinate i's share of the
+ *   f(x + u) - f(x) = sum_i (g_i(x) + g_i(x + u)) u_i / 2 exactly. With that g', coordinate i's share of the
  *   step's change, (z_0 + g') u / 2, is quadratic in [z; u]; the run's cost sum_t f(x_{t+1}) /
  *   f(x_0) gives the change made at step t the weight T - t (every later step keeps it).
  * - The backward pass (`featureBackward`) is that of `lqr.ts` with the cost on (z_t, u_t) and a
@@ -87,14 +87,33 @@ export function fitFeatureModel(g: GroupSamples, scale: number): FeatureModel {
   const S = sampleCount(g);
   const D = d + 1;
   const dyn = T >= 2 ? fitPerStep(S, 0, T - 2, D, d, (s, t) => stateAction(g, s, t), (s, t) => stateAt(g, s, t + 1)) : { A: [], b: [] };
-  const next = fitPerStep(S, 0, T - 1, D, 1, (s, t) => stateAction(g, s, t), (s, t) => [runOf(g, s).grads[t + 1]![coordOf(g, s)]!]);
+  // The next gradient g' = g + h_t u + b_t: h_t the secant curvature along the steps the group's
+  // coordinates took, (g_{t+1} - g_t) regressed on u_t. A regression on the whole [z; u] would
+  // credit the effect of every coordinate's step (the coupled part, sum_j H_ij u_j, which follows
+  // g since the steps do) to the state, leaving the action only the diagonal curvature H_ii, and
+  // controllers that think larger steps cost little (their cost rose every iteration).
+  const next = fitPerStep(S, 0, T - 1, 1, 1, (s, t) => [actionAt(g, s, t)], (s, t) => {
+    const i = coordOf(g, s);
+    const r = runOf(g, s);
+    return [r.grads[t + 1]![i]! - r.grads[t]![i]!];
+  });
   const C: Float64Array[] = [];
   const c: Float64Array[] = [];
   for (let t = 0; t < T; t++) {
-    // Cost (z_0 + a . w + b) u / 2 times scale (T - t): e = e_0 + a, C = w (e_u e^T + e e_u^T) / 2.
+    const h = next.A[t]![0]!;
+    if (t < T - 1) {
+      // The gradient's row of the dynamics is that model.
+      const F = dyn.A[t]!;
+      F.fill(0, 0, D);
+      F[0] = 1;
+      F[d] = h;
+      dyn.b[t]![0] = next.b[t]![0]!;
+    }
+    // Cost (z_0 + g') u / 2 = (2 z_0 + h u + b) u / 2 times scale (T - t): e = 2 e_0 + h e_u, C = w (e_u e^T + e e_u^T) / 2.
     const w = scale * (T - t);
-    const e = Float64Array.from(next.A[t]!);
-    e[0] = e[0]! + 1;
+    const e = new Float64Array(D);
+    e[0] = 2;
+    e[d] = h;
     const Ct = new Float64Array(D * D);
     for (let j = 0; j < D; j++) {
       Ct[d * D + j] = Ct[d * D + j]! + 0.5 * w * e[j]!;

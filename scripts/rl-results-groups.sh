@@ -7,7 +7,7 @@
 # gradient at full training (100 iterations) and at about GPS's evaluation budget (14), the same
 # policy and start as scripts/rl-results.sh; then all three beside tuned gradient descent,
 # momentum and Adam, conjugate gradient and L-BFGS on 50 fresh instances, 100 objective
-# evaluations each. Then the feature-state GPS on two of the small tasks of scripts/rl-results.sh
+# evaluations each; the GPS training again at seeds 1 and 2 and with one group. Then the feature-state GPS on two of the small tasks of scripts/rl-results.sh
 # (same flags as its GPS), evaluated on the same 50 instances as those tables. One process at a
 # time, niced. Policies go to runs/rl/, training summaries and reports to
 # docs/results/rl-*-groups*.json; tables: npx tsx scripts/rl_table.ts REPORT.json.
@@ -24,6 +24,17 @@ $L2O rl train --task clustered-mlp --task-config "$C" --trainer pg --steps 100 -
 $L2O rl eval runs/rl/$N-gps-features.safetensors --evals 100 --instances 50 --seed 0 \
   --baselines rl:runs/rl/$N-pg.safetensors,rl:runs/rl/$N-pg14.safetensors,sgd,momentum,adam,cg,lbfgs \
   --out docs/results/rl-$N-groups.json --plot docs/figures/rl-$N-groups.svg --quiet
+# The spread: training seeds 1 and 2, and seed 0 with every coordinate in one group, each beside
+# Adam (the best baseline that is not a line search) on the same 50 instances.
+more() { # SUFFIX FLAGS...
+  S=$1; shift
+  $L2O rl train --task clustered-mlp --task-config "$C" $GPS --history 10 --hidden 20 --init-lr 0.3 --init-std 0.05 "$@" \
+    --out runs/rl/$N-gps-features-$S.safetensors --json > docs/results/rl-$N-gps-features-$S-train.json
+  $L2O rl eval runs/rl/$N-gps-features-$S.safetensors --evals 100 --instances 50 --seed 0 --baselines adam --out docs/results/rl-$N-groups-$S.json --quiet
+}
+more seed1 --seed 1
+more seed2 --seed 2
+more all --seed 0 --groups all
 small() { # NAME TASK TASK-CONFIG BEST-BASELINE
   $L2O rl train --task $2 --task-config "$3" $GPS $POLICY --out runs/rl/$1-gps-features.safetensors --json > docs/results/rl-$1-gps-features-train.json
   $L2O rl eval runs/rl/$1-gps-features.safetensors --evals 100 --instances 50 --seed 0 --baselines $4 --out docs/results/rl-$1-gps-features.json --quiet

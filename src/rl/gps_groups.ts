@@ -4,7 +4,8 @@
  * (2017) scale GPS past a handful of parameters. `gps.ts` gives each training condition one
  * controller over the whole iterate x (dense n x n per step, so at most GPS_MAX_PARAMS
  * parameters), and its controllers encode where each training problem's minimum is, which the
- * policy, reading only histories, cannot express. Here each condition's coordinates are split
+ * policy, reading only histories, cannot express (what docs/RESULTS.md's measurements point to
+ * as why its policies do not transfer). Here each condition's coordinates are split
  * into groups (`groups.ts`), and each group of each condition has one time-varying
  * linear-Gaussian controller over a coordinate's history features, the state the policy itself
  * reads, with a one-dimensional action, the same for every coordinate of the group
@@ -21,7 +22,7 @@
  * 2. draw `samples` runs of every condition, each coordinate stepped by its group's controller;
  * 3. S-step: the policy fitted by weighted regression to the controllers' means at the sampled
  *    coordinates (dual-shifted, weight the controller's precision), on at most
- *    GROUPED_FIT_ROWS rows drawn from them; its spread the controllers' mean variance;
+ *    GROUPED_DEFAULTS.fitRows rows drawn from them; its spread the controllers' mean variance;
  * 4. dual step per group and step: lambda_t += nu (E[pi] - E[p]) over its sampled coordinates.
  */
 import { foldIn, key as makeKey, normal, permutation, type Key } from "../core/rng.ts";

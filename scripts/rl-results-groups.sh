@@ -8,7 +8,8 @@
 # policy and start as scripts/rl-results.sh; then all three beside tuned gradient descent,
 # momentum and Adam, conjugate gradient and L-BFGS on 50 fresh instances, 100 objective
 # evaluations each; the GPS training again at seeds 1 and 2 and with one group. Then the feature-state GPS on two of the small tasks of scripts/rl-results.sh
-# (same flags as its GPS), evaluated on the same 50 instances as those tables. One process at a
+# (same flags as its GPS), evaluated on the same 50 instances as those tables, and the untrained
+# policy every training starts from on each task's instances. One process at a
 # time, niced. Policies go to runs/rl/, training summaries and reports to
 # docs/results/rl-*-groups*.json; tables: npx tsx scripts/rl_table.ts REPORT.json.
 set -e
@@ -41,3 +42,21 @@ small() { # NAME TASK TASK-CONFIG BEST-BASELINE
 }
 small logistic-regression logistic-regression '{}' lbfgs
 small clustered-mlp clustered-mlp '{}' lbfgs
+# What every training started from: the untrained policy (the same flags and seed), on each task's instances.
+npx tsx scripts/rl_init_file.ts runs/rl/policy-init.safetensors 10 20 0.3 0.05 0
+$L2O rl eval runs/rl/policy-init.safetensors --task clustered-mlp --task-config "$C" --evals 100 --instances 50 --seed 0 --baselines sgd --out docs/results/rl-$N-init.json --quiet
+for T in logistic-regression clustered-mlp; do
+  $L2O rl eval runs/rl/policy-init.safetensors --task $T --task-config '{}' --evals 100 --instances 50 --seed 0 --baselines lbfgs --out docs/results/rl-$T-init.json --quiet
+done
+# Li & Malik 2017's MNIST setting (scripts/rl-general.sh's policy and training net, 6,370
+# parameters): grouped GPS with 4 conditions of 3 samples (their features fit in memory), then
+# its training setting's test beside the baselines, and the untrained start, on the instances of
+# docs/results/rl-mnist-train.json.
+MNIST='{"hidden":[8],"batchSize":64}'
+$L2O rl train --task mnist-mlp --task-config "$MNIST" --trainer gps --controller-state features --groups tensors --steps 50 --iterations 8 --batch 4 --samples 3 --lr 0.01 \
+  --history 10 --hidden 20 --init-lr 3 --init-std 0.002 --seed 0 --out runs/rl/mnist-gps-features.safetensors --json > docs/results/rl-mnist-gps-features-training.json
+$L2O rl eval runs/rl/mnist-gps-features.safetensors --task mnist-mlp --task-config "$MNIST" --evals 50 --instances 50 --seed 0 \
+  --baselines sgd,momentum,adam,lstm:pretrained/mnist --out docs/results/rl-mnist-train-gps-features.json --quiet
+npx tsx scripts/rl_init_file.ts runs/rl/mnist-policy-init.safetensors 10 20 3 0.002 0
+$L2O rl eval runs/rl/mnist-policy-init.safetensors --task mnist-mlp --task-config "$MNIST" --evals 50 --instances 50 --seed 0 --baselines sgd@3 \
+  --out docs/results/rl-mnist-train-init.json --quiet

@@ -18,11 +18,13 @@ import { summarize } from "../src/eval/stats.ts";
 const [path, ...rest] = process.argv.slice(2);
 if (path === undefined) throw new Error("usage: rl_table.ts REPORT.json [k1,k2,...] [LABEL=OTHER.json ...]");
 const marksArg = rest.find((a) => /^[0-9,]+$/.test(a));
-const r = JSON.parse(readFileSync(path, "utf8")) as RlComparison;
+// Reports write a diverged run's values as strings ("Infinity", "NaN"): numbers again here.
+const numbers = (o: RlComparison): RlComparison => ({ ...o, curves: o.curves.map((c) => ({ ...c, mean: c.mean.map(Number), ci95: c.ci95.map(Number), final: c.final.map(Number), finalMean: Number(c.finalMean) })) });
+const r = numbers(JSON.parse(readFileSync(path, "utf8")) as RlComparison);
 const extraLabels = new Map<string, string>();
 for (const arg of rest.filter((a) => a.includes("="))) {
   const [lab, file] = arg.split("=") as [string, string];
-  const o = JSON.parse(readFileSync(file, "utf8")) as RlComparison;
+  const o = numbers(JSON.parse(readFileSync(file, "utf8")) as RlComparison);
   if (o.task !== r.task || o.evals !== r.evals || o.seed !== r.seed || o.instances !== r.instances) throw new Error(`${file} is not on the instances of ${path}`);
   const c = o.curves[0]!;
   if (c.mean[0] !== r.curves[0]!.mean[0]) throw new Error(`${file} starts elsewhere than ${path}: not the same instances`);
@@ -33,7 +35,12 @@ for (const arg of rest.filter((a) => a.includes("="))) {
 const marks = marksArg !== undefined ? marksArg.split(",").map(Number) : [...new Set([Math.min(10, r.evals), Math.ceil(r.evals / 4), Math.ceil(r.evals / 2), r.evals])];
 const NAMES: Record<string, string> = { sgd: "gradient descent", momentum: "momentum", adam: "Adam", "lstm:pretrained/mnist": "l2o LSTM (pretrained/mnist)" };
 const isPolicy = (name: string): boolean => name.startsWith("rl-policy");
-const label = (name: string): string => extraLabels.get(name) ?? (isPolicy(name) ? "policy, policy gradient" : NAMES[name] ?? name);
+const policyLabel = (name: string): string => {
+  if (name.startsWith("rl-policy (gps")) return "policy, GPS";
+  const other = /^rl-policy \(pg: (.+)\)$/.exec(name);
+  return other === null ? "policy, policy gradient" : `policy, policy gradient (${other[1]})`;
+};
+const label = (name: string): string => extraLabels.get(name) ?? (isPolicy(name) ? policyLabel(name) : NAMES[name] ?? name);
 const g = (v: number): string => v.toFixed(4);
 const baselines = r.curves.filter((c) => !isPolicy(c.optimizer));
 const best = baselines.reduce((a, b) => (b.finalMean < a.finalMean ? b : a));

@@ -12,7 +12,10 @@ import { MissingFileError } from "../io/files.ts";
 import { FileFormatError } from "../io/safetensors.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type RlComparison } from "../rl/compare.ts";
-import { trainGps, GPS_DEFAULTS, GPS_DYNAMICS_PRIORS, GPS_KL_ESTIMATES, GPS_STEP_RULES, type GpsIterationInfo } from "../rl/gps.ts";
+import { trainGpsGrouped } from "../rl/gps_groups.ts";
+import { parseGroupSpec } from "../rl/groups.ts";
+import { L2oError } from "../core/errors.ts";
+import { trainGps, GPS_DEFAULTS, GPS_MAX_PARAMS, GPS_DYNAMICS_PRIORS, GPS_KL_ESTIMATES, GPS_STEP_RULES, type GpsIterationInfo } from "../rl/gps.ts";
 import { loadRlPolicy, saveRlPolicy } from "../rl/optimizer.ts";
 import { trainPg } from "../rl/pg.ts";
 import { initPolicyPhi, policyShape, POLICY_DEFAULTS, POLICY_LIMITS } from "../learned/rl/policy.ts";
@@ -31,6 +34,8 @@ import { figureFormat, writeFigure } from "../viz/file.ts";
 import { resolveCandidate, resolveTaskFamily } from "./resolve.ts";
 
 const TRAINERS = ["pg", "gps"] as const;
+/** What GPS's controllers act on: the iterate (`gps.ts`), or each coordinate's features, per group (`gps_groups.ts`). */
+const CONTROLLER_STATES = ["x", "features"] as const;
 
 /** The most memory one iteration's runs may keep (their features). */
 const RUNS_MEMORY_BYTES = 2 * 2 ** 30;
@@ -48,7 +53,7 @@ const R = {
 interface TrainFlags {
   task: string; taskConfig?: string; trainer: string; steps: string; iterations: string; batch: string; lr: string;
   history: string; hidden: string; initLr: string; initStd: string; samples: string; seed: string; out: string; quiet?: boolean; json?: boolean;
-  dynamicsPrior: string; klEstimate: string; stepRule: string;
+  dynamicsPrior: string; klEstimate: string; stepRule: string; controllerState: string; groups?: string;
 }
 
 interface EvalFlags {
@@ -71,6 +76,8 @@ export function registerRlCommand(program: Command): void {
     .option("--dynamics-prior <name>", `gps: ${GPS_DYNAMICS_PRIORS.join(" | ")}: each step's dynamics fitted under a Gaussian-mixture prior of recent samples (Levine et al.), or toward one pooled linear fit (the earlier GPS)`, "gmm")
     .option("--kl-estimate <name>", `gps: ${GPS_KL_ESTIMATES.join(" | ")}: the KL to the previous controller through the fitted model, or at the sampled states (the earlier GPS)`, "model")
     .option("--step-rule <name>", `gps: ${GPS_STEP_RULES.join(" | ")}: the KL bound rescaled from predicted against actual improvement, or fixed at 0.5 (the earlier GPS)`, "adaptive")
+    .option("--controller-state <name>", `gps: ${CONTROLLER_STATES.join(" | ")}: one dense controller per condition over the iterate (at most ${GPS_MAX_PARAMS} parameters), or one per group of coordinates over each coordinate's history features, the policy's own state (Li & Malik; any parameter count)`, "x")
+    .option("--groups <spec>", "gps --controller-state features: all | tensors | an integer k: one group of every coordinate, one per tensor of the task, or k contiguous blocks (default tensors)")
     .option("--history <n>", `history length H, 3H features per coordinate (${rangeText(R.history)})`, String(POLICY_DEFAULTS.history))
     .option("--hidden <n>", `hidden units (${rangeText(R.hidden)})`, String(POLICY_DEFAULTS.hidden))
     .option("--init-lr <x>", "the gradient-descent rate the policy starts from", String(POLICY_DEFAULTS.initLr))
@@ -79,7 +86,7 @@ export function registerRlCommand(program: Command): void {
     .requiredOption("--out <file>", "where to write the policy (.safetensors)")
     .option("--json", "print the training summary as JSON")
     .option("--quiet", QUIET_HELP)
-    .action((f: TrainFlags) => trainCommand(f));
+    .action((f: TrainFlags, cmd: Command) => trainCommand(f, cmd));
   rl.command("eval")
     .description("the policy beside tuned baselines and line-search methods on the same fresh instances: mean objective against objective evaluations")
     .argument("<file>", "a policy written by l2o rl train")
@@ -133,7 +140,27 @@ function oneOf<T extends string>(flag: string, value: string, names: readonly T[
   return value as T;
 }
 
-function trainCommand(f: TrainFlags): void {
+/** The grouped mode's settings from the flags; its refusals of flags it has no use for. */
+function groupedSettings(f: TrainFlags, cmd: Command): { controllerState: (typeof CONTROLLER_STATES)[number]; groups: ReturnType<typeof parseGroupSpec> | null } {
+  const controllerState = oneOf("--controller-state", f.controllerState, CONTROLLER_STATES);
+  if (controllerState === "x") {
+    if (f.groups !== undefined) throw new UsageError("--groups needs --controller-state features (the controllers on x are one per condition)");
+    return { controllerState, groups: null };
+  }
+  if (f.trainer !== "gps") throw new UsageError(`--controller-state features is for --trainer gps, not ${f.trainer}`);
+  // The grouped controllers fit their dynamics toward the pooled fit, with the KL at the samples and a fixed bound.
+  for (const [flag, name, value] of [["--dynamics-prior", "dynamicsPrior", "pooled"], ["--kl-estimate", "klEstimate", "samples"], ["--step-rule", "stepRule", "fixed"]] as const) {
+    if (cmd.getOptionValueSource(name) === "cli" && f[name] !== value) throw new UsageError(`${flag} ${f[name]} is for --controller-state x; the controllers on the feature state use ${value}`);
+  }
+  try {
+    return { controllerState, groups: parseGroupSpec(f.groups ?? "tensors") };
+  } catch (e) {
+    if (e instanceof L2oError) throw new UsageError(`--${e.message}`);
+    throw e;
+  }
+}
+
+function trainCommand(f: TrainFlags, cmd: Command): void {
   if (!(TRAINERS as readonly string[]).includes(f.trainer)) throw new UsageError(`--trainer must be one of ${TRAINERS.join(", ")}, got '${f.trainer}'`);
   checkOutputPath(f.out, "--out");
   const taskConfig = parseTaskConfig(f.taskConfig);
@@ -155,6 +182,8 @@ function trainCommand(f: TrainFlags): void {
     klEstimate: oneOf("--kl-estimate", f.klEstimate, GPS_KL_ESTIMATES),
     stepRule: oneOf("--step-rule", f.stepRule, GPS_STEP_RULES),
   };
+  const grouped = groupedSettings(f, cmd);
+  if (grouped.groups !== null) Object.assign(gpsVariant, { dynamicsPrior: "pooled", klEstimate: "samples", stepRule: "fixed" });
   // A run keeps its features, 3H per coordinate and step: refuse what would not fit in memory.
   const n = family.sample(key(seed)).layout.size;
   const runsHeld = f.trainer === "pg" ? batch : batch * samples;
@@ -170,13 +199,16 @@ function trainCommand(f: TrainFlags): void {
   const { phi, costs } =
     f.trainer === "pg"
       ? trainPg(shape, phi0, { family, steps, iterations, batch, lr, seed, onIteration })
-      : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, ...gpsVariant, onIteration: (it, cost, _phi, info) => (gpsInfo.push(info), onIteration(it, cost)) });
+      : grouped.groups !== null
+        ? trainGpsGrouped(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, groups: grouped.groups, onIteration: (it, cost, _phi, info) => (gpsInfo.push(info), onIteration(it, cost)) })
+        : trainGps(shape, phi0, { family, steps, iterations, conditions: batch, samples, lr, seed, ...gpsVariant, onIteration: (it, cost, _phi, info) => (gpsInfo.push(info), onIteration(it, cost)) });
   bar.stop();
   const seconds = (performance.now() - started) / 1000;
   const tail = costs.slice(-Math.min(10, costs.length));
   const summary = {
     out: f.out, trainer: f.trainer, task: f.task, taskConfig, policy: shape.cfg, steps, iterations, batch,
-    ...(f.trainer === "gps" ? { samples, ...gpsVariant } : {}), lr, seed, seconds,
+    ...(f.trainer === "gps" ? { samples, ...gpsVariant } : {}),
+    ...(grouped.groups !== null ? { controllerState: grouped.controllerState, groups: grouped.groups } : {}), lr, seed, seconds,
     firstCost: costs[0]!, finalCost: tail.reduce((a, b) => a + b, 0) / tail.length,
     // GPS: per iteration, the controllers' sampled cost, the policy's KL to them, nu and eta.
     ...(f.trainer === "gps" ? { gps: { policyCost: costs, controllerCost: gpsInfo.map((i) => i.controllerCost), policyKl: gpsInfo.map((i) => i.policyKl), nu: gpsInfo.map((i) => i.nu), eta: gpsInfo.map((i) => i.eta), stepMult: gpsInfo.map((i) => i.stepMult) } } : {}),

@@ -51,7 +51,7 @@ export type GpsDynamicsPrior = (typeof GPS_DYNAMICS_PRIORS)[number];
 export type GpsKlEstimate = (typeof GPS_KL_ESTIMATES)[number];
 export type GpsStepRule = (typeof GPS_STEP_RULES)[number];
 
-/** The most parameters a task may have for GPS: its controllers are dense n x n per step. */
+/** The most parameters a task may have for GPS on x: its controllers are dense n x n per step (`gps_groups.ts` has no such limit). */
 export const GPS_MAX_PARAMS = 256;
 
 export interface GpsOptions {
@@ -176,7 +176,7 @@ export function trainGps(shape: PolicyShape, phi0: Float32Array, opts: GpsOption
   const conds = Array.from({ length: opts.conditions }, (_, j) => trainingDraw(opts.family, root, 0, j));
   const size = conds[0]!.theta0.length;
   if (size > GPS_MAX_PARAMS) {
-    throw new ConfigError(`gps: ${opts.family.name} has ${size} parameters; guided policy search's dense controllers handle at most ${GPS_MAX_PARAMS} (train with pg instead)`);
+    throw new ConfigError(`gps: ${opts.family.name} has ${size} parameters; guided policy search's dense controllers on x handle at most ${GPS_MAX_PARAMS} (use --controller-state features, grouped controllers on the feature state, or train with pg)`);
   }
   const scales = conds.map((c) => 1 / (c.task.instances * Math.max(Math.abs(c.task.lossAndGrad(c.theta0, foldIn(c.batchKey, 0)).loss / c.task.instances), 1e-12)));
   const draw = (j: number, it: number, actor: (noise: Key) => Actor): Trajectory[] => {

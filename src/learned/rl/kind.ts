@@ -10,7 +10,7 @@ function trainingLines(t: Readonly<Record<string, unknown>>): [string, string][]
   const lines: [string, string][] = [];
   const parts: string[] = [];
   if (t.trainer === "pg") parts.push("policy gradient (REINFORCE with a baseline)");
-  else if (t.trainer === "gps") parts.push("guided policy search");
+  else if (t.trainer === "gps") parts.push(t.controllerState === "features" ? `guided policy search, controllers on the feature state (groups: ${String(t.groups)})` : "guided policy search");
   else if (typeof t.trainer === "string") parts.push(t.trainer);
   if (num(t.iterations) !== undefined) {
     const runs = t.trainer === "gps" ? `${num(t.batch) ?? "?"} conditions x ${num(t.samples) ?? "?"} samples` : `${num(t.batch) ?? "?"} fresh runs`;

@@ -27,7 +27,7 @@
  */
 import { foldIn, key as makeKey, normal, permutation, type Key } from "../core/rng.ts";
 import type { TaskFamily } from "../tasks/base.ts";
-import { fitPolicy, GPS_DEFAULTS, type FitRow, type GpsIterationInfo } from "./gps.ts";
+import { fitPolicy, GPS_DEFAULTS, type FitRow, type GpsIterationInfo, type GpsOptions } from "./gps.ts";
 import { coordinateGroups, coordinateSubset, type GroupSpec } from "./groups.ts";
 import { fitPerStep } from "./lqr.ts";
 import { controllerMean, fitFeatureModel, sampleCount, solveFeatureWithKl, stateAt, type FeatureController, type GroupSamples } from "./lqr_features.ts";
@@ -38,19 +38,11 @@ import { policyActor, rollout, type Actor, type Trajectory } from "./rollout.ts"
 /** The most coordinates of a group (per run) that a C-step fits; the most rows of an S-step. */
 export const GROUPED_DEFAULTS = Object.freeze({ coords: 64, fitRows: 20_000 });
 
-export interface GroupedGpsOptions {
-  readonly family: TaskFamily;
-  readonly steps: number;
-  readonly iterations: number;
-  readonly conditions: number;
-  readonly samples: number;
-  readonly lr: number;
-  readonly seed: number;
+/** The dense GPS's run settings (their meanings are GpsOptions'), plus the groups. */
+export interface GroupedGpsOptions extends Pick<GpsOptions, "family" | "steps" | "iterations" | "conditions" | "samples" | "lr" | "seed" | "nu0" | "fitSteps"> {
   readonly groups: GroupSpec;
   /** Mean KL bound per coordinate and step between successive controllers. */
   readonly maxKl?: number;
-  readonly nu0?: number;
-  readonly fitSteps?: number;
   /** Coordinates per group and run fitted in a C-step (default GROUPED_DEFAULTS.coords). */
   readonly coords?: number;
   /** After each C-step: the new controllers, per condition and group (for diagnostics). */

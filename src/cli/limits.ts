@@ -60,9 +60,9 @@ export const LIMITS = Object.freeze({
 
 /**
  * `--steps` times `--instances` (eval and run keep each instance's loss at every step of the
- * optimizer being run: 80 MB at most).
+ * optimizer being run: 80 MB at most): the library's own bound on an evaluation.
  */
-export const MAX_STEPS_TIMES_INSTANCES = 10_000_000;
+export { MAX_STEPS_TIMES_INSTANCES } from "../eval/evaluate.ts";
 
 /** `--seconds` (demo, greater than 0) and `--max-seconds` (train, 0: no limit): at most 30 days. */
 export const MAX_SECONDS = 2_592_000;

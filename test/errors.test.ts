@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as l2o from "../src/index.ts";
-import { ConfigError, L2oError } from "../src/core/errors.ts";
+import { ConfigError, L2oError, shownValue } from "../src/core/errors.ts";
 import { UsageError } from "../src/cli/errors.ts";
 import { DataError } from "../src/data/idx.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
@@ -52,6 +52,20 @@ describe("user errors", () => {
     for (const [what, f, re] of cases) {
       assert.throws(f, (e: unknown) => e instanceof ConfigError && re.test(e.message), what);
     }
+  });
+
+  it("a NaN or an infinity in a config is named as such in the message, not as JSON's null", () => {
+    assert.equal(shownValue(NaN), "NaN");
+    assert.equal(shownValue([0.9, -Infinity]), "[0.9,-Infinity]");
+    assert.equal(shownValue({ a: Infinity, b: null }), '{"a":Infinity,"b":null}');
+    assert.equal(shownValue(undefined), "undefined");
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ["quadratic dim NaN", () => l2o.taskFamily("quadratic", { dim: NaN }), /'dim' must be a positive integer, got NaN$/],
+      ["quadratic initStd Infinity", () => l2o.taskFamily("quadratic", { initStd: Infinity }), /'initStd' must be a finite number >= 0, got Infinity$/],
+      ["lstm outputScale NaN", () => l2o.lstmOptimizer({ outputScale: NaN }), /'outputScale' must be a positive number, got NaN$/],
+      ["mlp decays with a NaN", () => l2o.mlpOptimizer({ decays: [0.9, NaN] }), /got NaN in \[0.9,NaN\]$/],
+    ];
+    for (const [what, f, re] of cases) assert.throws(f, (e: unknown) => e instanceof ConfigError && re.test(e.message), what);
   });
 
   it("the library exports L2oError and ConfigError", () => {

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -159,6 +159,34 @@ describe("output paths are checked before any work", () => {
     const r = await l2o([...TRAIN, "--out", same, "--checkpoint", same]);
     assertRefused(r, "--checkpoint", /--checkpoint and --out name the same file/, "--checkpoint = --out");
     assert.equal(existsSync(same), false);
+  });
+
+  it("a report, a log or a figure never replaces an optimizer file: refused at once, the file's bytes kept", async () => {
+    const shipped = readFileSync(join(REPO, "pretrained", "quadratic.safetensors"));
+    const kept = join(dir, "kept");
+    mkdirSync(kept);
+    chmodSync(kept, 0o777);
+    // The file under any name: a user who typed runs/quad.safetensors for runs/quad.json.
+    const victim = join(kept, "quad.safetensors");
+    const renamed = join(kept, "quad.json");
+    writeFileSync(victim, shipped);
+    writeFileSync(renamed, shipped);
+    const cases: Array<[string, string[]]> = [
+      ["--out", [...RUN, "--out", victim]],
+      ["--json", [...EVAL, "--json", renamed]],
+      ["--json", ["compare", report, "--json", victim]],
+      ["--log", [...TRAIN, "--out", join(open, "never", "t3.safetensors"), "--log", victim]],
+      ["--json", ["generalize", "--layers", "1", "--units", "5", "--steps", "3", "--instances", "2", "--json", renamed]],
+      ["--out", ["suite", "--optimizers", "adam", "--quick", "--out", victim]],
+    ];
+    const results = await runAll(cases.map(([, args]) => ({ args })));
+    cases.forEach(([flag, args], i) =>
+      assertRefused(results[i]!, flag, /is a safetensors file \(an optimizer, a checkpoint or a learner\), which this output would destroy/, `${args[0]} ${flag}`),
+    );
+    assert.ok(readFileSync(victim).equals(shipped) && readFileSync(renamed).equals(shipped), "the optimizer files are unchanged");
+    // Where the output is itself such a file (train --out, --checkpoint) replacing one stays allowed.
+    checkOutputPaths([[victim, "--out"], [renamed, "--checkpoint"]]);
+    checkOutputPath(file, "--json", { report: true });
   });
 
   it("checkOutputPath accepts a new file in a new folder and an existing file, and creates nothing", () => {

@@ -97,7 +97,7 @@ function strip(images: readonly Float32Array[], size: number): { width: number; 
 }
 
 function artCommand(f: ArtFlags): void {
-  checkOutputPath(f.out, "--out");
+  checkOutputPath(f.out, "--out", { report: true });
   if (!f.out.toLowerCase().endsWith(".png")) throw new UsageError(`--out '${f.out}' must end in .png`);
   const steps = parseCount("--steps", f.steps, ART_STEPS);
   const seed = parseSeed("--seed", f.seed);

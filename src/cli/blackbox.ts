@@ -113,7 +113,7 @@ function parseMethods(raw: string, dims: readonly number[]): Method[] {
 }
 
 function evalCommand(f: EvalFlags): void {
-  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  if (f.out !== undefined) checkOutputPath(f.out, "--out", { report: true });
   const functions = parseList("--functions", f.functions);
   if (functions.length === 0) throw new UsageError("--functions lists no function");
   const dims = functions.map(functionDim);

@@ -171,7 +171,7 @@ function trainCommand(f: TrainFlags): void {
 }
 
 function evalCommand(file: string, f: EvalFlags): void {
-  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  if (f.out !== undefined) checkOutputPath(f.out, "--out", { report: true });
   const loaded = loadLearner(file, (t) => episodeSource(t, f.data));
   const sinusoid = loaded.task.task === "sinusoid";
   const task: TaskConfig = {

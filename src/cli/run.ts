@@ -49,7 +49,7 @@ export function registerRunCommand(program: Command): void {
 }
 
 function runCommand(f: RunFlags): void {
-  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  if (f.out !== undefined) checkOutputPath(f.out, "--out", { report: true });
   const steps = parseCount("--steps", f.steps, LIMITS.steps);
   const instances = parseCount("--instances", f.instances, LIMITS.runInstances);
   if (steps * instances > MAX_STEPS_TIMES_INSTANCES) {

@@ -242,7 +242,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--workers-expected <n>", DIST_HELP.workersExpected, "0")
     .action(async (f: TrainFlags) => {
       // Every file the training will write is checked before any work starts.
-      checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
+      checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log", { report: true }]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data) });

@@ -217,6 +217,8 @@ describe("sizes are checked against their ranges before any work", () => {
     ["--meta-batch", "--meta-batch", [...TRAIN, "--meta-batch", "257", "--out", out("mb")], /--meta-batch must be from 1 to 256/],
     ["--validation-tasks", "--validation-tasks", [...TRAIN, "--validation-tasks", "1001", "--out", out("vt")], /must be from 1 to 1,000/],
     ["--patience", "--patience", [...TRAIN, "--patience", "1000001", "--out", out("p")], /--patience must be from 0 to 1,000,000/],
+    // A rate like this threw phi where every run diverged, then trained all 50 epochs to save nothing.
+    ["--meta-lr 1e300", "--meta-lr", [...TRAIN, "--meta-lr", "1e300", "--out", out("mlr")], /--meta-lr must be at most 1, got '1e300'/],
     ["train --threads 1000", "--threads", [...TRAIN, "--threads", "1000", "--out", out("t")], /--threads must be from 1 to 64/],
     ["--max-seconds 1e99", "--max-seconds", [...TRAIN, "--max-seconds", "1e99", "--out", out("ms")], /--max-seconds must be at most 2,592,000/],
     ["--seed 1e20", "--seed", [...TRAIN, "--seed", "100000000000000000000", "--out", out("s")], /--seed must be an integer from -9007199254740991/],

@@ -27,7 +27,7 @@ export function registerWorkerCommand(program: Command): void {
     .option("--queue <name>", "the learner's queue (its --queue)", "l2o")
     .option("--concurrency <n>", "jobs at once, each in its own child process (1 to 64; one per core the worker may use)", "1")
     .option("--lock-seconds <x>", "how long a job stays with a worker that stopped answering before another takes it (0.5 to 600)", "30")
-    .option("--max-idle <x>", "stop after this many seconds without a job (0: never; suits a Kubernetes Job)", "0")
+    .option("--max-idle <x>", "stop after this many seconds without a job (at least 0; 0: never; suits a Kubernetes Job)", "0")
     .option("--quiet", "no line per job")
     .action(async (f: WorkerFlags) => {
       let redis: string;

@@ -352,6 +352,8 @@ describe("long, multi-line and deeply nested values", () => {
       ["--horizon-sampling", [...TRAIN, "--horizon-sampling", "pareto", "--out", join(dir, "deep", "h.safetensors")], /--horizon-sampling expects fixed or logUniform, got 'pareto'/],
       ["--meta-loss-from", [...TRAIN, "--meta-loss-from", "11", "--out", join(dir, "deep", "f.safetensors")], /--meta-loss-from must be from 1 to --horizon \(10\), got '11'/],
       ["'nope'", [...TRAIN, "--optimizer", "nope", "--out", join(dir, "deep", "k.safetensors")], /unknown learned-optimizer kind 'nope'/],
+      // Once refused as "hand-designed optimizer config: 'optimizer' must name a registered optimizer", a config never given.
+      ["--optimizer", [...TRAIN, "--optimizer", "hand", "--out", join(dir, "deep", "hd.safetensors")], /--optimizer hand is a hand-designed optimizer, with no weights to meta-train; name a learned kind: lstm, mlp, hrnn, rl-policy$/m],
       ["--seed", ["eval", ...QUAD, "--optimizers", "adam", "--seed", "100000000000000000000"], /--seed must be an integer from/],
     ];
     const results = await runAll(cases.map(([, args]) => ({ args })));

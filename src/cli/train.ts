@@ -120,6 +120,10 @@ function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedO
   const shortcuts = lstmFlags(f);
   if (f.init === undefined) {
     const kind = learnedKind(f.optimizer ?? "lstm");
+    if (kind.kind === "hand") {
+      // The registry's kind for hand-designed optimizers in files: it has no weights to learn.
+      throw new UsageError(`--optimizer hand is a hand-designed optimizer, with no weights to meta-train; name a learned kind: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")}`);
+    }
     if (kind.kind !== "lstm" && Object.keys(shortcuts).length > 0) {
       throw new UsageError(`${Object.keys(shortcuts).map(flagName).join(", ")} configure --optimizer lstm; give a ${kind.kind} optimizer's settings in --optimizer-config`);
     }

@@ -90,13 +90,14 @@ export function startWorker(o: WorkerOptions, hooks: WorkerHooks = {}): RunningW
   const stop = (why: "idle" | "refused" | "closed", reason?: string): Promise<void> => {
     closing ??= (async () => {
       clearInterval(idle);
-      // With a job in hand, it is finished first. With none, the worker closes by force: a
-      // graceful close waits for Redis, forever if it cannot be reached (as would `quit`), so
-      // neither --max-idle nor a signal could end a worker whose Redis is gone.
-      if (busy > 0) await worker.close();
+      // A graceful close (and `quit`) waits for Redis, forever if it cannot be reached, so
+      // neither --max-idle nor a signal could end a worker whose Redis is gone: such a worker,
+      // with no job in hand, closes by force. Otherwise the job in hand is finished first.
+      const reachable = connection.status === "ready";
+      if (reachable || busy > 0) await worker.close();
       else await settledWithin(worker.close(true), CLOSE_WAIT_MS);
-      if (connection.status === "ready") await settledWithin(connection.quit(), CLOSE_WAIT_MS);
-      connection.disconnect();
+      if (reachable) await connection.quit().catch(() => connection.disconnect());
+      else connection.disconnect();
       settle(reason === undefined ? { why } : { why, reason });
     })();
     return closing;

@@ -56,6 +56,11 @@ describe("l2o run", () => {
     assert.ok(recs[20]!.meanLoss < recs[0]!.meanLoss / 2, `${recs[0]!.meanLoss} -> ${recs[20]!.meanLoss}`);
     // The printed numbers are the logged ones.
     assert.equal(Number(rows[10]!.trim().split(/\s+/)[1]), Number(recs[20]!.meanLoss.toFixed(4)));
+    // A second run to the same path replaces the log: appended, its steps 0..5 would follow 0..20.
+    const again = await l2o("run", "--task", "quadratic", "--optimizer", "sgd", "--lr", "0.01", "--steps", "5", "--instances", "3", "--seed", "1", "--out", out);
+    assert.equal(again.code, 0, again.stderr);
+    const steps = readFileSync(out, "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepEqual(steps, [0, 1, 2, 3, 4, 5]);
   });
 
   it("reports bad input as one 'l2o: error:' line with exit code 2", async () => {

@@ -7,7 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -161,6 +161,34 @@ describe("output paths are checked before any work", () => {
     assert.equal(existsSync(same), false);
   });
 
+  it("a report, a log or a figure never replaces an optimizer file: refused at once, the file's bytes kept", async () => {
+    const shipped = readFileSync(join(REPO, "pretrained", "quadratic.safetensors"));
+    const kept = join(dir, "kept");
+    mkdirSync(kept);
+    chmodSync(kept, 0o777);
+    // The file under any name: a user who typed runs/quad.safetensors for runs/quad.json.
+    const victim = join(kept, "quad.safetensors");
+    const renamed = join(kept, "quad.json");
+    writeFileSync(victim, shipped);
+    writeFileSync(renamed, shipped);
+    const cases: Array<[string, string[]]> = [
+      ["--out", [...RUN, "--out", victim]],
+      ["--json", [...EVAL, "--json", renamed]],
+      ["--json", ["compare", report, "--json", victim]],
+      ["--log", [...TRAIN, "--out", join(open, "never", "t3.safetensors"), "--log", victim]],
+      ["--json", ["generalize", "--layers", "1", "--units", "5", "--steps", "3", "--instances", "2", "--json", renamed]],
+      ["--out", ["suite", "--optimizers", "adam", "--quick", "--out", victim]],
+    ];
+    const results = await runAll(cases.map(([, args]) => ({ args })));
+    cases.forEach(([flag, args], i) =>
+      assertRefused(results[i]!, flag, /is a safetensors file \(an optimizer, a checkpoint or a learner\), which this output would destroy/, `${args[0]} ${flag}`),
+    );
+    assert.ok(readFileSync(victim).equals(shipped) && readFileSync(renamed).equals(shipped), "the optimizer files are unchanged");
+    // Where the output is itself such a file (train --out, --checkpoint) replacing one stays allowed.
+    checkOutputPaths([[victim, "--out"], [renamed, "--checkpoint"]]);
+    checkOutputPath(file, "--json", { report: true });
+  });
+
   it("checkOutputPath accepts a new file in a new folder and an existing file, and creates nothing", () => {
     const fresh = join(dir, "fresh", "deeper", "out.json");
     checkOutputPath(fresh, "--out");
@@ -189,6 +217,8 @@ describe("sizes are checked against their ranges before any work", () => {
     ["--meta-batch", "--meta-batch", [...TRAIN, "--meta-batch", "257", "--out", out("mb")], /--meta-batch must be from 1 to 256/],
     ["--validation-tasks", "--validation-tasks", [...TRAIN, "--validation-tasks", "1001", "--out", out("vt")], /must be from 1 to 1,000/],
     ["--patience", "--patience", [...TRAIN, "--patience", "1000001", "--out", out("p")], /--patience must be from 0 to 1,000,000/],
+    // A rate like this threw phi where every run diverged, then trained all 50 epochs to save nothing.
+    ["--meta-lr 1e300", "--meta-lr", [...TRAIN, "--meta-lr", "1e300", "--out", out("mlr")], /--meta-lr must be at most 1, got '1e300'/],
     ["train --threads 1000", "--threads", [...TRAIN, "--threads", "1000", "--out", out("t")], /--threads must be from 1 to 64/],
     ["--max-seconds 1e99", "--max-seconds", [...TRAIN, "--max-seconds", "1e99", "--out", out("ms")], /--max-seconds must be at most 2,592,000/],
     ["--seed 1e20", "--seed", [...TRAIN, "--seed", "100000000000000000000", "--out", out("s")], /--seed must be an integer from -9007199254740991/],
@@ -322,6 +352,8 @@ describe("long, multi-line and deeply nested values", () => {
       ["--horizon-sampling", [...TRAIN, "--horizon-sampling", "pareto", "--out", join(dir, "deep", "h.safetensors")], /--horizon-sampling expects fixed or logUniform, got 'pareto'/],
       ["--meta-loss-from", [...TRAIN, "--meta-loss-from", "11", "--out", join(dir, "deep", "f.safetensors")], /--meta-loss-from must be from 1 to --horizon \(10\), got '11'/],
       ["'nope'", [...TRAIN, "--optimizer", "nope", "--out", join(dir, "deep", "k.safetensors")], /unknown learned-optimizer kind 'nope'/],
+      // Once refused as "hand-designed optimizer config: 'optimizer' must name a registered optimizer", a config never given.
+      ["--optimizer", [...TRAIN, "--optimizer", "hand", "--out", join(dir, "deep", "hd.safetensors")], /--optimizer hand is a hand-designed optimizer, with no weights to meta-train; name a learned kind: lstm, mlp, hrnn, rl-policy$/m],
       ["--seed", ["eval", ...QUAD, "--optimizers", "adam", "--seed", "100000000000000000000"], /--seed must be an integer from/],
     ];
     const results = await runAll(cases.map(([, args]) => ({ args })));

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as l2o from "../src/index.ts";
-import { ConfigError, L2oError } from "../src/core/errors.ts";
+import { ConfigError, L2oError, shownValue } from "../src/core/errors.ts";
 import { UsageError } from "../src/cli/errors.ts";
 import { DataError } from "../src/data/idx.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
@@ -35,6 +35,37 @@ describe("user errors", () => {
     assert.equal(new DataError("x", "/some/file").path, "/some/file");
     assert.equal(new FileFormatError("x", { path: "/some/file" }).path, "/some/file");
     assert.equal(new MissingFileError("x", { cause: "why" }).cause, "why");
+  });
+
+  it("the public API's input mistakes are ConfigErrors (an L2oError), so a caller tells them from bugs with one instanceof", () => {
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ["an unknown task", () => l2o.taskFamily("quadratc"), /unknown task 'quadratc'; known tasks: quadratic/],
+      ["an unknown task config key", () => l2o.taskFamily("quadratic", { dimm: 3 }), /quadratic: unknown config key 'dimm'/],
+      ["a task config of the wrong kind", () => l2o.taskFamily("quadratic", { dim: "10" }), /config key 'dim' must be a number, got "10"/],
+      ["a NaN learning rate", () => l2o.adam(NaN), /adam: the learning rate must be a finite number > 0, got NaN/],
+      ["a negative learning rate", () => l2o.sgd(-1), /sgd: the learning rate must be a finite number > 0, got -1/],
+      ["a decay of 1", () => l2o.rmsprop(0.01, { decay: 1 }), /rmsprop: .* must be in \[0, 1\), got 1/],
+      ["an unknown hand-designed optimizer", () => l2o.optimizerByName("adamm", 0.1), /unknown optimizer 'adamm'/],
+      ["an unknown optimizer option", () => l2o.optimizerByName("adam", 0.1, { beta3: 0.5 }), /adam: unknown option 'beta3'/],
+      ["a fractional seed", () => l2o.key(1.5), /random seed must be an integer, got 1.5/],
+    ];
+    for (const [what, f, re] of cases) {
+      assert.throws(f, (e: unknown) => e instanceof ConfigError && re.test(e.message), what);
+    }
+  });
+
+  it("a NaN or an infinity in a config is named as such in the message, not as JSON's null", () => {
+    assert.equal(shownValue(NaN), "NaN");
+    assert.equal(shownValue([0.9, -Infinity]), "[0.9,-Infinity]");
+    assert.equal(shownValue({ a: Infinity, b: null }), '{"a":Infinity,"b":null}');
+    assert.equal(shownValue(undefined), "undefined");
+    const cases: Array<[string, () => unknown, RegExp]> = [
+      ["quadratic dim NaN", () => l2o.taskFamily("quadratic", { dim: NaN }), /'dim' must be a positive integer, got NaN$/],
+      ["quadratic initStd Infinity", () => l2o.taskFamily("quadratic", { initStd: Infinity }), /'initStd' must be a finite number >= 0, got Infinity$/],
+      ["lstm outputScale NaN", () => l2o.lstmOptimizer({ outputScale: NaN }), /'outputScale' must be a positive number, got NaN$/],
+      ["mlp decays with a NaN", () => l2o.mlpOptimizer({ decays: [0.9, NaN] }), /got NaN in \[0.9,NaN\]$/],
+    ];
+    for (const [what, f, re] of cases) assert.throws(f, (e: unknown) => e instanceof ConfigError && re.test(e.message), what);
   });
 
   it("the library exports L2oError and ConfigError", () => {

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { ConfigError } from "../src/core/errors.ts";
 import { foldIn, key } from "../src/core/rng.ts";
 import { quadraticFamily, type QuadraticTask } from "../src/tasks/quadratic.ts";
 import { adam, sgd } from "../src/optimizers/alias.ts";
@@ -84,6 +85,19 @@ describe("runOptimizer", () => {
       seen,
       [0, 1, 2, 3].map((t) => foldIn(key(9), t).join(",")),
     );
+  });
+
+  it("refuses a negative, fractional, non-finite or absurd step count instead of returning a short run", () => {
+    const task = family.sample(key(1));
+    const theta0 = task.init(key(2));
+    for (const steps of [-1, 1.5, NaN, Infinity, 1e12]) {
+      assert.throws(
+        () => runOptimizer(task, sgd(0.01), theta0, steps, key(3)),
+        (e: unknown) => e instanceof ConfigError && e.message === `runOptimizer: steps must be an integer from 0 to 10000000, got ${steps}`,
+        `steps ${steps}`,
+      );
+    }
+    assert.equal(runOptimizer(task, sgd(0.01), theta0, 0, key(3)).losses.length, 1, "0 steps: the loss at theta_0 alone");
   });
 
   it("marks a diverging run and leaves Infinity from the first non-finite loss on", () => {
@@ -185,7 +199,7 @@ describe("tuneLearningRate", () => {
 
   it("rejects an empty grid", () => {
     const s = spy("sgd", (lr) => sgd(lr));
-    assert.throws(() => tuneLearningRate(s.c, drawInstances(family, key(1), 1), 3, []), /grid is empty/);
+    assert.throws(() => tuneLearningRate(s.c, drawInstances(family, key(1), 1), 3, []), (e: unknown) => e instanceof ConfigError && /grid is empty/.test(e.message));
   });
 
   it("runCandidate disposes of the transform it built", () => {
@@ -290,9 +304,28 @@ describe("evaluate", () => {
 
   it("rejects a non-positive or fractional number of steps or instances", () => {
     const s = spy("sgd", (lr) => sgd(lr));
-    assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 0 }), /steps must be a positive integer/);
-    assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 2.5 }), /steps must be a positive integer/);
-    assert.throws(() => evaluate(family, [s.c], { ...opts, instances: 0 }), /instances must be a positive integer/);
+    const refused = (re: RegExp) => (e: unknown) => e instanceof ConfigError && re.test(e.message);
+    assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 0 }), refused(/steps must be an integer from 1 to 10000000, got 0/));
+    assert.throws(() => evaluate(family, [s.c], { ...opts, steps: 2.5 }), refused(/steps must be an integer from 1/));
+    assert.throws(() => evaluate(family, [s.c], { ...opts, instances: 0 }), refused(/instances must be an integer from 1 to 10000, got 0/));
+    assert.throws(() => evaluate(family, [s.c], { ...opts, tuneInstances: -1 }), refused(/tuneInstances must be an integer from 1/));
+    assert.throws(() => evaluate(family, [s.c], { ...opts, lrGrid: [0.1, NaN] }), refused(/lrGrid must hold learning rates.*NaN/));
+    assert.deepEqual(s.lrs, [], "nothing ran");
+  });
+
+  it("refuses an absurd size before any run, instead of allocating gigabytes and running for hours", () => {
+    const s = spy("sgd", (lr) => sgd(lr));
+    const started = performance.now();
+    assert.throws(
+      () => evaluate(family, [s.c], { ...opts, steps: 1e9, instances: 1e9 }),
+      (e: unknown) => e instanceof ConfigError && /steps must be an integer from 1 to 10000000, got 1000000000/.test(e.message),
+    );
+    assert.throws(
+      () => evaluate(family, [s.c], { ...opts, steps: 100_000, instances: 1_000 }),
+      (e: unknown) => e instanceof ConfigError && /100000 steps on 1000 instances keep 100000000 losses; steps x instances may be at most 10000000/.test(e.message),
+    );
+    assert.deepEqual(s.lrs, [], "no run started");
+    assert.ok(performance.now() - started < 1000, "refused at once");
   });
 });
 

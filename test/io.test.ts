@@ -267,7 +267,13 @@ test("optimizer file: missing, foreign, wrong-format and newer files are explain
 
   const ckpt = tmpPath("state.ckpt.safetensors");
   saveCheckpoint(ckpt, { step: 1 });
-  assertFormatError(() => loadOptimizerFile(ckpt), /"l2o-checkpoint" \(a meta-training checkpoint\), expected "l2o-optimizer"/);
+  // Intact, only given in the wrong place: no advice to re-train or re-download it.
+  assert.throws(
+    () => loadOptimizerFile(ckpt),
+    (e: unknown) =>
+      e instanceof FileFormatError &&
+      /"l2o-checkpoint" \(a meta-training checkpoint\), expected "l2o-optimizer"\. A checkpoint holds a training's state; the optimizer it trains is saved to that training's --out file\.$/.test(e.message),
+  );
 });
 
 test("optimizer file: a failed save leaves the existing file intact", () => {
@@ -435,7 +441,14 @@ test("checkpoint: refuses what it cannot store, and damaged or foreign files", (
   const ckptAdvice = /earlier checkpoint/;
   const opt = tmpPath("opt.safetensors");
   saveOptimizerFile(opt, { phi: { w: new Float32Array([1]) }, meta: lstmMeta });
-  assert.throws(() => loadCheckpoint(opt), (e: unknown) => e instanceof FileFormatError && /"l2o-optimizer" \(a trained optimizer\)/.test(e.message) && ckptAdvice.test(e.message));
+  // An intact optimizer given as a checkpoint: not "start the run again without resuming" (which
+  // means deleting the file, the user's optimizer), but where it belongs.
+  assert.throws(
+    () => loadCheckpoint(opt),
+    (e: unknown) =>
+      e instanceof FileFormatError &&
+      /"l2o-optimizer" \(a trained optimizer\), expected "l2o-checkpoint"\. Give the --checkpoint file of a training; to start a training from this optimizer, pass it as --init\.$/.test(e.message),
+  );
 
   saveCheckpoint(path, { phi: new Float32Array([1, 2]) });
   const bytes = readFileSync(path);

@@ -337,4 +337,15 @@ describe("a few-shot learner's file given where an optimizer is expected", () =>
       (e: unknown) => e instanceof FileFormatError && /holds a few-shot learner \(kind 'fewshot'\), not an optimizer of a task: evaluate it with l2o fewshot eval /.test(e.message) && !e.message.includes("\n"),
     );
   });
+
+  it("and a black-box LSTM's file (l2o blackbox train) likewise, not as 'a kind this version of l2o does not know'", () => {
+    const path = join(dir, "blackbox.safetensors");
+    saveOptimizerFile(path, { phi: { w: new Float32Array([1, 2]) }, meta: { kind: "blackbox-lstm", config: { dim: 2, hidden: 4, loss: "sum" } } });
+    assert.throws(
+      () => loadLearnedOptimizer(path, { engine: "ref" }),
+      (e: unknown) =>
+        e instanceof FileFormatError &&
+        /holds a black-box query-proposing LSTM \(kind 'blackbox-lstm'\), .* not an optimizer of a task: evaluate it with l2o blackbox eval --methods .*blackbox\.safetensors$/.test(e.message),
+    );
+  });
 });

@@ -117,6 +117,7 @@ describe("resolveMetaTrainConfig", () => {
     ["secondOrderScale without secondOrder", { secondOrderScale: 0.5 }, /secondOrderScale weighs the second-order terms; it needs secondOrder/],
     ["horizonsPerEpoch not a multiple of metaBatch", { horizonsPerEpoch: 5, metaBatch: 2 }, /horizonsPerEpoch \(5\) must be a multiple of metaBatch \(2\)/],
     ["metaLossFrom past the horizon", { unroll: 5, horizon: 10, metaLossFrom: 11 }, /metaLossFrom must be an integer from 1 to the horizon \(10\), got 11/],
+    ["a misspelt field, whose default would stay in force", { epoch: 3 } as Partial<MetaTrainConfig>, /meta-training: unknown field\(s\) epoch \(known: unroll, horizon, metaLr, /],
   ];
   for (const [what, c, msg] of bad) {
     it(`rejects ${what}`, () => assert.throws(() => resolveMetaTrainConfig(c), msg));

@@ -255,6 +255,19 @@ describe("a stop between horizons", () => {
     runTrainJob(job(d, { epochs: 3 }, { log: other }));
     assert.equal(readFileSync(other, "utf8").split("\n")[0], '{"kept":true}');
   });
+
+  it("a fresh run (no checkpoint to resume) starts its log afresh instead of appending to an earlier run's", () => {
+    const noCheckpoint = (d: string, epochs: number): TrainJob => {
+      const { checkpoint: _none, ...rest } = job(d, { epochs });
+      return rest;
+    };
+    const straight = fresh();
+    runTrainJob(noCheckpoint(straight, 1));
+    const d = fresh();
+    runTrainJob(noCheckpoint(d, 2));
+    runTrainJob(noCheckpoint(d, 1));
+    assert.deepEqual(logLines(join(d, "log.jsonl")), logLines(join(straight, "log.jsonl")));
+  });
 });
 
 describe("locks", () => {

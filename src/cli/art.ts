@@ -40,7 +40,7 @@ export function registerArtCommand(program: Command): void {
   program
     .command("art")
     .description("style an image with an optimizer (the art task: content, style and total-variation losses over random-filter features) and write it as a PNG")
-    .requiredOption("--optimizer <spec>", "optimizer name or file (see `l2o optimizers`), e.g. pretrained/art, adam@0.03, lstm:FILE")
+    .requiredOption("--optimizer <spec>", "optimizer name or file (see `l2o optimizers`), e.g. adam@0.03, mnist, lstm:FILE")
     .requiredOption("--content <image>", `content image: a PNG or JPEG file, or a name: ${NAMES_HELP}`)
     .option("--style <image>", "style image: a name as for --content, or a PNG or JPEG file", "strokes")
     .option("--size <n>", "side of the square image in pixels (8 to 256, a multiple of 4)", "64")
@@ -97,7 +97,7 @@ function strip(images: readonly Float32Array[], size: number): { width: number; 
 }
 
 function artCommand(f: ArtFlags): void {
-  checkOutputPath(f.out, "--out");
+  checkOutputPath(f.out, "--out", { report: true });
   if (!f.out.toLowerCase().endsWith(".png")) throw new UsageError(`--out '${f.out}' must end in .png`);
   const steps = parseCount("--steps", f.steps, ART_STEPS);
   const seed = parseSeed("--seed", f.seed);

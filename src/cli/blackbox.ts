@@ -27,6 +27,9 @@ const R = {
   evaluations: { min: 2, max: EVAL_LIMITS.evaluations },
 } satisfies Record<string, CountRange>;
 
+/** The most `--lr` (Adam's step size on the LSTM's weights) takes. */
+const MAX_LR = 0.5;
+
 export const DEFAULT_FUNCTIONS = "gp1,gp2,gp3,gp4,gp5,gp6,branin,goldstein-price,hartmann3,hartmann6";
 
 interface TrainFlags { dim: string; loss: string; hidden: string; horizon: string; iterations: string; batch: string; lr: string; seed: string; out: string; quiet?: boolean; json?: boolean }
@@ -43,8 +46,8 @@ export function registerBlackboxCommand(program: Command): void {
     .option("--horizon <n>", `queries per training rollout (${rangeText(R.horizon)})`, String(d.horizon))
     .option("--iterations <n>", `meta-iterations (${rangeText(R.iterations)})`, String(d.iterations))
     .option("--batch <n>", `functions per meta-iteration (${rangeText(R.batch)})`, String(d.batch))
-    .option("--lr <x>", "Adam's step size", String(d.lr))
-    .option("--seed <n>", "seed of the initialisation and the training functions", "0")
+    .option("--lr <x>", `Adam's step size (above 0, at most ${MAX_LR})`, String(d.lr))
+    .option("--seed <n>", "seed of the initialisation and the training functions (an integer)", "0")
     .requiredOption("--out <file>", "where to write the network (.safetensors)")
     .option("--json", "print the training summary as JSON")
     .option("--quiet", "no progress")
@@ -55,7 +58,7 @@ export function registerBlackboxCommand(program: Command): void {
     .option("--methods <list>", "random, bo (GP-BO), or a file of l2o blackbox train; {dim} in a path becomes each function's dimension (runs/sum-{dim}d.safetensors)", "random,bo")
     .option("--runs <n>", `runs per function and method (${rangeText(R.runs)})`, "20")
     .option("--evaluations <n>", `function evaluations per run (${rangeText(R.evaluations)})`, "50")
-    .option("--seed <n>", "seed of the test functions and first queries (drawn apart from every training key)", "0")
+    .option("--seed <n>", "seed of the test functions and first queries, an integer (drawn apart from every training key)", "0")
     .option("--out <report.json>", "write the report (every run's curve) as JSON")
     .option("--json", "print the summary as JSON")
     .option("--quiet", "no progress")
@@ -78,7 +81,7 @@ function trainCommand(f: TrainFlags): void {
     horizon: parseCount("--horizon", f.horizon, R.horizon),
     iterations: parseCount("--iterations", f.iterations, R.iterations),
     batch: parseCount("--batch", f.batch, R.batch),
-    lr: parseNumber("--lr", f.lr, { positive: true, max: 0.5 }),
+    lr: parseNumber("--lr", f.lr, { positive: true, max: MAX_LR }),
     seed: parseSeed("--seed", f.seed),
   };
   const bar = progress({ phase: `blackbox LSTM, ${dim}-D, ${loss} loss`, total: o.iterations, unit: "meta-iterations", quiet: f.quiet === true || f.json === true });
@@ -113,7 +116,7 @@ function parseMethods(raw: string, dims: readonly number[]): Method[] {
 }
 
 function evalCommand(f: EvalFlags): void {
-  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  if (f.out !== undefined) checkOutputPath(f.out, "--out", { report: true });
   const functions = parseList("--functions", f.functions);
   if (functions.length === 0) throw new UsageError("--functions lists no function");
   const dims = functions.map(functionDim);

@@ -20,7 +20,7 @@ export function registerCompareCommand(program: Command): void {
       "pool test sets of different seeds (same task and steps): the reports of each seed are merged, each set is paired with the first optimizer instance by instance, and the differences of all sets are summarised together; a hand-designed optimizer counts as one whatever its rate in each set",
     )
     .action((paths: string[], f: { json?: string; pool?: boolean }) => {
-      if (f.json !== undefined) checkOutputPath(f.json, "--json");
+      if (f.json !== undefined) checkOutputPath(f.json, "--json", { report: true });
       const reports = paths.map((path) => ({ path, report: readReport(path) }));
       if (f.pool) {
         const seeds = [...new Set(reports.map((r) => r.report.seed))];

@@ -47,7 +47,7 @@ export function registerEvalCommand(program: Command): void {
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action(async (f: EvalFlags) => {
-      checkOutputPaths([[f.json, "--json"], [f.plot, "--plot"]]);
+      checkOutputPaths([[f.json, "--json", { report: true }], [f.plot, "--plot", { report: true }]]);
       if (f.plot !== undefined) figureFormat(f.plot, "--plot");
       const optimizers = parseList("--optimizers", f.optimizers);
       if (optimizers.length === 0) throw new UsageError("--optimizers is empty: name at least one, e.g. adam,lstm:pretrained/quadratic");

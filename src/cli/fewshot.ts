@@ -16,7 +16,7 @@ import { metaTrain, TRAIN_LIMITS, type TrainOptions } from "../fewshot/train.ts"
 import { EVAL_LIMITS } from "../fewshot/evaluate.ts";
 import { UsageError } from "./errors.ts";
 import { fmt, writeJson } from "./format.ts";
-import { rangeText, type CountRange } from "./limits.ts";
+import { grouped, rangeText, type CountRange } from "./limits.ts";
 import { parseCount, parseList, parseNumber, parseSeed } from "./options.ts";
 import { progress } from "./progress.ts";
 
@@ -55,16 +55,16 @@ export function registerFewshotCommand(program: Command): void {
     .option("--task <name>", `${FEWSHOT_TASKS.join(" | ")} (glyphs: generated characters, no files; omniglot, mini-imagenet: your copy with --data)`, "sinusoid")
     .option("--ways <n>", `classes per episode (${rangeText(R.ways)}; classification)`, "5")
     .option("--shots <n>", `support examples (per class for classification; ${rangeText(R.shots)})`, "5")
-    .option("--query <n>", `query examples at training (per class for classification; default: the shots for sinusoid as in MAML, 15 for classification)`)
+    .option("--query <n>", `query examples at training (per class for classification; ${rangeText(R.query)}; default: the shots for sinusoid as in MAML, 15 for classification)`)
     .option("--steps <n>", `inner steps (${rangeText(R.steps)}; default 1 for sinusoid, 5 for classification)`)
-    .option("--inner-lr <x>", "inner learning rate, MAML's fixed rate and the initial value of the learned ones (default 0.01 sinusoid, 0.4 glyphs/omniglot, 0.01 mini-imagenet)")
+    .option("--inner-lr <x>", `inner learning rate, MAML's fixed rate and the initial value of the learned ones (above 0, at most ${LEARNER_LIMITS.innerLr}; default 0.01 sinusoid, 0.4 glyphs/omniglot, 0.01 mini-imagenet)`)
     .option("--meta-batch <n>", `episodes per meta-iteration (${rangeText(R.metaBatch)}; default 25 sinusoid, 4 classification)`)
-    .option("--meta-lr <x>", "Adam's meta learning rate", "0.001")
+    .option("--meta-lr <x>", `Adam's meta learning rate (above 0, at most ${TRAIN_LIMITS.metaLr})`, "0.001")
     .option("--iterations <n>", `meta-iterations (${rangeText(R.iterations)})`, "1000")
     .option("--first-order", "first-order meta-gradient (the inner gradients treated as constants)")
-    .option("--first-order-iters <n>", "MAML++ derivative-order annealing: first order for this many iterations, then second", "0")
+    .option("--first-order-iters <n>", `MAML++ derivative-order annealing: first order for this many iterations, then second (0 to ${grouped(TRAIN_LIMITS.iterations)})`, "0")
     .option("--msl", "MAML++ multi-step loss (the query loss after every inner step, weights annealed to the last)")
-    .option("--msl-iters <n>", "iterations over which the multi-step-loss weights anneal (default a tenth of --iterations)")
+    .option("--msl-iters <n>", `iterations over which the multi-step-loss weights anneal (0 to ${grouped(TRAIN_LIMITS.iterations)}; default a tenth of --iterations)`)
     .option("--cosine", "MAML++ cosine annealing of the meta learning rate (to --meta-lr / 100)")
     .option("--per-step-bn", "MAML++ per-step batch-norm weights and biases (classification)")
     .option("--no-stabilisers", "with --method lslr: do not switch on MAML++'s multi-step loss, cosine schedule and per-step batch norm")
@@ -72,7 +72,7 @@ export function registerFewshotCommand(program: Command): void {
     .option("--filters <n>", `conv filters per block (${rangeText(R.filters)}; default 32)`)
     .option("--blocks <n>", `conv blocks (${rangeText(R.blocks)}; default 4)`)
     .option("--image-size <n>", `glyphs only: image side in pixels (${rangeText(R.imageSize)}; default 28)`)
-    .option("--seed <n>", "seed of the initialisation and the training episodes", "0")
+    .option("--seed <n>", "seed of the initialisation and the training episodes (an integer)", "0")
     .requiredOption("--out <file>", "where to write the learner (.safetensors)")
     .option("--init <file>", "start from this learner file (same method and network) instead of a fresh initialisation")
     .option("--data <dir>", "folder of your Omniglot or mini-ImageNet copy")
@@ -83,10 +83,10 @@ export function registerFewshotCommand(program: Command): void {
     .description("evaluate a few-shot learner file on fresh test episodes: mean and 95% interval of the query MSE or accuracy")
     .argument("<file>", "a learner written by l2o fewshot train")
     .option("--episodes <n>", `test episodes (${rangeText(R.episodes)})`, "600")
-    .option("--seed <n>", "seed of the test episodes (drawn from its eval/test keys, never a training key)", "0")
-    .option("--shots <n>", "support examples (default: the file's)")
-    .option("--query <n>", "query examples (default 100 points for sinusoid, the file's for classification)")
-    .option("--steps <n>", "inner steps at test time (default: the file's)")
+    .option("--seed <n>", "seed of the test episodes, an integer (drawn from its eval/test keys, never a training key)", "0")
+    .option("--shots <n>", `support examples (${rangeText(R.shots)}; default: the file's)`)
+    .option("--query <n>", `query examples (${rangeText(R.query)}; default 100 points for sinusoid, the file's for classification)`)
+    .option("--steps <n>", `inner steps at test time (${rangeText(R.steps)}; default: the file's)`)
     .option("--data <dir>", "folder of your Omniglot or mini-ImageNet copy")
     .option("--out <report.json>", "write the report as JSON")
     .option("--json", "print the report as JSON")
@@ -171,7 +171,7 @@ function trainCommand(f: TrainFlags): void {
 }
 
 function evalCommand(file: string, f: EvalFlags): void {
-  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  if (f.out !== undefined) checkOutputPath(f.out, "--out", { report: true });
   const loaded = loadLearner(file, (t) => episodeSource(t, f.data));
   const sinusoid = loaded.task.task === "sinusoid";
   const task: TaskConfig = {

@@ -3,11 +3,11 @@
  * (`l2o eval --json` writes them; `l2o compare` and `l2o plot` read and merge them); and an
  * error message as the one bounded line the CLI prints.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+import { readFileSync } from "node:fs";
 import type { CandidateResult, EvalReport } from "../eval/evaluate.ts";
 import { comparePaired } from "../eval/paired.ts";
 import { sameRun, withoutRepeats } from "../eval/pool.ts";
+import { writeFileAtomic } from "../io/files.ts";
 import { UsageError } from "./errors.ts";
 
 /** Characters of an error message that are shown; the rest are counted. */
@@ -69,10 +69,15 @@ export function formatReport(r: EvalReport): string {
   return lines.join("\n") + "\n";
 }
 
-/** Writes `value` as JSON (non-finite numbers as strings), making the folder if needed. */
+/**
+ * Writes `value` as JSON (non-finite numbers as strings), making the folder if needed.
+ * Atomically: a report rewritten as it grows (suite's after every problem) is never left cut
+ * short, or empty, by a kill or a full disk part way through; the old one stays until the new
+ * one is complete.
+ */
 export function writeJson(path: string, value: unknown): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2) + "\n");
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v), 2) + "\n";
+  writeFileAtomic(path, new TextEncoder().encode(text));
 }
 
 /** JSON as `writeJson` writes it: its "Infinity", "-Infinity" and "NaN" strings back to numbers. */

@@ -88,7 +88,7 @@ export function registerGeneralizeCommand(program: Command): void {
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
     .action(async (f: GeneralizeFlags) => {
-      checkOutputPaths([[f.json, "--json"], [f.plot, "--plot"]]);
+      checkOutputPaths([[f.json, "--json", { report: true }], [f.plot, "--plot", { report: true }]]);
       if (f.plot !== undefined) figureFormat(f.plot, "--plot");
       if (f.resume === true && f.json === undefined) throw new UsageError("--resume needs --json: the report whose cells it keeps");
       const baselineNames = parseList("--baselines", f.baselines);

@@ -10,6 +10,7 @@ import type { TaskFamily } from "../tasks/base.ts";
 import { learnedKind } from "../learned/registry.ts";
 import { ES_LIMITS } from "../meta/config.ts";
 import { UsageError } from "./errors.ts";
+import { MAX_STEPS_TIMES_INSTANCES } from "../eval/evaluate.ts";
 
 /** A closed range of integers. */
 export interface CountRange {
@@ -60,9 +61,9 @@ export const LIMITS = Object.freeze({
 
 /**
  * `--steps` times `--instances` (eval and run keep each instance's loss at every step of the
- * optimizer being run: 80 MB at most).
+ * optimizer being run: 80 MB at most): the library's own bound on an evaluation.
  */
-export const MAX_STEPS_TIMES_INSTANCES = 10_000_000;
+export { MAX_STEPS_TIMES_INSTANCES };
 
 /** Refuses `--steps` with `--instances` whose losses, every instance's at every step, would be more than `MAX_STEPS_TIMES_INSTANCES`. */
 export function checkStepsTimesInstances(steps: number, instances: number): void {

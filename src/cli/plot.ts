@@ -64,7 +64,7 @@ export function registerPlotCommand(program: Command): void {
     .option("--title <text>", "figure title (default: task, instances and seed; for a log, its meta-iterations and epochs)")
     .option("--linear", "a linear loss axis instead of the log scale")
     .action(async (paths: string[], f: PlotFlags) => {
-      checkOutputPath(f.out, "--out");
+      checkOutputPath(f.out, "--out", { report: true });
       figureFormat(f.out, "--out");
       const { svg, shows } = await figureOf(paths, f);
       writeFigure(f.out, svg, { flag: "--out", onWarning: (m) => process.stderr.write(`l2o: warning: ${m}\n`) });

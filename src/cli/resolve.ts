@@ -25,9 +25,9 @@ export function resolveTaskFamily(name: string, config: Record<string, unknown>)
   try {
     return taskFamily(name, config);
   } catch (e) {
-    // The registry reports a bad configuration as a plain Error, a task's own checks as a
-    // ConfigError: both are usage errors. Other user errors (a missing data file) keep their
-    // class; anything else (a TypeError) is a bug and stays one.
+    // The registry and a task's own checks report a bad configuration as a ConfigError (a
+    // plain Error from a task's factory counts as one too): usage errors. Other user errors
+    // (a missing data file) keep their class; anything else (a TypeError) is a bug and stays one.
     if (e instanceof ConfigError || (e instanceof Error && Object.getPrototypeOf(e) === Error.prototype)) throw new UsageError(`--task-config: ${e.message}`);
     throw e;
   }

@@ -3,7 +3,8 @@ import type { Command } from "commander";
 import { foldIn, key as makeKey } from "../core/rng.ts";
 import { drawInstances, runCandidate, type RunResult } from "../eval/evaluate.ts";
 import { summarizeSteps } from "../eval/stats.ts";
-import { jsonlWriter } from "../io/metrics.ts";
+import { writeFileAtomic } from "../io/files.ts";
+import { lineFor } from "../io/metrics.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
 import { DEFAULT_ENGINE, ENGINE_HELP, EVAL_THREADS, EVAL_THREADS_HELP, parseCount, parseEngine, parseEvalThreads, parseNumber, parseSeed, parseTaskConfig, taskConfigWithData, DATA_HELP, QUIET_HELP } from "./options.ts";
@@ -41,7 +42,7 @@ export function registerRunCommand(program: Command): void {
     .option("--instances <n>", `independent instances (fresh functions / runs) (${rangeText(LIMITS.runInstances)})`, "20")
     .option("--seed <n>", "random seed (an integer)", "0")
     .option("--every <n>", `print the mean loss every n steps (${rangeText(LIMITS.every)}; default steps/10)`)
-    .option("--out <file>", "write a JSONL log of the per-step mean loss")
+    .option("--out <file>", "write a JSONL log of the per-step mean loss (replacing the file)")
     .option("--quiet", QUIET_HELP)
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--threads <n>", EVAL_THREADS_HELP, String(EVAL_THREADS))
@@ -49,7 +50,7 @@ export function registerRunCommand(program: Command): void {
 }
 
 function runCommand(f: RunFlags): void {
-  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  if (f.out !== undefined) checkOutputPath(f.out, "--out", { report: true });
   const steps = parseCount("--steps", f.steps, LIMITS.steps);
   const instances = parseCount("--instances", f.instances, LIMITS.runInstances);
   checkStepsTimesInstances(steps, instances);
@@ -77,13 +78,15 @@ function runCommand(f: RunFlags): void {
     bar.stop();
   }
   const per = summarizeSteps(runs.map((r) => r.losses));
-  const log = f.out === undefined ? undefined : jsonlWriter(f.out);
+  // The log is this run's alone: written whole at the end, it replaces any earlier file at the
+  // path (appended, a second run's steps would follow the first's as one zigzag curve).
+  const log: string[] = [];
   process.stdout.write(
     `${family.name}, ${cand.label}${rate === undefined ? "" : ` lr=${rate}`}, ${instances} instances, seed ${seed}\n`,
   );
   process.stdout.write(`${"step".padStart(6)}  ${"mean loss".padStart(12)}  ${"+-95%".padStart(10)}\n`);
   per.forEach((s, t) => {
-    log?.record?.({ step: t, meanLoss: s.mean, ci95: s.ci95, n: s.n });
+    log.push(lineFor({ step: t, meanLoss: s.mean, ci95: s.ci95, n: s.n }));
     if (t % every === 0 || t === steps) {
       process.stdout.write(`${String(t).padStart(6)}  ${fmt(s.mean).padStart(12)}  ${fmt(s.ci95).padStart(10)}\n`);
     }
@@ -95,6 +98,8 @@ function runCommand(f: RunFlags): void {
     const mean = metrics.reduce((a, m) => a + (m[name] ?? 0), 0) / metrics.length;
     process.stdout.write(`final ${name}: ${fmt(mean)} (mean over ${metrics.length} runs)\n`);
   }
-  log?.close();
-  if (f.out !== undefined) process.stdout.write(`log written to ${f.out}\n`);
+  if (f.out !== undefined) {
+    writeFileAtomic(f.out, new TextEncoder().encode(log.join("")));
+    process.stdout.write(`log written to ${f.out}\n`);
+  }
 }

@@ -112,7 +112,7 @@ export function registerSuiteCommand(program: Command): void {
         process.stdout.write(formatSuiteList());
         return;
       }
-      checkOutputPaths([[f.out, "--out"]]);
+      checkOutputPaths([[f.out, "--out", { report: true }]]);
       const names = parseList("--optimizers", f.optimizers ?? "");
       if (names.length === 0) throw new UsageError("--optimizers is missing or empty: name at least one, e.g. lstm:pretrained/mnist");
       const baselineNames = parseList("--baselines", f.baselines);

@@ -123,6 +123,10 @@ function optimizerToTrain(f: TrainFlags, kernel: KernelOptions): { opt: LearnedO
   const shortcuts = lstmFlags(f);
   if (f.init === undefined) {
     const kind = learnedKind(f.optimizer ?? "lstm");
+    if (kind.kind === "hand") {
+      // The registry's kind for hand-designed optimizers in files: it has no weights to learn.
+      throw new UsageError(`--optimizer hand is a hand-designed optimizer, with no weights to meta-train; name a learned kind: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")}`);
+    }
     if (kind.kind !== "lstm" && Object.keys(shortcuts).length > 0) {
       throw new UsageError(`${Object.keys(shortcuts).map(flagName).join(", ")} configure --optimizer lstm; give a ${kind.kind} optimizer's settings in --optimizer-config`);
     }
@@ -167,7 +171,7 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
     return resolveMetaTrainConfig({
       unroll: parseCount("--unroll", f.unroll, LIMITS.unroll),
       horizon,
-      metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true }),
+      metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true, max: MAX_META_LR }),
       clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
       epochs: parseCount("--epochs", f.epochs, LIMITS.epochs),
       horizonsPerEpoch: parseCount("--horizons-per-epoch", f.horizonsPerEpoch, LIMITS.horizonsPerEpoch),
@@ -192,6 +196,12 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
   }
 }
 
+/**
+ * The most `--meta-lr` takes: Adam moves each weight by about the rate per step, so a rate
+ * above 1 only throws phi where every run diverges (the few-shot trainer has the same bound).
+ */
+const MAX_META_LR = 1;
+
 export function registerTrainCommand(program: Command): void {
   program
     .command("train")
@@ -203,14 +213,14 @@ export function registerTrainCommand(program: Command): void {
     .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
     .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
     .option("--preprocess <kind>", "LSTM: gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
-    .option("--output-scale <x>", "LSTM: update = scale * LSTM output (default 0.1)")
+    .option("--output-scale <x>", "LSTM: update = scale * LSTM output (above 0; default 0.1)")
     .option("--hidden <n>", `LSTM: units per layer (${rangeText(LIMITS.hidden)}; default 20)`)
     .option("--layers <n>", `LSTM: layers (${rangeText(LIMITS.layers)}; default 2)`)
     .option("--lstm-groups <list>", "LSTM: one separately weighted LSTM per part of the layout's groups, e.g. conv/fc (the paper's CNN setting, cnn's default) or conv+bn/fc; one: a single LSTM (default per task)")
     .option("--unroll <n>", `truncation length T (${rangeText(LIMITS.unroll)}; a divisor of --horizon)`, "20")
     .option("--horizon <n>", `optimizee steps per sampled task (${rangeText(LIMITS.horizon)})`, "100")
-    .option("--meta-lr <x>", "Adam learning rate on the optimizer's weights", String(0.003))
-    .option("--clip <x>", "clip the meta-gradient's global norm (0: off)", "1")
+    .option("--meta-lr <x>", `Adam learning rate on the optimizer's weights (above 0, at most ${MAX_META_LR})`, String(0.003))
+    .option("--clip <x>", "clip the meta-gradient's global norm (at least 0; 0: off)", "1")
     .option("--epochs <n>", `epochs (validation after each) (${rangeText(LIMITS.epochs)})`, "50")
     .option("--horizons-per-epoch <n>", `sampled tasks per epoch (${rangeText(LIMITS.horizonsPerEpoch)})`, "20")
     .option("--meta-batch <k>", `horizons whose meta-gradients are averaged for each update (run one after another; a divisor of --horizons-per-epoch) (${rangeText(LIMITS.metaBatch)})`, "1")
@@ -246,7 +256,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--workers-expected <n>", DIST_HELP.workersExpected, "0")
     .action(async (f: TrainFlags) => {
       // Every file the training will write is checked before any work starts.
-      checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log"]]);
+      checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log", { report: true }]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data) });

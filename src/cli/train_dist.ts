@@ -24,10 +24,10 @@ export const DIST_HELP = {
   redis: "meta-train across processes and machines: the Redis whose queue `l2o worker --redis URL` processes serve (docs/DISTRIBUTED.md); synchronous by default, the same bits as this run on one machine (--engine wasm stands for wasm-simd there)",
   queue: "with --redis: the queue's name (one learner per queue)",
   async: "with --redis: asynchronous training: no worker waits for another; each update sums --meta-batch parts computed under any phi version at most --staleness versions old",
-  staleness: "with --async: drop parts computed more than this many phi versions ago (counted in the log as dist/stale_dropped)",
-  inFlight: "with --async: trajectories out at the workers at once (default twice --meta-batch; at least the number of workers)",
-  redisWait: "with --redis: seconds to wait for a lost Redis before checkpointing and stopping",
-  workersExpected: "with --redis: wait until this many workers are connected before the first job (0: start at once)",
+  staleness: "with --async: drop parts computed more than this many phi versions ago (counted in the log as dist/stale_dropped) (0 to 1,000)",
+  inFlight: "with --async: trajectories out at the workers at once (1 to 100,000; default twice --meta-batch; at least the number of workers)",
+  redisWait: "with --redis: seconds to wait for a lost Redis before checkpointing and stopping (1 to 86,400)",
+  workersExpected: "with --redis: wait until this many workers are connected before the first job (0 to 100,000; 0: start at once)",
 } as const;
 
 /** Whether the flags ask for distributed training (and no distributed flag is given without --redis). */

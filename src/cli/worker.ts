@@ -19,6 +19,28 @@ interface WorkerFlags {
   quiet?: boolean;
 }
 
+/**
+ * `say` for connection messages: a message once, then the same again at most every `everyMs`
+ * with how often it came meanwhile. While Redis cannot be reached the client reports each
+ * retry, several a second, which would bury everything else.
+ */
+export function repeatLimited(say: (line: string) => void, everyMs = 30_000, now: () => number = Date.now): (line: string) => void {
+  let last: string | undefined;
+  let since = 0;
+  let skipped = 0;
+  return (line) => {
+    const t = now();
+    if (line === last && t - since < everyMs) {
+      skipped++;
+      return;
+    }
+    say(line === last && skipped > 0 ? `${line} (and ${skipped} times more in the last ${Math.round((t - since) / 1000)} s)` : line);
+    last = line;
+    since = t;
+    skipped = 0;
+  };
+}
+
 export function registerWorkerCommand(program: Command): void {
   program
     .command("worker")
@@ -27,7 +49,7 @@ export function registerWorkerCommand(program: Command): void {
     .option("--queue <name>", "the learner's queue (its --queue)", "l2o")
     .option("--concurrency <n>", "jobs at once, each in its own child process (1 to 64; one per core the worker may use)", "1")
     .option("--lock-seconds <x>", "how long a job stays with a worker that stopped answering before another takes it (0.5 to 600)", "30")
-    .option("--max-idle <x>", "stop after this many seconds without a job (0: never; suits a Kubernetes Job)", "0")
+    .option("--max-idle <x>", "stop after this many seconds without a job (at least 0; 0: never; suits a Kubernetes Job)", "0")
     .option("--quiet", "no line per job")
     .action(async (f: WorkerFlags) => {
       let redis: string;
@@ -48,7 +70,7 @@ export function registerWorkerCommand(program: Command): void {
           },
           onFailed: (reason, job) => say(`job ${job?.id ?? "?"} failed: ${reason}`),
           onRefused: (reason) => say(reason),
-          onConnection: (m) => say(m),
+          onConnection: repeatLimited(say),
         },
       );
       say(`serving queue '${f.queue}' on ${redisLabel(redis)} (${concurrency} at once)`);

@@ -13,3 +13,20 @@ export class L2oError extends Error {
 export class ConfigError extends L2oError {
   override readonly name: string = "ConfigError";
 }
+
+/**
+ * A value as an error message shows it: JSON, except that a non-finite number anywhere in it
+ * reads as itself (NaN, Infinity, -Infinity), where JSON would print null and blame a value the
+ * caller never gave.
+ */
+export function shownValue(v: unknown): string {
+  const marker = "\u0001nonfinite:";
+  try {
+    const json = JSON.stringify(v, (_k, x: unknown) => (typeof x === "number" && !Number.isFinite(x) ? `${marker}${x}` : x));
+    if (json === undefined) return String(v);
+    return json.replace(/"\\u0001nonfinite:(-?Infinity|NaN)"/g, "$1");
+  } catch {
+    // A BigInt or a cycle: no JSON for it.
+    return typeof v === "object" && v !== null ? "(a value that cannot be shown as JSON)" : String(v);
+  }
+}

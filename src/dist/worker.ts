@@ -41,6 +41,20 @@ export interface RunningWorker {
 }
 
 const PROCESSOR = fileURLToPath(new URL("./processor.ts", import.meta.url));
+/** How long closing waits on Redis (the worker's own close, then the connection's quit) before giving up on it. */
+const CLOSE_WAIT_MS = 5000;
+
+/** Whether `p` settled (resolved or rejected) within `ms`; it is left to settle in the background if not. */
+async function settledWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((res) => (timer = setTimeout(() => res(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** tsx's loader, by absolute URL, so the child finds it wherever it is started. */
 const TSX = import.meta.resolve("tsx");
 
@@ -76,8 +90,14 @@ export function startWorker(o: WorkerOptions, hooks: WorkerHooks = {}): RunningW
   const stop = (why: "idle" | "refused" | "closed", reason?: string): Promise<void> => {
     closing ??= (async () => {
       clearInterval(idle);
-      await worker.close();
-      await connection.quit().catch(() => connection.disconnect());
+      // A graceful close (and `quit`) waits for Redis, forever if it cannot be reached, so
+      // neither --max-idle nor a signal could end a worker whose Redis is gone: such a worker,
+      // with no job in hand, closes by force. Otherwise the job in hand is finished first.
+      const reachable = connection.status === "ready";
+      if (reachable || busy > 0) await worker.close();
+      else await settledWithin(worker.close(true), CLOSE_WAIT_MS);
+      if (reachable) await connection.quit().catch(() => connection.disconnect());
+      else connection.disconnect();
       settle(reason === undefined ? { why } : { why, reason });
     })();
     return closing;

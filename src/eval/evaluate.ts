@@ -5,6 +5,7 @@
  * optimizer runs on the same fresh test instances (same functions, same initial points, same
  * minibatches) and the per-function loss at every step is summarised with a 95% interval.
  */
+import { ConfigError } from "../core/errors.ts";
 import { firstNonFinite } from "../core/finite.ts";
 import { foldIn, key as makeKey, split, type Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
@@ -17,6 +18,21 @@ import { summarize, summarizeSteps } from "./stats.ts";
  * 1e-4..1; 3 and 10 are there because tuned Adam on the quadratics picks 1, the old edge.
  */
 export const DEFAULT_LR_GRID: readonly number[] = [10, 3, 1, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4];
+
+/**
+ * The most losses an evaluation keeps: every test instance's loss at every step (Float64, so
+ * 80 MB), and the longest single run. Beyond it an absurd size would mean gigabytes and hours
+ * before anything failed, so it is refused first (the command line shows the same bound).
+ */
+export const MAX_STEPS_TIMES_INSTANCES = 10_000_000;
+
+/** The most test or tuning instances an evaluation draws (each is held at once, task data and all). */
+export const MAX_EVAL_INSTANCES = 10_000;
+
+/** Refuses a count that is not an integer from `min` to `max`, naming `what`. */
+function checkCount(what: string, n: number, min: number, max: number): void {
+  if (!(Number.isInteger(n) && n >= min && n <= max)) throw new ConfigError(`${what} must be an integer from ${min} to ${max}, got ${n}`);
+}
 
 /** An optimizer to evaluate: either its learning rate is tuned, or it is used as it is. */
 export interface Candidate {
@@ -58,6 +74,7 @@ export function runOptimizer(
   batchKey: Key,
   withMetrics = false,
 ): RunResult {
+  checkCount("runOptimizer: steps", steps, 0, MAX_STEPS_TIMES_INSTANCES);
   const losses = new Float64Array(steps + 1).fill(Infinity);
   let theta = theta0;
   let state = tx.init(theta);
@@ -138,7 +155,7 @@ export function tuneLearningRate(
   grid: readonly number[] = DEFAULT_LR_GRID,
   onRun?: (lr: number) => void,
 ): TuneResult {
-  if (grid.length === 0) throw new Error("tuneLearningRate: the learning-rate grid is empty");
+  if (grid.length === 0) throw new ConfigError("tuneLearningRate: the learning-rate grid is empty");
   const scores: Array<{ lr: number; finalMean: number }> = [];
   for (const lr of grid) {
     let sum = 0;
@@ -213,9 +230,16 @@ export interface EvalReport {
 
 /** Tunes and evaluates each candidate on the same fresh instances of `family`. */
 export function evaluate(family: TaskFamily, candidates: readonly Candidate[], opts: EvalOptions): EvalReport {
-  if (!(Number.isInteger(opts.steps) && opts.steps > 0)) throw new Error(`evaluate: steps must be a positive integer`);
-  if (!(Number.isInteger(opts.instances) && opts.instances > 0)) {
-    throw new Error(`evaluate: instances must be a positive integer`);
+  checkCount("evaluate: steps", opts.steps, 1, MAX_STEPS_TIMES_INSTANCES);
+  checkCount("evaluate: instances", opts.instances, 1, MAX_EVAL_INSTANCES);
+  if (opts.tuneInstances !== undefined) checkCount("evaluate: tuneInstances", opts.tuneInstances, 1, MAX_EVAL_INSTANCES);
+  if (opts.steps * opts.instances > MAX_STEPS_TIMES_INSTANCES) {
+    throw new ConfigError(`evaluate: ${opts.steps} steps on ${opts.instances} instances keep ${opts.steps * opts.instances} losses; steps x instances may be at most ${MAX_STEPS_TIMES_INSTANCES}`);
+  }
+  const grid = opts.lrGrid ?? DEFAULT_LR_GRID;
+  const badRate = grid.find((lr) => !(Number.isFinite(lr) && lr > 0));
+  if (grid.length === 0 || badRate !== undefined) {
+    throw new ConfigError(`evaluate: lrGrid must hold learning rates, each a finite number > 0, got [${grid.join(", ")}]`);
   }
   const roots = evalRoots(opts.seed);
   const test = drawInstances(family, roots.test, opts.instances);

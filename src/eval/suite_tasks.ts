@@ -9,7 +9,7 @@
  * - `function2d`: one of the 2-D functions of `src/tasks/functions2d.ts` (rosenbrock, beale,
  *   saddle, quadratic) from its start plus `jitter` times noise.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { ParamLayout } from "../core/layout.ts";
 import { normal, type Key } from "../core/rng.ts";
 import type { LossAndGrad, Task, TaskFamily } from "../tasks/base.ts";
@@ -28,9 +28,9 @@ const MAX_DIM = 100_000;
 /** The chained Rosenbrock function as a deterministic task (one instance). */
 export function rosenbrockChainTask(config: RosenbrockChainConfig): Task {
   const { dim, jitter } = config;
-  if (!Number.isInteger(dim) || dim < 2 || dim > MAX_DIM) throw new ConfigError(`rosenbrock-chain: 'dim' must be an integer from 2 to ${MAX_DIM}, got ${JSON.stringify(dim)}`);
+  if (!Number.isInteger(dim) || dim < 2 || dim > MAX_DIM) throw new ConfigError(`rosenbrock-chain: 'dim' must be an integer from 2 to ${MAX_DIM}, got ${shownValue(dim)}`);
   if (typeof jitter !== "number" || !Number.isFinite(jitter) || jitter < 0) {
-    throw new ConfigError(`rosenbrock-chain: 'jitter' must be a finite number >= 0, got ${JSON.stringify(jitter)}`);
+    throw new ConfigError(`rosenbrock-chain: 'jitter' must be a finite number >= 0, got ${shownValue(jitter)}`);
   }
   const layout = new ParamLayout([{ name: "x", shape: [dim] }]);
   return {

@@ -5,7 +5,7 @@
  * second order, unless `firstOrder` stops it there) and `episodeLoss` (the query loss after
  * adaptation, or MAML++'s multi-step loss: a weighted sum of the query losses after every step).
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { foldIn, type Key } from "../core/rng.ts";
 import { jax } from "../tasks/mlp_jax.ts";
 import { METHOD_RULES, METHODS, type Method, type MethodContext, type MethodRule } from "./methods.ts";
@@ -27,11 +27,11 @@ export const LEARNER_LIMITS = Object.freeze({ steps: 50, innerLr: 10 });
 
 export function checkLearnerConfig(c: unknown): LearnerConfig {
   const r = (c ?? {}) as Record<string, unknown>;
-  if (typeof r.method !== "string" || !(METHODS as readonly string[]).includes(r.method)) throw new ConfigError(`few-shot learner: method must be one of ${METHODS.join(", ")}, got ${JSON.stringify(r.method)}`);
+  if (typeof r.method !== "string" || !(METHODS as readonly string[]).includes(r.method)) throw new ConfigError(`few-shot learner: method must be one of ${METHODS.join(", ")}, got ${shownValue(r.method)}`);
   const steps = r.steps;
-  if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 1 || steps > LEARNER_LIMITS.steps) throw new ConfigError(`few-shot learner: steps must be an integer in [1, ${LEARNER_LIMITS.steps}], got ${JSON.stringify(steps)}`);
+  if (typeof steps !== "number" || !Number.isInteger(steps) || steps < 1 || steps > LEARNER_LIMITS.steps) throw new ConfigError(`few-shot learner: steps must be an integer in [1, ${LEARNER_LIMITS.steps}], got ${shownValue(steps)}`);
   const lr = r.innerLr;
-  if (typeof lr !== "number" || !(lr > 0 && lr <= LEARNER_LIMITS.innerLr)) throw new ConfigError(`few-shot learner: innerLr must be in (0, ${LEARNER_LIMITS.innerLr}], got ${JSON.stringify(lr)}`);
+  if (typeof lr !== "number" || !(lr > 0 && lr <= LEARNER_LIMITS.innerLr)) throw new ConfigError(`few-shot learner: innerLr must be in (0, ${LEARNER_LIMITS.innerLr}], got ${shownValue(lr)}`);
   if (r.method === "metalstm" && lr >= 1) throw new ConfigError(`few-shot learner: metalstm's input gate starts at innerLr, which must be below 1 (got ${lr})`);
   return { method: r.method as Method, net: checkNetConfig(r.net), steps, innerLr: lr, perStepBn: r.perStepBn === true };
 }

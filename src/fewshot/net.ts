@@ -9,7 +9,7 @@
  * code) and kept apart from the adapted parameters, one row per inner step when the learner asks
  * for per-step batch-norm weights (MAML++).
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { foldIn, uniform, type Key } from "../core/rng.ts";
 import { jax } from "../tasks/mlp_jax.ts";
 import { conv3x3 } from "./conv.ts";
@@ -47,7 +47,7 @@ export const NET_LIMITS = Object.freeze({ width: 1024, layers: 8, filters: 128, 
 export function checkNetConfig(c: unknown): NetConfig {
   const r = (c ?? {}) as Record<string, unknown>;
   const int = (v: unknown, name: string, max: number): number => {
-    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) throw new ConfigError(`few-shot network: ${name} must be an integer in [1, ${max}], got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) throw new ConfigError(`few-shot network: ${name} must be an integer in [1, ${max}], got ${shownValue(v)}`);
     return v;
   };
   if (r.kind === "mlp") {
@@ -55,7 +55,7 @@ export function checkNetConfig(c: unknown): NetConfig {
     return { kind: "mlp", hidden: r.hidden.map((w, i) => int(w, `hidden[${i}]`, NET_LIMITS.width)) };
   }
   if (r.kind === "conv") return { kind: "conv", filters: int(r.filters, "filters", NET_LIMITS.filters), blocks: int(r.blocks, "blocks", NET_LIMITS.blocks) };
-  throw new ConfigError(`few-shot network: kind must be mlp or conv, got ${JSON.stringify(r.kind)}`);
+  throw new ConfigError(`few-shot network: kind must be mlp or conv, got ${shownValue(r.kind)}`);
 }
 
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);

@@ -45,8 +45,21 @@ export function readL2oMetadata(
   }
   if (!isRecord(meta)) return fail(`its '${L2O_METADATA_KEY}' metadata is not a JSON object`);
   if (meta.format !== expected.format) {
-    const other = meta.format === "l2o-checkpoint" ? " (a meta-training checkpoint)" : meta.format === "l2o-optimizer" ? " (a trained optimizer)" : "";
-    fail(`has format ${shown(meta.format)}${other}, expected "${expected.format}"`);
+    const problem = `has format ${shown(meta.format)}`;
+    // An intact file of the other kind: nothing to re-train, it was given in the wrong place.
+    if (meta.format === "l2o-checkpoint") {
+      throw new FileFormatError(
+        `${source}: ${problem} (a meta-training checkpoint), expected "${expected.format}". A checkpoint holds a training's state; the optimizer it trains is saved to that training's --out file.`,
+        { path: source },
+      );
+    }
+    if (meta.format === "l2o-optimizer") {
+      throw new FileFormatError(
+        `${source}: ${problem} (a trained optimizer), expected "${expected.format}". Give the --checkpoint file of a training; to start a training from this optimizer, pass it as --init.`,
+        { path: source },
+      );
+    }
+    fail(`${problem}, expected "${expected.format}"`);
   }
   const v = meta.formatVersion;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) fail(`has an invalid formatVersion ${shown(v)}`);

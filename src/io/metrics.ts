@@ -50,7 +50,7 @@ function closedError(what: string): Error {
 }
 
 /** JSON for one log line; non-finite numbers become strings, bigints decimal strings. */
-function lineFor(obj: unknown): string {
+export function lineFor(obj: unknown): string {
   return (
     JSON.stringify(obj, (_k, v: unknown) => {
       if (typeof v === "number" && !Number.isFinite(v)) return String(v);

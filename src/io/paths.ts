@@ -4,7 +4,7 @@
  * never write is refused at once, in one line naming the flag, and not after minutes of
  * training. The check only looks: it creates nothing (the writers make missing folders).
  */
-import { accessSync, constants, realpathSync, statSync, type Stats } from "node:fs";
+import { accessSync, closeSync, constants, openSync, readSync, realpathSync, statSync, type Stats } from "node:fs";
 import { dirname, resolve, sep } from "node:path";
 import { L2oError } from "../core/errors.ts";
 
@@ -41,13 +41,45 @@ function realpathOr(path: string): string {
   }
 }
 
+/** What an output is, for `checkOutputPath`: a report, log or figure never replaces a trained file. */
+export interface OutputOptions {
+  /**
+   * The output is text or a picture (a report, a log, a figure): an existing safetensors file
+   * at its path (an optimizer, a checkpoint, a learner: hours of training) is refused rather
+   * than overwritten or appended to, as when `--json runs/quad.safetensors` is typed for
+   * `--json runs/quad.json`.
+   */
+  readonly report?: boolean;
+}
+
+/**
+ * Whether the regular file `path` begins as a safetensors file does: an 8-byte little-endian
+ * header length that fits the file, then the header's opening brace. Reads 9 bytes.
+ */
+function looksLikeSafetensors(path: string, size: number): boolean {
+  if (size < 10) return false;
+  const head = Buffer.alloc(9);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    if (readSync(fd, head, 0, 9, 0) < 9) return false;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const n = head.readBigUInt64LE(0);
+  return n >= 2n && n <= BigInt(size - 8) && head[8] === 0x7b;
+}
+
 /**
  * Refuses, with an `OutputPathError` that names `flag`, an output `path` that is empty, names a
  * folder (it is one, or ends with a separator), is not a regular file, lies under a path
  * component that is a file, lies under /proc, /sys or /dev (also through a symbolic link), or
- * whose existing file or nearest existing parent folder cannot be written. Creates nothing.
+ * whose existing file or nearest existing parent folder cannot be written; with
+ * `options.report`, also an existing safetensors file. Creates nothing.
  */
-export function checkOutputPath(path: string, flag: string): void {
+export function checkOutputPath(path: string, flag: string, options: OutputOptions = {}): void {
   const fail = (why: string): never => {
     throw new OutputPathError(`${flag} ${path === "" ? "is empty" : `'${path}' ${why}`}; give the path of a file to write`);
   };
@@ -65,6 +97,9 @@ export function checkOutputPath(path: string, flag: string): void {
     if (linked !== undefined) fail(`leads to ${linked} (through a symbolic link), which holds no ordinary files`);
     if (own.isDirectory()) fail("is a folder");
     if (!own.isFile()) fail("exists and is not a regular file");
+    if (options.report === true && looksLikeSafetensors(abs, own.size)) {
+      throw new OutputPathError(`${flag} '${path}' is a safetensors file (an optimizer, a checkpoint or a learner), which this output would destroy; give another path`);
+    }
     try {
       accessSync(abs, constants.W_OK);
     } catch {
@@ -99,14 +134,14 @@ export function checkOutputPath(path: string, flag: string): void {
 }
 
 /**
- * Checks each given output path (`[path, flag]`, undefined paths skipped) with
+ * Checks each given output path (`[path, flag, options]`, undefined paths skipped) with
  * `checkOutputPath`, and refuses two flags that name the same file.
  */
-export function checkOutputPaths(outputs: ReadonlyArray<readonly [string | undefined, string]>): void {
+export function checkOutputPaths(outputs: ReadonlyArray<readonly [string | undefined, string, OutputOptions?]>): void {
   const seen = new Map<string, string>();
-  for (const [path, flag] of outputs) {
+  for (const [path, flag, options] of outputs) {
     if (path === undefined) continue;
-    checkOutputPath(path, flag);
+    checkOutputPath(path, flag, options);
     const abs = resolve(path);
     const other = seen.get(abs);
     if (other !== undefined) throw new OutputPathError(`${flag} and ${other} name the same file '${path}'; give each its own`);

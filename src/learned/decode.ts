@@ -13,6 +13,8 @@ import { LEARNED_KIND_NAMES, learnedKind } from "./registry.ts";
 
 /** The kind of the few-shot learners' files (`src/fewshot/file.ts`): the same container, read by `l2o fewshot`. */
 const FEWSHOT_FILE_KIND = "fewshot";
+/** The kind of the query-proposing LSTM's files (`src/blackbox/file.ts`): the same container, read by `l2o blackbox eval`. */
+const BLACKBOX_FILE_KIND = "blackbox-lstm";
 
 /** A learned optimizer rebuilt from its file. */
 export interface DecodedLearnedOptimizer<O extends LearnedOptimizer = LearnedOptimizer> {
@@ -46,6 +48,12 @@ export function learnedFromFile(file: OptimizerFile, source: string, kernel: Ker
   }
   if (kindName === FEWSHOT_FILE_KIND) {
     throw new FileFormatError(`${source} holds a few-shot learner (kind '${FEWSHOT_FILE_KIND}'), not an optimizer of a task: evaluate it with l2o fewshot eval ${source}`, { path: source });
+  }
+  if (kindName === BLACKBOX_FILE_KIND) {
+    throw new FileFormatError(
+      `${source} holds a black-box query-proposing LSTM (kind '${BLACKBOX_FILE_KIND}'), which minimises from function values, not an optimizer of a task: evaluate it with l2o blackbox eval --methods ${source}`,
+      { path: source },
+    );
   }
   if (!LEARNED_KIND_NAMES.includes(kindName)) {
     throw new FileFormatError(`${source} holds a '${clip(kindName)}' optimizer, a kind this version of l2o does not know (known: ${LEARNED_KIND_NAMES.join(", ")})`, {

@@ -3,7 +3,7 @@
  * convention), so that evaluation, files and the command line treat every optimizer alike.
  * As a registry kind (`hand`) its config names a registered optimizer and its rate.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { optimizerSpec, type OptimizerOptions } from "../optimizers/registry.ts";
 import type { GradientTransformation } from "../optimizers/transform.ts";
 import { namedPhi, type LearnedOptimizer } from "./contract.ts";
@@ -35,7 +35,7 @@ export function resolveHandConfig(c: unknown): HandConfig {
   const extra = Object.keys(o).filter((k) => !["optimizer", "lr", "options"].includes(k));
   if (extra.length > 0) throw new ConfigError(`hand-designed optimizer config: unknown field(s) ${extra.join(", ")}`);
   if (typeof o.optimizer !== "string") throw new ConfigError(`hand-designed optimizer config: 'optimizer' must name a registered optimizer`);
-  if (typeof o.lr !== "number" || !(o.lr > 0) || !Number.isFinite(o.lr)) throw new ConfigError(`hand-designed optimizer config: 'lr' must be a positive number, got ${JSON.stringify(o.lr)}`);
+  if (typeof o.lr !== "number" || !(o.lr > 0) || !Number.isFinite(o.lr)) throw new ConfigError(`hand-designed optimizer config: 'lr' must be a positive number, got ${shownValue(o.lr)}`);
   const options = o.options;
   if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
     throw new ConfigError(`hand-designed optimizer config: 'options' must be an object of numbers`);

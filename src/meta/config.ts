@@ -123,6 +123,10 @@ export const META_TRAIN_DEFAULTS: MetaTrainConfig = {
 
 /** Validates a partial configuration over the defaults. */
 export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTrainConfig {
+  // A misspelt field (epoch for epochs) would otherwise leave its default in force without a word.
+  const known = [...Object.keys(META_TRAIN_DEFAULTS), "esSigma", "esPairs", "validationSeed"];
+  const unknown = Object.keys(c).filter((k) => !known.includes(k));
+  if (unknown.length > 0) throw new ConfigError(`meta-training: unknown field(s) ${unknown.join(", ")} (known: ${known.join(", ")})`);
   const out = { ...META_TRAIN_DEFAULTS, ...c };
   const posInt = (k: keyof MetaTrainConfig): void => {
     const v = out[k];

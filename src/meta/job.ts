@@ -174,6 +174,9 @@ export function openTrainJob(job: TrainJob): OpenTrainJob {
       if (job.log !== undefined) rewindLog(job.log, r.log, job.checkpoint!);
       job.hooks?.onResume?.(state, job.checkpoint!, caveat);
     }
+    // A fresh run's log is its own: appended to, an earlier run's lines would come first, and
+    // its steps from 1 again would read as one training going back in time.
+    if (!resuming && job.log !== undefined && existsSync(job.log)) truncateSync(job.log, 0);
     writer = job.log === undefined ? undefined : jsonlWriter(job.log);
     const logBytes = (): number | undefined => (job.log === undefined ? undefined : statSync(job.log).size);
     const saveState = (s: MetaTrainState, bytes?: number): void => {

@@ -2,6 +2,7 @@
  * The explicit registry of named hand-designed optimizers that the CLI and configs resolve by
  * name. One literal list; options are plain JSON numbers, checked by name.
  */
+import { ConfigError } from "../core/errors.ts";
 import {
   ADAGRAD_DEFAULTS,
   ADAM_DEFAULTS,
@@ -49,9 +50,9 @@ function options<K extends string>(
   for (const [k, v] of Object.entries(opts)) {
     if (!(known as string[]).includes(k)) {
       const list = known.length > 0 ? known.join(", ") : "none";
-      throw new Error(`${name}: unknown option '${k}' (known options: ${list})`);
+      throw new ConfigError(`${name}: unknown option '${k}' (known options: ${list})`);
     }
-    if (typeof v !== "number") throw new Error(`${name}: option '${k}' must be a number, got ${typeof v}`);
+    if (typeof v !== "number") throw new ConfigError(`${name}: option '${k}' must be a number, got ${typeof v}`);
     out[k as K] = v;
   }
   return out;
@@ -138,7 +139,7 @@ export function optimizerSpec(name: string): OptimizerSpec {
     const known = OPTIMIZERS.map((o) =>
       o.aliases.length > 0 ? `${o.name} (${o.aliases.join(", ")})` : o.name,
     ).join(", ");
-    throw new Error(`unknown optimizer '${name}'; known optimizers: ${known}`);
+    throw new ConfigError(`unknown optimizer '${name}'; known optimizers: ${known}`);
   }
   return spec;
 }

@@ -2,7 +2,7 @@
  * The neural-art task's configuration: defaults, limits (checked before anything is
  * allocated) and the resolved form. The task itself is in `art.ts`.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { PATTERN_NAMES } from "../data/patterns.ts";
 import { PHOTO_NAMES } from "../data/images.ts";
 
@@ -67,13 +67,13 @@ function fail(msg: string): never {
 
 function weight(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v > ART_LIMITS.maxWeight) {
-    fail(`'${name}' must be a number from 0 to ${ART_LIMITS.maxWeight}, got ${JSON.stringify(v)}`);
+    fail(`'${name}' must be a number from 0 to ${ART_LIMITS.maxWeight}, got ${shownValue(v)}`);
   }
   return v;
 }
 
 function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
-  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) fail(`'${name}' must be one of ${allowed.join(", ")}, got ${JSON.stringify(v)}`);
+  if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) fail(`'${name}' must be one of ${allowed.join(", ")}, got ${shownValue(v)}`);
   return v as T;
 }
 
@@ -81,19 +81,19 @@ function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]
 export function resolveArtConfig(config: ArtConfig = {}): ResolvedArtConfig {
   const size = config.size ?? ART_DEFAULTS.size;
   if (typeof size !== "number" || !Number.isInteger(size) || size < ART_LIMITS.minSize || size > ART_LIMITS.maxSize || size % 4 !== 0) {
-    fail(`'size' must be a multiple of 4 from ${ART_LIMITS.minSize} to ${ART_LIMITS.maxSize}, got ${JSON.stringify(size)}`);
+    fail(`'size' must be a multiple of 4 from ${ART_LIMITS.minSize} to ${ART_LIMITS.maxSize}, got ${shownValue(size)}`);
   }
   const channels = config.channels ?? ART_DEFAULTS.channels;
-  if (!Array.isArray(channels) || channels.length !== 3) fail(`'channels' must be a list of 3 channel counts, got ${JSON.stringify(channels)}`);
+  if (!Array.isArray(channels) || channels.length !== 3) fail(`'channels' must be a list of 3 channel counts, got ${shownValue(channels)}`);
   for (const c of channels) {
     if (typeof c !== "number" || !Number.isInteger(c) || c < 1 || c > ART_LIMITS.maxChannels) {
-      fail(`'channels' must hold integers from 1 to ${ART_LIMITS.maxChannels}, got ${JSON.stringify(channels)}`);
+      fail(`'channels' must hold integers from 1 to ${ART_LIMITS.maxChannels}, got ${shownValue(channels)}`);
     }
   }
   const filterSeed = config.filterSeed ?? ART_DEFAULTS.filterSeed;
-  if (typeof filterSeed !== "number" || !Number.isSafeInteger(filterSeed)) fail(`'filterSeed' must be an integer, got ${JSON.stringify(filterSeed)}`);
+  if (typeof filterSeed !== "number" || !Number.isSafeInteger(filterSeed)) fail(`'filterSeed' must be an integer, got ${shownValue(filterSeed)}`);
   const minCrop = config.minCrop ?? ART_DEFAULTS.minCrop;
-  if (typeof minCrop !== "number" || !(minCrop > 0 && minCrop <= 1)) fail(`'minCrop' must be a number in (0, 1], got ${JSON.stringify(minCrop)}`);
+  if (typeof minCrop !== "number" || !(minCrop > 0 && minCrop <= 1)) fail(`'minCrop' must be a number in (0, 1], got ${shownValue(minCrop)}`);
   return {
     size,
     split: oneOf("split", config.split ?? ART_DEFAULTS.split, ["train", "test"] as const),

@@ -8,7 +8,7 @@
  * scale on average). Points are assigned to clusters in turn (point i to cluster i mod k), so
  * every cluster has about the same number of points.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { normal, split, type Key } from "../core/rng.ts";
 
 /** Standard deviation of the cluster means: clusters sit a few of their own widths apart. */
@@ -48,7 +48,7 @@ export function gaussianClusters(key: Key, points: number, clusters: number, dim
 /** A positive integer in [min, max], else a ConfigError naming the task and the key. */
 export function intIn(task: string, name: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    throw new ConfigError(`${task}: '${name}' must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`);
+    throw new ConfigError(`${task}: '${name}' must be an integer in [${min}, ${max}], got ${shownValue(v)}`);
   }
   return v;
 }
@@ -56,7 +56,7 @@ export function intIn(task: string, name: string, v: unknown, min: number, max: 
 /** A finite number >= min (or > min when `strict`), else a ConfigError. */
 export function numberAtLeast(task: string, name: string, v: unknown, min: number, strict = false): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < min || (strict && v === min)) {
-    throw new ConfigError(`${task}: '${name}' must be a finite number ${strict ? ">" : ">="} ${min}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`${task}: '${name}' must be a finite number ${strict ? ">" : ">="} ${min}, got ${shownValue(v)}`);
   }
   return v;
 }

@@ -3,15 +3,19 @@
  * as a ConfigError. A value nested too deeply for JSON.stringify (it overflows the stack) is
  * named so instead of failing with a RangeError.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue as shownAnyValue } from "../core/errors.ts";
 
-/** `v` as JSON for an error message (a value nested too deeply for JSON.stringify is named so). */
+/**
+ * `v` as an error message shows it (core's `shownValue`: JSON with NaN and infinities as
+ * themselves); a value nested too deeply for JSON.stringify is named so.
+ */
 export function shownValue(v: unknown): string {
   try {
-    return JSON.stringify(v);
+    JSON.stringify(v);
   } catch {
     return "a value too deeply nested to show";
   }
+  return shownAnyValue(v);
 }
 
 /** Throws the ConfigError for a bad value in `task`'s config: `<task>: <what>, got <value as JSON>`. */

@@ -13,7 +13,7 @@
  * - `beale`: (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2 (Beale 1958),
  *   flat plateaus and steep walls, minimum at (3, 0.5).
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { ParamLayout } from "../core/layout.ts";
 import { normal, type Key } from "../core/rng.ts";
 import type { LossAndGrad, Task, TaskFamily } from "./base.ts";
@@ -141,7 +141,7 @@ export function function2dTask(config: Function2dConfig): Task {
   const fn = function2d(config.name);
   const jitter = config.jitter ?? 0;
   if (typeof jitter !== "number" || !Number.isFinite(jitter) || jitter < 0) {
-    throw new ConfigError(`${fn.name}: 'jitter' must be a finite number >= 0, got ${JSON.stringify(jitter)}`);
+    throw new ConfigError(`${fn.name}: 'jitter' must be a finite number >= 0, got ${shownValue(jitter)}`);
   }
   const layout = new ParamLayout([{ name: "xy", shape: [2], group: fn.name }]);
   return {

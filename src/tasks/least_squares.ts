@@ -10,7 +10,7 @@
  * Plain TypeScript with the hand-written gradient (2 scale / rows) A^T (A theta - b), like
  * `quadratic.ts`; sums in double precision.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { ParamLayout } from "../core/layout.ts";
 import { normal, permutation, split, type Key } from "../core/rng.ts";
 import type { LossAndGrad, Task, TaskFamily } from "./base.ts";
@@ -38,7 +38,7 @@ export const LEAST_SQUARES_DEFAULTS: ResolvedLeastSquaresConfig = Object.freeze(
 export const LEAST_SQUARES_LIMITS = Object.freeze({ aFloats: 4_194_304, condition: 1e12, scale: 1e12 });
 
 function fail(what: string, v: unknown): never {
-  throw new ConfigError(`least-squares: ${what}, got ${JSON.stringify(v)}`);
+  throw new ConfigError(`least-squares: ${what}, got ${shownValue(v)}`);
 }
 
 /** Fills in defaults and validates; a bad value is a ConfigError naming it. */

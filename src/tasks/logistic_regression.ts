@@ -9,7 +9,7 @@
  * with the paper's l2 = 0.0005. Loss and gradient are written by hand in float64; the
  * Hessian-vector product is exact (X^T diag(p(1-p)) X / n + l2 on w).
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { ParamLayout } from "../core/layout.ts";
 import { normal, split, type Key } from "../core/rng.ts";
 import type { LossAndGrad, Task, TaskFamily } from "./base.ts";
@@ -46,7 +46,7 @@ export function resolveLogisticRegressionConfig(c: LogisticRegressionConfig = {}
   const points = intIn(NAME, "points", c.points ?? d.points, 2, CLUSTERED_LIMITS.points);
   checkFloats(NAME, points, dim);
   const bias = c.bias ?? d.bias;
-  if (typeof bias !== "boolean") throw new ConfigError(`${NAME}: 'bias' must be true or false, got ${JSON.stringify(bias)}`);
+  if (typeof bias !== "boolean") throw new ConfigError(`${NAME}: 'bias' must be true or false, got ${shownValue(bias)}`);
   return {
     dim,
     bias,

@@ -15,7 +15,7 @@
  * small, so the loop is used. (`np.einsum` in jax-js 0.1.25 also needs Node 22's iterator
  * helpers.) The loop accumulates in double precision.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { ParamLayout } from "../core/layout.ts";
 import { normal, split, type Key } from "../core/rng.ts";
 import type { LossAndGrad, Task, TaskFamily } from "./base.ts";
@@ -58,7 +58,7 @@ export interface QuadraticTask extends Task {
 
 function positiveInt(name: string, v: unknown, max = Infinity): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new ConfigError(`quadratic: '${name}' must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`quadratic: '${name}' must be a positive integer, got ${shownValue(v)}`);
   }
   if (v > max) throw new ConfigError(`quadratic: '${name}' must be at most ${max}, got ${v}`);
   return v;
@@ -66,7 +66,7 @@ function positiveInt(name: string, v: unknown, max = Infinity): number {
 
 function nonNegative(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-    throw new ConfigError(`quadratic: '${name}' must be a finite number >= 0, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`quadratic: '${name}' must be a finite number >= 0, got ${shownValue(v)}`);
   }
   return v;
 }

@@ -3,6 +3,7 @@
  * list; a config is a plain JSON object whose keys are checked against the family's defaults,
  * so configs round-trip through JSON.
  */
+import { ConfigError } from "../core/errors.ts";
 import { CNN_DEFAULTS, cnnFamily, type CnnConfig } from "./cnn.ts";
 import { ART_DEFAULTS, artFamily, type ArtConfig } from "./art.ts";
 import { MNIST_MLP_DEFAULTS, mnistMlpFamily, type MnistMlpConfig } from "./mnist_mlp.ts";
@@ -130,7 +131,7 @@ export const TASK_NAMES: readonly string[] = TASKS.map((t) => t.name);
 /** The registry entry for `name`; throws listing the known names. */
 export function taskSpec(name: string): TaskSpec {
   const spec = TASKS.find((t) => t.name === name);
-  if (spec === undefined) throw new Error(`unknown task '${name}'; known tasks: ${TASK_NAMES.join(", ")}`);
+  if (spec === undefined) throw new ConfigError(`unknown task '${name}'; known tasks: ${TASK_NAMES.join(", ")}`);
   return spec;
 }
 
@@ -148,13 +149,13 @@ function kind(v: unknown): string {
 export function taskFamily(name: string, config: TaskConfig = {}): TaskFamily {
   const spec = taskSpec(name);
   if (typeof config !== "object" || config === null || Array.isArray(config)) {
-    throw new Error(`${name}: the task config must be a JSON object, got ${shownValue(config)}`);
+    throw new ConfigError(`${name}: the task config must be a JSON object, got ${shownValue(config)}`);
   }
   const known = Object.keys(spec.defaults);
   for (const [k, v] of Object.entries(config)) {
-    if (!known.includes(k)) throw new Error(`${name}: unknown config key '${k}' (known keys: ${known.join(", ")})`);
+    if (!known.includes(k)) throw new ConfigError(`${name}: unknown config key '${k}' (known keys: ${known.join(", ")})`);
     const want = kind(spec.defaults[k]);
-    if (kind(v) !== want) throw new Error(`${name}: config key '${k}' must be ${want}, got ${shownValue(v)}`);
+    if (kind(v) !== want) throw new ConfigError(`${name}: config key '${k}' must be ${want}, got ${shownValue(v)}`);
   }
   return spec.make(config);
 }

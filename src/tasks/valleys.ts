@@ -9,7 +9,7 @@
  * keeps the minimum above 0 (scale * floor), so log losses stay finite. Exact hand-written
  * gradient and Hessian-vector product.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { ParamLayout } from "../core/layout.ts";
 import { normal, type Key } from "../core/rng.ts";
 import type { LossAndGrad, Task, TaskFamily } from "./base.ts";
@@ -35,7 +35,7 @@ export const VALLEY_DEFAULTS: ResolvedValleyConfig = Object.freeze({ pairs: 5, c
 export const VALLEY_LIMITS = Object.freeze({ pairs: 1_000_000, curvature: 1e12, scale: 1e12 });
 
 function fail(what: string, v: unknown): never {
-  throw new ConfigError(`valley: ${what}, got ${JSON.stringify(v)}`);
+  throw new ConfigError(`valley: ${what}, got ${shownValue(v)}`);
 }
 
 /** Fills in defaults and validates; a bad value is a ConfigError naming it. */

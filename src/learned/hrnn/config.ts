@@ -5,7 +5,7 @@
  * next gradient at a look-ahead point (the paper's attention, section 3.2.1). Defaults are the
  * paper's where it gives them (10, 30 and 20 units); validation, also of configs from files.
  */
-import { ConfigError } from "../../core/errors.ts";
+import { ConfigError, shownValue } from "../../core/errors.ts";
 
 export interface HrnnOptimizerConfig {
   /** Units of the per-parameter GRU, 1..64 (default 10, as the paper). */
@@ -59,33 +59,33 @@ export const HRNN_LIMITS = Object.freeze({ paramHidden: 64, tensorHidden: 256, g
 
 function intIn(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new ConfigError(`hrnn optimizer: '${name}' must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`hrnn optimizer: '${name}' must be an integer from ${lo} to ${hi}, got ${shownValue(v)}`);
   }
   return v;
 }
 
 function numberIn(name: string, v: unknown, lo: number, hi: number, loOpen: boolean, hiOpen: boolean): number {
   const ok = typeof v === "number" && Number.isFinite(v) && (loOpen ? v > lo : v >= lo) && (hiOpen ? v < hi : v <= hi);
-  if (!ok) throw new ConfigError(`hrnn optimizer: '${name}' must be a number in ${loOpen ? "(" : "["}${lo}, ${hi}${hiOpen ? ")" : "]"}, got ${JSON.stringify(v)}`);
+  if (!ok) throw new ConfigError(`hrnn optimizer: '${name}' must be a number in ${loOpen ? "(" : "["}${lo}, ${hi}${hiOpen ? ")" : "]"}, got ${shownValue(v)}`);
   return v as number;
 }
 
 function decayList(v: unknown): number[] {
   if (!Array.isArray(v) || v.length < 1 || v.length > HRNN_LIMITS.decays) {
-    throw new ConfigError(`hrnn optimizer: 'decays' must be a list of 1 to ${HRNN_LIMITS.decays} numbers in [0, 1), got ${JSON.stringify(v)}`);
+    throw new ConfigError(`hrnn optimizer: 'decays' must be a list of 1 to ${HRNN_LIMITS.decays} numbers in [0, 1), got ${shownValue(v)}`);
   }
   return v.map((b: unknown) => numberIn("decays", b, 0, 1, false, true));
 }
 
 /** Fills in defaults and validates (also configs read from JSON): a bad one throws ConfigError. */
 export function resolveHrnnOptimizerConfig(c: unknown = {}): ResolvedHrnnOptimizerConfig {
-  if (typeof c !== "object" || c === null || Array.isArray(c)) throw new ConfigError(`hrnn optimizer config must be an object, got ${JSON.stringify(c)}`);
+  if (typeof c !== "object" || c === null || Array.isArray(c)) throw new ConfigError(`hrnn optimizer config must be an object, got ${shownValue(c)}`);
   const o = c as Record<string, unknown>;
   const extra = Object.keys(o).filter((k) => !FIELDS.includes(k));
   if (extra.length > 0) throw new ConfigError(`hrnn optimizer config: unknown field(s) ${extra.join(", ")} (known: ${FIELDS.join(", ")})`);
   const d = HRNN_DEFAULTS;
   const lookAhead = o.lookAhead ?? d.lookAhead;
-  if (typeof lookAhead !== "boolean") throw new ConfigError(`hrnn optimizer: 'lookAhead' must be true or false, got ${JSON.stringify(lookAhead)}`);
+  if (typeof lookAhead !== "boolean") throw new ConfigError(`hrnn optimizer: 'lookAhead' must be true or false, got ${shownValue(lookAhead)}`);
   return {
     paramHidden: intIn("paramHidden", o.paramHidden ?? d.paramHidden, 1, HRNN_LIMITS.paramHidden),
     tensorHidden: intIn("tensorHidden", o.tensorHidden ?? d.tensorHidden, 1, HRNN_LIMITS.tensorHidden),

@@ -3,7 +3,7 @@
  * layout groups that separately weighted LSTMs drive; defaults, validation (also of configs
  * read from files) and the coordinates each LSTM drives.
  */
-import { ConfigError } from "../../core/errors.ts";
+import { ConfigError, shownValue } from "../../core/errors.ts";
 import type { ParamLayout } from "../../core/layout.ts";
 import { DEFAULT_PREPROCESS, parsePreprocessConfig, type PreprocessConfig } from "./preprocess.ts";
 
@@ -37,7 +37,7 @@ export const LSTM_LIMITS = Object.freeze({ hidden: 1024, layers: 16, lstms: 64, 
 
 function positiveInt(name: string, v: unknown, max: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new ConfigError(`lstm optimizer: '${name}' must be a positive integer, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`lstm optimizer: '${name}' must be a positive integer, got ${shownValue(v)}`);
   }
   if (v > max) throw new ConfigError(`lstm optimizer: '${name}' must be at most ${max}, got ${v}`);
   return v;
@@ -52,7 +52,7 @@ export function resolveLstmOptimizerConfig(c: unknown = {}): ResolvedLstmOptimiz
   if (extra.length > 0) throw new ConfigError(`lstm optimizer config: unknown field(s) ${extra.join(", ")}`);
   const outputScale = o.outputScale ?? 0.1;
   if (typeof outputScale !== "number" || !Number.isFinite(outputScale) || outputScale <= 0) {
-    throw new ConfigError(`lstm optimizer: 'outputScale' must be a positive number, got ${JSON.stringify(outputScale)}`);
+    throw new ConfigError(`lstm optimizer: 'outputScale' must be a positive number, got ${shownValue(outputScale)}`);
   }
   let preprocess: PreprocessConfig;
   try {
@@ -69,7 +69,7 @@ export function resolveLstmOptimizerConfig(c: unknown = {}): ResolvedLstmOptimiz
   if (o.groups === undefined) return out;
   const g = o.groups;
   const bad = (): never => {
-    throw new ConfigError(`lstm optimizer: 'groups' must be a non-empty list of non-empty lists of group names, got ${JSON.stringify(g)}`);
+    throw new ConfigError(`lstm optimizer: 'groups' must be a non-empty list of non-empty lists of group names, got ${shownValue(g)}`);
   };
   if (!Array.isArray(g) || g.length === 0) bad();
   if ((g as unknown[]).length > LSTM_LIMITS.lstms) throw new ConfigError(`lstm optimizer: 'groups' may list at most ${LSTM_LIMITS.lstms} LSTMs, got ${(g as unknown[]).length}`);

@@ -21,6 +21,7 @@
  * starts at zero with the LSTM's own state. Because b is carried per coordinate, a zero
  * state is a fresh start and no step counter is needed.
  */
+import { shownValue } from "../../core/errors.ts";
 
 export type PreprocessConfig =
   | { readonly kind: "none" }
@@ -213,7 +214,7 @@ const MAX_P = 50;
 /** Validates a preprocessing config read from JSON; returns a clean copy. */
 export function parsePreprocessConfig(v: unknown): PreprocessConfig {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new Error(`preprocess config must be an object with a 'kind', got ${JSON.stringify(v)}`);
+    throw new Error(`preprocess config must be an object with a 'kind', got ${shownValue(v)}`);
   }
   const o = v as Record<string, unknown>;
   const allowed = (keys: string[]): void => {
@@ -223,7 +224,7 @@ export function parsePreprocessConfig(v: unknown): PreprocessConfig {
   const positive = (name: string, max = Infinity): number => {
     const x = o[name];
     if (typeof x !== "number" || !Number.isFinite(x) || x <= 0) {
-      throw new Error(`preprocess config '${String(o.kind)}': '${name}' must be a positive number, got ${JSON.stringify(x)}`);
+      throw new Error(`preprocess config '${String(o.kind)}': '${name}' must be a positive number, got ${shownValue(x)}`);
     }
     if (x > max) throw new Error(`preprocess config '${String(o.kind)}': '${name}' must be at most ${max}, got ${x}`);
     return x;
@@ -242,7 +243,7 @@ export function parsePreprocessConfig(v: unknown): PreprocessConfig {
       allowed(["kind", "p", "betas"]);
       const b = o.betas;
       if (!Array.isArray(b) || b.length < 1 || b.length > 4 || !b.every((x) => typeof x === "number" && x > 0 && x < 1)) {
-        throw new Error(`preprocess config 'logSignMomentum': 'betas' must be a list of 1 to 4 numbers in (0, 1), got ${JSON.stringify(b)}`);
+        throw new Error(`preprocess config 'logSignMomentum': 'betas' must be a list of 1 to 4 numbers in (0, 1), got ${shownValue(b)}`);
       }
       return { kind: "logSignMomentum", p: positive("p", MAX_P), betas: [...(b as number[])] };
     }

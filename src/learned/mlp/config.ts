@@ -10,7 +10,7 @@
  * adafactor statistics, and time features; see features_adafac.ts), which comes with its own
  * defaults (a 4-unit MLP, as VeLO's per-parameter MLP, so a step stays cheap).
  */
-import { ConfigError } from "../../core/errors.ts";
+import { ConfigError, shownValue } from "../../core/errors.ts";
 
 export type MlpFeatureSet = "basic" | "adafac";
 export const MLP_FEATURE_SETS: readonly MlpFeatureSet[] = ["basic", "adafac"];
@@ -79,32 +79,32 @@ export const MLP_LIMITS = Object.freeze({ hidden: 1024, hiddenLayers: 8, decays:
 
 function intIn(name: string, v: unknown, lo: number, hi: number): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < lo || v > hi) {
-    throw new ConfigError(`mlp optimizer: '${name}' must be an integer from ${lo} to ${hi}, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`mlp optimizer: '${name}' must be an integer from ${lo} to ${hi}, got ${shownValue(v)}`);
   }
   return v;
 }
 
 function positive(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-    throw new ConfigError(`mlp optimizer: '${name}' must be a positive finite number, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`mlp optimizer: '${name}' must be a positive finite number, got ${shownValue(v)}`);
   }
   return v;
 }
 
 function decay(name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isFinite(v) || v < 0 || v >= 1) {
-    throw new ConfigError(`mlp optimizer: '${name}' must be a number in [0, 1), got ${JSON.stringify(v)}`);
+    throw new ConfigError(`mlp optimizer: '${name}' must be a number in [0, 1), got ${shownValue(v)}`);
   }
   return v;
 }
 
 function decayList(v: unknown): number[] {
   if (!Array.isArray(v) || v.length < 1 || v.length > MLP_LIMITS.decays) {
-    throw new ConfigError(`mlp optimizer: 'decays' must be a list of 1 to ${MLP_LIMITS.decays} numbers in [0, 1), got ${JSON.stringify(v)}`);
+    throw new ConfigError(`mlp optimizer: 'decays' must be a list of 1 to ${MLP_LIMITS.decays} numbers in [0, 1), got ${shownValue(v)}`);
   }
   return v.map((b: unknown) => {
     if (typeof b !== "number" || !Number.isFinite(b) || b < 0 || b >= 1) {
-      throw new ConfigError(`mlp optimizer: every decay must be a number in [0, 1), got ${JSON.stringify(b)} in ${JSON.stringify(v)}`);
+      throw new ConfigError(`mlp optimizer: every decay must be a number in [0, 1), got ${shownValue(b)} in ${shownValue(v)}`);
     }
     return b;
   });
@@ -112,20 +112,20 @@ function decayList(v: unknown): number[] {
 
 function timescaleList(v: unknown): number[] {
   if (!Array.isArray(v) || v.length > MLP_LIMITS.timescales || v.some((x) => typeof x !== "number" || !Number.isFinite(x) || x <= 0)) {
-    throw new ConfigError(`mlp optimizer: 'timescales' must be a list of 0 to ${MLP_LIMITS.timescales} positive numbers, got ${JSON.stringify(v)}`);
+    throw new ConfigError(`mlp optimizer: 'timescales' must be a list of 0 to ${MLP_LIMITS.timescales} positive numbers, got ${shownValue(v)}`);
   }
   return [...(v as number[])];
 }
 
 /** Fills in defaults and validates (also configs read from JSON): a bad one throws ConfigError. */
 export function resolveMlpOptimizerConfig(c: unknown = {}): ResolvedMlpOptimizerConfig {
-  if (typeof c !== "object" || c === null || Array.isArray(c)) throw new ConfigError(`mlp optimizer config must be an object, got ${JSON.stringify(c)}`);
+  if (typeof c !== "object" || c === null || Array.isArray(c)) throw new ConfigError(`mlp optimizer config must be an object, got ${shownValue(c)}`);
   const o = c as Record<string, unknown>;
   const extra = Object.keys(o).filter((k) => !FIELDS.includes(k));
   if (extra.length > 0) throw new ConfigError(`mlp optimizer config: unknown field(s) ${extra.join(", ")} (known: ${FIELDS.join(", ")})`);
   const features = o.features ?? MLP_DEFAULTS.features;
   if (!MLP_FEATURE_SETS.includes(features as MlpFeatureSet)) {
-    throw new ConfigError(`mlp optimizer: 'features' must be one of ${MLP_FEATURE_SETS.join(", ")}, got ${JSON.stringify(features)}`);
+    throw new ConfigError(`mlp optimizer: 'features' must be one of ${MLP_FEATURE_SETS.join(", ")}, got ${shownValue(features)}`);
   }
   const adafac = features === "adafac";
   const stray = ADAFAC_FIELDS.filter((k) => o[k] !== undefined);

@@ -60,3 +60,13 @@ $L2O rl eval runs/rl/mnist-gps-features.safetensors --task mnist-mlp --task-conf
 npx tsx scripts/rl_init_file.ts runs/rl/mnist-policy-init.safetensors 10 20 3 0.002 0
 $L2O rl eval runs/rl/mnist-policy-init.safetensors --task mnist-mlp --task-config "$MNIST" --evals 50 --instances 50 --seed 0 --baselines sgd@3 \
   --out docs/results/rl-mnist-train-init.json --quiet
+# The GPS policy on the generalisation tests of scripts/rl-general.sh (the same instances:
+# seed 0, 50 each; the tuned baselines are in that script's reports, docs/results/rl-mnist-N.json),
+# and its untrained start beside it.
+for S in 'noisier {"hidden":[8],"batchSize":10} 50' 'longer {"hidden":[8],"batchSize":64} 200' 'deeper {"hidden":[8,8],"batchSize":64} 50' 'wider {"hidden":[32],"batchSize":64} 50'; do
+  set -- $S
+  $L2O rl eval runs/rl/mnist-gps-features.safetensors --task mnist-mlp --task-config "$2" --evals $3 --instances 50 --seed 0 --baselines sgd@3 \
+    --out docs/results/rl-mnist-$1-gps-features.json --quiet
+  $L2O rl eval runs/rl/mnist-policy-init.safetensors --task mnist-mlp --task-config "$2" --evals $3 --instances 50 --seed 0 --baselines sgd@3 \
+    --out docs/results/rl-mnist-$1-init.json --quiet
+done

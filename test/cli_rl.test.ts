@@ -109,6 +109,7 @@ describe("l2o rl", () => {
 
   it("refuses bad input with one line and exit code 2", () => {
     const out = join(dir, "x.safetensors");
+    const victim = join(dir, "kept.safetensors");
     const cases: [string[], RegExp][] = [
       [["rl", "train", "--task", "logistic-regression", "--trainer", "ppo", "--out", out], /--trainer must be one of pg, gps/],
       [["rl", "train", "--task", "no-such-task", "--out", out], /unknown task 'no-such-task'/],
@@ -121,7 +122,13 @@ describe("l2o rl", () => {
       [["rl", "eval", QUADRATIC.replace("quadratic", "nope"), "--evals", "1"], /--evals/],
       [["rl", "plot", join(dir, "bad.json"), join(dir, "f.svg")], /not an l2o rl eval report/],
       [["rl", "plot", join(dir, "none.json"), join(dir, "f.svg")], /report not found/],
+      [["rl", "eval", QUADRATIC, "--evals", "100000", "--instances", "10000"], /--evals 100000 with --instances 10000 keeps 1,000,000,000 objective values; evals x instances may be at most 10,000,000/],
+      // a report or figure never replaces an optimizer file (here a copy of a shipped one)
+      [["rl", "eval", QUADRATIC, "--out", victim], /--out .* is a safetensors file/],
+      [["rl", "eval", QUADRATIC, "--plot", victim.replace(".safetensors", ".svg"), "--paths", victim], /--paths .* is a safetensors file/],
+      [["rl", "plot", join(dir, "bad.json"), victim], /<figure> .* is a safetensors file/],
     ];
+    writeFileSync(victim, readFileSync(QUADRATIC));
     writeFileSync(join(dir, "bad.json"), JSON.stringify({ task: "x", evals: 3, curves: [{ optimizer: "a", mean: [1], ci95: [0] }] }));
     for (const [args, re] of cases) {
       const r = l2o(...args);
@@ -130,5 +137,6 @@ describe("l2o rl", () => {
       assert.match(r.stderr, re);
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
     }
+    assert.ok(readFileSync(victim).equals(readFileSync(QUADRATIC)), "the optimizer file is unchanged");
   });
 });

@@ -52,9 +52,6 @@ test("every numeric option of every command states its range in --help", () => {
   const missing: string[] = [];
   let numeric = 0;
   for (const [path, cmd] of commands()) {
-    // l2o rl's help (src/cli/rl.ts) is kept apart and lacks ranges for --lr, --init-lr,
-    // --init-std and --seed; it is left out here until it states them.
-    if (path === "rl" || path.startsWith("rl ")) continue;
     for (const o of cmd.options as readonly Option[]) {
       if (!/<(n|x|seconds|step)>/.test(o.flags)) continue;
       numeric++;

@@ -10,7 +10,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { basename } from "node:path";
 import { MissingFileError } from "../io/files.ts";
 import { FileFormatError } from "../io/safetensors.ts";
-import { checkOutputPath } from "../io/paths.ts";
+import { checkOutputPath, checkOutputPaths } from "../io/paths.ts";
 import { compareByEvaluations, LINE_SEARCH_METHODS, type LineSearchMethod, type RlComparison } from "../rl/compare.ts";
 import { trainGpsGrouped } from "../rl/gps_groups.ts";
 import { parseGroupSpec } from "../rl/groups.ts";
@@ -23,7 +23,7 @@ import { key } from "../core/rng.ts";
 import type { Candidate } from "../eval/evaluate.ts";
 import { UsageError } from "./errors.ts";
 import { fmt, writeJson } from "./format.ts";
-import { LIMITS, rangeText, type CountRange } from "./limits.ts";
+import { grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText, type CountRange } from "./limits.ts";
 import { DATA_HELP, parseCount, parseList, parseNumber, parseSeed, parseTaskConfig, QUIET_HELP, taskConfigWithData } from "./options.ts";
 import { progress } from "./progress.ts";
 import { drawInstances, evalRoots } from "../eval/evaluate.ts";
@@ -72,7 +72,7 @@ export function registerRlCommand(program: Command): void {
     .option("--iterations <n>", `training iterations (${rangeText(R.iterations)})`, "100")
     .option("--batch <n>", `pg: runs per iteration; gps: training conditions (${rangeText(R.batch)})`, "16")
     .option("--samples <n>", `gps: samples per condition and iteration (${rangeText(R.samples)})`, String(GPS_DEFAULTS.samples))
-    .option("--lr <x>", "pg: Adam's rate on the policy; gps: Adam's rate of the supervised fit", "0.01")
+    .option("--lr <x>", "pg: Adam's rate on the policy; gps: Adam's rate of the supervised fit (above 0, at most 10)", "0.01")
     .option("--dynamics-prior <name>", `gps: ${GPS_DYNAMICS_PRIORS.join(" | ")}: each step's dynamics fitted under a Gaussian-mixture prior of recent samples (Levine et al.), or toward one pooled linear fit (the earlier GPS)`, "gmm")
     .option("--kl-estimate <name>", `gps: ${GPS_KL_ESTIMATES.join(" | ")}: the KL to the previous controller through the fitted model, or at the sampled states (the earlier GPS)`, "model")
     .option("--step-rule <name>", `gps: ${GPS_STEP_RULES.join(" | ")}: the KL bound rescaled from predicted against actual improvement, or fixed at 0.5 (the earlier GPS)`, "adaptive")
@@ -80,9 +80,9 @@ export function registerRlCommand(program: Command): void {
     .option("--groups <spec>", "gps --controller-state features: all | tensors | an integer k: one group of every coordinate, one per tensor of the task, or k contiguous blocks (default tensors)")
     .option("--history <n>", `history length H, 3H features per coordinate (${rangeText(R.history)})`, String(POLICY_DEFAULTS.history))
     .option("--hidden <n>", `hidden units (${rangeText(R.hidden)})`, String(POLICY_DEFAULTS.hidden))
-    .option("--init-lr <x>", "the gradient-descent rate the policy starts from", String(POLICY_DEFAULTS.initLr))
-    .option("--init-std <x>", "the steps' initial standard deviation", String(POLICY_DEFAULTS.initStd))
-    .option("--seed <n>", "seed of the initialisation and the training problems", "0")
+    .option("--init-lr <x>", "the gradient-descent rate the policy starts from (0 to 1,000,000)", String(POLICY_DEFAULTS.initLr))
+    .option("--init-std <x>", "the steps' initial standard deviation (above 0, at most 1,000,000)", String(POLICY_DEFAULTS.initStd))
+    .option("--seed <n>", "seed of the initialisation and the training problems, an integer", "0")
     .requiredOption("--out <file>", "where to write the policy (.safetensors)")
     .option("--json", "print the training summary as JSON")
     .option("--quiet", QUIET_HELP)
@@ -93,9 +93,9 @@ export function registerRlCommand(program: Command): void {
     .option("--task <name>", "task family (default: the one the policy was trained on)")
     .option("--task-config <json>", "task configuration as a JSON object (default: the training's)")
     .option("--data <dir>", DATA_HELP)
-    .option("--evals <n>", `objective evaluations per run (${rangeText(R.evals)})`, "100")
+    .option("--evals <n>", `objective evaluations per run (${rangeText(R.evals)}; evals x instances at most ${grouped(MAX_STEPS_TIMES_INSTANCES)})`, "100")
     .option("--instances <n>", `fresh test instances (${rangeText(LIMITS.evalInstances)})`, "50")
-    .option("--seed <n>", "seed of the test instances (never a training one)", "0")
+    .option("--seed <n>", "seed of the test instances (never a training one), an integer", "0")
     .option("--tune-instances <n>", `instances for tuning the baselines' rates (${rangeText(LIMITS.tuneInstances)})`, "5")
     .option("--baselines <list>", "comma-separated: cg, lbfgs, rl:FILE (another policy), or any optimizer name (sgd, momentum, adam, lstm:FILE)", "sgd,momentum,cg,lbfgs,adam")
     .option("--out <report.json>", "write the report as JSON")
@@ -109,7 +109,7 @@ export function registerRlCommand(program: Command): void {
     .argument("<report>", "a report written by l2o rl eval --out")
     .argument("<figure>", "FILE.svg or FILE.png")
     .action(async (report: string, figure: string) => {
-      checkOutputPath(figure, "<figure>");
+      checkOutputPath(figure, "<figure>", { report: true });
       figureFormat(figure, "<figure>");
       const r = readComparison(report);
       writeFigure(figure, await renderSvg(evalsFigureSpec(r)), { flag: "<figure>", onWarning: (m) => process.stderr.write(`l2o: warning: ${m}\n`) });
@@ -219,14 +219,16 @@ function trainCommand(f: TrainFlags, cmd: Command): void {
 }
 
 async function evalCommand(file: string, f: EvalFlags): Promise<void> {
-  if (f.out !== undefined) checkOutputPath(f.out, "--out");
+  // Reports and figures: an optimizer file at their path is refused, never overwritten.
+  checkOutputPaths([[f.out, "--out", { report: true }], [f.plot, "--plot", { report: true }], [f.paths, "--paths", { report: true }]]);
   for (const [path, flag] of [[f.plot, "--plot"], [f.paths, "--paths"]] as const) {
-    if (path === undefined) continue;
-    checkOutputPath(path, flag);
-    figureFormat(path, flag);
+    if (path !== undefined) figureFormat(path, flag);
   }
   const evals = parseCount("--evals", f.evals, R.evals);
   const instances = parseCount("--instances", f.instances, LIMITS.evalInstances);
+  if (evals * instances > MAX_STEPS_TIMES_INSTANCES) {
+    throw new UsageError(`--evals ${evals} with --instances ${instances} keeps ${grouped(evals * instances)} objective values; evals x instances may be at most ${grouped(MAX_STEPS_TIMES_INSTANCES)}`);
+  }
   const tuneInstances = parseCount("--tune-instances", f.tuneInstances, LIMITS.tuneInstances);
   const seed = parseSeed("--seed", f.seed);
   const loaded = loadRlPolicy(file);

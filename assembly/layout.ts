@@ -76,10 +76,22 @@ export const F_BMODE = 49;
 export const F_BCHUNK = 50;
 /** The backward pass's next unclaimed coordinate (claimed atomically). */
 export const F_NEXTB = 51;
-/** 1: the tape keeps its gates and c' in bfloat16 (`tape: "bf16"`), 0: in float32. */
+/** 1: the tape keeps its gates and c' in bfloat16 (`tape: "bf16"`, 5 Hp per row), 0: gates in float32 (4 Hp per row; c' see F_TAPEC). */
 export const F_TAPE16 = 52;
 /** Scratch offset of three float32 rows (5 Hp each) that the backward pass unpacks a bfloat16 tape into. */
 export const F_UNP = 53;
+/**
+ * A float32 tape keeps each step's gates (4 Hp floats per layer and coordinate) and, apart, the
+ * cell state c' of every F_CK-th step of a segment (steps t with t % F_CK == F_CK - 1) at
+ * F_TAPEC; the backward pass recomputes the others from the nearest one kept before them (or
+ * the segment's checkpoint), bit for bit, as the forward pass computed them.
+ */
+export const F_TAPEC = 54;
+export const F_CK = 55;
+/** Rows in the state's layout whose c' is that of the backward pass's top step (float32 tape). */
+export const F_CTOP = 56;
+/** Scratch offset of one row (Hp floats) for a recomputed c'. */
+export const F_CS = 57;
 /** c0, c1 per thread (the backward pass's fixed ranges), up to F_LAYER. */
 export const F_RANGE = 64;
 /** Per-layer fields from here: layer l's field k at F_LAYER + LAYER_FIELDS l + k. */

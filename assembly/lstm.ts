@@ -14,13 +14,17 @@
 //     [x, h_0] for l = 0 (K_0 = I + Hp), [h_{l-1}, h_l] after (K_l = 2 Hp).
 //   W_l [K_l][G] and b_l [G]: the weights, rows in the order of that input run.
 //   WT_l [G][O_l]: W_l transposed; O_l = KinP_l + Hp output lanes (input part, recurrent part).
-//   tape per step t, layer l, coordinate c: per group, i, f, g, o (activated) and c' (5 Hp).
+//   tape per step t, layer l, coordinate c: per group, i, f, g, o (activated; 4 Hp floats).
+//     c' apart (F_TAPEC): only every F_CK-th step's (t % F_CK == F_CK - 1); the backward pass
+//     recomputes another step's from the last one kept before it, or from the segment's
+//     checkpoint (cellAt), with the forward pass's expression: the same bits. The top step's
+//     c' is in the rows at F_CTOP (the live state, or where a recomputation ended).
 //     Segments: the host may keep the tape of only the last `segment` steps, with the state
 //     rows at each segment's start (F_STATE0, written by the forward pass at t = 0; t counts
 //     from the segment's start). It recomputes an earlier segment's tape before its backward
 //     steps by running the forward pass again from that state (F_STATE pointed at a spare
 //     copy): the same kernel on the same inputs, so the same bits.
-//     bfloat16 tape (F_TAPE16, opt-in): the same rows in bfloat16 (the upper 16 bits of a
+//     bfloat16 tape (F_TAPE16, opt-in): rows of i, f, g, o and c' (5 Hp) in bfloat16 (the upper 16 bits of a
 //     float32, rounded to nearest even; the gates kept as their distance to 0 or 1, see
 //     packRow), 2.5 Hp floats' room per row. The forward pass
 //     works in float32 scratch as when not recording (so its outputs and states are the same
@@ -42,7 +46,7 @@ import {
   CONST_TABLE, F_B, F_BCHUNK, F_BMODE, F_DIO, F_DOUT, F_DSTATE, F_DUMMY, F_DX, F_DZ, F_DZI, F_FCHUNK, F_FIRST,
   F_G64, F_G64STRIDE, F_GA, F_GBS, F_GHEAD, F_GHS, F_HEAD, F_HP, F_I, F_INR, F_KR, F_L, F_LAYER, F_N, F_NEXT,
   F_NEXTB, F_OMAX, F_OUT, F_PI, F_RANGE, F_REC, F_S, F_SCR, F_SCRSTRIDE, F_STATE, F_STATE0, F_T, F_TAPE,
-  F_TAPE16, F_TAPEX, F_TH, F_THS, F_UNP, F_X, F_XP, F_ZB, L_B, L_GB, L_GW, L_K, L_KIN, L_KINP, L_W, L_WT, LAYER_FIELDS,
+  F_TAPE16, F_TAPEC, F_CK, F_CS, F_CTOP, F_TAPEX, F_TH, F_THS, F_UNP, F_X, F_XP, F_ZB, L_B, L_GB, L_GW, L_K, L_KIN, L_KINP, L_W, L_WT, LAYER_FIELDS,
 } from "./layout";
 
 // ---- constant table (pre-splatted vectors) ----
@@ -477,14 +481,15 @@ function dinTilesQuad(dA: usize, dB: usize, dC: usize, dD: usize, dz1: usize, dz
 
 /**
  * Activates one coordinate's pre-activations z (four gate vectors per unit group) into `g`
- * (the tape, or scratch; five vectors per group, the fifth for c'). Two independent chains per
- * loop: loops are separate blocks for V8's scheduler, so the live values stay in registers.
+ * (`gs` bytes per group: 64 on a float32 tape, 80 in scratch, the fifth vector for c'). Two
+ * independent chains per loop: loops are separate blocks for V8's scheduler, so the live
+ * values stay in registers.
  */
-@inline function activate(z: usize, g: usize, ng: usize): void {
+@inline function activate(z: usize, g: usize, ng: usize, gs: usize): void {
   const h = kv(K_HALF);
   for (let v: usize = 0; v < ng; v++) {
     const zp = z + (v << 6);
-    const gp = g + v * 80;
+    const gp = g + v * gs;
     const ti = vtanh(f32x4.mul(h, v128.load(zp)));
     const tf = vtanh(f32x4.mul(h, v128.load(zp, 16)));
     v128.store(gp, madd(h, ti, h));
@@ -492,7 +497,7 @@ function dinTilesQuad(dA: usize, dB: usize, dC: usize, dD: usize, dz1: usize, dz
   }
   for (let v: usize = 0; v < ng; v++) {
     const zp = z + (v << 6);
-    const gp = g + v * 80;
+    const gp = g + v * gs;
     const tg = vtanh(v128.load(zp, 32));
     const to = vtanh(f32x4.mul(h, v128.load(zp, 48)));
     v128.store(gp, tg, 32);
@@ -500,24 +505,58 @@ function dinTilesQuad(dA: usize, dB: usize, dC: usize, dD: usize, dz1: usize, dz
   }
 }
 
-/** c' = f c + i g for one coordinate; c' goes to the state and to the gate record. */
-@inline function cellC(g: usize, cs: usize, ng: usize): void {
+/** c' = f c + i g from the gates at g (`gs` bytes per group) and c at cs, into cs. */
+@inline function cellStep(g: usize, gs: usize, cs: usize, ng: usize): void {
   for (let v: usize = 0; v < ng; v++) {
-    const gp = g + v * 80;
+    const gp = g + v * gs;
     const cp = cs + (v << 4);
-    const cn = madd(v128.load(gp), v128.load(gp, 32), f32x4.mul(v128.load(gp, 16), v128.load(cp)));
-    v128.store(gp, cn, 64);
-    v128.store(cp, cn);
+    v128.store(cp, madd(v128.load(gp), v128.load(gp, 32), f32x4.mul(v128.load(gp, 16), v128.load(cp))));
   }
 }
 
-/** h = o tanh(c') for two coordinates at once (B may alias A). */
-@inline function cellH(gA: usize, hsA: usize, gB: usize, hsB: usize, ng: usize): void {
+/**
+ * c' = f c + i g for one coordinate, into the state (cs); also into the gates' fifth vector in
+ * scratch (gs 80, for a bfloat16 tape's row) and into `keep` (a float32 tape's kept c', or 0).
+ */
+@inline function cellC(g: usize, cs: usize, ng: usize, gs: usize, keep: usize): void {
   for (let v: usize = 0; v < ng; v++) {
-    const pA = gA + v * 80;
-    const pB = gB + v * 80;
-    const tA = vtanh(v128.load(pA, 64));
-    const tB = vtanh(v128.load(pB, 64));
+    const gp = g + v * gs;
+    const cp = cs + (v << 4);
+    // the same expression as cellStep's, which recomputes c' in the backward pass
+    const cn = madd(v128.load(gp), v128.load(gp, 32), f32x4.mul(v128.load(gp, 16), v128.load(cp)));
+    v128.store(cp, cn);
+    if (gs == 80) v128.store(gp, cn, 64);
+    if (keep != 0) v128.store(keep + (v << 4), cn);
+  }
+}
+
+/**
+ * c' of step s (0 <= s) of a float32 tape's segment, coordinate c, layer l: the kept row (16
+ * bytes per unit group) when step s kept it, else recomputed into `cs` from the nearest kept
+ * one before it (or the segment's checkpoint, state rows at s0) with cellStep, the forward
+ * pass's own expression: the same bits.
+ */
+@inline function cellAt(ctx: usize, s: i32, l: i32, c: i32, tape: usize, tb: usize, cs: usize, s0: usize, cOff: usize): usize {
+  const ck = fld(ctx, F_CK);
+  const L = fld(ctx, F_L);
+  const n = <usize>fld(ctx, F_N);
+  const hb = <usize>fld(ctx, F_HP) << 2;
+  const kept = ufld(ctx, F_TAPEC) + <usize>l * n * hb + <usize>c * hb; // + slot * L n hb
+  const r = (s + 1) % ck;
+  const m = s - r; // the last kept step at or before s (-1: the checkpoint)
+  if (r == 0) return kept + <usize>((m / ck) * L) * n * hb;
+  memory.copy(cs, m >= 0 ? kept + <usize>((m / ck) * L) * n * hb : s0 + cOff, hb);
+  for (let u = m + 1; u <= s; u++) cellStep(tape + (<usize>(u * L + l) * n + <usize>c) * tb, 64, cs, hb >> 4);
+  return cs;
+}
+
+/** h = o tanh(c') for two coordinates at once (B may alias A): gates at g (`gs` bytes per group), c' at c. */
+@inline function cellH(gA: usize, cA: usize, hsA: usize, gB: usize, cB: usize, hsB: usize, ng: usize, gs: usize): void {
+  for (let v: usize = 0; v < ng; v++) {
+    const pA = gA + v * gs;
+    const pB = gB + v * gs;
+    const tA = vtanh(v128.load(cA + (v << 4)));
+    const tB = vtanh(v128.load(cB + (v << 4)));
     v128.store(hsA + (v << 4), f32x4.mul(v128.load(pA, 48), tA));
     v128.store(hsB + (v << 4), f32x4.mul(v128.load(pB, 48), tB));
   }
@@ -571,10 +610,13 @@ function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
   const hb = <usize>Hp << 2;
   const gb = hb << 2;
   const sb = <usize>S << 2;
-  const tb: usize = half ? (hb * 5) >> 1 : hb * 5; // bytes per tape row
+  const tb: usize = half ? (hb * 5) >> 1 : hb << 2; // bytes per tape row
   const kI = <usize>I << 2;
   const xOff = <usize>(XP - I) << 2;
   const direct = rec && !half; // gates straight onto the tape
+  const gs: usize = direct ? 64 : 80; // bytes per unit group of gA, gB
+  const ck = fld(ctx, F_CK);
+  const keepC = direct && t % ck == ck - 1; // this step's c' kept (float32 tape)
   const nq = Hp >> 2; // 16-lane tiles in G, and unit groups
   if (rec && t == 0) {
     const state0 = ufld(ctx, F_STATE0);
@@ -605,13 +647,14 @@ function forwardRange(ctx: usize, tid: i32, c0: i32, c1: i32): void {
       const cOff = <usize>(XP + (L + l) * Hp) << 2;
       const gA = direct ? tpl + <usize>a * tb : sgA;
       const gB = hasB ? (direct ? tpl + <usize>b * tb : sgB) : gA;
-      activate(zA, gA, <usize>nq);
-      cellC(gA, stA + cOff, <usize>nq);
+      const kc = keepC ? ufld(ctx, F_TAPEC) + (<usize>((t / ck) * L + l) * <usize>n) * hb : 0;
+      activate(zA, gA, <usize>nq, gs);
+      cellC(gA, stA + cOff, <usize>nq, gs, keepC ? kc + <usize>a * hb : 0);
       if (hasB) {
-        activate(zB, gB, <usize>nq);
-        cellC(gB, stB + cOff, <usize>nq);
+        activate(zB, gB, <usize>nq, gs);
+        cellC(gB, stB + cOff, <usize>nq, gs, keepC ? kc + <usize>b * hb : 0);
       }
-      cellH(gA, stA + hOff, gB, stB + hOff, <usize>nq);
+      cellH(gA, stA + cOff, stA + hOff, gB, stB + cOff, stB + hOff, <usize>nq, gs);
       if (rec && half) {
         packRow(gA, tpl + <usize>a * tb, <usize>nq);
         if (hasB) packRow(gB, tpl + <usize>b * tb, <usize>nq);
@@ -664,8 +707,8 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   const G = 4 * Hp;
   const t = fld(ctx, F_T);
   // F_FIRST: flag 1 zeroes dL/dstate (the truncation's last step); flag 2 computes tanh(c') of
-  // step t from the tape (the last step, or the last step of a segment the host has just
-  // recomputed: see "segments" above); 3 does both
+  // step t (the last step, or the last step of a segment the host has just recomputed: see
+  // "segments" above) from the rows at F_CTOP, or a bfloat16 tape's row; 3 does both
   const first = fld(ctx, F_FIRST);
   const half = fld(ctx, F_TAPE16) != 0;
   const DOUT = ufld(ctx, F_DOUT);
@@ -696,7 +739,10 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   const gb = <usize>G << 2;
   const sb = <usize>S << 2;
   const dsb = <usize>(2 * L * Hp) << 2;
-  const tb: usize = half ? (hb * 5) >> 1 : hb * 5; // bytes per tape row
+  const tb: usize = half ? (hb * 5) >> 1 : hb << 2; // bytes per tape row
+  const gs: usize = half ? 80 : 64; // bytes per unit group of a float32 row (unpacked, or the tape's)
+  const CS = scr + ufld(ctx, F_CS);
+  const ctop = ufld(ctx, F_CTOP);
   const kI = <usize>I << 2;
   const nq = <usize>(Hp >> 2);
   // float64 gradient sums (at twice the float offsets of the gradient layout); the head's
@@ -712,9 +758,15 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
       if ((first & 1) != 0) memory.fill(dstate + <usize>cb * dsb, 0, <usize>nb * dsb);
       for (let c = cb; c < ce; c++) {
         for (let l = 0; l < L; l++) {
-          const tp = tapeRow(tape + (<usize>(t * L + l) * <usize>n + <usize>c) * tb, U0, half, nq);
+          // c' of step t: on a bfloat16 tape's row, else in the rows at F_CTOP
+          let cp: usize = ctop + <usize>c * sb + (<usize>(XP + (L + l) * Hp) << 2);
+          let cst: usize = 16;
+          if (half) {
+            cp = tapeRow(tape + (<usize>(t * L + l) * <usize>n + <usize>c) * tb, U0, half, nq) + 64;
+            cst = 80;
+          }
           const th = thc + (<usize>(c * L + l)) * hb;
-          for (let v: usize = 0; v < nq; v++) v128.store(th + (v << 4), vtanh(v128.load(tp + v * 80, 64)));
+          for (let v: usize = 0; v < nq; v++) v128.store(th + (v << 4), vtanh(v128.load(cp + v * cst)));
         }
       }
     }
@@ -735,16 +787,21 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
         const inr = INR + j * krb;
         const hpv = inr + kinb;
         // h_prev (and tanh(c_prev) for the next step back), c_prev
-        let cpp: usize; // c_prev: at cpp + 80 v (tape) or cpp + 16 v (snapshot)
+        let cpp: usize; // c_prev: at cpp + 80 v (bfloat16 row unpacked) or cpp + 16 v
         let cps: usize;
         if (t > 0) {
           const tpp = tapeRow(tplPrev + <usize>c * tb, U1, half, nq);
-          cpp = tpp + 64;
-          cps = 80;
+          if (half) {
+            cpp = tpp + 64;
+            cps = 80;
+          } else {
+            cpp = cellAt(ctx, t - 1, l, c, tape, tb, CS, state0 + <usize>c * sb, <usize>(XP + (L + l) * Hp) << 2);
+            cps = 16;
+          }
           const ths = THS + j * hb;
           for (let v: usize = 0; v < nq; v++) {
-            const p = tpp + v * 80;
-            const tc = vtanh(v128.load(p, 64));
+            const p = tpp + v * gs;
+            const tc = vtanh(v128.load(cpp + v * cps));
             v128.store(ths + (v << 4), tc);
             v128.store(hpv + (v << 4), f32x4.mul(v128.load(p, 48), tc));
           }
@@ -763,7 +820,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
           const tlo = tapeRow(tplLow + <usize>c * tb, U2, half, nq);
           const thlo = thc + (<usize>(c * L + l - 1)) * hb;
           for (let v: usize = 0; v < nq; v++) {
-            v128.store(inr + (v << 4), f32x4.mul(v128.load(tlo + v * 80, 48), v128.load(thlo + (v << 4))));
+            v128.store(inr + (v << 4), f32x4.mul(v128.load(tlo + v * gs, 48), v128.load(thlo + (v << 4))));
           }
         }
         const d = load<f32>(DOUT + (<usize>c << 2));
@@ -775,7 +832,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
         const dz = DZ + j * gb;
         const one = kv(K_ONE);
         for (let v: usize = 0; v < nq; v++) {
-          const p = tp + v * 80;
+          const p = tp + v * gs;
           const dsv = ds + (v << 5);
           const v16 = v << 4;
           let dh = v128.load(dsv);

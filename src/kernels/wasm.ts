@@ -76,6 +76,15 @@ export interface WasmEngineOptions extends LstmEngineOptions {
    * rounding of the `f32` tape's (checked against finite differences in test/wasm_tape16.test.ts).
    */
   readonly tape?: TapePrecision;
+  /**
+   * A float32 tape keeps the cell state c' of every `cellEvery`-th step (default 2); the
+   * backward pass recomputes the others from the one kept before (at most `cellEvery` - 1
+   * multiply-adds per unit and step back, reading earlier steps' gates), the same bits whatever
+   * the value. 1 keeps every step's (800 bytes per coordinate-step of the paper's LSTM, against
+   * 720 at 2 and 680 at 4); a value past the capacity keeps none (640, but each step back then
+   * recomputes from the segment's start). No effect on a bfloat16 tape.
+   */
+  readonly cellEvery?: number;
   /** Bytes the engine's memories may take before its tape is cut into segments (default: `defaultMemoryBudget()`, a quarter of the machine's memory). */
   readonly memoryBudget?: number;
   /**
@@ -283,6 +292,9 @@ export function createWasmEngine(opts: WasmEngineOptions): WasmLstmEngine {
   if (opts.segment !== undefined && !(Number.isInteger(opts.segment) && opts.segment >= 1)) {
     throw new Error(`WebAssembly engine: segment must be a positive integer, got ${opts.segment}`);
   }
+  if (opts.cellEvery !== undefined && !(Number.isInteger(opts.cellEvery) && opts.cellEvery >= 1)) {
+    throw new Error(`WebAssembly engine: cellEvery must be a positive integer, got ${opts.cellEvery}`);
+  }
   if (opts.tape !== undefined && !TAPE_PRECISIONS.includes(opts.tape)) {
     throw new Error(`WebAssembly engine: tape must be ${TAPE_PRECISIONS.map((t) => `'${t}'`).join(" or ")}, got '${String(opts.tape)}'`);
   }
@@ -385,6 +397,7 @@ class WasmEngine implements WasmLstmEngine {
       B,
       chunk: reduction === "chunks" ? this.bChunk : 0,
       ...(opts.segment !== undefined ? { segment: opts.segment } : {}),
+      ...(opts.cellEvery !== undefined ? { cellEvery: opts.cellEvery } : {}),
       budget: opts.memoryBudget ?? defaultMemoryBudget(),
       shardBytes: Math.min(opts.shardBytes ?? MAX_INSTANCE_BYTES, MAX_INSTANCE_BYTES),
     });
@@ -504,6 +517,10 @@ class WasmEngine implements WasmLstmEngine {
     set(F.GHS, lay.sc.ghs);
     set(F.TAPE16, lay.tapePrecision === "bf16" ? 1 : 0);
     set(F.UNP, lay.sc.unp);
+    set(F.TAPEC, lay.tapeC);
+    set(F.CK, lay.cEvery);
+    set(F.CS, lay.sc.cs);
+    set(F.CTOP, lay.state);
     set(F.KR, lay.KR);
     set(F.OMAX, lay.OMAX);
     // The forward pass's claims: even, at least 8 per thread, at most 128 coordinates.
@@ -727,7 +744,8 @@ class WasmEngine implements WasmLstmEngine {
     const start = this.segmentStart(j);
     // 1: zero dL/dstate; 2: tanh(c') from the tape (see assembly/lstm.ts); 3: both.
     let first = this.cursor === this.steps ? 3 : 0;
-    if (j !== this.tapeSegment) {
+    const recomputed = j !== this.tapeSegment;
+    if (recomputed) {
       this.recompute(j);
       first = 2;
     }
@@ -739,6 +757,8 @@ class WasmEngine implements WasmLstmEngine {
       i32[c + F.FIRST] = first;
       i32[c + F.DX] = dx !== undefined ? lay.dx : 0;
       i32[c + F.STATE0] = lay.state0 + j * lay.ckptStride;
+      // c' of the top step: the live state, or the state a recomputation ended in
+      i32[c + F.CTOP] = recomputed ? lay.state0 + (j + 1) * lay.ckptStride : lay.state;
       i32[c + F.TAPEX] = lay.tapeX + start * p.n * I * 4;
       i32[c + F.NEXTB] = 0; // the chunk counter (published to the workers by run's Atomics)
     }

@@ -56,12 +56,20 @@ export interface LayerLayout {
 }
 
 /**
- * How the tape keeps each step's gates and c': `f32` as computed, or `bf16` (opt-in) rounded to
- * bfloat16, half the bytes, a gradient within bfloat16 rounding (not the same bits; the
- * forward pass's outputs and states are).
+ * How the tape keeps each step's gates and c': `f32` as computed (the gates of every step, c'
+ * of every `C_EVERY`-th: the backward pass recomputes the others bit for bit), or `bf16`
+ * (opt-in) all five rounded to bfloat16, a gradient within bfloat16 rounding (not the same
+ * bits; the forward pass's outputs and states are).
  */
 export type TapePrecision = "f32" | "bf16";
 export const TAPE_PRECISIONS: readonly TapePrecision[] = ["f32", "bf16"];
+
+/**
+ * A float32 tape keeps c' of every second step of a segment: 720 bytes per coordinate-step of
+ * the paper's LSTM instead of 800, and each step back recomputes at most one c' (one
+ * multiply-add per unit, from gates it reads anyway).
+ */
+export const C_EVERY = 2;
 
 /** Byte offsets of everything the engine keeps in its memory. */
 export class Layout {
@@ -87,6 +95,9 @@ export class Layout {
   readonly dstate: number;
   readonly th: number;
   readonly tape: number;
+  /** A float32 tape's kept c' rows (every `cEvery`-th step of a segment; none for bf16). */
+  readonly tapeC: number;
+  readonly cEvery: number;
   readonly tapeX: number;
   readonly x: number;
   readonly out: number;
@@ -95,7 +106,7 @@ export class Layout {
   readonly scr: number;
   readonly scrStride: number;
   /** Scratch offsets inside a thread's scratch (bytes), row lengths (floats). */
-  readonly sc: Record<"zB" | "pi" | "gA" | "gB" | "dummy" | "dz" | "dzi" | "inr" | "ths" | "dio" | "ghs" | "unp", number>;
+  readonly sc: Record<"zB" | "pi" | "gA" | "gB" | "dummy" | "dz" | "dzi" | "inr" | "ths" | "dio" | "ghs" | "unp" | "cs", number>;
   readonly KR: number;
   readonly OMAX: number;
   readonly g64: number;
@@ -109,7 +120,7 @@ export class Layout {
    * state rows is kept for each of the ceil(capacity / segment) segments; a `bf16` tape takes
    * half the bytes of an `f32` one.
    */
-  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number, sums: number, segment = capacity, tape: TapePrecision = "f32") {
+  constructor(s: LstmShape, n: number, capacity: number, P: number, B: number, sums: number, segment = capacity, tape: TapePrecision = "f32", cEvery = C_EVERY) {
     const { inputs: I, layers: L } = s;
     const Hp = (this.Hp = round4(s.hidden));
     const G = (this.G = 4 * Hp);
@@ -145,7 +156,10 @@ export class Layout {
     this.dstate = take(n * 2 * L * Hp * 4);
     this.th = take(n * L * Hp * 4);
     this.tapePrecision = tape;
-    this.tape = take(Math.min(capacity, this.segment) * L * n * 5 * Hp * (tape === "bf16" ? 2 : 4));
+    const kept = Math.min(capacity, this.segment);
+    this.tape = take(kept * L * n * (tape === "bf16" ? 5 * Hp * 2 : 4 * Hp * 4));
+    this.cEvery = cEvery;
+    this.tapeC = take(tape === "bf16" ? 0 : Math.floor(kept / cEvery) * L * n * Hp * 4);
     this.tapeX = take(capacity * n * I * 4);
     this.x = take(n * I * 4);
     this.out = take(n * 4);
@@ -175,6 +189,8 @@ export class Layout {
       ghs: sub(Hp + 4),
       // three tape rows unpacked from bfloat16 (none for an f32 tape)
       unp: tape === "bf16" ? sub(15 * Hp) : 0,
+      // a float32 tape's c' recomputed in the backward pass
+      cs: sub(Hp),
     };
     this.scrStride = q;
     this.scr = take(P * this.scrStride);

@@ -10,9 +10,11 @@
  *   which costs one more forward step per recomputed step. The segments end at the capacity
  *   (the first one is short), so a whole truncation keeps its last k steps and recomputes
  *   T - k: the longest segment that fits is the fastest. Memory per coordinate falls from
- *   about 808 T bytes (the paper's LSTM, T steps) to about 336 ceil(T / k) + 800 k + 8 T.
- * - A `bf16` tape (opt-in) keeps the gates in half the bytes (400 per step instead of 800), so
- *   about twice as many steps fit the budget and fewer are recomputed; its gradient is within
+ *   about 728 T bytes (the paper's LSTM, T steps; a float32 tape keeps the gates of every
+ *   step, 640 bytes, and c' of every second, 80 a step on average) to about
+ *   336 ceil(T / k) + 720 k + 8 T.
+ * - A `bf16` tape (opt-in) keeps the gates and c' in bfloat16 (400 bytes per step), so
+ *   nearly twice as many steps fit the budget and fewer are recomputed; its gradient is within
  *   bfloat16 rounding of the `f32` tape's, not the same bits.
  * - Shards: the coordinates go to instances in whole chunks of the `chunks` backward pass, so
  *   each chunk's float64 gradient sums are those of one instance, and the host adds them in the
@@ -20,7 +22,7 @@
  */
 import { L2oError } from "../core/errors.ts";
 import type { LstmShape } from "./types.ts";
-import { Layout, MAX_PAGES, PAGE, type TapePrecision } from "./wasm_layout.ts";
+import { C_EVERY, Layout, MAX_PAGES, PAGE, type TapePrecision } from "./wasm_layout.ts";
 import { nodeBuiltin } from "./source.ts";
 
 /** The engine's memory would not fit (the CLI reports it with exit code 2). */
@@ -65,6 +67,8 @@ export interface PlanRequest {
   readonly shardBytes: number;
   /** How the tape keeps the gates (default `f32`; `bf16` takes half the bytes). */
   readonly tape?: TapePrecision;
+  /** A float32 tape keeps c' of every `cellEvery`-th step (default `C_EVERY`). */
+  readonly cellEvery?: number;
 }
 
 /** This machine's memory in bytes (Infinity where it cannot be asked). */
@@ -102,20 +106,21 @@ const gib = (b: number): string => (b / 2 ** 30).toFixed(2);
 export function planMemory(r: PlanRequest): MemoryPlan {
   const { shape, n, capacity, P, B, chunk } = r;
   const tape = r.tape ?? "f32";
+  const k = r.cellEvery ?? C_EVERY;
   const blocks = (m: number): number => (chunk > 0 ? Math.max(1, Math.ceil(m / chunk)) : P);
-  const bytesAt = (k: number): number => new Layout(shape, n, capacity, P, B, blocks(n), k, tape).bytes;
+  const bytesAt = (seg: number): number => new Layout(shape, n, capacity, P, B, blocks(n), seg, tape, k).bytes;
   let segment = r.segment ?? capacity;
   if (r.segment === undefined && capacity > 1 && bytesAt(capacity) > r.budget) {
     // The longest segment that fits the budget (fewest recomputed steps), else the least memory.
     let best = capacity;
     let bestBytes = Infinity;
-    for (const k of segmentCandidates(capacity)) {
-      const b = bytesAt(k);
+    for (const s of segmentCandidates(capacity)) {
+      const b = bytesAt(s);
       if (b <= r.budget) {
-        best = k;
+        best = s;
         break;
       }
-      if (b < bestBytes) [best, bestBytes] = [k, b];
+      if (b < bestBytes) [best, bestBytes] = [s, b];
     }
     segment = best;
   }
@@ -130,7 +135,7 @@ export function planMemory(r: PlanRequest): MemoryPlan {
     );
   }
   if (chunk === 0) {
-    const lay = new Layout(shape, n, capacity, P, B, P, segment, tape);
+    const lay = new Layout(shape, n, capacity, P, B, P, segment, tape, k);
     if (lay.bytes > r.shardBytes) {
       throw new EngineMemoryError(
         `the WebAssembly LSTM engine would need ${gib(lay.bytes)} GiB for ${what}, more than one WebAssembly instance's ` +
@@ -142,7 +147,7 @@ export function planMemory(r: PlanRequest): MemoryPlan {
   }
   // Whole chunks per instance: the most that fit, then spread evenly over the instances needed.
   const chunks = Math.max(1, Math.ceil(n / chunk));
-  const fits = (c: number): boolean => new Layout(shape, Math.min(n, c * chunk), capacity, P, B, c, segment, tape).bytes <= r.shardBytes;
+  const fits = (c: number): boolean => new Layout(shape, Math.min(n, c * chunk), capacity, P, B, c, segment, tape, k).bytes <= r.shardBytes;
   if (!fits(1)) {
     throw new EngineMemoryError(
       `the WebAssembly LSTM engine would need more than one WebAssembly instance's ${gib(r.shardBytes)} GiB for one chunk of ` +
@@ -163,7 +168,7 @@ export function planMemory(r: PlanRequest): MemoryPlan {
     const take = Math.floor(chunks / count) + (s < chunks % count ? 1 : 0);
     const c0 = Math.min(n, c * chunk);
     const m = Math.min(n, (c + take) * chunk) - c0;
-    shards.push({ c0, n: m, sums: blocks(m), lay: new Layout(shape, m, capacity, P, B, blocks(m), segment, tape) });
+    shards.push({ c0, n: m, sums: blocks(m), lay: new Layout(shape, m, capacity, P, B, blocks(m), segment, tape, k) });
     c += take;
   }
   return { segment, shards, bytes: shards.reduce((a, s) => a + s.lay.bytes, 0) };

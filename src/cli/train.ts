@@ -35,6 +35,7 @@ import {
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
   QUIET_HELP,
+  TRAINED_OUT_NOTE,
 } from "./options.ts";
 import { resolveTaskFamily, resolveTrainingTask, showWarnings } from "./resolve.ts";
 import { consoleTrainHooks, reportInterrupted } from "./train_progress.ts";
@@ -209,7 +210,7 @@ export function registerTrainCommand(program: Command): void {
     .requiredOption("--task <name>", "task family to train on (see `l2o tasks`), or a module of your own: ./my-task.ts (.ts, .mts, .js, .mjs) whose default export is a TaskFamily or a function from --task-config to one, with an optional `training` export of defaults; a checkpoint resumes only with the same module file")
     .option("--task-config <json>", "task configuration (JSON object) over the task's training defaults; quadratic's is {\"instances\":128}")
     .option("--data <dir>", DATA_HELP)
-    .requiredOption("--out <file>", "where to save the trained optimizer (.safetensors)")
+    .requiredOption("--out <file>", `where to save the trained optimizer (.safetensors); ${TRAINED_OUT_NOTE}`)
     .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
     .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
     .option("--preprocess <kind>", "LSTM: gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
@@ -256,7 +257,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--workers-expected <n>", DIST_HELP.workersExpected, "0")
     .action(async (f: TrainFlags) => {
       // Every file the training will write is checked before any work starts.
-      checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log", { report: true }]]);
+      checkOutputPaths([[f.out, "--out", { trained: true }], [f.checkpoint, "--checkpoint", { trained: true }], [f.log, "--log", { report: true }]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data) });

@@ -6,7 +6,7 @@ import { LEARNED_KIND_NAMES, learnedKind } from "../learned/registry.ts";
 import { extendPreprocessing } from "../learned/lstm/widen.ts";
 import type { LstmOptimizer } from "../learned/lstm/optimizer.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
-import { ES_LIMITS, ESTIMATORS, HORIZON_SAMPLINGS, META_LOSS_KINDS, resolveMetaTrainConfig, type EstimatorName, type HorizonSampling, type MetaLossKind, type MetaTrainConfig } from "../meta/config.ts";
+import { ES_LIMITS, ESTIMATORS, HORIZON_SAMPLINGS, META_LOSS_KINDS, META_LR_MAX, resolveMetaTrainConfig, type EstimatorName, type HorizonSampling, type MetaLossKind, type MetaTrainConfig } from "../meta/config.ts";
 import { runTrainJobAsync } from "../meta/job.ts";
 import { checkOutputPaths } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
@@ -172,7 +172,7 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
     return resolveMetaTrainConfig({
       unroll: parseCount("--unroll", f.unroll, LIMITS.unroll),
       horizon,
-      metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true, max: MAX_META_LR }),
+      metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true, max: META_LR_MAX }),
       clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
       epochs: parseCount("--epochs", f.epochs, LIMITS.epochs),
       horizonsPerEpoch: parseCount("--horizons-per-epoch", f.horizonsPerEpoch, LIMITS.horizonsPerEpoch),
@@ -197,12 +197,6 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
   }
 }
 
-/**
- * The most `--meta-lr` takes: Adam moves each weight by about the rate per step, so a rate
- * above 1 only throws phi where every run diverges (the few-shot trainer has the same bound).
- */
-const MAX_META_LR = 1;
-
 export function registerTrainCommand(program: Command): void {
   program
     .command("train")
@@ -220,7 +214,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--lstm-groups <list>", "LSTM: one separately weighted LSTM per part of the layout's groups, e.g. conv/fc (the paper's CNN setting, cnn's default) or conv+bn/fc; one: a single LSTM (default per task)")
     .option("--unroll <n>", `truncation length T (${rangeText(LIMITS.unroll)}; a divisor of --horizon)`, "20")
     .option("--horizon <n>", `optimizee steps per sampled task (${rangeText(LIMITS.horizon)})`, "100")
-    .option("--meta-lr <x>", `Adam learning rate on the optimizer's weights (above 0, at most ${MAX_META_LR})`, String(0.003))
+    .option("--meta-lr <x>", `Adam learning rate on the optimizer's weights (above 0, at most ${META_LR_MAX})`, String(0.003))
     .option("--clip <x>", "clip the meta-gradient's global norm (at least 0; 0: off)", "1")
     .option("--epochs <n>", `epochs (validation after each) (${rangeText(LIMITS.epochs)})`, "50")
     .option("--horizons-per-epoch <n>", `sampled tasks per epoch (${rangeText(LIMITS.horizonsPerEpoch)})`, "20")

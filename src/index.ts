@@ -138,7 +138,7 @@ export {
 export { decodeLearnedOptimizer, learnedFromFile, type DecodedLearnedOptimizer } from "./learned/decode.ts";
 // meta-training
 export { unrollMetaGrad, advanceUnroll, type UnrollOptions, type UnrollResult, type MetaLossWeights } from "./meta/unroll.ts";
-export { META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig, type MetaLossKind, type HorizonSampling } from "./meta/config.ts";
+export { META_LR_MAX, META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig, type MetaLossKind, type HorizonSampling } from "./meta/config.ts";
 export { initMetaTrainState, type MetaTrainState } from "./meta/state.ts";
 export { metaTrain, metaTrainSteps, defaultEstimator, type MetaTrainHooks, type MetaTrainResult } from "./meta/train.ts";
 export { localFrom, type GradientEstimator, type Estimate, type Truncation } from "./meta/estimator.ts";

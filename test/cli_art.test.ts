@@ -1,13 +1,14 @@
 /**
  * `l2o art` through the CLI: a styled PNG of the asked size, a strip with a baseline, and
- * one-line errors (exit 2) for a missing image, a bad size and an output that is not a PNG.
+ * one-line errors (exit 2) for a missing image, a bad size and an output that is not a PNG; the
+ * PNG replaces an earlier one whole (a new file renamed over it), or not at all.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { runL2oSync, type Result } from "./cli_run.ts";
+import { runL2o, runL2oSync, type Result } from "./cli_run.ts";
 import { decodePng } from "./png_decode.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-cli-art-"));
@@ -47,5 +48,37 @@ describe("l2o art", () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /must end in \.png/);
     assert.equal(existsSync(out), false);
+  });
+
+  it("replaces an existing PNG by a whole new file, leaving no temporary; a write that fails leaves the old one as it was", async () => {
+    const folder = join(dir, "replace");
+    mkdirSync(folder);
+    const out = join(folder, "styled.png");
+    const old = Buffer.from("an earlier image, not a PNG at all");
+    writeFileSync(out, old);
+    // A second name for the old file's bytes: a write in place (truncate, then write) changes
+    // them too, and a kill between the two would leave a cut-short PNG.
+    const before = join(folder, "before.png");
+    linkSync(out, before);
+    const r = l2o("art", "--optimizer", "adam@0.03", "--content", "mosaic", "--size", "16", "--steps", "2", "--out", out);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(readFileSync(before).equals(old), "the old file's bytes were written over in place");
+    assert.equal(decodePng(readFileSync(out)).width, 16);
+    assert.deepEqual(readdirSync(folder).sort(), ["before.png", "styled.png"], "a temporary file was left behind");
+
+    // The write fails: the temporary's path (out.tmp-<pid>) is a folder, made as the process starts,
+    // long before it has an image to write. The PNG at --out is the one it found.
+    const kept = readFileSync(out);
+    let blocker = "";
+    const failed = await runL2o(["art", "--optimizer", "adam@0.03", "--content", "mosaic", "--size", "16", "--steps", "2", "--out", out], {
+      onStart: (child) => {
+        blocker = `${out}.tmp-${child.pid}`;
+        mkdirSync(blocker);
+      },
+    });
+    assert.notEqual(failed.code, 0, `the write should have failed: ${failed.stdout}`);
+    assert.match(failed.stderr, /EISDIR/);
+    assert.ok(readFileSync(out).equals(kept), "the existing PNG changed although the write failed");
+    assert.deepEqual(readdirSync(folder).sort(), ["before.png", "styled.png", `styled.png.tmp-${blocker.split(".tmp-")[1]}`]);
   });
 });

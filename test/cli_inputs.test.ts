@@ -185,8 +185,48 @@ describe("output paths are checked before any work", () => {
     );
     assert.ok(readFileSync(victim).equals(shipped) && readFileSync(renamed).equals(shipped), "the optimizer files are unchanged");
     // Where the output is itself such a file (train --out, --checkpoint) replacing one stays allowed.
-    checkOutputPaths([[victim, "--out"], [renamed, "--checkpoint"]]);
+    checkOutputPaths([[victim, "--out", { trained: true }], [renamed, "--checkpoint", { trained: true }]]);
     checkOutputPath(file, "--json", { report: true });
+  });
+
+  it("an optimizer, checkpoint or learner never replaces a report, a log or a figure: refused at once, naming what the file is; an earlier optimizer file is replaced", async () => {
+    const kept = join(dir, "kept-reports");
+    mkdirSync(kept);
+    chmodSync(kept, 0o777);
+    const files: Record<string, string | Buffer> = {
+      "quad.json": `${JSON.stringify({ task: "quadratic", steps: 3, optimizers: [{ name: "adam", finalLosses: [0.5, 0.25] }] }, null, 2)}\n`,
+      "quad.jsonl": '{"step":1,"name":"meta/loss","value":1.5,"time":0.1}\n{"step":2,"name":"meta/loss","value":1.2,"time":0.2}\n',
+      "curve.png": Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.alloc(64, 7)]),
+      "curve.svg": '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>\n',
+      "notes.txt": "which runs to keep\n",
+      "blob.bin": Buffer.from([1, 0, 2, 0, 3]),
+    };
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(kept, name), bytes);
+    const at = (name: string): string => join(kept, name);
+    const cases: Array<[string, string[], RegExp]> = [
+      ["--out", [...TRAIN, "--out", at("quad.json")], /--out '[^']*quad\.json' is a JSON report or log, not a safetensors file \(an optimizer, a checkpoint or a learner\), which this output would overwrite; give another path/],
+      ["--checkpoint", [...TRAIN, "--out", join(open, "never", "t4.safetensors"), "--checkpoint", at("quad.jsonl")], /--checkpoint '[^']*quad\.jsonl' is a JSON report or log/],
+      ["--out", [...DEMO, "--out", at("curve.png")], /is a PNG image, not a safetensors file/],
+      ["--out", ["rl", "train", "--task", "logistic-regression", "--out", at("curve.svg")], /is an SVG figure, not a safetensors file/],
+      ["--out", ["fewshot", "train", "--method", "maml", "--out", at("notes.txt")], /is a text file, not a safetensors file/],
+      ["--out", ["blackbox", "train", "--dim", "2", "--out", at("blob.bin")], /is a binary file that is not a safetensors file/],
+    ];
+    const results = await runAll(cases.map(([, args]) => ({ args })));
+    cases.forEach(([flag, args], i) => assertRefused(results[i]!, flag, cases[i]![2], `${args.slice(0, 2).join(" ")} ${flag}`));
+    for (const [name, bytes] of Object.entries(files)) assert.ok(readFileSync(at(name)).equals(Buffer.from(bytes)), `${name} changed`);
+    assert.deepEqual(readdirSync(kept).sort(), Object.keys(files).sort(), "nothing else was written");
+
+    // What --out may replace: an earlier training's optimizer file (trained again to the same
+    // path) and an empty file.
+    const earlier = at("earlier.safetensors");
+    const shipped = readFileSync(join(REPO, "pretrained", "quadratic.safetensors"));
+    writeFileSync(earlier, shipped);
+    const empty = at("empty.safetensors");
+    writeFileSync(empty, "");
+    checkOutputPaths([[empty, "--out", { trained: true }]]);
+    const again = await l2o([...TRAIN, "--out", earlier, "--quiet"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(!readFileSync(earlier).equals(shipped), "the earlier optimizer file was replaced by the new training");
   });
 
   it("checkOutputPath accepts a new file in a new folder and an existing file, and creates nothing", () => {

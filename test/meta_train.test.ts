@@ -12,7 +12,7 @@ import { applyUpdates } from "../src/optimizers/transform.ts";
 import { adam } from "../src/optimizers/alias.ts";
 import { unrollMetaGrad } from "../src/meta/unroll.ts";
 import { metaTrain } from "../src/meta/train.ts";
-import { META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig } from "../src/meta/config.ts";
+import { META_LR_MAX, META_TRAIN_DEFAULTS, resolveMetaTrainConfig, type MetaTrainConfig } from "../src/meta/config.ts";
 import { initMetaTrainState, type MetaTrainState } from "../src/meta/state.ts";
 import { clipByGlobalNorm } from "../src/meta/outer.ts";
 import { validationScore } from "../src/meta/validation.ts";
@@ -22,6 +22,8 @@ import { loadCheckpoint, saveCheckpoint } from "../src/io/checkpoint.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
 import { memoryWriter } from "../src/io/metrics.ts";
 import type { OptState } from "../src/optimizers/transform.ts";
+import { ConfigError } from "../src/core/errors.ts";
+import { runL2oSync } from "./cli_run.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-meta-train-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -100,9 +102,12 @@ describe("resolveMetaTrainConfig", () => {
     ["epochs 0", { epochs: 0 }, /epochs must be a positive integer/],
     ["horizonsPerEpoch negative", { horizonsPerEpoch: -1 }, /horizonsPerEpoch must be a positive integer/],
     ["validationTasks 0", { validationTasks: 0 }, /validationTasks must be a positive integer/],
-    ["metaLr 0", { metaLr: 0 }, /metaLr must be > 0/],
-    ["metaLr NaN", { metaLr: NaN }, /metaLr must be > 0/],
-    ["metaLr Infinity", { metaLr: Infinity }, /metaLr must be > 0/],
+    ["metaLr 0", { metaLr: 0 }, /metaLr must be in \(0, 1\], got 0$/],
+    ["metaLr negative", { metaLr: -0.01 }, /metaLr must be in \(0, 1\], got -0\.01$/],
+    ["metaLr NaN", { metaLr: NaN }, /metaLr must be in \(0, 1\], got NaN$/],
+    ["metaLr Infinity", { metaLr: Infinity }, /metaLr must be in \(0, 1\], got Infinity$/],
+    ["metaLr 1e300", { metaLr: 1e300 }, /metaLr must be in \(0, 1\], got 1e\+300$/],
+    ["metaLr as a string", { metaLr: "0.1" as unknown as number }, /metaLr must be in \(0, 1\], got "0\.1"$/],
     ["clipNorm negative", { clipNorm: -1 }, /clipNorm must be >= 0/],
     ["clipNorm NaN", { clipNorm: NaN }, /clipNorm must be >= 0/],
     ["patience fractional", { patience: 1.5 }, /patience must be an integer >= 0/],
@@ -120,8 +125,25 @@ describe("resolveMetaTrainConfig", () => {
     ["a misspelt field, whose default would stay in force", { epoch: 3 } as Partial<MetaTrainConfig>, /meta-training: unknown field\(s\) epoch \(known: unroll, horizon, metaLr, /],
   ];
   for (const [what, c, msg] of bad) {
-    it(`rejects ${what}`, () => assert.throws(() => resolveMetaTrainConfig(c), msg));
+    it(`rejects ${what}`, () => assert.throws(() => resolveMetaTrainConfig(c), (e: unknown) => e instanceof ConfigError && msg.test(e.message)));
   }
+
+  it("bounds metaLr where l2o train bounds --meta-lr: the library takes the bound itself and refuses just above it, as the CLI does", () => {
+    assert.equal(resolveMetaTrainConfig({ metaLr: META_LR_MAX }).metaLr, META_LR_MAX);
+    const above = META_LR_MAX * (1 + 1e-6);
+    assert.throws(() => resolveMetaTrainConfig({ metaLr: above }), (e: unknown) => e instanceof ConfigError && e.message.includes(`metaLr must be in (0, ${META_LR_MAX}]`));
+    const help = runL2oSync(["train", "--help"], 60_000);
+    assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout.replace(/\s+/g, " "), new RegExp(`--meta-lr <x> .*\\(above 0, at most ${META_LR_MAX}\\)`));
+    const dir = mkdtempSync(join(tmpdir(), "l2o-meta-lr-"));
+    try {
+      const cli = runL2oSync(["train", "--task", "quadratic", "--out", join(dir, "never.safetensors"), "--meta-lr", String(above)], 60_000);
+      assert.equal(cli.code, 2, cli.stderr);
+      assert.match(cli.stderr, new RegExp(`^l2o: error: --meta-lr must be at most ${META_LR_MAX}, got '${String(above).replace(".", "\\.")}'\n$`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("clipByGlobalNorm", () => {

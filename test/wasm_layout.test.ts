@@ -11,6 +11,7 @@ import * as shared from "../assembly/layout.ts";
 import { CONST_TABLE, CONST_TABLE_VECTORS, CTX, F, HEAP, LAYER_FIELDS, LF, MAX_LAYERS, MAX_THREADS } from "../src/kernels/wasm_layout.ts";
 import { CTRL, CTRL_BYTES } from "../src/kernels/wasm_worker.ts";
 import { wasmEngineAvailable } from "../src/kernels/wasm.ts";
+import { wasmApi } from "../src/kernels/wasm_api.ts";
 import { BASE as MLP_BASE } from "../src/tasks/mlp_wasm.ts";
 
 const assemblyDir = new URL("../assembly/", import.meta.url);
@@ -104,11 +105,11 @@ test("build/ was compiled from the current assembly/layout.ts", { skip: noBuild 
 test("the LSTM kernels' init writes exactly the constant table the host leaves free", { skip: noBuild }, () => {
   const files = ["lstm.wasm", ...(wasmEngineAvailable("fma") ? ["lstm_fma.wasm"] : [])];
   for (const file of files) {
-    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    const memory = new wasmApi.Memory({ initial: 1, maximum: 1, shared: true });
     const bytes = new Uint8Array(memory.buffer);
     bytes.fill(0xa5);
-    const mod = new WebAssembly.Module(readFileSync(new URL(file, buildDir)));
-    const ex = new WebAssembly.Instance(mod, { env: { memory } }).exports as { init: () => void };
+    const mod = new wasmApi.Module(readFileSync(new URL(file, buildDir)));
+    const ex = new wasmApi.Instance(mod, { env: { memory } }).exports as { init: () => void };
     ex.init();
     let lo = -1;
     let hi = -1;

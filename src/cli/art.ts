@@ -2,14 +2,13 @@
  * `l2o art`: one style-transfer problem (the art task) run by an optimizer, the styled image
  * written as a PNG; with `--baseline`, a strip of content | style | optimizer | baseline.
  */
-import { writeFileSync, mkdirSync } from "node:fs";
-import { dirname } from "node:path";
 import type { Command } from "commander";
 import { foldIn, key as makeKey } from "../core/rng.ts";
 import { centreSquare, loadPhoto, PHOTO_NAMES, readImageFile } from "../data/images.ts";
 import { pattern, PATTERN_NAMES } from "../data/patterns.ts";
 import type { NamedCandidate } from "../eval/candidates.ts";
 import { applyUpdates, type GradientTransformation } from "../optimizers/transform.ts";
+import { writeFileAtomic } from "../io/files.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { encodePngRgb, planarToRgb8 } from "../io/png.ts";
 import { artSetup, artTaskFrom, resolveArtConfig, type ArtTask } from "../tasks/art.ts";
@@ -128,8 +127,9 @@ function artCommand(f: ArtFlags): void {
   });
   const images = f.baseline === undefined ? [results[0]!] : [content, style, ...results];
   const { width, rgb } = strip(images, cfg.size);
-  mkdirSync(dirname(f.out), { recursive: true });
-  writeFileSync(f.out, encodePngRgb(width, cfg.size, rgb));
+  // Through a temporary file renamed over --out: a kill or a failed write part way never leaves
+  // a cut-short PNG, and an earlier image at that path stays whole until the new one is.
+  writeFileAtomic(f.out, encodePngRgb(width, cfg.size, rgb));
   process.stdout.write(`${f.baseline === undefined ? "styled image" : "content | style | optimizer | baseline"} written to ${f.out}\n`);
 }
 

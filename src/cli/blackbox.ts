@@ -14,7 +14,7 @@ import { defaultTrainOptions, metaTrain, TRAIN_LIMITS, type TrainOptions } from 
 import { UsageError } from "./errors.ts";
 import { fmt, writeJson } from "./format.ts";
 import { rangeText, type CountRange } from "./limits.ts";
-import { parseCount, parseList, parseNumber, parseSeed } from "./options.ts";
+import { parseCount, parseList, parseNumber, parseSeed, TRAINED_OUT_NOTE } from "./options.ts";
 import { progress } from "./progress.ts";
 
 const R = {
@@ -48,7 +48,7 @@ export function registerBlackboxCommand(program: Command): void {
     .option("--batch <n>", `functions per meta-iteration (${rangeText(R.batch)})`, String(d.batch))
     .option("--lr <x>", `Adam's step size (above 0, at most ${MAX_LR})`, String(d.lr))
     .option("--seed <n>", "seed of the initialisation and the training functions (an integer)", "0")
-    .requiredOption("--out <file>", "where to write the network (.safetensors)")
+    .requiredOption("--out <file>", `where to write the network (.safetensors); ${TRAINED_OUT_NOTE}`)
     .option("--json", "print the training summary as JSON")
     .option("--quiet", "no progress")
     .action((f: TrainFlags) => trainCommand(f));
@@ -73,7 +73,7 @@ function parseLoss(raw: string): MetaLoss {
 function trainCommand(f: TrainFlags): void {
   const dim = parseCount("--dim", f.dim, R.dim);
   const loss = parseLoss(f.loss);
-  checkOutputPath(f.out, "--out");
+  checkOutputPath(f.out, "--out", { trained: true });
   const base = defaultTrainOptions(dim, loss);
   const o: TrainOptions = {
     ...base,

@@ -12,7 +12,7 @@ import { resolveEngineKind } from "../kernels/select.ts";
 import { LSTM_KIND } from "../learned/lstm/kind.ts";
 import { checkOutputPath } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
-import { DEFAULT_ENGINE, DEFAULT_REDUCTION, ENGINE_HELP, parseCount, parseEngine, parseSeconds, parseSeed, TRAIN_THREADS, QUIET_HELP } from "./options.ts";
+import { DEFAULT_ENGINE, DEFAULT_REDUCTION, ENGINE_HELP, parseCount, parseEngine, parseSeconds, parseSeed, TRAIN_THREADS, QUIET_HELP, TRAINED_OUT_NOTE } from "./options.ts";
 import { grouped, LIMITS, MAX_SECONDS, rangeText } from "./limits.ts";
 import { consoleTrainHooks } from "./train_progress.ts";
 import { runEvalJob } from "./eval_job.ts";
@@ -32,14 +32,14 @@ export function registerDemoCommand(program: Command): void {
     .command("demo")
     .description("meta-train an LSTM optimizer on quadratics, then compare it with tuned baselines on fresh functions")
     .option("--seconds <x>", `meta-training time budget in seconds (above 0, at most ${grouped(MAX_SECONDS)}: 30 days)`, "150")
-    .option("--out <file>", "where to save the trained optimizer", "runs/demo-quadratic.safetensors")
+    .option("--out <file>", `where to save the trained optimizer; ${TRAINED_OUT_NOTE}`, "runs/demo-quadratic.safetensors")
     .option("--instances <n>", `fresh test functions (${rangeText(LIMITS.evalInstances)})`, "100")
     .option("--seed <n>", "random seed (an integer)", "0")
     .option("--engine <kind>", ENGINE_HELP, DEFAULT_ENGINE)
     .option("--quiet", QUIET_HELP)
     .action((f: DemoFlags) => {
       // Every argument is checked before the training: nothing is refused minutes later.
-      checkOutputPath(f.out, "--out");
+      checkOutputPath(f.out, "--out", { trained: true });
       const seconds = parseSeconds("--seconds", f.seconds, true);
       const seed = parseSeed("--seed", f.seed);
       if (seed === Number.MAX_SAFE_INTEGER) throw new UsageError(`--seed ${seed}: the demo evaluates on seed + 1; give a smaller seed`);

@@ -17,7 +17,7 @@ import { EVAL_LIMITS } from "../fewshot/evaluate.ts";
 import { UsageError } from "./errors.ts";
 import { fmt, writeJson } from "./format.ts";
 import { grouped, rangeText, type CountRange } from "./limits.ts";
-import { parseCount, parseList, parseNumber, parseSeed } from "./options.ts";
+import { parseCount, parseList, parseNumber, parseSeed, TRAINED_OUT_NOTE } from "./options.ts";
 import { progress } from "./progress.ts";
 
 const R = {
@@ -73,7 +73,7 @@ export function registerFewshotCommand(program: Command): void {
     .option("--blocks <n>", `conv blocks (${rangeText(R.blocks)}; default 4)`)
     .option("--image-size <n>", `glyphs only: image side in pixels (${rangeText(R.imageSize)}; default 28)`)
     .option("--seed <n>", "seed of the initialisation and the training episodes (an integer)", "0")
-    .requiredOption("--out <file>", "where to write the learner (.safetensors)")
+    .requiredOption("--out <file>", `where to write the learner (.safetensors); ${TRAINED_OUT_NOTE}`)
     .option("--init <file>", "start from this learner file (same method and network) instead of a fresh initialisation")
     .option("--data <dir>", "folder of your Omniglot or mini-ImageNet copy")
     .option("--json", "print the training summary as JSON")
@@ -110,7 +110,7 @@ function netFlags(f: TrainFlags, task: string, dflt: NetConfig): NetConfig {
 function trainCommand(f: TrainFlags): void {
   if (!(METHODS as readonly string[]).includes(f.method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got '${f.method}'`);
   if (!FEWSHOT_TASKS.includes(f.task)) throw new UsageError(`--task must be one of ${FEWSHOT_TASKS.join(", ")}, got '${f.task}'`);
-  checkOutputPath(f.out, "--out");
+  checkOutputPath(f.out, "--out", { trained: true });
   const sinusoid = f.task === "sinusoid";
   const shots = parseCount("--shots", f.shots, R.shots);
   const d = taskDefaults(f.task, shots);

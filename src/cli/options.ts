@@ -121,6 +121,9 @@ export function parseTaskConfig(raw: string | undefined): Record<string, unknown
 }
 
 /** The `--quiet` option's help, shared by the commands that show progress. */
+/** What a trained file's --out (train, rl train, fewshot train, blackbox train, demo) may replace: `checkOutputPath`'s `trained`. */
+export const TRAINED_OUT_NOTE = "an existing safetensors file there (an earlier training's) is replaced; any other existing file (a report, a log, a figure) is refused";
+
 export const QUIET_HELP = "no progress on standard error (else a bar on a terminal, or a line every 5 s; L2O_PROGRESS_INTERVAL=SECONDS sets that interval)";
 
 /** The `--data` option's help, shared by train, eval and run. */

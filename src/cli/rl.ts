@@ -24,7 +24,7 @@ import type { Candidate } from "../eval/evaluate.ts";
 import { UsageError } from "./errors.ts";
 import { fmt, writeJson } from "./format.ts";
 import { grouped, LIMITS, MAX_STEPS_TIMES_INSTANCES, rangeText, type CountRange } from "./limits.ts";
-import { DATA_HELP, parseCount, parseList, parseNumber, parseSeed, parseTaskConfig, QUIET_HELP, taskConfigWithData } from "./options.ts";
+import { DATA_HELP, parseCount, parseList, parseNumber, parseSeed, parseTaskConfig, QUIET_HELP, taskConfigWithData, TRAINED_OUT_NOTE } from "./options.ts";
 import { progress } from "./progress.ts";
 import { drawInstances, evalRoots } from "../eval/evaluate.ts";
 import { candidatePath, lineSearchPath, objectiveGrid } from "../rl/paths.ts";
@@ -83,7 +83,7 @@ export function registerRlCommand(program: Command): void {
     .option("--init-lr <x>", "the gradient-descent rate the policy starts from (0 to 1,000,000)", String(POLICY_DEFAULTS.initLr))
     .option("--init-std <x>", "the steps' initial standard deviation (above 0, at most 1,000,000)", String(POLICY_DEFAULTS.initStd))
     .option("--seed <n>", "seed of the initialisation and the training problems, an integer", "0")
-    .requiredOption("--out <file>", "where to write the policy (.safetensors)")
+    .requiredOption("--out <file>", `where to write the policy (.safetensors); ${TRAINED_OUT_NOTE}`)
     .option("--json", "print the training summary as JSON")
     .option("--quiet", QUIET_HELP)
     .action((f: TrainFlags, cmd: Command) => trainCommand(f, cmd));
@@ -162,7 +162,7 @@ function groupedSettings(f: TrainFlags, cmd: Command): { controllerState: (typeo
 
 function trainCommand(f: TrainFlags, cmd: Command): void {
   if (!(TRAINERS as readonly string[]).includes(f.trainer)) throw new UsageError(`--trainer must be one of ${TRAINERS.join(", ")}, got '${f.trainer}'`);
-  checkOutputPath(f.out, "--out");
+  checkOutputPath(f.out, "--out", { trained: true });
   const taskConfig = parseTaskConfig(f.taskConfig);
   const family = resolveTaskFamily(f.task, taskConfig);
   const shape = policyShape({

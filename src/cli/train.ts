@@ -6,7 +6,7 @@ import { LEARNED_KIND_NAMES, learnedKind } from "../learned/registry.ts";
 import { extendPreprocessing } from "../learned/lstm/widen.ts";
 import type { LstmOptimizer } from "../learned/lstm/optimizer.ts";
 import type { LearnedOptimizer } from "../learned/contract.ts";
-import { ES_LIMITS, ESTIMATORS, HORIZON_SAMPLINGS, META_LOSS_KINDS, resolveMetaTrainConfig, type EstimatorName, type HorizonSampling, type MetaLossKind, type MetaTrainConfig } from "../meta/config.ts";
+import { ES_LIMITS, ESTIMATORS, HORIZON_SAMPLINGS, META_LOSS_KINDS, META_LR_MAX, resolveMetaTrainConfig, type EstimatorName, type HorizonSampling, type MetaLossKind, type MetaTrainConfig } from "../meta/config.ts";
 import { runTrainJobAsync } from "../meta/job.ts";
 import { checkOutputPaths } from "../io/paths.ts";
 import { UsageError } from "./errors.ts";
@@ -35,6 +35,7 @@ import {
   TRAIN_THREADS,
   TRAIN_THREADS_HELP,
   QUIET_HELP,
+  TRAINED_OUT_NOTE,
 } from "./options.ts";
 import { resolveTaskFamily, resolveTrainingTask, showWarnings } from "./resolve.ts";
 import { consoleTrainHooks, reportInterrupted } from "./train_progress.ts";
@@ -171,7 +172,7 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
     return resolveMetaTrainConfig({
       unroll: parseCount("--unroll", f.unroll, LIMITS.unroll),
       horizon,
-      metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true, max: MAX_META_LR }),
+      metaLr: parseNumber("--meta-lr", f.metaLr, { positive: true, max: META_LR_MAX }),
       clipNorm: parseNumber("--clip", f.clip, { min: 0 }),
       epochs: parseCount("--epochs", f.epochs, LIMITS.epochs),
       horizonsPerEpoch: parseCount("--horizons-per-epoch", f.horizonsPerEpoch, LIMITS.horizonsPerEpoch),
@@ -196,12 +197,6 @@ function metaConfig(f: TrainFlags): MetaTrainConfig {
   }
 }
 
-/**
- * The most `--meta-lr` takes: Adam moves each weight by about the rate per step, so a rate
- * above 1 only throws phi where every run diverges (the few-shot trainer has the same bound).
- */
-const MAX_META_LR = 1;
-
 export function registerTrainCommand(program: Command): void {
   program
     .command("train")
@@ -209,7 +204,7 @@ export function registerTrainCommand(program: Command): void {
     .requiredOption("--task <name>", "task family to train on (see `l2o tasks`), or a module of your own: ./my-task.ts (.ts, .mts, .js, .mjs) whose default export is a TaskFamily or a function from --task-config to one, with an optional `training` export of defaults; a checkpoint resumes only with the same module file")
     .option("--task-config <json>", "task configuration (JSON object) over the task's training defaults; quadratic's is {\"instances\":128}")
     .option("--data <dir>", DATA_HELP)
-    .requiredOption("--out <file>", "where to save the trained optimizer (.safetensors)")
+    .requiredOption("--out <file>", `where to save the trained optimizer (.safetensors); ${TRAINED_OUT_NOTE}`)
     .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
     .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
     .option("--preprocess <kind>", "LSTM: gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
@@ -219,7 +214,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--lstm-groups <list>", "LSTM: one separately weighted LSTM per part of the layout's groups, e.g. conv/fc (the paper's CNN setting, cnn's default) or conv+bn/fc; one: a single LSTM (default per task)")
     .option("--unroll <n>", `truncation length T (${rangeText(LIMITS.unroll)}; a divisor of --horizon)`, "20")
     .option("--horizon <n>", `optimizee steps per sampled task (${rangeText(LIMITS.horizon)})`, "100")
-    .option("--meta-lr <x>", `Adam learning rate on the optimizer's weights (above 0, at most ${MAX_META_LR})`, String(0.003))
+    .option("--meta-lr <x>", `Adam learning rate on the optimizer's weights (above 0, at most ${META_LR_MAX})`, String(0.003))
     .option("--clip <x>", "clip the meta-gradient's global norm (at least 0; 0: off)", "1")
     .option("--epochs <n>", `epochs (validation after each) (${rangeText(LIMITS.epochs)})`, "50")
     .option("--horizons-per-epoch <n>", `sampled tasks per epoch (${rangeText(LIMITS.horizonsPerEpoch)})`, "20")
@@ -256,7 +251,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--workers-expected <n>", DIST_HELP.workersExpected, "0")
     .action(async (f: TrainFlags) => {
       // Every file the training will write is checked before any work starts.
-      checkOutputPaths([[f.out, "--out"], [f.checkpoint, "--checkpoint"], [f.log, "--log", { report: true }]]);
+      checkOutputPaths([[f.out, "--out", { trained: true }], [f.checkpoint, "--checkpoint", { trained: true }], [f.log, "--log", { report: true }]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data) });

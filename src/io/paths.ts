@@ -50,6 +50,14 @@ export interface OutputOptions {
    * `--json runs/quad.json`.
    */
   readonly report?: boolean;
+  /**
+   * The output is itself a safetensors file (an optimizer, a checkpoint or a learner): an
+   * existing file at its path that is not one (a report, a log, a figure: anything else) is
+   * refused rather than overwritten, as when `--out runs/quad.json` is typed for
+   * `--out runs/quad.safetensors`. An existing safetensors file (an earlier training's) and an
+   * empty file are replaced.
+   */
+  readonly trained?: boolean;
 }
 
 /**
@@ -73,11 +81,37 @@ function looksLikeSafetensors(path: string, size: number): boolean {
 }
 
 /**
+ * What the regular file `path`, which is no safetensors file, looks like from its first bytes,
+ * for the message that refuses to overwrite it: "a JSON report or log", "a PNG image", ...
+ */
+function whatFileIs(path: string): string {
+  const head = Buffer.alloc(512);
+  let n = 0;
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    n = readSync(fd, head, 0, head.length, 0);
+  } catch {
+    return "a file that is not a safetensors file";
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  const bytes = head.subarray(0, n);
+  if (bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) return "a PNG image";
+  if (bytes.includes(0)) return "a binary file that is not a safetensors file";
+  const text = bytes.toString("utf8").trimStart();
+  if (text.startsWith("{") || text.startsWith("[")) return "a JSON report or log";
+  if (/^(<\?xml[^>]*>\s*)?<svg[\s>]/.test(text)) return "an SVG figure";
+  return "a text file";
+}
+
+/**
  * Refuses, with an `OutputPathError` that names `flag`, an output `path` that is empty, names a
  * folder (it is one, or ends with a separator), is not a regular file, lies under a path
  * component that is a file, lies under /proc, /sys or /dev (also through a symbolic link), or
  * whose existing file or nearest existing parent folder cannot be written; with
- * `options.report`, also an existing safetensors file. Creates nothing.
+ * `options.report`, also an existing safetensors file; with `options.trained`, an existing
+ * non-empty file that is not one. Creates nothing.
  */
 export function checkOutputPath(path: string, flag: string, options: OutputOptions = {}): void {
   const fail = (why: string): never => {
@@ -99,6 +133,9 @@ export function checkOutputPath(path: string, flag: string, options: OutputOptio
     if (!own.isFile()) fail("exists and is not a regular file");
     if (options.report === true && looksLikeSafetensors(abs, own.size)) {
       throw new OutputPathError(`${flag} '${path}' is a safetensors file (an optimizer, a checkpoint or a learner), which this output would destroy; give another path`);
+    }
+    if (options.trained === true && own.size > 0 && !looksLikeSafetensors(abs, own.size)) {
+      throw new OutputPathError(`${flag} '${path}' is ${whatFileIs(abs)}, not a safetensors file (an optimizer, a checkpoint or a learner), which this output would overwrite; give another path`);
     }
     try {
       accessSync(abs, constants.W_OK);

@@ -14,6 +14,7 @@
  */
 import { L2oError } from "../core/errors.ts";
 import { kernelBytes, kernelLocation, kernelSourceGeneration } from "./source.ts";
+import { wasmApi, type WasmModule, type WasmMemory } from "./wasm_api.ts";
 
 /** The kernel file under `build/`. */
 export const CONV_FILE = "conv.wasm";
@@ -29,14 +30,14 @@ const PAGE = 65536;
 /** The most floats one arena holds: 4 GiB of memory less the module's first page. */
 export const CONV_ARENA_MAX_FLOATS = (65536 * PAGE - BASE) / 4;
 
-let cachedModule: WebAssembly.Module | undefined;
+let cachedModule: WasmModule | undefined;
 let cachedGeneration = -1;
 
-function convModule(): WebAssembly.Module {
+function convModule(): WasmModule {
   if (cachedModule !== undefined && cachedGeneration === kernelSourceGeneration()) return cachedModule;
   const bytes = kernelBytes(CONV_FILE);
   if (bytes === undefined) throw new ConvKernelUnavailableError(`convolution kernels: ${kernelLocation(CONV_FILE)} not found; run \`npm run build:wasm\``);
-  cachedModule = new WebAssembly.Module(bytes);
+  cachedModule = new wasmApi.Module(bytes);
   cachedGeneration = kernelSourceGeneration();
   return cachedModule;
 }
@@ -92,7 +93,7 @@ export const BN_EPS = 1e-5;
 export class ConvArena {
   /** Floats this arena holds in all. */
   readonly capacity: number;
-  private readonly memory: WebAssembly.Memory;
+  private readonly memory: WasmMemory;
   private readonly ex: Exports;
   private next = BASE;
 
@@ -104,8 +105,8 @@ export class ConvArena {
     // Each buffer is rounded up to 16 bytes; leave room for that in the pages.
     this.capacity = floats;
     const pages = Math.min(65536, Math.ceil((BASE + floats * 4 + 4096) / PAGE));
-    this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    this.ex = new WebAssembly.Instance(convModule(), { env: { memory: this.memory } }).exports as unknown as Exports;
+    this.memory = new wasmApi.Memory({ initial: pages, maximum: pages });
+    this.ex = new wasmApi.Instance(convModule(), { env: { memory: this.memory } }).exports as unknown as Exports;
   }
 
   private take(words: number, what: string): number {

@@ -10,6 +10,7 @@
  */
 import { L2oError } from "../core/errors.ts";
 import { kernelBytes, kernelLocation } from "./source.ts";
+import { wasmApi, type WasmModule, type WasmMemory } from "./wasm_api.ts";
 
 /** Where one GRU's weights lie in phi (as src/learned/hrnn/gru.ts's `GruWeights`). */
 export interface GruOffsets {
@@ -49,13 +50,13 @@ interface HrnnExports {
 
 const FILE = "hrnn.wasm";
 const PAGE = 65536;
-let compiled: WebAssembly.Module | null | undefined;
+let compiled: WasmModule | null | undefined;
 
 /** Whether `build/hrnn.wasm` is there (in Node; in a browser, whether the page handed it over). */
 export function hrnnKernelAvailable(): boolean {
   if (compiled === undefined) {
     const bytes = kernelBytes(FILE);
-    compiled = bytes === undefined ? null : new WebAssembly.Module(bytes);
+    compiled = bytes === undefined ? null : new wasmApi.Module(bytes);
   }
   return compiled !== null;
 }
@@ -65,15 +66,15 @@ export function hrnnKernelAvailable(): boolean {
  * rounded up to 4 lanes, G = 3 Hp), or null where the kernel is not built and not `required`;
  * `required` and missing is an L2oError saying how to build it.
  */
-function instantiate(g: GruOffsets, required: boolean): { I: number; H: number; Hp: number; G: number; memory: WebAssembly.Memory; ex: HrnnExports } | null {
+function instantiate(g: GruOffsets, required: boolean): { I: number; H: number; Hp: number; G: number; memory: WasmMemory; ex: HrnnExports } | null {
   if (!hrnnKernelAvailable()) {
     if (required) throw new L2oError(`hrnn optimizer: ${kernelLocation(FILE)} not found; run \`npm run build:wasm\`, or use the reference engine ('ref')`);
     return null;
   }
   const { inputs: I, units: H } = g;
   const Hp = Math.ceil(H / 4) * 4;
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-  const ex = new WebAssembly.Instance(compiled!, { env: { memory } }).exports as unknown as HrnnExports;
+  const memory = new wasmApi.Memory({ initial: 1, maximum: 65536 });
+  const ex = new wasmApi.Instance(compiled!, { env: { memory } }).exports as unknown as HrnnExports;
   return { I, H, Hp, G: 3 * Hp, memory, ex };
 }
 

@@ -9,6 +9,7 @@
  */
 import { kernelBytes, kernelLocation, kernelSourceGeneration } from "./source.ts";
 import { KernelUnavailableError } from "./select.ts";
+import { wasmApi, type WasmModule } from "./wasm_api.ts";
 
 /** The compiled kernel's file under build/. */
 export const MLP_OPT_FILE = "mlp_opt.wasm";
@@ -29,10 +30,10 @@ export interface MlpOptInstance {
 }
 
 const PAGE = 65536;
-let cached: { module: WebAssembly.Module; generation: number } | undefined;
+let cached: { module: WasmModule; generation: number } | undefined;
 let missing = -1;
 
-function mlpOptModule(): WebAssembly.Module {
+function mlpOptModule(): WasmModule {
   const gen = kernelSourceGeneration();
   if (cached !== undefined && cached.generation === gen) return cached.module;
   const bytes = kernelBytes(MLP_OPT_FILE);
@@ -40,7 +41,7 @@ function mlpOptModule(): WebAssembly.Module {
     missing = gen;
     throw new KernelUnavailableError(`mlp optimizer: ${kernelLocation(MLP_OPT_FILE)} not found; run \`npm run build:wasm\`, or use --engine ref`);
   }
-  cached = { module: new WebAssembly.Module(bytes), generation: gen };
+  cached = { module: new wasmApi.Module(bytes), generation: gen };
   return cached.module;
 }
 
@@ -58,8 +59,8 @@ export function mlpOptKernelAvailable(): boolean {
 
 /** A fresh instance (throws KernelUnavailableError where the kernel is not built). */
 export function mlpOptInstance(): MlpOptInstance {
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
-  const ex = new WebAssembly.Instance(mlpOptModule(), { env: { memory } }).exports as unknown as MlpOptExports;
+  const memory = new wasmApi.Memory({ initial: 1, maximum: 65536 });
+  const ex = new wasmApi.Instance(mlpOptModule(), { env: { memory } }).exports as unknown as MlpOptExports;
   // The module has no data of its own; the arrays start past address 0 (which means "none").
   let top = 1024;
   return {

@@ -15,6 +15,7 @@
  */
 import { L2oError } from "../core/errors.ts";
 import { kernelBytes, kernelLocation, kernelSourceGeneration } from "./source.ts";
+import { wasmApi } from "./wasm_api.ts";
 
 export type RuleEngine = "ts" | "wasm";
 export const RULE_ENGINES: readonly RuleEngine[] = ["wasm", "ts"];
@@ -183,8 +184,8 @@ export function createWasmRules(maxPages = 65536): RuleKernels {
       `optimizer rules: ${kernelLocation(RULES_FILE)} not found; run \`npm run build:wasm\`, or use the TypeScript rules (engine 'ts')`,
     );
   }
-  const memory = new WebAssembly.Memory({ initial: 1, maximum: maxPages });
-  const ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports as unknown as RuleExports;
+  const memory = new wasmApi.Memory({ initial: 1, maximum: maxPages });
+  const ex = new wasmApi.Instance(new wasmApi.Module(bytes), { env: { memory } }).exports as unknown as RuleExports;
   /**
    * Grows the memory to hold `arrays` float32 arrays of n values (each padded to 16 bytes);
    * false when it cannot (past WebAssembly's 4 GiB, or the host refuses), and the call then

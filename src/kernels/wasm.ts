@@ -36,6 +36,7 @@ import { checkSnapshot, phiSize, stateSize, type LstmEngineOptions, type LstmSha
 import { CMD, CTRL, CTRL_BYTES, WORKER_SOURCE } from "./wasm_worker.ts";
 import { CTX, F, HEAP, LAYER_FIELDS, LF, MAX_LAYERS, MAX_THREADS, PAGE, round4, TAPE_PRECISIONS, type Layout, type TapePrecision } from "./wasm_layout.ts";
 import { defaultMemoryBudget, EngineMemoryError, MAX_INSTANCE_BYTES, planMemory, type Shard } from "./wasm_plan.ts";
+import { wasmApi, type WasmModule, type WasmMemory } from "./wasm_api.ts";
 
 export { EngineMemoryError } from "./wasm_plan.ts";
 export { TAPE_PRECISIONS, type TapePrecision } from "./wasm_layout.ts";
@@ -171,7 +172,7 @@ function kernelFile(variant: WasmVariant, shared: boolean): string {
 }
 
 /** Compiled modules and availability answers, by build; dropped when the kernel source changes. */
-let cachedModules = new Map<string, WebAssembly.Module>();
+let cachedModules = new Map<string, WasmModule>();
 let availability = new Map<string, boolean>();
 let cachedGeneration = -1;
 
@@ -198,15 +199,15 @@ export function defaultSharedMemory(): boolean {
  * is first needed and the runtime refuses it without the flag.
  */
 function acceptRelaxedSimd(bytes: Uint8Array<ArrayBuffer>): boolean {
-  if (WebAssembly.validate(bytes)) return true;
+  if (wasmApi.validate(bytes)) return true;
   const v8 = nodeBuiltin<typeof import("node:v8")>("node:v8");
   if (v8 === undefined) return false;
   v8.setFlagsFromString("--experimental-wasm-relaxed-simd");
-  return WebAssembly.validate(bytes);
+  return wasmApi.validate(bytes);
 }
 
 /** The compiled kernel module of a build (compiled once per kernel source, synchronously). */
-function kernelModule(variant: WasmVariant = "simd", shared = defaultSharedMemory()): WebAssembly.Module {
+function kernelModule(variant: WasmVariant = "simd", shared = defaultSharedMemory()): WasmModule {
   freshCaches();
   const file = kernelFile(variant, shared);
   const cached = cachedModules.get(file);
@@ -216,7 +217,7 @@ function kernelModule(variant: WasmVariant = "simd", shared = defaultSharedMemor
   if (variant === "fma" && !acceptRelaxedSimd(bytes)) {
     throw new Error("WebAssembly engine: this runtime does not accept relaxed SIMD (the fma kernels); use the simd kernels");
   }
-  const module = new WebAssembly.Module(bytes);
+  const module = new wasmApi.Module(bytes);
   cachedModules.set(file, module);
   return module;
 }
@@ -235,7 +236,7 @@ export function wasmEngineAvailable(variant: WasmVariant = "simd", shared = defa
   let ok: boolean;
   try {
     kernelModule(variant, shared);
-    if (shared) new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    if (shared) new wasmApi.Memory({ initial: 1, maximum: 1, shared: true });
     ok = true;
   } catch {
     ok = false;
@@ -407,12 +408,12 @@ class WasmEngine implements WasmLstmEngine {
     this.memoryBytes = plan.bytes;
     this.snapshotLength = this.n * plan.shards[0]!.lay.S;
     const module = kernelModule(variant, shared);
-    const memories: WebAssembly.Memory[] = [];
+    const memories: WasmMemory[] = [];
     this.parts = plan.shards.map((sh: Shard) => {
       const pages = Math.ceil(sh.lay.bytes / PAGE);
-      let memory: WebAssembly.Memory;
+      let memory: WasmMemory;
       try {
-        memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
+        memory = new wasmApi.Memory({ initial: pages, maximum: pages, shared });
       } catch (e) {
         throw new EngineMemoryError(
           `the WebAssembly LSTM engine could not allocate ${gib(sh.lay.bytes)} GiB for one of its ${plan.shards.length} instances ` +
@@ -420,7 +421,7 @@ class WasmEngine implements WasmLstmEngine {
         );
       }
       memories.push(memory);
-      const ex = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
+      const ex = new wasmApi.Instance(module, { env: { memory } }).exports as unknown as KernelExports;
       const part: Part = {
         c0: sh.c0,
         n: sh.n,
@@ -803,8 +804,8 @@ export function wasmActivations(
   const n4 = round4(x.length);
   const bytes = HEAP + 3 * n4 * 4;
   const pages = Math.ceil(bytes / PAGE);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared });
-  const ex = new WebAssembly.Instance(kernelModule(variant, shared), { env: { memory } }).exports as unknown as KernelExports;
+  const memory = new wasmApi.Memory({ initial: pages, maximum: pages, shared });
+  const ex = new wasmApi.Instance(kernelModule(variant, shared), { env: { memory } }).exports as unknown as KernelExports;
   ex.init();
   const f32 = new Float32Array(memory.buffer);
   const src = HEAP;

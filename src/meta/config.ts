@@ -2,7 +2,7 @@
  * Meta-training's settings: truncation and horizon, the outer optimizer, epochs and
  * validation, the meta-loss, the gradient estimator, the time limit; defaults and validation.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 
 export interface MetaTrainConfig {
   /** Optimizee steps per truncation (T, default 20). */
@@ -98,6 +98,13 @@ export type EstimatorName = "bptt" | "es" | "pes";
 
 export const ESTIMATORS: readonly EstimatorName[] = ["bptt", "es", "pes"];
 
+/**
+ * The largest `metaLr` (and `l2o train --meta-lr`): Adam moves each weight by about the rate
+ * per step, so a rate above 1 only throws phi where every run diverges (the few-shot trainer
+ * has the same bound).
+ */
+export const META_LR_MAX = 1;
+
 /** The bounds of `esSigma` and `esPairs` (the CLI shows them). */
 export const ES_LIMITS = Object.freeze({ sigmaMax: 1, pairsMax: 4096, sigmaDefault: 0.01, pairsDefault: 16 });
 
@@ -137,7 +144,9 @@ export function resolveMetaTrainConfig(c: Partial<MetaTrainConfig> = {}): MetaTr
     throw new ConfigError(`meta-training: horizonsPerEpoch (${out.horizonsPerEpoch}) must be a multiple of metaBatch (${out.metaBatch})`);
   }
   if (out.horizon % out.unroll !== 0) throw new ConfigError(`meta-training: horizon (${out.horizon}) must be a multiple of unroll (${out.unroll})`);
-  if (!(out.metaLr > 0 && Number.isFinite(out.metaLr))) throw new ConfigError(`meta-training: metaLr must be > 0, got ${out.metaLr}`);
+  if (!(typeof out.metaLr === "number" && out.metaLr > 0 && out.metaLr <= META_LR_MAX)) {
+    throw new ConfigError(`meta-training: metaLr must be in (0, ${META_LR_MAX}], got ${shownValue(out.metaLr)}`);
+  }
   if (!(out.clipNorm >= 0)) throw new ConfigError(`meta-training: clipNorm must be >= 0, got ${out.clipNorm}`);
   if (!(Number.isInteger(out.patience) && out.patience >= 0)) throw new ConfigError(`meta-training: patience must be an integer >= 0`);
   if (!(out.secondOrderScale > 0 && out.secondOrderScale <= 1)) throw new ConfigError(`meta-training: secondOrderScale must be in (0, 1], got ${out.secondOrderScale}`);

@@ -181,7 +181,9 @@ export function openTrainJob(job: TrainJob): OpenTrainJob {
     const logBytes = (): number | undefined => (job.log === undefined ? undefined : statSync(job.log).size);
     const saveState = (s: MetaTrainState, bytes?: number): void => {
       if (job.checkpoint === undefined) return;
-      const log = job.log === undefined ? {} : { log: { path: resolve(job.log), bytes: bytes ?? statSync(job.log).size } };
+      // Typed as a record: inferred, the empty branch reads `{ log?: undefined }`, which a
+      // project without exactOptionalPropertyTypes refuses as a checkpoint value.
+      const log: CheckpointRecord = job.log === undefined ? {} : { log: { path: resolve(job.log), bytes: bytes ?? statSync(job.log).size } };
       saveCheckpoint(job.checkpoint, { ...stateToCheckpoint(s), run: record, ...log });
     };
     // A run killed before its first epoch ends resumes from its start (and rewinds its log).

@@ -19,6 +19,7 @@
 import { readFileSync } from "node:fs";
 import { L2oError } from "../core/errors.ts";
 import { ACT_RELU, ACT_SIGMOID, ACT_TANH } from "../../assembly/layout.ts";
+import { wasmApi, type WasmModule } from "../kernels/wasm_api.ts";
 
 /** Where the compiled kernels are expected. */
 export const MLP_WASM_URL = new URL("../../build/mlp.wasm", import.meta.url);
@@ -34,14 +35,14 @@ const PAGE = 65536;
  */
 export const BASE = 65536;
 
-let cachedModule: WebAssembly.Module | undefined;
+let cachedModule: WasmModule | undefined;
 
 /** `build/mlp.wasm` is not there (the CLI reports it in one line, exit code 2). */
 export class MlpKernelUnavailableError extends L2oError {
   override readonly name = "MlpKernelUnavailableError";
 }
 
-function mlpModule(): WebAssembly.Module {
+function mlpModule(): WasmModule {
   if (cachedModule !== undefined) return cachedModule;
   let bytes: Buffer;
   try {
@@ -51,7 +52,7 @@ function mlpModule(): WebAssembly.Module {
       `mnist-mlp: ${MLP_WASM_URL.pathname} not found; run \`npm run build:wasm\`, or use the jax-js backend (--task-config '{"backend":"jax"}')`,
     );
   }
-  cachedModule = new WebAssembly.Module(bytes);
+  cachedModule = new wasmApi.Module(bytes);
   return cachedModule;
 }
 
@@ -107,8 +108,8 @@ export function mlpWasm(dims: readonly number[], activation: MlpWasmActivation, 
   const pNz = take(Math.max(1, ...dims.slice(1, L)));
   const pages = Math.ceil(off / PAGE);
   if (pages > 65536) throw new Error(`mlpWasm: ${maxRows} rows of a ${dims.join("-")} network need more than 4 GiB`);
-  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-  const inst = new WebAssembly.Instance(mlpModule(), { env: { memory } });
+  const memory = new wasmApi.Memory({ initial: pages, maximum: pages });
+  const inst = new wasmApi.Instance(mlpModule(), { env: { memory } });
   const ex = inst.exports as {
     prepareFloats: (B: number, din: number, x: number, lists: number, counts: number) => void;
     prepareBytes: (B: number, din: number, bytes: number, x: number, lists: number, counts: number) => void;

@@ -156,6 +156,16 @@ describe("l2o train and eval", () => {
     assert.deepEqual(ck.bestPhi, loaded.phi);
   });
 
+  it("train --second-order on a task without Hessian-vector products is one usage error before any file is written", async () => {
+    const out = join(dir, "second-order", "R.safetensors");
+    const ckpt = join(dir, "second-order", "R.ckpt");
+    const r = await l2o("train", "--task", "robust-regression", "--second-order", "--epochs", "1", "--horizons-per-epoch", "1", "--horizon", "10", "--unroll", "5",
+      "--validation-tasks", "1", "--engine", "ref", "--out", out, "--checkpoint", ckpt, "--quiet");
+    assertInputError(r, /--second-order needs Hessian-vector products.*robust-regression/, "--second-order on robust-regression");
+    assert.equal(existsSync(ckpt), false, "no checkpoint was written");
+    assert.equal(existsSync(out), false, "no optimizer was written");
+  });
+
   it("eval compares a trained file with tuned and fixed-rate baselines and writes the JSON report", async () => {
     const J = join(dir, "eval", "J.json");
     const r = await l2o(

@@ -1,5 +1,6 @@
 /** `l2o train`: meta-train a learned optimizer of any trainable kind on a task family and save it to one file. */
 import type { Command } from "commander";
+import { foldIn, key as makeKey } from "../core/rng.ts";
 import { resolveOptimizer } from "../learned/resolve.ts";
 import type { KernelOptions } from "../learned/kernel_options.ts";
 import { LEARNED_KIND_NAMES, learnedKind } from "../learned/registry.ts";
@@ -263,6 +264,8 @@ export function registerTrainCommand(program: Command): void {
       const memoryBudget = parseMemoryBudget(f.memoryBudget);
       const kernel: KernelOptions = { engine, threads, reduction, tape, ...(memoryBudget === undefined ? {} : { memoryBudget }) };
       const meta = metaConfig(f);
+      // Second-order terms need the task's Hessian-vector products: refused before any file is opened.
+      if (meta.secondOrder && family.sample(foldIn(makeKey(meta.seed), "second-order")).hvp === undefined) throw new UsageError(`--second-order needs Hessian-vector products, which the ${family.name} task lacks; train first order (without --second-order)`);
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);
       // SIGINT/SIGTERM: stop at the next horizon, checkpoint, show the cursor, exit 130/143. Caught

@@ -59,6 +59,15 @@ describe("l2o rl", () => {
     r = l2o("rl", "plot", report, fig);
     assert.equal(r.code, 0, r.stderr);
     assert.match(readFileSync(fig, "utf8"), /rl-policy \(pg\)/);
+    // --task-config defaults to the training's, also when --task names the training's task; another task starts from its own defaults.
+    const configOf = (...args: string[]): unknown => {
+      const x = l2o("rl", "eval", pg, ...args, "--evals", "5", "--instances", "2", "--baselines", "cg", "--json");
+      assert.equal(x.code, 0, x.stderr);
+      return (JSON.parse(x.stdout) as { taskConfig: unknown }).taskConfig;
+    };
+    assert.deepEqual(configOf(), { dim: 2, points: 40 });
+    assert.deepEqual(configOf("--task", "logistic-regression"), { dim: 2, points: 40 });
+    assert.deepEqual(configOf("--task", "robust-regression"), {});
   });
 
   it("a policy file is an optimizer like any other: l2o eval --optimizers rl:FILE gives rl eval's curve, l2o info describes its training", () => {

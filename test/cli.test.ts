@@ -77,6 +77,7 @@ describe("l2o run", () => {
       ["bad task config value", [...base, "--optimizer", "adam", "--task-config", '{"dim":0}'], /'dim' must be a positive integer/],
       ["zero fixed rate", [...base, "--optimizer", "adam@0"], /must be greater than 0/],
       ["malformed --lr", [...base, "--optimizer", "sgd", "--lr", "0.1.2"], /--lr expects a number, got '0\.1\.2'/],
+      ["--lr with a rate in the name", [...base, "--optimizer", "adam@0.1", "--lr", "0.5"], /--lr 0\.5 and 'adam@0\.1' both set the learning rate/],
       // Past 4 GiB the engine shards and cuts its tape (BENCHMARKS.md, Scale); past the machine's memory it refuses at once.
       ["an unroll whose tape passes the machine's memory", ["train", "--task", "quadratic", "--task-config", '{"dim":16,"instances":65536}', "--unroll", "10000",
         "--horizon", "10000", "--validation-tasks", "1", "--out", join(dir, "never.safetensors")], /would need \d+\.\d\d GiB for 1048576 coordinates and a tape of 10000 steps, more than this machine's/],

@@ -33,7 +33,7 @@ export function registerRunCommand(program: Command): void {
   program
     .command("run")
     .description("run one optimizer on fresh instances of a task and print the mean loss")
-    .requiredOption("--task <name>", "task family (see `l2o tasks`)")
+    .requiredOption("--task <name>", "task family (see `l2o tasks`), or a module of your own: ./my-task.ts (see `l2o train --help`)")
     .option("--task-config <json>", "task configuration as a JSON object, e.g. '{\"hidden\":[40]}'")
     .option("--data <dir>", DATA_HELP)
     .requiredOption("--optimizer <spec>", "optimizer name (see `l2o optimizers`) or lstm:FILE")

@@ -209,7 +209,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
     .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
     .option("--preprocess <kind>", "LSTM: gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
-    .option("--output-scale <x>", "LSTM: update = scale * LSTM output (above 0; default 0.1)")
+    .option("--output-scale <x>", "LSTM: update = scale * LSTM output (above 0; default per task: 0.1, art 0.03)")
     .option("--hidden <n>", `LSTM: units per layer (${rangeText(LIMITS.hidden)}; default 20)`)
     .option("--layers <n>", `LSTM: layers (${rangeText(LIMITS.layers)}; default 2)`)
     .option("--lstm-groups <list>", "LSTM: one separately weighted LSTM per part of the layout's groups, e.g. conv/fc (the paper's CNN setting, cnn's default) or conv+bn/fc; one: a single LSTM (default per task)")

@@ -250,14 +250,15 @@ export function registerTrainCommand(program: Command): void {
     .option("--in-flight <n>", DIST_HELP.inFlight)
     .option("--redis-wait <seconds>", DIST_HELP.redisWait, "30")
     .option("--workers-expected <n>", DIST_HELP.workersExpected, "0")
-    .action(async (f: TrainFlags) => {
+    .action(async (f: TrainFlags, cmd: Command) => {
       // Every file the training will write is checked before any work starts.
       checkOutputPaths([[f.out, "--out", { trained: true }], [f.checkpoint, "--checkpoint", { trained: true }], [f.log, "--log", { report: true }]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data) });
       // Synchronous distributed runs promise the same bits on every machine: `wasm` is then wasm-simd.
-      const engine = parseEngine(distributed(f) && f.async !== true && f.engine === "wasm" ? "wasm-simd" : f.engine);
+      const dist = distributed(f, (name) => cmd.getOptionValueSource(name) === "cli");
+      const engine = parseEngine(dist && f.async !== true && f.engine === "wasm" ? "wasm-simd" : f.engine);
       const threads = parseTrainThreads(f.threads);
       const reduction = parseReduction(f.reduction);
       const tape = parseTape(f.tape);
@@ -290,7 +291,7 @@ export function registerTrainCommand(program: Command): void {
           details,
           hooks,
         };
-        run = distributed(f) ? await runDistributed(f, job, kernel, signals.signal) : await runTrainJobAsync(job, { signal: signals.signal });
+        run = dist ? await runDistributed(f, job, kernel, signals.signal) : await runTrainJobAsync(job, { signal: signals.signal });
       } finally {
         hooks.stop();
         signals.dispose();

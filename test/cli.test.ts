@@ -416,6 +416,13 @@ describe("l2o demo (what npm start runs)", () => {
     }
     assert.match(r.stdout, /3 fresh instances, 100 steps/);
     assert.match(r.stdout, /lower on \d\/3/);
+    // The command it prints to evaluate the file again gives the same table.
+    const again = /^ {2}npx l2o (eval .*)$/m.exec(r.stdout)?.[1];
+    assert.ok(again !== undefined, r.stdout);
+    const e = await l2o(...again.split(" "), "--quiet");
+    assert.equal(e.code, 0, e.stderr);
+    const table = (text: string): string => text.slice(text.indexOf("quadratic: "), text.indexOf("\nThe trained optimizer"));
+    assert.equal(table(e.stdout + "\nThe trained optimizer"), table(r.stdout));
   });
 });
 

@@ -12,7 +12,7 @@ import type { LstmOptimizer } from "../src/learned/lstm/optimizer.ts";
 const loadLstm = (path: string) => loadLearnedOptimizer(path, { engine: "ref" }, "lstm") as LoadedLearnedOptimizer<LstmOptimizer>;
 import { resolveEngineKind } from "../src/kernels/select.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
-import { l2o, l2oEnv, assertInputError, type Result } from "./cli_run.ts";
+import { l2o, l2oEnv, runL2o, assertInputError, type Result } from "./cli_run.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(REPO, "bin", "l2o.js");
@@ -30,6 +30,13 @@ describe("l2o tasks / optimizers", () => {
     for (const name of ["sgd", "adam", "rmsprop", "nesterov", "lstm", "mlp", "hrnn", "rl-policy", "hand"]) assert.match(opts.stdout, new RegExp(`^  ${name}[\\s(]`, "m"), name);
     assert.match(opts.stdout, /^pretrained .*\bquadratic\b/m);
     assert.equal(tasks.stderr + opts.stderr, "");
+  });
+
+  it("stop quietly when the reader of their output has gone (l2o tasks | head -1)", async () => {
+    // The read end is closed before the command writes: each write then fails with EPIPE.
+    const r = await runL2o(["info", "mnist"], { onStart: (child) => child.stdout?.destroy() });
+    assert.equal(r.stderr, "", "no stack trace");
+    assert.equal(r.code, 0);
   });
 });
 

@@ -126,6 +126,9 @@ describe("l2o rl", () => {
       [["rl", "train", "--task", "logistic-regression", "--task-config", '{"dim":-1}', "--out", out], /--task-config/],
       [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":300}', "--trainer", "gps", "--out", out], /300 parameters; .* at most 256/],
       [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":4096}', "--batch", "100", "--out", out], /GiB of features/],
+      // GPS's settings with the policy-gradient trainer: refused, not ignored.
+      [["rl", "train", "--task", "logistic-regression", "--samples", "8", "--out", out], /--samples is for --trainer gps/],
+      [["rl", "train", "--task", "logistic-regression", "--trainer", "pg", "--kl-estimate", "samples", "--step-rule", "fixed", "--out", out], /--kl-estimate, --step-rule are for --trainer gps/],
       [["rl", "eval", join(dir, "missing.safetensors")], /not found/],
       [["rl", "eval", QUADRATIC], /holds a 'lstm' optimizer, not an rl-policy/],
       [["rl", "eval", QUADRATIC.replace("quadratic", "nope"), "--evals", "1"], /--evals/],

@@ -183,6 +183,9 @@ function trainCommand(f: TrainFlags, cmd: Command): void {
     stepRule: oneOf("--step-rule", f.stepRule, GPS_STEP_RULES),
   };
   const grouped = groupedSettings(f, cmd);
+  // GPS's settings, typed for the policy-gradient trainer, would be ignored without a word.
+  const gpsOnly = f.trainer === "pg" ? (["samples", "dynamicsPrior", "klEstimate", "stepRule"] as const).filter((k) => cmd.getOptionValueSource(k) === "cli") : [];
+  if (gpsOnly.length > 0) throw new UsageError(`${gpsOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} ${gpsOnly.length === 1 ? "is" : "are"} for --trainer gps; pg takes none`);
   if (grouped.groups !== null) Object.assign(gpsVariant, { dynamicsPrior: "pooled", klEstimate: "samples", stepRule: "fixed" });
   // A run keeps its features, 3H per coordinate and step: refuse what would not fit in memory.
   const n = family.sample(key(seed)).layout.size;

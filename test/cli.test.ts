@@ -12,7 +12,7 @@ import type { LstmOptimizer } from "../src/learned/lstm/optimizer.ts";
 const loadLstm = (path: string) => loadLearnedOptimizer(path, { engine: "ref" }, "lstm") as LoadedLearnedOptimizer<LstmOptimizer>;
 import { resolveEngineKind } from "../src/kernels/select.ts";
 import { loadCheckpoint } from "../src/io/checkpoint.ts";
-import { l2o, l2oEnv, assertInputError, type Result } from "./cli_run.ts";
+import { l2o, l2oEnv, runL2o, assertInputError, type Result } from "./cli_run.ts";
 
 const REPO = fileURLToPath(new URL("..", import.meta.url));
 const BIN = join(REPO, "bin", "l2o.js");
@@ -30,6 +30,13 @@ describe("l2o tasks / optimizers", () => {
     for (const name of ["sgd", "adam", "rmsprop", "nesterov", "lstm", "mlp", "hrnn", "rl-policy", "hand"]) assert.match(opts.stdout, new RegExp(`^  ${name}[\\s(]`, "m"), name);
     assert.match(opts.stdout, /^pretrained .*\bquadratic\b/m);
     assert.equal(tasks.stderr + opts.stderr, "");
+  });
+
+  it("stop quietly when the reader of their output has gone (l2o tasks | head -1)", async () => {
+    // The read end is closed before the command writes: each write then fails with EPIPE.
+    const r = await runL2o(["info", "mnist"], { onStart: (child) => child.stdout?.destroy() });
+    assert.equal(r.stderr, "", "no stack trace");
+    assert.equal(r.code, 0);
   });
 });
 
@@ -77,6 +84,7 @@ describe("l2o run", () => {
       ["bad task config value", [...base, "--optimizer", "adam", "--task-config", '{"dim":0}'], /'dim' must be a positive integer/],
       ["zero fixed rate", [...base, "--optimizer", "adam@0"], /must be greater than 0/],
       ["malformed --lr", [...base, "--optimizer", "sgd", "--lr", "0.1.2"], /--lr expects a number, got '0\.1\.2'/],
+      ["--lr with a rate in the name", [...base, "--optimizer", "adam@0.1", "--lr", "0.5"], /--lr 0\.5 and 'adam@0\.1' both set the learning rate/],
       // Past 4 GiB the engine shards and cuts its tape (BENCHMARKS.md, Scale); past the machine's memory it refuses at once.
       ["an unroll whose tape passes the machine's memory", ["train", "--task", "quadratic", "--task-config", '{"dim":16,"instances":65536}', "--unroll", "10000",
         "--horizon", "10000", "--validation-tasks", "1", "--out", join(dir, "never.safetensors")], /would need \d+\.\d\d GiB for 1048576 coordinates and a tape of 10000 steps, more than this machine's/],
@@ -154,6 +162,16 @@ describe("l2o train and eval", () => {
     assert.equal(ck.epoch, 1);
     assert.equal(ck.metaIteration, 2);
     assert.deepEqual(ck.bestPhi, loaded.phi);
+  });
+
+  it("train --second-order on a task without Hessian-vector products is one usage error before any file is written", async () => {
+    const out = join(dir, "second-order", "R.safetensors");
+    const ckpt = join(dir, "second-order", "R.ckpt");
+    const r = await l2o("train", "--task", "robust-regression", "--second-order", "--epochs", "1", "--horizons-per-epoch", "1", "--horizon", "10", "--unroll", "5",
+      "--validation-tasks", "1", "--engine", "ref", "--out", out, "--checkpoint", ckpt, "--quiet");
+    assertInputError(r, /--second-order needs Hessian-vector products.*robust-regression/, "--second-order on robust-regression");
+    assert.equal(existsSync(ckpt), false, "no checkpoint was written");
+    assert.equal(existsSync(out), false, "no optimizer was written");
   });
 
   it("eval compares a trained file with tuned and fixed-rate baselines and writes the JSON report", async () => {
@@ -405,6 +423,13 @@ describe("l2o demo (what npm start runs)", () => {
     }
     assert.match(r.stdout, /3 fresh instances, 100 steps/);
     assert.match(r.stdout, /lower on \d\/3/);
+    // The command it prints to evaluate the file again gives the same table.
+    const again = /^ {2}npx l2o (eval .*)$/m.exec(r.stdout)?.[1];
+    assert.ok(again !== undefined, r.stdout);
+    const e = await l2o(...again.split(" "), "--quiet");
+    assert.equal(e.code, 0, e.stderr);
+    const table = (text: string): string => text.slice(text.indexOf("quadratic: "), text.indexOf("\nThe trained optimizer"));
+    assert.equal(table(e.stdout + "\nThe trained optimizer"), table(r.stdout));
   });
 });
 

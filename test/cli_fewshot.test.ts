@@ -44,6 +44,10 @@ describe("l2o fewshot", () => {
       [["fewshot", "train", "--method", "reptile", "--out", join(dir, "x.safetensors")], /--method must be one of maml, metasgd, lslr, metacurvature, metalstm/],
       [["fewshot", "train", "--method", "maml", "--meta-batch", "5000", "--out", join(dir, "x.safetensors")], /--meta-batch must be from 1 to/],
       [["fewshot", "train", "--method", "maml", "--task", "glyphs", "--hidden", "8", "--out", join(dir, "x.safetensors")], /--hidden sizes the sinusoid network/],
+      // Classification's flags on the sinusoid: refused, not ignored (nor recorded in the file).
+      [["fewshot", "train", "--method", "maml", "--ways", "3", "--out", join(dir, "x.safetensors")], /--ways .*classification; the sinusoid/],
+      [["fewshot", "train", "--method", "maml", "--image-size", "16", "--out", join(dir, "x.safetensors")], /--image-size .*classification; the sinusoid/],
+      [["fewshot", "train", "--method", "maml", "--per-step-bn", "--out", join(dir, "x.safetensors")], /--per-step-bn .*classification; the sinusoid/],
       [["fewshot", "eval", other], /not a few-shot learner/],
       [["fewshot", "eval", join(dir, "missing.safetensors")], /missing\.safetensors/],
     ];

@@ -262,6 +262,13 @@ describe("sizes are checked against their ranges before any work", () => {
     ["train --threads 1000", "--threads", [...TRAIN, "--threads", "1000", "--out", out("t")], /--threads must be from 1 to 64/],
     ["--max-seconds 1e99", "--max-seconds", [...TRAIN, "--max-seconds", "1e99", "--out", out("ms")], /--max-seconds must be at most 2,592,000/],
     ["--seed 1e20", "--seed", [...TRAIN, "--seed", "100000000000000000000", "--out", out("s")], /--seed must be an integer from -9007199254740991/],
+    // Distributed training's flags: checked, and refused without what they belong to, rather than ignored.
+    ["--staleness abc", "--staleness", [...TRAIN, "--redis", "redis://127.0.0.1:1", "--async", "--staleness", "abc", "--out", out("st")], /--staleness expects an integer, got 'abc'/],
+    ["--redis-wait 0", "--redis-wait", [...TRAIN, "--redis", "redis://127.0.0.1:1", "--redis-wait", "0", "--out", out("rw")], /--redis-wait must be at least 1/],
+    ["--workers-expected 1e6", "--workers-expected", [...TRAIN, "--redis", "redis://127.0.0.1:1", "--workers-expected", "1000000", "--out", out("we")], /--workers-expected must be from 0 to 100,000/],
+    ["--staleness without --async", "--staleness", [...TRAIN, "--redis", "redis://127.0.0.1:1", "--staleness", "3", "--out", out("sa")], /--staleness bounds asynchronous training: add --async/],
+    ["--workers-expected without --redis", "--workers-expected", [...TRAIN, "--workers-expected", "2", "--out", out("wr")], /--workers-expected belongs to distributed training: add --redis URL/],
+    ["--queue and --redis-wait without --redis", "--queue", [...TRAIN, "--queue", "mine", "--redis-wait", "5", "--out", out("qr")], /--queue, --redis-wait belong to distributed training: add --redis URL/],
     [
       "validation tasks that need gigabytes",
       "--validation-tasks",

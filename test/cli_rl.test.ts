@@ -59,6 +59,15 @@ describe("l2o rl", () => {
     r = l2o("rl", "plot", report, fig);
     assert.equal(r.code, 0, r.stderr);
     assert.match(readFileSync(fig, "utf8"), /rl-policy \(pg\)/);
+    // --task-config defaults to the training's, also when --task names the training's task; another task starts from its own defaults.
+    const configOf = (...args: string[]): unknown => {
+      const x = l2o("rl", "eval", pg, ...args, "--evals", "5", "--instances", "2", "--baselines", "cg", "--json");
+      assert.equal(x.code, 0, x.stderr);
+      return (JSON.parse(x.stdout) as { taskConfig: unknown }).taskConfig;
+    };
+    assert.deepEqual(configOf(), { dim: 2, points: 40 });
+    assert.deepEqual(configOf("--task", "logistic-regression"), { dim: 2, points: 40 });
+    assert.deepEqual(configOf("--task", "robust-regression"), {});
   });
 
   it("a policy file is an optimizer like any other: l2o eval --optimizers rl:FILE gives rl eval's curve, l2o info describes its training", () => {
@@ -117,6 +126,9 @@ describe("l2o rl", () => {
       [["rl", "train", "--task", "logistic-regression", "--task-config", '{"dim":-1}', "--out", out], /--task-config/],
       [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":300}', "--trainer", "gps", "--out", out], /300 parameters; .* at most 256/],
       [["rl", "train", "--task", "quadratic", "--task-config", '{"dim":4096}', "--batch", "100", "--out", out], /GiB of features/],
+      // GPS's settings with the policy-gradient trainer: refused, not ignored.
+      [["rl", "train", "--task", "logistic-regression", "--samples", "8", "--out", out], /--samples is for --trainer gps/],
+      [["rl", "train", "--task", "logistic-regression", "--trainer", "pg", "--kl-estimate", "samples", "--step-rule", "fixed", "--out", out], /--kl-estimate, --step-rule are for --trainer gps/],
       [["rl", "eval", join(dir, "missing.safetensors")], /not found/],
       [["rl", "eval", QUADRATIC], /holds a 'lstm' optimizer, not an rl-policy/],
       [["rl", "eval", QUADRATIC.replace("quadratic", "nope"), "--evals", "1"], /--evals/],

@@ -8,6 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { pretrainedNames } from "../src/learned/pretrained.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 
@@ -25,11 +26,15 @@ test("300 mutants of the shipped files: each loads as the optimizer it was, or i
     failures: number;
     examples: string[];
     maxRssMiB: number;
+    files: string[];
   };
   assert.equal(report.failures, 0, `anything else:\n${report.examples.join("\n")}`);
   assert.equal(r.status, 0, r.stderr);
   const total = Object.values(report.counts).reduce((a, b) => a + b, 0);
   assert.equal(total, 300);
+  // Every shipped file is a parent of mutants: the lineage files load by name too (lineage/mnist-paper).
+  assert.deepEqual(report.files, pretrainedNames());
+  assert.ok(report.files.some((f) => f.startsWith("lineage/")), report.files.join(", "));
   // Both outcomes occur, and every kind of mutation was tried.
   assert.ok((report.counts["refused: FileFormatError"] ?? 0) > 200, JSON.stringify(report.counts));
   assert.ok((report.counts["loaded identical, with a warning"] ?? 0) + (report.counts["loaded identical"] ?? 0) > 0, JSON.stringify(report.counts));

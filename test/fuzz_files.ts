@@ -13,12 +13,13 @@
  *   node --import tsx test/fuzz_files.ts --load PATH...    (one JSON line per path)
  */
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { L2oError } from "../src/core/errors.ts";
 import { foldIn, key } from "../src/core/rng.ts";
 import { PRETRAINED_DIR, loadLearnedOptimizer } from "../src/learned/file.ts";
+import { pretrainedNames } from "../src/learned/pretrained.ts";
 import { Draw, MUTATIONS, parts, type Parts } from "./fuzz_mutants.ts";
 
 interface Meaning {
@@ -66,13 +67,16 @@ interface Report {
   slowestMs: number;
   maxRssMiB: number;
   seconds: number;
+  /** The shipped files the mutants come from, by name (`general`, `lineage/mnist-paper`). */
+  files: string[];
 }
 
 function fuzz(mutants: number, seed: number, maxMs: number): Report {
   const t0 = performance.now();
-  const names = readdirSync(PRETRAINED_DIR).filter((f) => f.endsWith(".safetensors")).sort();
+  // Every shipped file, those under lineage/ included (each loads by its name).
+  const names = pretrainedNames();
   const shipped: Array<{ name: string; parts: Parts; meaning: Meaning }> = names.map((name) => {
-    const path = join(PRETRAINED_DIR, name);
+    const path = join(PRETRAINED_DIR, `${name}.safetensors`);
     const r = attempt(path);
     if (!r.ok) throw new Error(`fuzz: the shipped ${name} does not load: ${describe(r.error).message}`);
     if (r.warnings.length > 0) throw new Error(`fuzz: the shipped ${name} loads with warnings: ${r.warnings.join("; ")}`);
@@ -125,7 +129,7 @@ function fuzz(mutants: number, seed: number, maxMs: number): Report {
     rmSync(dir, { recursive: true, force: true });
   }
   const maxRssMiB = process.resourceUsage().maxRSS / 1024;
-  return { mutants, seed, counts, byMutation, failures, examples, slowestMs, maxRssMiB, seconds: (performance.now() - t0) / 1000 };
+  return { mutants, seed, counts, byMutation, failures, examples, slowestMs, maxRssMiB, seconds: (performance.now() - t0) / 1000, files: names };
 }
 
 function flag(args: readonly string[], name: string, fallback: number): number {
@@ -143,7 +147,7 @@ function main(args: readonly string[]): void {
     process.stdout.write(`${JSON.stringify(report)}\n`);
   } else {
     const pad = (s: string) => s.padEnd(36);
-    process.stdout.write(`${report.mutants} mutants of the shipped files, seed ${report.seed}, ${report.seconds.toFixed(1)} s\n`);
+    process.stdout.write(`${report.mutants} mutants of the ${report.files.length} shipped files (${report.files.join(", ")}), seed ${report.seed}, ${report.seconds.toFixed(1)} s\n`);
     for (const [k, v] of Object.entries(report.counts).sort()) process.stdout.write(`  ${pad(k)} ${v}\n`);
     process.stdout.write(`by mutation:\n`);
     for (const [m, c] of Object.entries(report.byMutation).sort()) {

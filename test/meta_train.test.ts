@@ -223,6 +223,26 @@ describe("metaTrain", () => {
     }
   });
 
+  it("refuses secondOrder on tasks without Hessian-vector products with a ConfigError, before any update", () => {
+    // The quadratic's tasks with their hvp taken away: what robust-regression or the CNN gives.
+    const base = family();
+    const noHvp: TaskFamily = {
+      ...base,
+      sample: (k) => {
+        const { hvp: _dropped, ...task } = base.sample(k);
+        return task;
+      },
+    };
+    const opt = smallLstm();
+    const cfg = config({ epochs: 1, horizonsPerEpoch: 1, secondOrder: true });
+    let iterations = 0;
+    assert.throws(
+      () => metaTrain(opt, noHvp, cfg, initMetaTrainState(opt, cfg), { onIteration: () => iterations++ }),
+      (e: unknown) => e instanceof ConfigError && /secondOrder needs .*Hessian-vector products/.test(e.message),
+    );
+    assert.equal(iterations, 0);
+  });
+
   it("with the log meta-loss, lowers the mean log loss and scores validation by it", () => {
     const opt = smallLstm();
     const fam = family();

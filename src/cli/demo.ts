@@ -83,6 +83,8 @@ export function registerDemoCommand(program: Command): void {
         engine,
       });
       process.stdout.write(formatReport(report));
-      process.stdout.write(`\nThe trained optimizer is in ${f.out}; evaluate it again with\n  npx l2o eval --task quadratic --optimizers lstm:${f.out},adam,rmsprop,nag,sgd\n`);
+      // The command that gives this table again: the same test and tuning instances.
+      const again = `--instances ${instances} --seed ${seed + 1} --tune-instances 10${f.engine === DEFAULT_ENGINE ? "" : ` --engine ${f.engine}`}`;
+      process.stdout.write(`\nThe trained optimizer is in ${f.out}; evaluate it again with\n  npx l2o eval --task quadratic --optimizers lstm:${f.out},adam,rmsprop,nag,sgd ${again}\n`);
     });
 }

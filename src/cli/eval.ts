@@ -32,7 +32,7 @@ export function registerEvalCommand(program: Command): void {
   program
     .command("eval")
     .description("evaluate optimizers on the same fresh instances; hand-designed ones get their learning rate tuned first")
-    .requiredOption("--task <name>", "task family (see `l2o tasks`)")
+    .requiredOption("--task <name>", "task family (see `l2o tasks`), or a module of your own: ./my-task.ts (see `l2o train --help`)")
     .option("--task-config <json>", "task configuration as a JSON object")
     .option("--data <dir>", DATA_HELP)
     .requiredOption("--optimizers <list>", `comma-separated (${rangeText(LIMITS.listEntries)} names): lstm:FILE, rl:FILE (a policy from l2o rl train), adam, adam@0.01, rmsprop, sgd, nag, ...`)

@@ -78,7 +78,7 @@ export function registerFewshotCommand(program: Command): void {
     .option("--data <dir>", "folder of your Omniglot or mini-ImageNet copy")
     .option("--json", "print the training summary as JSON")
     .option("--quiet", "no progress")
-    .action((f: TrainFlags) => trainCommand(f));
+    .action((f: TrainFlags, cmd: Command) => trainCommand(f, cmd));
   fs.command("eval")
     .description("evaluate a few-shot learner file on fresh test episodes: mean and 95% interval of the query MSE or accuracy")
     .argument("<file>", "a learner written by l2o fewshot train")
@@ -107,11 +107,14 @@ function netFlags(f: TrainFlags, task: string, dflt: NetConfig): NetConfig {
   return { kind: "conv", filters: count("--filters", f.filters, R.filters, d.filters), blocks: count("--blocks", f.blocks, R.blocks, d.blocks) };
 }
 
-function trainCommand(f: TrainFlags): void {
+function trainCommand(f: TrainFlags, cmd: Command): void {
   if (!(METHODS as readonly string[]).includes(f.method)) throw new UsageError(`--method must be one of ${METHODS.join(", ")}, got '${f.method}'`);
   if (!FEWSHOT_TASKS.includes(f.task)) throw new UsageError(`--task must be one of ${FEWSHOT_TASKS.join(", ")}, got '${f.task}'`);
   checkOutputPath(f.out, "--out", { trained: true });
   const sinusoid = f.task === "sinusoid";
+  // Classification's flags, typed for the sinusoid, would be dropped (or recorded in the file) without a word.
+  const stray = sinusoid ? (["ways", "imageSize", "perStepBn"] as const).filter((k) => cmd.getOptionValueSource(k) === "cli") : [];
+  if (stray.length > 0) throw new UsageError(`${stray.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} ${stray.length === 1 ? "is" : "are"} for classification; the sinusoid regression takes none`);
   const shots = parseCount("--shots", f.shots, R.shots);
   const d = taskDefaults(f.task, shots);
   const task: TaskConfig = {

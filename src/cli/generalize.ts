@@ -81,7 +81,7 @@ export function registerGeneralizeCommand(program: Command): void {
     .option("--tune-instances <n>", `learning-rate tuning instances per network, separate from the test ones (${rangeText(LIMITS.tuneInstances)})`, "3")
     .option("--seed <n>", "random seed, an integer (test instances never overlap training or tuning ones)", "0")
     .option("--lr-grid <list>", `comma-separated learning rates to tune on (default ${DEFAULT_LR_GRID.join(",")})`)
-    .option("--json <file>", "write the report {settings, cells: [{layers, units, learned, baselines, best, ratio, paired, lower}], complete}, again after every cell")
+    .option("--json <file>", "write the report {task, optimizer, baselines, steps, instances, seed, ... (every setting), layers, units, cells: [{layers, units, learned, baselines, best, ratio, paired, lower}], complete}, again after every cell")
     .option("--resume", "continue the --json report (made with the same settings): keep its cells, those outside this run's grid too, and run only the missing ones")
     .option("--plot <file>", "draw the grid of ratios as a heatmap to FILE.svg or FILE.png, by its extension")
     .option("--quiet", QUIET_HELP)

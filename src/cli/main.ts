@@ -29,6 +29,14 @@ import { L2O_VERSION } from "../io/files.ts";
 import { oneLine } from "./format.ts";
 import { isTaskModulePath, loadTaskModule } from "./user_task.ts";
 
+// A reader that stops early (`l2o tasks | head -1`) closes the pipe: what is left to print is
+// no longer wanted, so the command ends there, quietly, with exit code 0 (not a stack trace);
+// any other failure to write standard output is an internal error.
+process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+  if (e.code !== "EPIPE") process.stderr.write(`l2o: internal error: cannot write standard output: ${oneLine(e.message)}\n`);
+  process.exit(e.code === "EPIPE" ? 0 : 1);
+});
+
 const program = new Command();
 program
   .name("l2o")

@@ -178,7 +178,7 @@ export function parseTrainThreads(raw: string): number {
 /** The `--threads` of the commands that use a trained optimizer (eval, run). */
 export const EVAL_THREADS: ThreadCount = "auto";
 export const EVAL_THREADS_HELP =
-  `worker threads for a learned optimizer's WebAssembly kernel (${rangeText(LIMITS.threads)}), or auto: one per 4,096 coordinates, at most the machine's cores (results are the same bits on any count)`;
+  `worker threads for a learned optimizer's WebAssembly kernel (${rangeText(LIMITS.threads)}), or auto: one per 4,096 coordinates, at most the machine's cores and 8 (results are the same bits on any count)`;
 
 /** Reads the `--threads` of eval and run: an integer in `LIMITS.threads` or `auto`. */
 export function parseEvalThreads(v: string): ThreadCount {

@@ -91,7 +91,7 @@ export function registerRlCommand(program: Command): void {
     .description("the policy beside tuned baselines and line-search methods on the same fresh instances: mean objective against objective evaluations")
     .argument("<file>", "a policy written by l2o rl train")
     .option("--task <name>", "task family (default: the one the policy was trained on)")
-    .option("--task-config <json>", "task configuration as a JSON object (default: the training's)")
+    .option("--task-config <json>", "task configuration as a JSON object (default: the training's, when the task is the training's; else the task's defaults)")
     .option("--data <dir>", DATA_HELP)
     .option("--evals <n>", `objective evaluations per run (${rangeText(R.evals)}; evals x instances at most ${grouped(MAX_STEPS_TIMES_INSTANCES)})`, "100")
     .option("--instances <n>", `fresh test instances (${rangeText(LIMITS.evalInstances)})`, "50")
@@ -183,6 +183,9 @@ function trainCommand(f: TrainFlags, cmd: Command): void {
     stepRule: oneOf("--step-rule", f.stepRule, GPS_STEP_RULES),
   };
   const grouped = groupedSettings(f, cmd);
+  // GPS's settings, typed for the policy-gradient trainer, would be ignored without a word.
+  const gpsOnly = f.trainer === "pg" ? (["samples", "dynamicsPrior", "klEstimate", "stepRule"] as const).filter((k) => cmd.getOptionValueSource(k) === "cli") : [];
+  if (gpsOnly.length > 0) throw new UsageError(`${gpsOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(", ")} ${gpsOnly.length === 1 ? "is" : "are"} for --trainer gps; pg takes none`);
   if (grouped.groups !== null) Object.assign(gpsVariant, { dynamicsPrior: "pooled", klEstimate: "samples", stepRule: "fixed" });
   // A run keeps its features, 3H per coordinate and step: refuse what would not fit in memory.
   const n = family.sample(key(seed)).layout.size;
@@ -235,7 +238,8 @@ async function evalCommand(file: string, f: EvalFlags): Promise<void> {
   const trainedOn = typeof loaded.training.task === "string" ? loaded.training.task : undefined;
   const taskName = f.task ?? trainedOn;
   if (taskName === undefined) throw new UsageError(`${file} does not record its task: name one with --task`);
-  const trainedConfig = f.task === undefined && typeof loaded.training.taskConfig === "object" && loaded.training.taskConfig !== null ? (loaded.training.taskConfig as Record<string, unknown>) : {};
+  // The training's config for the training's task (named or not); another task starts from its own defaults.
+  const trainedConfig = taskName === trainedOn && typeof loaded.training.taskConfig === "object" && loaded.training.taskConfig !== null ? (loaded.training.taskConfig as Record<string, unknown>) : {};
   const taskConfig = taskConfigWithData(taskName, f.taskConfig === undefined ? trainedConfig : parseTaskConfig(f.taskConfig), f.data);
   const family = resolveTaskFamily(taskName, taskConfig);
   const firstTest = drawInstances(family, evalRoots(seed).test, 1)[0]!;

@@ -33,7 +33,7 @@ export function registerRunCommand(program: Command): void {
   program
     .command("run")
     .description("run one optimizer on fresh instances of a task and print the mean loss")
-    .requiredOption("--task <name>", "task family (see `l2o tasks`)")
+    .requiredOption("--task <name>", "task family (see `l2o tasks`), or a module of your own: ./my-task.ts (see `l2o train --help`)")
     .option("--task-config <json>", "task configuration as a JSON object, e.g. '{\"hidden\":[40]}'")
     .option("--data <dir>", DATA_HELP)
     .requiredOption("--optimizer <spec>", "optimizer name (see `l2o optimizers`) or lstm:FILE")
@@ -61,8 +61,10 @@ function runCommand(f: RunFlags): void {
   const threads = parseEvalThreads(f.threads);
   const family = resolveTaskFamily(f.task, taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data));
   checkInstanceMemory(family, instances, `--instances ${instances}`);
-  const cand = resolveCandidate(f.optimizer, lr, engine, threads);
+  const cand = resolveCandidate(f.optimizer, undefined, engine, threads);
   if (!cand.tune && lr !== undefined) throw new UsageError(`--lr does not apply to the learned optimizer '${f.optimizer}'`);
+  // `adam@0.1` fixes the rate too: two rates would leave one of them ignored without a word.
+  if (cand.lr !== undefined && lr !== undefined) throw new UsageError(`--lr ${f.lr} and '${f.optimizer}' both set the learning rate; give one`);
   const rate = cand.tune ? (cand.lr ?? lr ?? cand.defaultLr) : undefined;
   const insts = drawInstances(family, foldIn(makeKey(seed), "run"), instances);
   const bar = progress({ phase: `running ${cand.label} on ${instances} instances`, total: instances, unit: "runs", quiet: f.quiet === true });

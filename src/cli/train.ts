@@ -1,5 +1,6 @@
 /** `l2o train`: meta-train a learned optimizer of any trainable kind on a task family and save it to one file. */
 import type { Command } from "commander";
+import { foldIn, key as makeKey } from "../core/rng.ts";
 import { resolveOptimizer } from "../learned/resolve.ts";
 import type { KernelOptions } from "../learned/kernel_options.ts";
 import { LEARNED_KIND_NAMES, learnedKind } from "../learned/registry.ts";
@@ -208,7 +209,7 @@ export function registerTrainCommand(program: Command): void {
     .option("--optimizer <kind>", `the kind of learned optimizer: ${LEARNED_KIND_NAMES.filter((k) => k !== "hand").join(", ")} (default lstm, or the kind of --init's file)`)
     .option("--optimizer-config <json>", "the optimizer's configuration (JSON object) over its defaults and the task's, e.g. '{\"hidden\":16}' (see `l2o optimizers`)")
     .option("--preprocess <kind>", "LSTM: gradient preprocessing: none, logsign[:P], scale:C, or momentum[:P[:B1,B2,...]] (LogAndSign of the gradient and of its bias-corrected moving averages, default P 10 and B 0.9) (default per task)")
-    .option("--output-scale <x>", "LSTM: update = scale * LSTM output (above 0; default 0.1)")
+    .option("--output-scale <x>", "LSTM: update = scale * LSTM output (above 0; default per task: 0.1, art 0.03)")
     .option("--hidden <n>", `LSTM: units per layer (${rangeText(LIMITS.hidden)}; default 20)`)
     .option("--layers <n>", `LSTM: layers (${rangeText(LIMITS.layers)}; default 2)`)
     .option("--lstm-groups <list>", "LSTM: one separately weighted LSTM per part of the layout's groups, e.g. conv/fc (the paper's CNN setting, cnn's default) or conv+bn/fc; one: a single LSTM (default per task)")
@@ -249,20 +250,23 @@ export function registerTrainCommand(program: Command): void {
     .option("--in-flight <n>", DIST_HELP.inFlight)
     .option("--redis-wait <seconds>", DIST_HELP.redisWait, "30")
     .option("--workers-expected <n>", DIST_HELP.workersExpected, "0")
-    .action(async (f: TrainFlags) => {
+    .action(async (f: TrainFlags, cmd: Command) => {
       // Every file the training will write is checked before any work starts.
       checkOutputPaths([[f.out, "--out", { trained: true }], [f.checkpoint, "--checkpoint", { trained: true }], [f.log, "--log", { report: true }]]);
       if (f.tensorboard !== undefined) checkTensorboardDir(f.tensorboard, "--tensorboard");
       const spec = resolveTrainingTask(f.task);
       const family = resolveTaskFamily(f.task, { ...spec.training.taskConfig, ...taskConfigWithData(f.task, parseTaskConfig(f.taskConfig), f.data) });
       // Synchronous distributed runs promise the same bits on every machine: `wasm` is then wasm-simd.
-      const engine = parseEngine(distributed(f) && f.async !== true && f.engine === "wasm" ? "wasm-simd" : f.engine);
+      const dist = distributed(f, (name) => cmd.getOptionValueSource(name) === "cli");
+      const engine = parseEngine(dist && f.async !== true && f.engine === "wasm" ? "wasm-simd" : f.engine);
       const threads = parseTrainThreads(f.threads);
       const reduction = parseReduction(f.reduction);
       const tape = parseTape(f.tape);
       const memoryBudget = parseMemoryBudget(f.memoryBudget);
       const kernel: KernelOptions = { engine, threads, reduction, tape, ...(memoryBudget === undefined ? {} : { memoryBudget }) };
       const meta = metaConfig(f);
+      // Second-order terms need the task's Hessian-vector products: refused before any file is opened.
+      if (meta.secondOrder && family.sample(foldIn(makeKey(meta.seed), "second-order")).hvp === undefined) throw new UsageError(`--second-order needs Hessian-vector products, which the ${family.name} task lacks; train first order (without --second-order)`);
       checkInstanceMemory(family, meta.validationTasks + meta.metaBatch, `--validation-tasks ${meta.validationTasks} and --meta-batch ${meta.metaBatch}`);
       const { opt, init } = optimizerToTrain(f, kernel);
       // SIGINT/SIGTERM: stop at the next horizon, checkpoint, show the cursor, exit 130/143. Caught
@@ -287,7 +291,7 @@ export function registerTrainCommand(program: Command): void {
           details,
           hooks,
         };
-        run = distributed(f) ? await runDistributed(f, job, kernel, signals.signal) : await runTrainJobAsync(job, { signal: signals.signal });
+        run = dist ? await runDistributed(f, job, kernel, signals.signal) : await runTrainJobAsync(job, { signal: signals.signal });
       } finally {
         hooks.stop();
         signals.dispose();

@@ -30,10 +30,24 @@ export const DIST_HELP = {
   workersExpected: "with --redis: wait until this many workers are connected before the first job (0 to 100,000; 0: start at once)",
 } as const;
 
-/** Whether the flags ask for distributed training (and no distributed flag is given without --redis). */
-export function distributed(f: DistFlags): boolean {
+/** The command-line name of a distributed flag: `redisWait` is `--redis-wait`. */
+const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/**
+ * Whether the flags ask for distributed training. Before any work: a distributed flag typed
+ * (`given`; a default is not) without --redis is refused, --staleness and --in-flight without
+ * --async too, and every distributed number is checked (runDistributed reads them again).
+ */
+export function distributed(f: DistFlags, given: (name: keyof DistFlags) => boolean): boolean {
   if (f.redis === undefined && (f.async === true || f.inFlight !== undefined)) throw new UsageError("--async and --in-flight belong to distributed training: add --redis URL");
+  const stray = f.redis === undefined ? (["queue", "staleness", "redisWait", "workersExpected"] as const).filter(given).map(flagName) : [];
+  if (stray.length > 0) throw new UsageError(`${stray.join(", ")} ${stray.length === 1 ? "belongs" : "belong"} to distributed training: add --redis URL`);
   if (f.async !== true && f.inFlight !== undefined) throw new UsageError("--in-flight sets asynchronous training: add --async");
+  if (f.async !== true && given("staleness")) throw new UsageError("--staleness bounds asynchronous training: add --async");
+  parseCount("--staleness", f.staleness, { min: 0, max: 1000 });
+  if (f.inFlight !== undefined) parseCount("--in-flight", f.inFlight, { min: 1, max: 100000 });
+  parseNumber("--redis-wait", f.redisWait, { min: 1, max: 86400 });
+  parseCount("--workers-expected", f.workersExpected, { min: 0, max: 100000 });
   return f.redis !== undefined;
 }
 

@@ -17,9 +17,9 @@ export interface NamedCandidate extends Candidate {
 }
 
 /**
- * The candidate `spec` names. `lr`, when given, fixes a hand-designed optimizer's rate;
- * `kernel` is the kernel a learned optimizer runs on. A learned one's `close` frees the
- * engines its runs share.
+ * The candidate `spec` names. `lr`, when given, fixes a hand-designed optimizer's rate (a
+ * rate in the name, `adam@0.01`, comes first); `kernel` is the kernel a learned optimizer runs
+ * on. A learned one's `close` frees the engines its runs share.
  */
 export function candidateFor(spec: string, kernel: KernelOptions = {}, lr?: number): NamedCandidate {
   const label = spec.trim();

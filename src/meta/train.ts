@@ -139,6 +139,9 @@ export function* metaTrainSteps(
   const started = performance.now();
   const outer = outerOptimizer(cfg);
   const valid = validationInstances(family, state.validKey, cfg.validationTasks);
+  // Second-order terms need the tasks' Hessian-vector products: refused here, before any update, not at the first unroll.
+  const lacking = cfg.secondOrder && !forwardOnly ? valid.find((v) => v.task.hvp === undefined) : undefined;
+  if (lacking !== undefined) throw new ConfigError(`meta-training: secondOrder needs Hessian-vector products (hvp), which ${family.name}'s task '${lacking.task.name}' lacks; train first order`);
   const K = cfg.metaBatch;
   let step: { layout: ParamLayout; step: DifferentiableStep } | undefined;
   let s: MetaTrainState = { ...state, scoreKind: cfg.metaLoss, scoreFrom: cfg.metaLossFrom };

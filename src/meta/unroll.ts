@@ -23,6 +23,7 @@
  * loss is not an error here: it shows in `metaLoss` for the caller to act on. If the task
  * throws part-way, the step is left mid-unroll: reset its state.
  */
+import { ConfigError } from "../core/errors.ts";
 import type { Key } from "../core/rng.ts";
 import type { LossAndGrad, Task } from "../tasks/base.ts";
 import type { DifferentiableStep, StepContext } from "../learned/contract.ts";
@@ -116,7 +117,8 @@ export function unrollMetaGrad(opts: UnrollOptions): UnrollResult {
   const gamma = opts.secondOrderScale ?? 1;
   if (!(gamma >= 0 && gamma <= 1)) throw new Error(`unroll: secondOrderScale must be in [0, 1], got ${gamma}`);
   const keyAt = checkedKeyAt(opts);
-  if (secondOrder && task.hvp === undefined) throw new Error(`unroll: secondOrder needs a task with hvp (task '${task.name}' has none)`);
+  // A user's choice, not a bug: one line (a mixture may draw such a task in the middle of a run).
+  if (secondOrder && task.hvp === undefined) throw new ConfigError(`unroll: secondOrder needs Hessian-vector products (hvp), which task '${task.name}' lacks; train first order`);
   if (step.capacity < T) throw new Error(`unroll: the step's tape holds ${step.capacity} steps, T = ${T}`);
   if (step.recorded !== 0) throw new Error("unroll: the step has steps on its tape; call finishBackward first");
   const logLoss = opts.weights === "log";

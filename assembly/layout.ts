@@ -88,8 +88,13 @@ export const F_UNP = 53;
  */
 export const F_TAPEC = 54;
 export const F_CK = 55;
-/** Rows in the state's layout whose c' is that of the backward pass's top step (float32 tape). */
+/**
+ * c' of the backward pass's top step (float32 tape): layer l's of coordinate c at
+ * F_CTOP + c F_CTOPS + l 4 Hp bytes (the live state's c rows, where a recomputation ended, or
+ * the copy the host keeps when unrecorded steps follow the recorded ones).
+ */
 export const F_CTOP = 56;
+export const F_CTOPS = 58;
 /** Scratch offset of one row (Hp floats) for a recomputed c'. */
 export const F_CS = 57;
 /** c0, c1 per thread (the backward pass's fixed ranges), up to F_LAYER. */

@@ -18,7 +18,7 @@
 //     c' apart (F_TAPEC): only every F_CK-th step's (t % F_CK == F_CK - 1); the backward pass
 //     recomputes another step's from the last one kept before it, or from the segment's
 //     checkpoint (cellAt), with the forward pass's expression: the same bits. The top step's
-//     c' is in the rows at F_CTOP (the live state, or where a recomputation ended).
+//     c' is at F_CTOP (the live state, where a recomputation ended, or a copy: see there).
 //     Segments: the host may keep the tape of only the last `segment` steps, with the state
 //     rows at each segment's start (F_STATE0, written by the forward pass at t = 0; t counts
 //     from the segment's start). It recomputes an earlier segment's tape before its backward
@@ -46,7 +46,7 @@ import {
   CONST_TABLE, F_B, F_BCHUNK, F_BMODE, F_DIO, F_DOUT, F_DSTATE, F_DUMMY, F_DX, F_DZ, F_DZI, F_FCHUNK, F_FIRST,
   F_G64, F_G64STRIDE, F_GA, F_GBS, F_GHEAD, F_GHS, F_HEAD, F_HP, F_I, F_INR, F_KR, F_L, F_LAYER, F_N, F_NEXT,
   F_NEXTB, F_OMAX, F_OUT, F_PI, F_RANGE, F_REC, F_S, F_SCR, F_SCRSTRIDE, F_STATE, F_STATE0, F_T, F_TAPE,
-  F_TAPE16, F_TAPEC, F_CK, F_CS, F_CTOP, F_TAPEX, F_TH, F_THS, F_UNP, F_X, F_XP, F_ZB, L_B, L_GB, L_GW, L_K, L_KIN, L_KINP, L_W, L_WT, LAYER_FIELDS,
+  F_TAPE16, F_TAPEC, F_CK, F_CS, F_CTOP, F_CTOPS, F_TAPEX, F_TH, F_THS, F_UNP, F_X, F_XP, F_ZB, L_B, L_GB, L_GW, L_K, L_KIN, L_KINP, L_W, L_WT, LAYER_FIELDS,
 } from "./layout";
 
 // ---- constant table (pre-splatted vectors) ----
@@ -743,6 +743,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
   const gs: usize = half ? 80 : 64; // bytes per unit group of a float32 row (unpacked, or the tape's)
   const CS = scr + ufld(ctx, F_CS);
   const ctop = ufld(ctx, F_CTOP);
+  const ctops = ufld(ctx, F_CTOPS);
   const kI = <usize>I << 2;
   const nq = <usize>(Hp >> 2);
   // float64 gradient sums (at twice the float offsets of the gradient layout); the head's
@@ -755,11 +756,11 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
     const ce = cb + B < c1 ? cb + B : c1;
     const nb = ce - cb;
     if (first != 0) {
-      if ((first & 1) != 0) memory.fill(dstate + <usize>cb * dsb, 0, <usize>nb * dsb);
+      // (before dL/dstate is zeroed: the host may keep the top step's c' in those rows)
       for (let c = cb; c < ce; c++) {
         for (let l = 0; l < L; l++) {
-          // c' of step t: on a bfloat16 tape's row, else in the rows at F_CTOP
-          let cp: usize = ctop + <usize>c * sb + (<usize>(XP + (L + l) * Hp) << 2);
+          // c' of step t: on a bfloat16 tape's row, else at F_CTOP
+          let cp: usize = ctop + <usize>c * ctops + <usize>l * hb;
           let cst: usize = 16;
           if (half) {
             cp = tapeRow(tape + (<usize>(t * L + l) * <usize>n + <usize>c) * tb, U0, half, nq) + 64;
@@ -769,6 +770,7 @@ function backwardRange(ctx: usize, tid: i32, c0: i32, c1: i32, g64: usize): void
           for (let v: usize = 0; v < nq; v++) v128.store(th + (v << 4), vtanh(v128.load(cp + v * cst)));
         }
       }
+      if ((first & 1) != 0) memory.fill(dstate + <usize>cb * dsb, 0, <usize>nb * dsb);
     }
     for (let l = L - 1; l >= 0; l--) {
       const K = lfld(ctx, l, L_K);

@@ -5,7 +5,8 @@
 // threads, with dx (second order) and the weight gradient over two truncations.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type LstmShape } from "../src/kernels/types.ts";
+import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
+import * as lib from "../src/core/rng.ts";
 import { createWasmEngine, wasmEngineAvailable, type WasmEngineOptions, type WasmVariant } from "../src/kernels/wasm.ts";
 import { C_EVERY } from "../src/kernels/wasm_layout.ts";
 import { runTrace, type Trace } from "./lstm_trace.ts";
@@ -75,5 +76,36 @@ function createWasmEngineBytes(opts: WasmEngineOptions): number {
 test("cellEvery must be a positive integer", { skip }, () => {
   for (const bad of [0, -1, 1.5, Number.NaN]) {
     assert.throws(() => createWasmEngine({ shape: paper, n: 4, capacity: 2, cellEvery: bad }), /cellEvery must be a positive integer, got/);
+  }
+});
+
+test("steps run unrecorded after the recorded ones leave the recorded steps' gradient as it was", { skip }, () => {
+  const n = 37;
+  const { key, split, uniform } = lib;
+  for (const variant of variants) for (const segment of [undefined, 3]) for (const tape of ["f32", "bf16"] as const) {
+    const ks = split(key(5), 4);
+    const phi = uniform(ks[0]!, phiSize(paper), -0.6, 0.6);
+    const s0 = uniform(ks[1]!, n * stateSize(paper), -0.5, 0.5);
+    const xs = uniform(ks[2]!, (T + 2) * n * 2, -1, 1);
+    const dOut = uniform(ks[3]!, T * n, -1, 1);
+    const grads = [0, 2].map((extra) => {
+      const e = createWasmEngine({ shape: paper, n, capacity: T, threads: 2, variant, tape, ...(segment !== undefined ? { segment } : {}) });
+      try {
+        e.setPhi(phi);
+        e.setState(s0);
+        const out = new Float32Array(n);
+        for (let t = 0; t < T + extra; t++) e.forward(xs.subarray(t * n * 2, (t + 1) * n * 2), out, t < T);
+        const dxs = new Float32Array(T * n * 2);
+        for (let t = T - 1; t >= 0; t--) e.backwardStep(dOut.subarray(t * n, (t + 1) * n), dxs.subarray(t * n * 2, (t + 1) * n * 2));
+        const dphi = new Float32Array(phiSize(paper));
+        e.finishBackward(dphi);
+        return { dphi, dxs };
+      } finally {
+        e.dispose();
+      }
+    });
+    const what = `${variant}, ${tape}, ${segment === undefined ? "whole tape" : `segments of ${segment}`}`;
+    assert.deepEqual(grads[1]!.dphi, grads[0]!.dphi, `${what}: dphi`);
+    assert.deepEqual(grads[1]!.dxs, grads[0]!.dxs, `${what}: dx`);
   }
 });

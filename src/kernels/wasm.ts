@@ -377,6 +377,8 @@ class WasmEngine implements WasmLstmEngine {
   private segShort = 0;
   recomputedSteps = 0;
   private stale = false;
+  /** Whether keepTopCells has put the top recorded step's c' in the dL/dstate rows. */
+  private topKept = false;
   private disposed = false;
 
   constructor(opts: WasmEngineOptions, P: number, B: number, variant: WasmVariant, reduction: GradientReduction, shared: boolean) {
@@ -521,7 +523,8 @@ class WasmEngine implements WasmLstmEngine {
     set(F.TAPEC, lay.tapeC);
     set(F.CK, lay.cEvery);
     set(F.CS, lay.sc.cs);
-    set(F.CTOP, lay.state);
+    set(F.CTOP, lay.state + lay.cRow);
+    set(F.CTOPS, lay.S * 4);
     set(F.KR, lay.KR);
     set(F.OMAX, lay.OMAX);
     // The forward pass's claims: even, at least 8 per thread, at most 128 coordinates.
@@ -606,11 +609,30 @@ class WasmEngine implements WasmLstmEngine {
     for (const p of this.parts) p.lay.writePhi(this.shape, phi, p.f32);
   }
 
+  /**
+   * Before the first unrecorded step after recorded ones: the backward pass will need c' of
+   * the last recorded step, which a float32 tape does not keep (see `cellEvery`) and the live
+   * state is about to lose. It goes into the rows of dL/dstate, unused until that backward
+   * step, which reads it before zeroing them.
+   */
+  private keepTopCells(): void {
+    const L = this.shape.layers;
+    for (const { lay, f32, n } of this.parts) {
+      const cells = L * lay.Hp;
+      for (let c = 0; c < n; c++) {
+        const from = (lay.state + lay.cRow) / 4 + c * lay.S;
+        f32.copyWithin(lay.dstate / 4 + c * 2 * cells, from, from + cells);
+      }
+    }
+    this.topKept = true;
+  }
+
   private clearTape(): void {
     this.steps = 0;
     this.cursor = 0;
     this.tapeSegment = -1;
     this.stale = false;
+    this.topKept = false;
     for (const { lay, f64, sums } of this.parts) f64.fill(0, lay.g64 / 8, (lay.g64 + sums * lay.g64Stride) / 8);
   }
 
@@ -668,6 +690,7 @@ class WasmEngine implements WasmLstmEngine {
       if (this.stale) throw new Error("LSTM engine: recording after unrecorded steps; call finishBackward first");
       if (this.steps >= this.capacity) throw new Error(`LSTM engine: tape is full (capacity ${this.capacity} steps)`);
     } else if (this.steps > 0) {
+      if (!this.stale && this.cursor === this.steps) this.keepTopCells();
       this.stale = true;
     }
     // Step s of the tape is step s - start(j) of segment j, which starts from checkpoint j.
@@ -758,8 +781,10 @@ class WasmEngine implements WasmLstmEngine {
       i32[c + F.FIRST] = first;
       i32[c + F.DX] = dx !== undefined ? lay.dx : 0;
       i32[c + F.STATE0] = lay.state0 + j * lay.ckptStride;
-      // c' of the top step: the live state, or the state a recomputation ended in
-      i32[c + F.CTOP] = recomputed ? lay.state0 + (j + 1) * lay.ckptStride : lay.state;
+      // c' of the top step: the live state, the state a recomputation ended in, or keepTopCells' copy
+      const top = recomputed ? lay.state0 + (j + 1) * lay.ckptStride : this.topKept ? -1 : lay.state;
+      i32[c + F.CTOP] = top < 0 ? lay.dstate : top + lay.cRow;
+      i32[c + F.CTOPS] = top < 0 ? 2 * this.shape.layers * lay.Hp * 4 : lay.S * 4;
       i32[c + F.TAPEX] = lay.tapeX + start * p.n * I * 4;
       i32[c + F.NEXTB] = 0; // the chunk counter (published to the workers by run's Atomics)
     }

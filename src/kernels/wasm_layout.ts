@@ -78,6 +78,8 @@ export class Layout {
   readonly XP: number;
   /** Floats per coordinate in the state rows: [pad | x], h_l..., c_l... */
   readonly S: number;
+  /** Byte offset of c_0 .. c_{L-1} within a state row. */
+  readonly cRow: number;
   readonly layers: LayerLayout[] = [];
   readonly head: number;
   /** Values in a gradient block, and the head's offset in it (as for LayerLayout.gw). */
@@ -126,6 +128,7 @@ export class Layout {
     const G = (this.G = 4 * Hp);
     this.XP = round4(I);
     this.S = this.XP + 2 * L * Hp;
+    this.cRow = (this.XP + L * Hp) * 4;
     let p = HEAP;
     const take = (bytes: number): number => {
       const at = p;

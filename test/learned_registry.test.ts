@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { key } from "../src/core/rng.ts";
+import { ParamLayout } from "../src/core/layout.ts";
 import { ConfigError, L2oError } from "../src/core/errors.ts";
 import { quadraticFamily } from "../src/tasks/quadratic.ts";
 import { runOptimizer } from "../src/eval/evaluate.ts";
@@ -97,6 +98,46 @@ describe("the step context", () => {
     assert.deepEqual(seen.map((c) => c.step), [0, 1, 2, 3, 4]);
     assert.ok(seen.every((c) => c.horizon === 5));
     seen.forEach((c, t) => assert.equal(c.loss! / task.instances, r.losses[t]));
+  });
+});
+
+describe("every kind's transform answers bad input alike", () => {
+  const configs: Record<string, unknown> = { hand: { optimizer: "adam", lr: 0.1 } };
+  const layout = new ParamLayout([{ name: "w", shape: [3] }]);
+  const p = new Float32Array([0.5, -1, 2]);
+  const g = new Float32Array([0.1, -0.2, 0.3]);
+  const ctx: StepContext = { loss: 1.5, step: 0, horizon: 10 };
+
+  it("refuses a NaN or infinite gradient, or a non-finite loss, before its state is touched, naming the optimizer", () => {
+    for (const name of LEARNED_KIND_NAMES) {
+      const opt = learnedKind(name).build(configs[name] ?? {});
+      const tx = opt.optFn(opt.init(key(1)).flat, layout);
+      const [u0, s0] = tx.update(g, tx.init(p), p, ctx);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        assert.throws(() => tx.update(new Float32Array([0.1, bad, 0.3]), s0, p, ctx), { message: new RegExp(`^\\S.*: gradients contained NaN/Inf \\(${bad} at index 1 of 3\\)`) }, `${name} ${bad}`);
+      }
+      assert.throws(() => tx.update(g, s0, p, { ...ctx, loss: NaN }), /the step context's loss is NaN/, name);
+      // The refused steps left nothing behind: the next step is the one a fresh transform takes.
+      const [u1] = tx.update(g, s0, p, ctx);
+      const fresh = opt.optFn(opt.init(key(1)).flat, layout);
+      const [f0, fs0] = fresh.update(g, fresh.init(p), p, ctx);
+      assert.deepEqual(u0, f0, name);
+      assert.deepEqual(u1, fresh.update(g, fs0, p, ctx)[0], name);
+      tx.dispose();
+      fresh.dispose();
+    }
+  });
+
+  it("throws on init or update after dispose (which may be called twice), rather than run on freed engines", () => {
+    for (const name of LEARNED_KIND_NAMES) {
+      const opt = learnedKind(name).build(configs[name] ?? {});
+      const tx = opt.optFn(opt.init(key(1)).flat, layout);
+      const [, s] = tx.update(g, tx.init(p), p, ctx);
+      tx.dispose();
+      tx.dispose();
+      assert.throws(() => tx.update(g, s, p, ctx), /: update after dispose\(\)/, name);
+      assert.throws(() => tx.init(p), /: init after dispose\(\)/, name);
+    }
   });
 });
 

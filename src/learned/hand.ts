@@ -6,7 +6,7 @@
 import { ConfigError, shownValue } from "../core/errors.ts";
 import { optimizerSpec, type OptimizerOptions } from "../optimizers/registry.ts";
 import type { GradientTransformation } from "../optimizers/transform.ts";
-import { namedPhi, type LearnedOptimizer } from "./contract.ts";
+import { guardedTransform, namedPhi, type LearnedOptimizer } from "./contract.ts";
 
 /** The config of a hand-designed optimizer in a file: `{optimizer: "adam", lr: 0.01}`. */
 export interface HandConfig {
@@ -24,7 +24,7 @@ export function handDesigned(name: string, tx: GradientTransformation, config: u
     phiEntries: [],
     phiSize: 0,
     init: () => namedPhi(new Float32Array(0), []),
-    optFn: () => ({ init: (p) => tx.init(p), update: (g, s, p, c) => tx.update(g, s, p, c), dispose: () => {} }),
+    optFn: () => guardedTransform(name, { init: (p) => tx.init(p), update: (g, s, p, c) => tx.update(g, s, p, c), dispose: () => {} }),
   };
 }
 

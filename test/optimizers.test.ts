@@ -247,6 +247,12 @@ test("bad hyperparameters throw clear errors", () => {
     [() => optimizerByName("adam", 0.1, { beta1: 0.9 }), /^adam: unknown option 'beta1' \(known options: b1, b2, eps\)/],
     [() => optimizerByName("sgd", 0.1, { decay: 0.9 }), /^sgd: unknown option 'decay' \(known options: none\)/],
     [() => optimizerByName("adam", 0.1, { b1: "0.9" as unknown as number }), /^adam: option 'b1' must be a number/],
+    // A value of the wrong type is shown with its type, not as the valid-looking number it spells.
+    [() => sgd("0.1" as unknown as number), /^sgd: the learning rate must be a finite number > 0, got string "0\.1"$/],
+    [() => adam(0.1, { b1: "0.9" as unknown as number }), /^adam: b1 must be in \[0, 1\), got string "0\.9"$/],
+    [() => adagrad(0.1, { eps: [1e-7] as unknown as number }), /^adagrad: eps must be a finite number >= 0, got object \[1e-7\]$/],
+    [() => scale(true as unknown as number), /^scale: the factor must be a finite number, got boolean true$/],
+    [() => momentum(undefined as unknown as number), /^momentum: the learning rate must be a finite number > 0, got undefined$/],
   ];
   for (const [make, message] of cases) assert.throws(make, { message });
 });

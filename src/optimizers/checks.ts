@@ -3,14 +3,23 @@
  * gradients, and typed reads of named state fields (a state may come from a file, so its
  * fields are checked by name rather than trusted by position).
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownValue } from "../core/errors.ts";
 import { firstNonFinite } from "../core/finite.ts";
 import type { OptState } from "./transform.ts";
+
+/**
+ * A hyperparameter as a message shows it: a number as itself, anything else with its type, so
+ * that a string "0.1" reads as such and not as the valid-looking 0.1.
+ */
+function shown(v: unknown): string {
+  if (typeof v === "number" || v === undefined || v === null) return String(v);
+  return `${typeof v} ${shownValue(v)}`;
+}
 
 /** Throws a ConfigError (a hyperparameter the caller gave) unless `v` is a finite number greater than 0. */
 export function checkPositive(owner: string, what: string, v: number): number {
   if (!(Number.isFinite(v) && v > 0)) {
-    throw new ConfigError(`${owner}: ${what} must be a finite number > 0, got ${v}`);
+    throw new ConfigError(`${owner}: ${what} must be a finite number > 0, got ${shown(v)}`);
   }
   return v;
 }
@@ -18,21 +27,21 @@ export function checkPositive(owner: string, what: string, v: number): number {
 /** Throws unless `v` is a finite number greater than or equal to 0. */
 export function checkNonNegative(owner: string, what: string, v: number): number {
   if (!(Number.isFinite(v) && v >= 0)) {
-    throw new ConfigError(`${owner}: ${what} must be a finite number >= 0, got ${v}`);
+    throw new ConfigError(`${owner}: ${what} must be a finite number >= 0, got ${shown(v)}`);
   }
   return v;
 }
 
 /** Throws unless `v` is a finite number. */
 export function checkFinite(owner: string, what: string, v: number): number {
-  if (!Number.isFinite(v)) throw new ConfigError(`${owner}: ${what} must be a finite number, got ${v}`);
+  if (!Number.isFinite(v)) throw new ConfigError(`${owner}: ${what} must be a finite number, got ${shown(v)}`);
   return v;
 }
 
 /** Throws unless 0 <= v < 1 (a decay rate). */
 export function checkDecay(owner: string, what: string, v: number): number {
   if (!(Number.isFinite(v) && v >= 0 && v < 1)) {
-    throw new ConfigError(`${owner}: ${what} must be in [0, 1), got ${v}`);
+    throw new ConfigError(`${owner}: ${what} must be in [0, 1), got ${shown(v)}`);
   }
   return v;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ConfigError } from "../src/core/errors.ts";
 import { chain, named } from "../src/optimizers/combine.ts";
 import {
   scale,
@@ -253,8 +254,11 @@ test("bad hyperparameters throw clear errors", () => {
     [() => adagrad(0.1, { eps: [1e-7] as unknown as number }), /^adagrad: eps must be a finite number >= 0, got object \[1e-7\]$/],
     [() => scale(true as unknown as number), /^scale: the factor must be a finite number, got boolean true$/],
     [() => momentum(undefined as unknown as number), /^momentum: the learning rate must be a finite number > 0, got undefined$/],
+    [() => adam(0.1, { engine: "gpu" as "ts" }), /^unknown rule engine 'gpu'; known engines: wasm, ts$/],
+    [() => traceMomentum({ engine: "TS" as "ts" }), /^unknown rule engine 'TS'; known engines: wasm, ts$/],
   ];
-  for (const [make, message] of cases) assert.throws(make, { message });
+  // Every one is a ConfigError, which a caller tells from a bug with one instanceof.
+  for (const [make, message] of cases) assert.throws(make, (e: unknown) => e instanceof ConfigError && message.test(e.message), String(message));
 });
 
 test("the registry resolves names and aliases, and its defaults are the factories' defaults", () => {

@@ -22,13 +22,15 @@ import {
   stateArray,
   stateNumber,
 } from "./checks.ts";
-import { ruleKernels, type RuleEngine, type RuleKernels } from "../kernels/rules.ts";
+import { ConfigError } from "../core/errors.ts";
+import { RULE_ENGINES, ruleKernels, type RuleEngine, type RuleKernels } from "../kernels/rules.ts";
 import { EMPTY_STATE, type OptState, type ScalableTransformation, type ScaleTransformation } from "./transform.ts";
 
 export interface RuleEngineOption {
   /**
    * The kernels that run the rule: `wasm` (WebAssembly SIMD) or `ts` (plain TypeScript), with
-   * the same bits. Default: `wasm` where it is built, else `ts`.
+   * the same bits. Default: `wasm` where it is built, else `ts`. Any other value is a
+   * ConfigError when the optimizer is made.
    */
   readonly engine?: RuleEngine | undefined;
 }
@@ -39,6 +41,9 @@ export interface RuleEngineOption {
  * reported where it was asked for).
  */
 export function kernelsOf(engine: RuleEngine | undefined): () => RuleKernels {
+  if (engine !== undefined && !RULE_ENGINES.includes(engine)) {
+    throw new ConfigError(`unknown rule engine '${String(engine)}'; known engines: ${RULE_ENGINES.join(", ")}`);
+  }
   let k: RuleKernels | undefined = engine === undefined ? undefined : ruleKernels(engine);
   return () => (k ??= ruleKernels(engine));
 }

@@ -30,3 +30,12 @@ export function shownValue(v: unknown): string {
     return typeof v === "object" && v !== null ? "(a value that cannot be shown as JSON)" : String(v);
   }
 }
+
+/**
+ * A value a caller gave where a number belongs, as a message shows it: a number as itself,
+ * anything else with its type, so that the string "0.1" does not read as the valid 0.1.
+ */
+export function shownNumber(v: unknown): string {
+  if (typeof v === "number" || v === undefined || v === null) return String(v);
+  return `${typeof v} ${shownValue(v)}`;
+}

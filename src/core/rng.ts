@@ -10,7 +10,7 @@
  * `mix(a, b, i)`, where `mix` is two rounds of the murmur3 finaliser over the three words.
  * It is not cryptographic; it passes as uniform for simulation work of this size.
  */
-import { ConfigError } from "./errors.ts";
+import { ConfigError, shownNumber } from "./errors.ts";
 
 /** An immutable random key: two unsigned 32-bit words. */
 export type Key = readonly [number, number];
@@ -34,7 +34,7 @@ function mix(a: number, b: number, i: number): number {
 /** Makes a key from an integer seed (any safe integer; negative seeds are allowed). */
 export function key(seed: number): Key {
   if (!Number.isSafeInteger(seed)) {
-    throw new ConfigError(`random seed must be an integer, got ${seed}`);
+    throw new ConfigError(`random seed must be an integer from ${-Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}, got ${shownNumber(seed)}`);
   }
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;

@@ -3,18 +3,9 @@
  * gradients, and typed reads of named state fields (a state may come from a file, so its
  * fields are checked by name rather than trusted by position).
  */
-import { ConfigError, shownValue } from "../core/errors.ts";
+import { ConfigError, shownNumber as shown } from "../core/errors.ts";
 import { firstNonFinite } from "../core/finite.ts";
 import type { OptState } from "./transform.ts";
-
-/**
- * A hyperparameter as a message shows it: a number as itself, anything else with its type, so
- * that a string "0.1" reads as such and not as the valid-looking 0.1.
- */
-function shown(v: unknown): string {
-  if (typeof v === "number" || v === undefined || v === null) return String(v);
-  return `${typeof v} ${shownValue(v)}`;
-}
 
 /** Throws a ConfigError (a hyperparameter the caller gave) unless `v` is a finite number greater than 0. */
 export function checkPositive(owner: string, what: string, v: number): number {

@@ -20,6 +20,7 @@ import { handFromConfig } from "../src/learned/hand.ts";
 import { loadLearnedOptimizer, PRETRAINED_DIR, saveLearnedOptimizer } from "../src/learned/file.ts";
 import { pretrainedNames, resolveOptimizer, UnknownOptimizerError } from "../src/learned/resolve.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
+import type { KernelOptions } from "../src/learned/kernel_options.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-registry-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -80,6 +81,28 @@ describe("the name rule", () => {
     assert.ok(r.source === "hand" && r.lr === 0.003);
     assert.throws(() => resolveOptimizer("lstm:"), L2oError);
     assert.throws(() => resolveOptimizer(join(dir, "missing.safetensors")), L2oError);
+    assert.throws(() => resolveOptimizer(5 as unknown as string), (e: unknown) => e instanceof UnknownOptimizerError && e.message === "an optimizer name must be a string, got number 5");
+  });
+
+  it("refuses a misspelt or ill-typed kernel option and an unknown expected kind where the optimizer is loaded, as ConfigErrors", () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ engine: "gpu" }, /^kernel option 'engine' must be one of wasm, wasm-simd, wasm-fma, ref, got "gpu"$/],
+      [{ engine: "ref", thread: 2 }, /^unknown kernel option 'thread' \(known options: engine, threads, reduction, tape, memoryBudget\)$/],
+      [{ threads: "2" }, /^kernel option 'threads' must be a positive integer or 'auto', got string "2"$/],
+      [{ threads: 0 }, /got 0$/],
+      [{ reduction: "sum" }, /^kernel option 'reduction' must be one of chunks, threads, got "sum"$/],
+      [{ tape: "f16" }, /^kernel option 'tape' must be one of f32, bf16, got "f16"$/],
+      [{ memoryBudget: NaN }, /^kernel option 'memoryBudget' must be a finite number of bytes > 0, got NaN$/],
+      [null, /^kernel options must be an object, got null$/],
+    ];
+    for (const [kernel, re] of cases) {
+      for (const load of [() => loadLearnedOptimizer("pretrained/quadratic", kernel as KernelOptions), () => resolveOptimizer("quadratic", kernel as KernelOptions)]) {
+        assert.throws(load, (e: unknown) => e instanceof ConfigError && re.test(e.message), String(re));
+      }
+    }
+    assert.throws(() => loadLearnedOptimizer("pretrained/quadratic", {}, "lstn"), (e: unknown) => e instanceof ConfigError && /^unknown learned-optimizer kind 'lstn'; known kinds: lstm, mlp/.test(e.message));
+    // The options it accepts still load.
+    assert.equal(loadLearnedOptimizer("pretrained/quadratic", { engine: "ref", threads: 1, reduction: "chunks", tape: "f32", memoryBudget: 2 ** 30 }).optimizer.kind, "lstm");
   });
 });
 

@@ -247,7 +247,9 @@ test("bad hyperparameters throw clear errors", () => {
     [() => scaleBySignRule({ rule: "timessign" as "addsign" }), /rule must be 'powersign' or 'addsign'/],
     [() => optimizerByName("adam", 0.1, { beta1: 0.9 }), /^adam: unknown option 'beta1' \(known options: b1, b2, eps\)/],
     [() => optimizerByName("sgd", 0.1, { decay: 0.9 }), /^sgd: unknown option 'decay' \(known options: none\)/],
-    [() => optimizerByName("adam", 0.1, { b1: "0.9" as unknown as number }), /^adam: option 'b1' must be a number/],
+    [() => optimizerByName("adam", 0.1, { b1: "0.9" as unknown as number }), /^adam: option 'b1' must be a number, got string "0\.9"$/],
+    [() => optimizerByName("adam", 0.1, null as unknown as Record<string, number>), /^adam: options must be an object of numbers by name, got null$/],
+    [() => optimizerByName("sgd", 0.1, [0.9] as unknown as Record<string, number>), /^sgd: options must be an object of numbers by name, got \[0\.9\]$/],
     // A value of the wrong type is shown with its type, not as the valid-looking number it spells.
     [() => sgd("0.1" as unknown as number), /^sgd: the learning rate must be a finite number > 0, got string "0\.1"$/],
     [() => adam(0.1, { b1: "0.9" as unknown as number }), /^adam: b1 must be in \[0, 1\), got string "0\.9"$/],

@@ -120,10 +120,7 @@ export function drawInstance(family: TaskFamily, k: Key): Instance {
   return { task, theta0: task.init(initKey), batchKey };
 }
 
-/**
- * The `count` instances drawn from `root`, identical for every optimizer that runs on them.
- * `count` is an integer from 1 to `MAX_EVAL_INSTANCES` (all are held at once), else a ConfigError.
- */
+/** The `count` (1 to `MAX_EVAL_INSTANCES`: all are held at once) instances drawn from `root`, the same for every optimizer. */
 export function drawInstances(family: TaskFamily, root: Key, count: number): Instance[] {
   checkCount("drawInstances: count", count, 1, MAX_EVAL_INSTANCES);
   const out: Instance[] = [];

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as l2o from "../src/index.ts";
-import { ConfigError, L2oError, shownValue } from "../src/core/errors.ts";
+import { ConfigError, L2oError, NonFiniteGradientError, shownValue } from "../src/core/errors.ts";
 import { UsageError } from "../src/cli/errors.ts";
 import { DataError } from "../src/data/idx.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
@@ -16,6 +16,7 @@ describe("user errors", () => {
     const classes = [
       UsageError,
       ConfigError,
+      NonFiniteGradientError,
       DataError,
       FileFormatError,
       MissingFileError,
@@ -74,5 +75,6 @@ describe("user errors", () => {
   it("the library exports L2oError and ConfigError", () => {
     assert.equal(l2o.L2oError, L2oError);
     assert.equal(l2o.ConfigError, ConfigError);
+    assert.equal(l2o.NonFiniteGradientError, NonFiniteGradientError);
   });
 });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ConfigError } from "../src/core/errors.ts";
+import { ConfigError, NonFiniteGradientError } from "../src/core/errors.ts";
 import { chain, named } from "../src/optimizers/combine.ts";
 import {
   scale,
@@ -215,9 +215,7 @@ test("non-finite gradients throw an error naming the optimizer", () => {
     const canonical = optimizerSpec(name).name;
     for (const bad of [NaN, Infinity, -Infinity]) {
       const g = new Float32Array([1, bad, 0]);
-      assert.throws(() => tx.update(g, tx.init(p), p), {
-        message: new RegExp(`^${canonical}: gradients contained NaN/Inf \\(${bad} at index 1 of 3\\)`),
-      });
+      assert.throws(() => tx.update(g, tx.init(p), p), (e: unknown) => e instanceof NonFiniteGradientError && new RegExp(`^${canonical}: gradients contained NaN/Inf \\(${bad} at index 1 of 3\\)`).test(e.message));
     }
   }
   assert.throws(() => named("mine", scale(1)).update(new Float32Array([NaN]), {}, new Float32Array(1)), {

@@ -9,6 +9,15 @@ export class L2oError extends Error {
   override readonly name: string = "L2oError";
 }
 
+/**
+ * A gradient with a NaN or an infinity handed to an optimizer: the step is refused before any
+ * state changes, since a state fed one is poisoned for good (every optimizer and both adapters
+ * throw it). Usually the loss diverged: lower the learning rate, or check the model.
+ */
+export class NonFiniteGradientError extends L2oError {
+  override readonly name: string = "NonFiniteGradientError";
+}
+
 /** An invalid configuration (of a task, an optimizer, or a training run). */
 export class ConfigError extends L2oError {
   override readonly name: string = "ConfigError";

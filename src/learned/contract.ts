@@ -23,6 +23,7 @@ import type { Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
 import type { GradientTransformation, OptState, StepContext } from "../optimizers/transform.ts";
 import type { FlatEntry } from "../io/optimizer_file.ts";
+import { L2oError } from "../core/errors.ts";
 import { assertFiniteGrads } from "../optimizers/checks.ts";
 
 export type { StepContext };
@@ -73,11 +74,12 @@ export interface LearnedTransform extends GradientTransformation {
 
 /**
  * `tx` with the checks every kind's `optFn` makes before its own step, so that all optimizers,
- * hand-designed and learned, answer bad input alike: a NaN or infinite gradient throws an Error
- * that starts with `owner` (`lstm optimizer`; a hand-designed one's name, as `named` says it), and so does a non-finite loss in
- * the step context, before any state is touched (a recurrent state fed one is poisoned for
- * good); and `init`, `update` or `paramsAt` after `dispose()` throws instead of running on
- * freed engines. `dispose` may be called more than once.
+ * hand-designed and learned, answer bad input alike. Before any state is touched (a recurrent
+ * state fed a non-finite value is poisoned for good), a NaN or infinite gradient throws a
+ * NonFiniteGradientError whose message starts with `owner` (`lstm optimizer`; a hand-designed
+ * one's name, as `named` says it), and a non-finite loss in the step context an L2oError. Any
+ * use after `dispose()` throws instead of running on freed engines; `dispose` may be called
+ * more than once.
  */
 export function guardedTransform(owner: string, tx: LearnedTransform): LearnedTransform {
   let disposed = false;
@@ -94,7 +96,7 @@ export function guardedTransform(owner: string, tx: LearnedTransform): LearnedTr
       live("update");
       assertFiniteGrads(owner, grads);
       const loss = ctx?.loss;
-      if (loss !== undefined && !Number.isFinite(loss)) throw new Error(`${owner}: the step context's loss is ${loss}, not a finite number`);
+      if (loss !== undefined && !Number.isFinite(loss)) throw new L2oError(`${owner}: the step context's loss is ${loss}, not a finite number`);
       return tx.update(grads, state, params, ctx);
     },
     ...(paramsAt === undefined

@@ -3,7 +3,7 @@
  * gradients, and typed reads of named state fields (a state may come from a file, so its
  * fields are checked by name rather than trusted by position).
  */
-import { ConfigError, shownNumber as shown } from "../core/errors.ts";
+import { ConfigError, NonFiniteGradientError, shownNumber as shown } from "../core/errors.ts";
 import { firstNonFinite } from "../core/finite.ts";
 import type { OptState } from "./transform.ts";
 
@@ -38,13 +38,14 @@ export function checkDecay(owner: string, what: string, v: number): number {
 }
 
 /**
- * Throws an Error naming `owner` if `grads` holds a NaN or an infinity. Optimizer state fed a
- * non-finite gradient is poisoned for good, so the step is refused rather than taken.
+ * Throws a NonFiniteGradientError naming `owner` if `grads` holds a NaN or an infinity.
+ * Optimizer state fed a non-finite gradient is poisoned for good, so the step is refused
+ * rather than taken.
  */
 export function assertFiniteGrads(owner: string, grads: Float32Array): void {
   const i = firstNonFinite(grads);
   if (i >= 0) {
-    throw new Error(`${owner}: gradients contained NaN/Inf (${grads[i]} at index ${i} of ${grads.length})`);
+    throw new NonFiniteGradientError(`${owner}: gradients contained NaN/Inf (${grads[i]} at index ${i} of ${grads.length})`);
   }
 }
 

@@ -56,8 +56,10 @@ export function chain(...txs: readonly GradientTransformation[]): GradientTransf
 
 /**
  * The transformation `tx` under the name `name`: every update first checks that the
- * gradients are finite and throws an Error naming `name` if they are not. The named
- * optimizers (`adam`, `sgd`, ...) are built this way.
+ * gradients are finite and throws a NonFiniteGradientError naming `name` if they are not. The
+ * named optimizers (`adam`, `sgd`, ...) are built this way; `chain` and the primitives
+ * (`scaleByAdam`, `traceMomentum`, ...) check nothing, so wrap a chain of them in `named` to
+ * get the same refusal (without it a NaN gradient enters their state).
  */
 export function named(name: string, tx: GradientTransformation): GradientTransformation {
   return {

@@ -13,6 +13,10 @@
  * The loops themselves are the rule kernels of src/kernels/rules.ts: WebAssembly SIMD where
  * it is built, else plain TypeScript, with the same bits (`engine` picks one). Each rule
  * followed by a `scale` in a `chain` runs as one pass (`ScalableTransformation`).
+ *
+ * No primitive checks that its gradients are finite (a NaN enters its state and stays): the
+ * named optimizers do, through `named` (src/optimizers/combine.ts), which a chain of
+ * primitives can be wrapped in too.
  */
 import {
   checkDecay,

@@ -208,6 +208,18 @@ test("chain applies its stages in order and keeps their states by stage", () => 
   assert.throws(() => scaleByAdam().update(g, adam3, g), /scaleByAdam: 2 gradients but state 'mu' holds 3/);
 });
 
+test("gradients of another length than the parameters throw an error naming the optimizer, stateless sgd included", () => {
+  for (const name of OPTIMIZER_NAMES) {
+    const tx = optimizerByName(name, 0.1);
+    const p = new Float32Array(3);
+    for (const n of [0, 2, 4]) {
+      assert.throws(() => tx.update(new Float32Array(n), tx.init(p), p), { message: `${name}: ${n} gradients for 3 parameters` }, name);
+    }
+    // Zero parameters are a valid, empty problem.
+    assert.deepEqual(tx.update(new Float32Array(0), tx.init(new Float32Array(0)), new Float32Array(0))[0], new Float32Array(0));
+  }
+});
+
 test("non-finite gradients throw an error naming the optimizer", () => {
   for (const name of [...OPTIMIZER_NAMES, "nag"]) {
     const tx = optimizerByName(name, 0.1);

@@ -18,6 +18,18 @@ test("keys: the same seed gives the same numbers, different seeds and splits dif
   assert.throws(() => key(0.5), /integer/);
 });
 
+test("keys: a bad count or fold-in value is a ConfigError, and an absurd split is refused before it allocates", () => {
+  const refused = (re: RegExp) => (e: unknown) => e instanceof ConfigError && re.test(e.message);
+  for (const n of [-1, 2.5, NaN, 2 ** 20 + 1, 1e8]) {
+    assert.throws(() => split(key(1), n), refused(new RegExp(`^split: the number of keys must be an integer from 0 to 1048576, got ${n}$`)), String(n));
+  }
+  assert.equal(split(key(1), 0).length, 0);
+  // A valid split still makes its keys as before: a longer split begins with the shorter one.
+  assert.deepEqual(split(key(1), 3).slice(0, 2), split(key(1)));
+  assert.throws(() => foldIn(key(1), 1.5), refused(/^foldIn needs a safe integer or a string, got 1\.5$/));
+  assert.throws(() => foldIn(key(1), undefined as unknown as number), refused(/got undefined$/));
+});
+
 test("keys: a pinned stream value guards against accidental changes of the generator", () => {
   // Recorded once from this implementation; a change here silently changes every experiment.
   assert.deepEqual(Array.from(bits(key(0), 2)), [2852515966, 2041902079]);

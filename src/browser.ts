@@ -13,7 +13,7 @@
 // core
 export { ParamLayout, type ParamSpec, type ParamEntry } from "./core/layout.ts";
 export { key, split, foldIn, bits, uniform, normal, randint, permutation, keyToJSON, keyFromJSON, type Key } from "./core/rng.ts";
-export { L2oError, ConfigError } from "./core/errors.ts";
+export { L2oError, ConfigError, NonFiniteGradientError } from "./core/errors.ts";
 // tasks
 export type { Task, TaskFamily, LossAndGrad, Metrics } from "./tasks/base.ts";
 export { quadraticFamily, quadraticTaskFrom, resolveQuadraticConfig, type QuadraticConfig, type QuadraticTask } from "./tasks/quadratic.ts";

@@ -4,7 +4,7 @@
 // core
 export { ParamLayout, type ParamSpec, type ParamEntry } from "./core/layout.ts";
 export { key, split, foldIn, bits, uniform, normal, randint, permutation, keyToJSON, keyFromJSON, type Key } from "./core/rng.ts";
-export { L2oError, ConfigError } from "./core/errors.ts";
+export { L2oError, ConfigError, NonFiniteGradientError } from "./core/errors.ts";
 // data
 export { DataError, parseIdx, readIdxFile, encodeIdx, type IdxArray, type ReadIdxOptions } from "./data/idx.ts";
 export { loadMnist, mnistDir, gatherImages, imageRows, MNIST_PIXELS, MNIST_CLASSES, MNIST_FILES, type MnistData, type MnistSplit, type LoadMnistOptions } from "./data/mnist.ts";

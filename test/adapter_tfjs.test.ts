@@ -156,6 +156,9 @@ describe("l2o/tfjs learned optimizer", () => {
     const oneLine = (re: RegExp, cls: new (...a: never[]) => Error = L2oError) => (e: Error) => e instanceof cls && re.test(e.message) && !e.message.includes("\n");
     assert.throws(() => learned("no-such-optimizer"), oneLine(/no-such-optimizer/));
     assert.throws(() => learned("mnist").applyGradients({}), oneLine(/no gradients/, TfjsAdapterError));
+    // Options of the wrong kind: named, with what is accepted, rather than a TypeError later.
+    assert.throws(() => learned("adam@0.1", { sha256: 5 as unknown as string }), oneLine(/^l2o\/tfjs: option 'sha256' must be a hex string, got number 5$/, TfjsAdapterError));
+    assert.throws(() => learned("mnist", { engine: "gpu" as "ref" }), oneLine(/^kernel option 'engine' must be one of wasm, wasm-simd, wasm-fma, ref, got "gpu"$/));
 
     const small = mnistMlp(9);
     const vars = varsOf(small);

@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bits, foldIn, key, keyFromJSON, keyToJSON, normal, permutation, randint, split, uniform } from "../src/core/rng.ts";
 import { ParamLayout } from "../src/core/layout.ts";
+import { ConfigError } from "../src/core/errors.ts";
 
 test("keys: the same seed gives the same numbers, different seeds and splits differ", () => {
   assert.deepEqual(key(1), key(1));
@@ -15,6 +16,18 @@ test("keys: the same seed gives the same numbers, different seeds and splits dif
   assert.deepEqual(keyFromJSON(JSON.parse(JSON.stringify(keyToJSON(a!)))), a);
   assert.throws(() => keyFromJSON([1, -1]), /not a random key/);
   assert.throws(() => key(0.5), /integer/);
+});
+
+test("keys: a bad count or fold-in value is a ConfigError, and an absurd split is refused before it allocates", () => {
+  const refused = (re: RegExp) => (e: unknown) => e instanceof ConfigError && re.test(e.message);
+  for (const n of [-1, 2.5, NaN, 2 ** 20 + 1, 1e8]) {
+    assert.throws(() => split(key(1), n), refused(new RegExp(`^split: the number of keys must be an integer from 0 to 1048576, got ${n}$`)), String(n));
+  }
+  assert.equal(split(key(1), 0).length, 0);
+  // A valid split still makes its keys as before: a longer split begins with the shorter one.
+  assert.deepEqual(split(key(1), 3).slice(0, 2), split(key(1)));
+  assert.throws(() => foldIn(key(1), 1.5), refused(/^foldIn needs a safe integer or a string, got 1\.5$/));
+  assert.throws(() => foldIn(key(1), undefined as unknown as number), refused(/got undefined$/));
 });
 
 test("keys: a pinned stream value guards against accidental changes of the generator", () => {
@@ -66,7 +79,17 @@ test("ParamLayout places named slices, views share memory, groups collect ranges
   assert.deepEqual(l.groupRanges().get("fc"), [[0, 8], [12, 14]]);
   assert.throws(() => l.get("nope"), /no parameter 'nope'/);
   assert.throws(() => l.check(new Float32Array(3)), /expected 14 coordinates/);
-  assert.throws(() => new ParamLayout([{ name: "a", shape: [1] }, { name: "a", shape: [1] }]), /duplicate/);
-  assert.throws(() => new ParamLayout([{ name: "a", shape: [0] }]), /invalid shape/);
+  // A bad spec is a ConfigError (an input mistake), one line naming the tensor.
+  const refused = (re: RegExp) => (e: unknown) => e instanceof ConfigError && re.test(e.message);
+  assert.throws(() => new ParamLayout([{ name: "a", shape: [1] }, { name: "a", shape: [1] }]), refused(/duplicate parameter name 'a'/));
+  assert.throws(() => new ParamLayout([{ name: "a", shape: [0] }]), refused(/^ParamLayout: 'a' has an invalid shape \[0\]; every dimension must be an integer >= 1$/));
+  assert.throws(() => new ParamLayout([{ name: "a", shape: [2.5] }]), refused(/'a' has an invalid shape \[2.5\]/));
+  assert.throws(() => new ParamLayout([{ name: "a", shape: 3 as unknown as number[] }]), refused(/'a' has an invalid shape 3;/));
+  // An absurd size is refused when the layout is made, not when something tries to allocate it.
+  assert.throws(
+    () => new ParamLayout([{ name: "w", shape: [65536, 65536] }, { name: "b", shape: [1] }]),
+    refused(/^ParamLayout: 4294967297 coordinates up to 'b'; a layout may have at most 4294967296/),
+  );
+  assert.equal(new ParamLayout([{ name: "w", shape: [65536, 65536] }]).size, 2 ** 32);
   assert.deepEqual(new ParamLayout(l.toJSON()).entries, l.entries);
 });

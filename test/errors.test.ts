@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import * as l2o from "../src/index.ts";
-import { ConfigError, L2oError, shownValue } from "../src/core/errors.ts";
+import { ConfigError, L2oError, NonFiniteGradientError, shownValue } from "../src/core/errors.ts";
 import { UsageError } from "../src/cli/errors.ts";
 import { DataError } from "../src/data/idx.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
@@ -16,6 +16,7 @@ describe("user errors", () => {
     const classes = [
       UsageError,
       ConfigError,
+      NonFiniteGradientError,
       DataError,
       FileFormatError,
       MissingFileError,
@@ -47,7 +48,10 @@ describe("user errors", () => {
       ["a decay of 1", () => l2o.rmsprop(0.01, { decay: 1 }), /rmsprop: .* must be in \[0, 1\), got 1/],
       ["an unknown hand-designed optimizer", () => l2o.optimizerByName("adamm", 0.1), /unknown optimizer 'adamm'/],
       ["an unknown optimizer option", () => l2o.optimizerByName("adam", 0.1, { beta3: 0.5 }), /adam: unknown option 'beta3'/],
-      ["a fractional seed", () => l2o.key(1.5), /random seed must be an integer, got 1.5/],
+      ["a fractional seed", () => l2o.key(1.5), /^random seed must be an integer from -9007199254740991 to 9007199254740991, got 1.5$/],
+      // An integer past 2^53 is not the seed it spells (it rounds), so it is refused as out of range.
+      ["a seed of 2^60", () => l2o.key(2 ** 60), /^random seed must be an integer from -9007199254740991 to 9007199254740991, got 1152921504606847000$/],
+      ["a seed given as a string", () => l2o.key("7" as unknown as number), /^random seed must be an integer from .*, got string "7"$/],
     ];
     for (const [what, f, re] of cases) {
       assert.throws(f, (e: unknown) => e instanceof ConfigError && re.test(e.message), what);
@@ -71,5 +75,6 @@ describe("user errors", () => {
   it("the library exports L2oError and ConfigError", () => {
     assert.equal(l2o.L2oError, L2oError);
     assert.equal(l2o.ConfigError, ConfigError);
+    assert.equal(l2o.NonFiniteGradientError, NonFiniteGradientError);
   });
 });

@@ -152,6 +152,16 @@ describe("drawInstances and evalRoots", () => {
     assert.notDeepEqual(bits(d[0]!.theta0), bits(a[0]!.theta0));
   });
 
+  it("refuses a count that is not an integer from 1 to 10,000 before drawing anything (all are held at once)", () => {
+    for (const count of [0, -1, 2.5, NaN, 10_001, 1e9]) {
+      assert.throws(
+        () => drawInstances(family, key(1), count),
+        (e: unknown) => e instanceof ConfigError && e.message === `drawInstances: count must be an integer from 1 to 10000, got ${count}`,
+        String(count),
+      );
+    }
+  });
+
   it("test and tuning roots differ, and are a function of the seed", () => {
     const r0 = evalRoots(0);
     assert.notDeepEqual(r0.test, r0.tune);
@@ -197,9 +207,10 @@ describe("tuneLearningRate", () => {
     assert.notEqual(t.lr, grid[grid.length - 1]);
   });
 
-  it("rejects an empty grid", () => {
+  it("rejects an empty grid and an empty set of instances", () => {
     const s = spy("sgd", (lr) => sgd(lr));
     assert.throws(() => tuneLearningRate(s.c, drawInstances(family, key(1), 1), 3, []), (e: unknown) => e instanceof ConfigError && /grid is empty/.test(e.message));
+    assert.throws(() => tuneLearningRate(s.c, [], 3), (e: unknown) => e instanceof ConfigError && /no tuning instances/.test(e.message));
   });
 
   it("runCandidate disposes of the transform it built", () => {

@@ -16,7 +16,8 @@ import { foldIn, key, normal, uniform } from "../src/core/rng.ts";
 import { ParamLayout } from "../src/core/layout.ts";
 import { quadraticFamily, type QuadraticTask } from "../src/tasks/quadratic.ts";
 import { applyUpdates, type GradientTransformation, type OptState } from "../src/optimizers/transform.ts";
-import { runOptimizer } from "../src/eval/evaluate.ts";
+import { drawInstances, runCandidate, runOptimizer } from "../src/eval/evaluate.ts";
+import { candidateFor } from "../src/eval/candidates.ts";
 import { hrnnOptimizer, type HrnnOptimizer } from "../src/learned/hrnn/optimizer.ts";
 import { gruBackward, gruForward, gruTape } from "../src/learned/hrnn/gru.ts";
 import { hrnnPhiLayout } from "../src/learned/hrnn/weights.ts";
@@ -371,6 +372,21 @@ describe("hrnn: the look-ahead point in evaluation", () => {
       state = next;
     }
     assert.ok(apart > 0, "the look-ahead point differs from the parameters");
+  });
+
+  it("evaluating a look-ahead file by name (candidateFor, as l2o eval does) reports those same losses", () => {
+    const opt = small(true);
+    const phi = somePhi(opt, 93);
+    const path = join(dir, "look-ahead.safetensors");
+    saveLearnedOptimizer(path, opt, phi);
+    const inst = drawInstances(quadraticFamily({ dim: 4, instances: 2 }), key(97), 1)[0]!;
+    const direct = runOptimizer(inst.task, opt.optFn(phi, inst.task.layout), inst.theta0, 5, inst.batchKey);
+    const cand = candidateFor(path, { engine: "ref" });
+    try {
+      assert.deepEqual(runCandidate(cand, undefined, inst, 5).losses, direct.losses);
+    } finally {
+      cand.close?.();
+    }
   });
 });
 

@@ -11,7 +11,7 @@ import {
   phiToFlat,
   saveOptimizerFile,
 } from "../src/io/optimizer_file.ts";
-import { L2O_VERSION } from "../src/io/files.ts";
+import { L2O_VERSION, MissingFileError } from "../src/io/files.ts";
 import { jsonlWriter, memoryWriter, multiWriter, nullWriter, readJsonl } from "../src/io/metrics.ts";
 import { loadCheckpoint, saveCheckpoint, type CheckpointRecord } from "../src/io/checkpoint.ts";
 
@@ -355,6 +355,15 @@ test("jsonl writer: one parseable JSON object per line, appended, non-finite kep
   assert.deepEqual(back.scalars[2], { step: 5, name: "lstm/step_norm", value: -1e-30, time: 200 });
   assert.deepEqual(back.records, [{ step: 1, meanLoss: 0.25, ci95: "Infinity", label: "adam" }]);
   assert.throws(() => jsonlWriter(path).scalar("x", 1, 0.5), /step must be an integer/);
+
+  // A missing log, a folder, and a bad line that is not the last: one-line L2oErrors naming the file.
+  const missing = join(dir, "no-such-log.jsonl");
+  assert.throws(() => readJsonl(missing), (e: unknown) => e instanceof MissingFileError && e.message === `log file not found: ${missing}`);
+  assert.throws(() => readJsonl(dir), (e: unknown) => e instanceof MissingFileError && e.message === `log file ${dir} is a directory, not a file`);
+  writeFileSync(path, '{"step": 0}\nnot json\n{"step": 1}\n');
+  assert.throws(() => readJsonl(path), (e: unknown) => e instanceof FileFormatError && e.path === path && /^\S+:2: not a JSON line \(/.test(e.message) && !e.message.includes("\n"));
+  writeFileSync(path, '[1, 2]\n{"step": 1}\n');
+  assert.throws(() => readJsonl(path), (e: unknown) => e instanceof FileFormatError && e.message === `${path}:1: not a JSON object`);
 });
 
 test("memory, multi and null writers", async () => {

@@ -12,6 +12,8 @@ import { lstmOptimizer, type LstmOptimizer } from "../src/learned/lstm/optimizer
 import { PRETRAINED_DIR, loadLearnedOptimizer, resolveOptimizerPath, saveLearnedOptimizer } from "../src/learned/file.ts";
 import { FileFormatError, decodeSafetensors } from "../src/io/safetensors.ts";
 import { MissingFileError } from "../src/io/files.ts";
+import { OutputPathError } from "../src/io/paths.ts";
+import { ConfigError } from "../src/core/errors.ts";
 import { saveOptimizerFile } from "../src/io/optimizer_file.ts";
 import { pretrainedNames } from "../src/learned/pretrained.ts";
 
@@ -153,7 +155,20 @@ describe("saveLearnedOptimizer / loadLearnedOptimizer (an LSTM)", () => {
 
   it("refuses to save a phi of the wrong size", () => {
     const opt = makeOpt();
-    assert.throws(() => saveLearnedOptimizer(tmpPath(), opt, new Float32Array(opt.phiSize - 1)), /phi has/);
+    assert.throws(() => saveLearnedOptimizer(tmpPath(), opt, new Float32Array(opt.phiSize - 1)), (e: unknown) => e instanceof ConfigError && /phi has/.test(e.message));
+  });
+
+  it("a path it cannot write (a folder, under a file) is an OutputPathError naming it and why, and leaves nothing behind", () => {
+    const opt = makeOpt();
+    const phi = somePhi(opt);
+    const folder = tmpPath("a-folder.safetensors");
+    mkdirSync(folder, { recursive: true });
+    assert.throws(() => saveLearnedOptimizer(folder, opt, phi), (e: unknown) => e instanceof OutputPathError && e.message.startsWith(`cannot write ${folder}: EISDIR: `));
+    assert.deepEqual(readdirSync(join(folder, "..")), ["a-folder.safetensors"]);
+    const file = tmpPath("plain.txt");
+    saveLearnedOptimizer(file, opt, phi);
+    const under = join(file, "opt.safetensors");
+    assert.throws(() => saveLearnedOptimizer(under, opt, phi), (e: unknown) => e instanceof OutputPathError && e.message.startsWith(`cannot write ${under}: EEXIST: `) && e.message.includes(file));
   });
 
   it("a truncated file, a damaged header or a file that is not safetensors is a FileFormatError", () => {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { key } from "../src/core/rng.ts";
+import { ParamLayout } from "../src/core/layout.ts";
 import { ConfigError, L2oError } from "../src/core/errors.ts";
 import { quadraticFamily } from "../src/tasks/quadratic.ts";
 import { runOptimizer } from "../src/eval/evaluate.ts";
@@ -19,6 +20,7 @@ import { handFromConfig } from "../src/learned/hand.ts";
 import { loadLearnedOptimizer, PRETRAINED_DIR, saveLearnedOptimizer } from "../src/learned/file.ts";
 import { pretrainedNames, resolveOptimizer, UnknownOptimizerError } from "../src/learned/resolve.ts";
 import { FileFormatError } from "../src/io/safetensors.ts";
+import type { KernelOptions } from "../src/learned/kernel_options.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "l2o-registry-test-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -79,6 +81,28 @@ describe("the name rule", () => {
     assert.ok(r.source === "hand" && r.lr === 0.003);
     assert.throws(() => resolveOptimizer("lstm:"), L2oError);
     assert.throws(() => resolveOptimizer(join(dir, "missing.safetensors")), L2oError);
+    assert.throws(() => resolveOptimizer(5 as unknown as string), (e: unknown) => e instanceof UnknownOptimizerError && e.message === "an optimizer name must be a string, got number 5");
+  });
+
+  it("refuses a misspelt or ill-typed kernel option and an unknown expected kind where the optimizer is loaded, as ConfigErrors", () => {
+    const cases: Array<[unknown, RegExp]> = [
+      [{ engine: "gpu" }, /^kernel option 'engine' must be one of wasm, wasm-simd, wasm-fma, ref, got "gpu"$/],
+      [{ engine: "ref", thread: 2 }, /^unknown kernel option 'thread' \(known options: engine, threads, reduction, tape, memoryBudget\)$/],
+      [{ threads: "2" }, /^kernel option 'threads' must be a positive integer or 'auto', got string "2"$/],
+      [{ threads: 0 }, /got 0$/],
+      [{ reduction: "sum" }, /^kernel option 'reduction' must be one of chunks, threads, got "sum"$/],
+      [{ tape: "f16" }, /^kernel option 'tape' must be one of f32, bf16, got "f16"$/],
+      [{ memoryBudget: NaN }, /^kernel option 'memoryBudget' must be a finite number of bytes > 0, got NaN$/],
+      [null, /^kernel options must be an object, got null$/],
+    ];
+    for (const [kernel, re] of cases) {
+      for (const load of [() => loadLearnedOptimizer("pretrained/quadratic", kernel as KernelOptions), () => resolveOptimizer("quadratic", kernel as KernelOptions)]) {
+        assert.throws(load, (e: unknown) => e instanceof ConfigError && re.test(e.message), String(re));
+      }
+    }
+    assert.throws(() => loadLearnedOptimizer("pretrained/quadratic", {}, "lstn"), (e: unknown) => e instanceof ConfigError && /^unknown learned-optimizer kind 'lstn'; known kinds: lstm, mlp/.test(e.message));
+    // The options it accepts still load.
+    assert.equal(loadLearnedOptimizer("pretrained/quadratic", { engine: "ref", threads: 1, reduction: "chunks", tape: "f32", memoryBudget: 2 ** 30 }).optimizer.kind, "lstm");
   });
 });
 
@@ -97,6 +121,46 @@ describe("the step context", () => {
     assert.deepEqual(seen.map((c) => c.step), [0, 1, 2, 3, 4]);
     assert.ok(seen.every((c) => c.horizon === 5));
     seen.forEach((c, t) => assert.equal(c.loss! / task.instances, r.losses[t]));
+  });
+});
+
+describe("every kind's transform answers bad input alike", () => {
+  const configs: Record<string, unknown> = { hand: { optimizer: "adam", lr: 0.1 } };
+  const layout = new ParamLayout([{ name: "w", shape: [3] }]);
+  const p = new Float32Array([0.5, -1, 2]);
+  const g = new Float32Array([0.1, -0.2, 0.3]);
+  const ctx: StepContext = { loss: 1.5, step: 0, horizon: 10 };
+
+  it("refuses a NaN or infinite gradient, or a non-finite loss, before its state is touched, naming the optimizer", () => {
+    for (const name of LEARNED_KIND_NAMES) {
+      const opt = learnedKind(name).build(configs[name] ?? {});
+      const tx = opt.optFn(opt.init(key(1)).flat, layout);
+      const [u0, s0] = tx.update(g, tx.init(p), p, ctx);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        assert.throws(() => tx.update(new Float32Array([0.1, bad, 0.3]), s0, p, ctx), { name: "NonFiniteGradientError", message: new RegExp(`^\\S.*: gradients contained NaN/Inf \\(${bad} at index 1 of 3\\)`) }, `${name} ${bad}`);
+      }
+      assert.throws(() => tx.update(g, s0, p, { ...ctx, loss: NaN }), (e: unknown) => e instanceof L2oError && /the step context's loss is NaN/.test(e.message), name);
+      // The refused steps left nothing behind: the next step is the one a fresh transform takes.
+      const [u1] = tx.update(g, s0, p, ctx);
+      const fresh = opt.optFn(opt.init(key(1)).flat, layout);
+      const [f0, fs0] = fresh.update(g, fresh.init(p), p, ctx);
+      assert.deepEqual(u0, f0, name);
+      assert.deepEqual(u1, fresh.update(g, fs0, p, ctx)[0], name);
+      tx.dispose();
+      fresh.dispose();
+    }
+  });
+
+  it("throws on init or update after dispose (which may be called twice), rather than run on freed engines", () => {
+    for (const name of LEARNED_KIND_NAMES) {
+      const opt = learnedKind(name).build(configs[name] ?? {});
+      const tx = opt.optFn(opt.init(key(1)).flat, layout);
+      const [, s] = tx.update(g, tx.init(p), p, ctx);
+      tx.dispose();
+      tx.dispose();
+      assert.throws(() => tx.update(g, s, p, ctx), /: update after dispose\(\)/, name);
+      assert.throws(() => tx.init(p), /: init after dispose\(\)/, name);
+    }
   });
 });
 

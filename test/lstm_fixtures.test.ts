@@ -11,7 +11,9 @@ import { phiSize, stateSize, type LstmShape } from "../src/kernels/types.ts";
 import { createReferenceEngine } from "../src/kernels/lstm_ref.ts";
 import { preprocessor, parsePreprocessConfig, type PreprocessConfig } from "../src/learned/lstm/preprocess.ts";
 import { lstmOptimizer } from "../src/learned/lstm/optimizer.ts";
-import { lstmGroupIndices } from "../src/learned/lstm/config.ts";
+import { lstmGroupIndices, resolveLstmOptimizerConfig } from "../src/learned/lstm/config.ts";
+import { handFromConfig } from "../src/learned/hand.ts";
+import { ConfigError } from "../src/core/errors.ts";
 import { advanceUnroll, unrollMetaGrad, type MetaLossWeights } from "../src/meta/unroll.ts";
 
 const paperOpt = lstmOptimizer({ hidden: 20, layers: 2, preprocess: { kind: "logSign", p: 10 }, outputScale: 0.1 }, createReferenceEngine);
@@ -332,8 +334,13 @@ test("preprocessing: values, vector-Jacobian products and config parsing", () =>
   assert.throws(() => ls.apply(g, new Float32Array(5)), /features/);
   assert.deepEqual(parsePreprocessConfig(JSON.parse('{"kind":"logSign","p":10}')), { kind: "logSign", p: 10 });
   assert.throws(() => parsePreprocessConfig({ kind: "logSign" }), /'p'/);
-  assert.throws(() => parsePreprocessConfig({ kind: "scale", scale: 1, p: 2 }), /unknown field/);
-  assert.throws(() => parsePreprocessConfig({ kind: "adam" }), /unknown kind/);
+  // Config mistakes are ConfigErrors; a misspelt field is named with the fields the kind knows.
+  const refused = (re: RegExp) => (e: unknown) => e instanceof ConfigError && re.test(e.message);
+  assert.throws(() => parsePreprocessConfig({ kind: "scale", scale: 1, p: 2 }), refused(/^preprocess config 'scale': unknown field\(s\) p \(known: kind, scale\)$/));
+  assert.throws(() => parsePreprocessConfig({ kind: "adam" }), refused(/unknown kind/));
+  assert.throws(() => parsePreprocessConfig({ kind: "logSign" }), refused(/'p'/));
+  assert.throws(() => resolveLstmOptimizerConfig({ hiden: 20 }), refused(/^lstm optimizer config: unknown field\(s\) hiden \(known: hidden, layers, preprocess, outputScale, groups\)$/));
+  assert.throws(() => handFromConfig({ optimizer: "adam", lr: 0.1, lrr: 1 }), refused(/^hand-designed optimizer config: unknown field\(s\) lrr \(known: optimizer, lr, options\)$/));
 });
 
 test("logSignMomentum: LogAndSign of g and of each bias-corrected moving average; its vjp carries back through the state", () => {

@@ -25,6 +25,8 @@ import { initMetaTrainState, type MetaTrainState } from "../src/meta/state.ts";
 import { metaTrain, metaTrainSteps } from "../src/meta/train.ts";
 import { startTrajectories, TrajectorySet } from "../src/meta/trajectory.ts";
 import { truncatedBptt } from "../src/meta/truncated_bptt.ts";
+import { runSegment } from "../src/meta/perturbed.ts";
+import type { Task } from "../src/tasks/base.ts";
 import { validationInstances, validationScore } from "../src/meta/validation.ts";
 
 const lstm = () => lstmOptimizer({ hidden: 4, layers: 1, preprocess: { kind: "none" }, outputScale: 0.1 }, createReferenceEngine);
@@ -171,6 +173,27 @@ const noDifferentiable = (opt: LearnedOptimizer): LearnedOptimizer => {
 function trainCfg(estimator: "es" | "pes", over: Partial<MetaTrainConfig> = {}): MetaTrainConfig {
   return resolveMetaTrainConfig({ unroll: T, horizon: H, epochs: 3, horizonsPerEpoch: 4, validationTasks: 4, metaLr: 0.01, seed: 1, estimator, esPairs: 8, esSigma: 0.01, ...over });
 }
+
+describe("a particle whose gradient stops being finite", () => {
+  it("ends its segment as diverged (loss NaN), as evaluation does, instead of feeding the gradient to the optimizer", () => {
+    const base = family.sample(key(5));
+    // The loss stays finite while the gradient overflows from the third point on.
+    let calls = 0;
+    const task: Task = {
+      ...base,
+      lossAndGrad(theta, k) {
+        const r = base.lossAndGrad(theta, k);
+        return calls++ < 2 ? r : { loss: r.loss, grad: r.grad.map(() => Infinity) };
+      },
+    };
+    const theta = task.init(key(6));
+    const seg = { task, batchKey: key(7), position: 0, length: T, horizon: H, metaLoss: "sum" as const, from: 1 };
+    const r = runSegment(o, phi, { theta, state: null }, seg);
+    assert.ok(Number.isNaN(r.loss));
+    calls = -1_000;
+    assert.ok(Number.isFinite(runSegment(o, phi, { theta, state: null }, seg).loss));
+  });
+});
 
 describe("meta-training with ES and PES", () => {
   const trained = new Map<string, Float32Array>();

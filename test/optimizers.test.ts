@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { ConfigError, NonFiniteGradientError } from "../src/core/errors.ts";
 import { chain, named } from "../src/optimizers/combine.ts";
 import {
   scale,
@@ -207,6 +208,18 @@ test("chain applies its stages in order and keeps their states by stage", () => 
   assert.throws(() => scaleByAdam().update(g, adam3, g), /scaleByAdam: 2 gradients but state 'mu' holds 3/);
 });
 
+test("gradients of another length than the parameters throw an error naming the optimizer, stateless sgd included", () => {
+  for (const name of OPTIMIZER_NAMES) {
+    const tx = optimizerByName(name, 0.1);
+    const p = new Float32Array(3);
+    for (const n of [0, 2, 4]) {
+      assert.throws(() => tx.update(new Float32Array(n), tx.init(p), p), { message: `${name}: ${n} gradients for 3 parameters` }, name);
+    }
+    // Zero parameters are a valid, empty problem.
+    assert.deepEqual(tx.update(new Float32Array(0), tx.init(new Float32Array(0)), new Float32Array(0))[0], new Float32Array(0));
+  }
+});
+
 test("non-finite gradients throw an error naming the optimizer", () => {
   for (const name of [...OPTIMIZER_NAMES, "nag"]) {
     const tx = optimizerByName(name, 0.1);
@@ -214,9 +227,7 @@ test("non-finite gradients throw an error naming the optimizer", () => {
     const canonical = optimizerSpec(name).name;
     for (const bad of [NaN, Infinity, -Infinity]) {
       const g = new Float32Array([1, bad, 0]);
-      assert.throws(() => tx.update(g, tx.init(p), p), {
-        message: new RegExp(`^${canonical}: gradients contained NaN/Inf \\(${bad} at index 1 of 3\\)`),
-      });
+      assert.throws(() => tx.update(g, tx.init(p), p), (e: unknown) => e instanceof NonFiniteGradientError && new RegExp(`^${canonical}: gradients contained NaN/Inf \\(${bad} at index 1 of 3\\)`).test(e.message));
     }
   }
   assert.throws(() => named("mine", scale(1)).update(new Float32Array([NaN]), {}, new Float32Array(1)), {
@@ -246,9 +257,20 @@ test("bad hyperparameters throw clear errors", () => {
     [() => scaleBySignRule({ rule: "timessign" as "addsign" }), /rule must be 'powersign' or 'addsign'/],
     [() => optimizerByName("adam", 0.1, { beta1: 0.9 }), /^adam: unknown option 'beta1' \(known options: b1, b2, eps\)/],
     [() => optimizerByName("sgd", 0.1, { decay: 0.9 }), /^sgd: unknown option 'decay' \(known options: none\)/],
-    [() => optimizerByName("adam", 0.1, { b1: "0.9" as unknown as number }), /^adam: option 'b1' must be a number/],
+    [() => optimizerByName("adam", 0.1, { b1: "0.9" as unknown as number }), /^adam: option 'b1' must be a number, got string "0\.9"$/],
+    [() => optimizerByName("adam", 0.1, null as unknown as Record<string, number>), /^adam: options must be an object of numbers by name, got null$/],
+    [() => optimizerByName("sgd", 0.1, [0.9] as unknown as Record<string, number>), /^sgd: options must be an object of numbers by name, got \[0\.9\]$/],
+    // A value of the wrong type is shown with its type, not as the valid-looking number it spells.
+    [() => sgd("0.1" as unknown as number), /^sgd: the learning rate must be a finite number > 0, got string "0\.1"$/],
+    [() => adam(0.1, { b1: "0.9" as unknown as number }), /^adam: b1 must be in \[0, 1\), got string "0\.9"$/],
+    [() => adagrad(0.1, { eps: [1e-7] as unknown as number }), /^adagrad: eps must be a finite number >= 0, got object \[1e-7\]$/],
+    [() => scale(true as unknown as number), /^scale: the factor must be a finite number, got boolean true$/],
+    [() => momentum(undefined as unknown as number), /^momentum: the learning rate must be a finite number > 0, got undefined$/],
+    [() => adam(0.1, { engine: "gpu" as "ts" }), /^unknown rule engine 'gpu'; known engines: wasm, ts$/],
+    [() => traceMomentum({ engine: "TS" as "ts" }), /^unknown rule engine 'TS'; known engines: wasm, ts$/],
   ];
-  for (const [make, message] of cases) assert.throws(make, { message });
+  // Every one is a ConfigError, which a caller tells from a bug with one instanceof.
+  for (const [make, message] of cases) assert.throws(make, (e: unknown) => e instanceof ConfigError && message.test(e.message), String(message));
 });
 
 test("the registry resolves names and aliases, and its defaults are the factories' defaults", () => {

@@ -9,6 +9,15 @@ export class L2oError extends Error {
   override readonly name: string = "L2oError";
 }
 
+/**
+ * A gradient with a NaN or an infinity handed to an optimizer: the step is refused before any
+ * state changes, since a state fed one is poisoned for good (every optimizer and both adapters
+ * throw it). Usually the loss diverged: lower the learning rate, or check the model.
+ */
+export class NonFiniteGradientError extends L2oError {
+  override readonly name: string = "NonFiniteGradientError";
+}
+
 /** An invalid configuration (of a task, an optimizer, or a training run). */
 export class ConfigError extends L2oError {
   override readonly name: string = "ConfigError";
@@ -29,4 +38,13 @@ export function shownValue(v: unknown): string {
     // A BigInt or a cycle: no JSON for it.
     return typeof v === "object" && v !== null ? "(a value that cannot be shown as JSON)" : String(v);
   }
+}
+
+/**
+ * A value a caller gave where a number belongs, as a message shows it: a number as itself,
+ * anything else with its type, so that the string "0.1" does not read as the valid 0.1.
+ */
+export function shownNumber(v: unknown): string {
+  if (typeof v === "number" || v === undefined || v === null) return String(v);
+  return `${typeof v} ${shownValue(v)}`;
 }

@@ -7,6 +7,11 @@
  * convolutional and fully connected parameters) and files can store tensors by name.
  */
 
+import { ConfigError, shownValue } from "./errors.ts";
+
+/** The most coordinates a layout may have: the longest Float32Array there is (2^32). */
+export const MAX_COORDINATES = 2 ** 32;
+
 /** One named tensor inside the flat parameter vector. */
 export interface ParamSpec {
   readonly name: string;
@@ -24,6 +29,10 @@ export interface ParamEntry {
   readonly size: number;
 }
 
+/**
+ * A layout of `specs`, in order. A duplicate name, a dimension that is not an integer >= 1, or
+ * more than `MAX_COORDINATES` coordinates in all is a ConfigError.
+ */
 export class ParamLayout {
   readonly entries: readonly ParamEntry[];
   /** Total number of coordinates. */
@@ -35,15 +44,19 @@ export class ParamLayout {
     const byName = new Map<string, ParamEntry>();
     let offset = 0;
     for (const s of specs) {
-      if (byName.has(s.name)) throw new Error(`ParamLayout: duplicate parameter name '${s.name}'`);
-      if (!s.shape.every((d) => Number.isInteger(d) && d > 0)) {
-        throw new Error(`ParamLayout: '${s.name}' has an invalid shape [${s.shape.join(", ")}]`);
+      if (byName.has(s.name)) throw new ConfigError(`ParamLayout: duplicate parameter name '${s.name}'`);
+      if (!Array.isArray(s.shape) || !s.shape.every((d) => Number.isInteger(d) && d > 0)) {
+        const shown = Array.isArray(s.shape) ? `[${s.shape.join(", ")}]` : shownValue(s.shape);
+        throw new ConfigError(`ParamLayout: '${s.name}' has an invalid shape ${shown}; every dimension must be an integer >= 1`);
       }
       const size = s.shape.reduce((a, b) => a * b, 1);
       const e: ParamEntry = { name: s.name, shape: [...s.shape], group: s.group ?? "default", offset, size };
       entries.push(e);
       byName.set(s.name, e);
       offset += size;
+      if (offset > MAX_COORDINATES) {
+        throw new ConfigError(`ParamLayout: ${offset} coordinates up to '${s.name}'; a layout may have at most ${MAX_COORDINATES} (the most a Float32Array holds)`);
+      }
     }
     this.entries = entries;
     this.size = offset;

@@ -10,7 +10,7 @@
  * `mix(a, b, i)`, where `mix` is two rounds of the murmur3 finaliser over the three words.
  * It is not cryptographic; it passes as uniform for simulation work of this size.
  */
-import { ConfigError } from "./errors.ts";
+import { ConfigError, shownNumber } from "./errors.ts";
 
 /** An immutable random key: two unsigned 32-bit words. */
 export type Key = readonly [number, number];
@@ -34,15 +34,24 @@ function mix(a: number, b: number, i: number): number {
 /** Makes a key from an integer seed (any safe integer; negative seeds are allowed). */
 export function key(seed: number): Key {
   if (!Number.isSafeInteger(seed)) {
-    throw new ConfigError(`random seed must be an integer, got ${seed}`);
+    throw new ConfigError(`random seed must be an integer from ${-Number.MAX_SAFE_INTEGER} to ${Number.MAX_SAFE_INTEGER}, got ${shownNumber(seed)}`);
   }
   const lo = seed >>> 0;
   const hi = Math.floor(seed / 4294967296) >>> 0;
   return [mix(lo, hi ^ 0x6a09e667, 0), mix(hi, lo ^ 0xbb67ae85, 1)];
 }
 
-/** Splits a key into `n` independent keys (default 2). The parent should not be reused. */
+/** The most keys one `split` makes (each is a small array: 2^20 of them take about 80 MB). */
+export const MAX_SPLIT = 2 ** 20;
+
+/**
+ * Splits a key into `n` independent keys (default 2), `n` an integer from 0 to `MAX_SPLIT`
+ * (else a ConfigError). The parent should not be reused.
+ */
 export function split(k: Key, n = 2): Key[] {
+  if (!(Number.isInteger(n) && n >= 0 && n <= MAX_SPLIT)) {
+    throw new ConfigError(`split: the number of keys must be an integer from 0 to ${MAX_SPLIT}, got ${shownNumber(n)}`);
+  }
   const out: Key[] = [];
   for (let j = 0; j < n; j++) {
     out.push([mix(k[0], k[1], 2 * j + 0x10000), mix(k[1], k[0], 2 * j + 0x10001)]);
@@ -57,7 +66,7 @@ export function foldIn(k: Key, data: number | string): Key {
     d = 0x811c9dc5;
     for (let i = 0; i < data.length; i++) d = Math.imul(d ^ data.charCodeAt(i), 0x01000193) >>> 0;
   } else {
-    if (!Number.isSafeInteger(data)) throw new Error(`foldIn needs an integer, got ${data}`);
+    if (!Number.isSafeInteger(data)) throw new ConfigError(`foldIn needs a safe integer or a string, got ${shownNumber(data)}`);
     d = (data >>> 0) ^ (Math.floor(data / 4294967296) >>> 0);
   }
   return [mix(k[0] ^ d, k[1], 0x20000), mix(k[1], k[0] ^ d, 0x20001)];

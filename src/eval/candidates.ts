@@ -39,7 +39,8 @@ export function candidateFor(spec: string, kernel: KernelOptions = {}, lr?: numb
       make: (_lr, layout) => {
         const tx = txs.get(layout);
         // Without `dispose`: runCandidate frees what a run made; these engines outlive the run.
-        return { init: tx.init, update: tx.update };
+        // With `paramsAt` where the kind has it (a look-ahead), so that the run reports its parameters' losses.
+        return { init: tx.init, update: tx.update, ...(tx.paramsAt === undefined ? {} : { paramsAt: tx.paramsAt }) };
       },
       close: () => txs.dispose(),
     };

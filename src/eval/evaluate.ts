@@ -120,8 +120,9 @@ export function drawInstance(family: TaskFamily, k: Key): Instance {
   return { task, theta0: task.init(initKey), batchKey };
 }
 
-/** The `count` instances drawn from `root`, identical for every optimizer that runs on them. */
+/** The `count` (1 to `MAX_EVAL_INSTANCES`: all are held at once) instances drawn from `root`, the same for every optimizer. */
 export function drawInstances(family: TaskFamily, root: Key, count: number): Instance[] {
+  checkCount("drawInstances: count", count, 1, MAX_EVAL_INSTANCES);
   const out: Instance[] = [];
   for (let i = 0; i < count; i++) out.push(drawInstance(family, foldIn(root, i)));
   return out;
@@ -156,6 +157,8 @@ export function tuneLearningRate(
   onRun?: (lr: number) => void,
 ): TuneResult {
   if (grid.length === 0) throw new ConfigError("tuneLearningRate: the learning-rate grid is empty");
+  // With no instances every mean would be 0/0 and the grid's first rate would win unseen.
+  if (instances.length === 0) throw new ConfigError("tuneLearningRate: no tuning instances to score the learning rates on");
   const scores: Array<{ lr: number; finalMean: number }> = [];
   for (const lr of grid) {
     let sum = 0;

@@ -5,6 +5,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { L2oError } from "../core/errors.ts";
+import { OutputPathError } from "./paths.ts";
 
 export { L2O_VERSION } from "./version.ts";
 
@@ -54,9 +55,22 @@ export function removeStaleTemps(path: string): void {
  * Writes `bytes` to `path` atomically: the data goes to `path.tmp-<pid>`, is flushed to
  * disk, then renamed over `path`. A crash or an error part way leaves any existing file at
  * `path` untouched; the temporary file a killed writer leaves is removed by the next write
- * of `path` (`removeStaleTemps`). Parent directories are created as needed.
+ * of `path` (`removeStaleTemps`). Parent directories are created as needed. A path that
+ * cannot be written (a folder, under a file, no permission, a full disk) is an
+ * `OutputPathError` naming it and why.
  */
 export function writeFileAtomic(path: string, bytes: Uint8Array): void {
+  try {
+    writeAtomic(path, bytes);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code !== "string") throw e;
+    // The system's own words name the code, the call and the path it failed on (the temporary's, or the target).
+    throw new OutputPathError(`cannot write ${path}: ${(e as Error).message.replace(/\s*\n\s*/g, " ")}`, { cause: e });
+  }
+}
+
+function writeAtomic(path: string, bytes: Uint8Array): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   removeStaleTemps(path);

@@ -11,6 +11,8 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
+import { MissingFileError } from "./files.ts";
+import { FileFormatError } from "./safetensors.ts";
 
 /** Where named metrics go. */
 export interface MetricWriter {
@@ -180,13 +182,27 @@ export interface JsonlContents {
 
 const NON_FINITE: Readonly<Record<string, number>> = { NaN: NaN, Infinity: Infinity, "-Infinity": -Infinity };
 
+/** The text of the log at `path`; a missing or unreadable one is a MissingFileError naming it. */
+function readLog(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException | undefined)?.code;
+    if (code === "ENOENT" || code === "ENOTDIR") throw new MissingFileError(`log file not found: ${path}`, { cause: e });
+    if (code === "EISDIR") throw new MissingFileError(`log file ${path} is a directory, not a file`, { cause: e });
+    if (typeof code === "string") throw new MissingFileError(`log file ${path} cannot be read (${code})`, { cause: e });
+    throw e;
+  }
+}
+
 /**
  * Reads a JSONL log. A line that is exactly `{step, name, value, time}` with a numeric
  * step and time is a scalar; any other object is a record. An incomplete last line (a crash
- * while writing it) is skipped; a bad line elsewhere throws, naming the line.
+ * while writing it) is skipped; a bad line elsewhere is a FileFormatError naming the file and
+ * the line; a missing file is a MissingFileError.
  */
 export function readJsonl(path: string): JsonlContents {
-  const text = readFileSync(path, "utf8");
+  const text = readLog(path);
   const lines = text.split("\n");
   const out: JsonlContents = { scalars: [], records: [] };
   lines.forEach((line, i) => {
@@ -196,10 +212,10 @@ export function readJsonl(path: string): JsonlContents {
       obj = JSON.parse(line);
     } catch (e) {
       if (i === lines.length - 1) return; // no newline yet: the last write was cut short
-      throw new Error(`${path}:${i + 1}: not a JSON line (${(e as Error).message})`, { cause: e });
+      throw new FileFormatError(`${path}:${i + 1}: not a JSON line (${(e as Error).message})`, { path, cause: e });
     }
     if (typeof obj !== "object" || obj === null || Array.isArray(obj)) {
-      throw new Error(`${path}:${i + 1}: not a JSON object`);
+      throw new FileFormatError(`${path}:${i + 1}: not a JSON object`, { path });
     }
     const o = obj as Record<string, unknown>;
     const keys = Object.keys(o);

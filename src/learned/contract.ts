@@ -23,6 +23,8 @@ import type { Key } from "../core/rng.ts";
 import type { ParamLayout } from "../core/layout.ts";
 import type { GradientTransformation, OptState, StepContext } from "../optimizers/transform.ts";
 import type { FlatEntry } from "../io/optimizer_file.ts";
+import { L2oError } from "../core/errors.ts";
+import { assertFiniteGrads } from "../optimizers/checks.ts";
 
 export type { StepContext };
 
@@ -61,10 +63,56 @@ export function namedPhi(flat: Float32Array, entries: readonly PhiEntry[]): Name
   };
 }
 
-/** A transform made by `optFn`: the hand-designed contract, plus `dispose` for what it holds. */
+/**
+ * A transform made by `optFn`: the hand-designed contract, plus `dispose` for what it holds.
+ * Every kind's refuses a non-finite gradient or loss and use after `dispose` (`guardedTransform`).
+ */
 export interface LearnedTransform extends GradientTransformation {
-  /** Frees engines, worker threads and memory; the transform is unusable afterwards. */
+  /** Frees engines, worker threads and memory; `init` and `update` throw afterwards. */
   dispose(): void;
+}
+
+/**
+ * `tx` with the checks every kind's `optFn` makes before its own step, so that all optimizers,
+ * hand-designed and learned, answer bad input alike. Before any state is touched (a recurrent
+ * state fed a non-finite value is poisoned for good), a NaN or infinite gradient throws a
+ * NonFiniteGradientError whose message starts with `owner` (`lstm optimizer`; a hand-designed
+ * one's name, as `named` says it), and a non-finite loss in the step context an L2oError. Any
+ * use after `dispose()` throws instead of running on freed engines; `dispose` may be called
+ * more than once.
+ */
+export function guardedTransform(owner: string, tx: LearnedTransform): LearnedTransform {
+  let disposed = false;
+  const live = (what: string): void => {
+    if (disposed) throw new Error(`${owner}: ${what} after dispose(); make a new transform with optFn`);
+  };
+  const paramsAt = tx.paramsAt;
+  return {
+    init(params) {
+      live("init");
+      return tx.init(params);
+    },
+    update(grads, state, params, ctx) {
+      live("update");
+      assertFiniteGrads(owner, grads);
+      const loss = ctx?.loss;
+      if (loss !== undefined && !Number.isFinite(loss)) throw new L2oError(`${owner}: the step context's loss is ${loss}, not a finite number`);
+      return tx.update(grads, state, params, ctx);
+    },
+    ...(paramsAt === undefined
+      ? {}
+      : {
+          paramsAt(params: Float32Array, state: OptState): Float32Array {
+            live("paramsAt");
+            return paramsAt.call(tx, params, state);
+          },
+        }),
+    dispose() {
+      if (disposed) return;
+      disposed = true;
+      tx.dispose();
+    },
+  };
 }
 
 export interface TransformOptions {

@@ -8,7 +8,7 @@ import { ConfigError } from "../core/errors.ts";
 import { decodeOptimizerFile, phiToFlat, type OptimizerFile, type OptimizerMeta } from "../io/optimizer_bytes.ts";
 import { FileFormatError, clip } from "../io/safetensors.ts";
 import type { LearnedOptimizer } from "./contract.ts";
-import type { KernelOptions } from "./kernel_options.ts";
+import { checkKernelOptions, type KernelOptions } from "./kernel_options.ts";
 import { LEARNED_KIND_NAMES, learnedKind } from "./registry.ts";
 
 /** The kind of the few-shot learners' files (`src/fewshot/file.ts`): the same container, read by `l2o fewshot`. */
@@ -39,6 +39,10 @@ export interface DecodedLearnedOptimizer<O extends LearnedOptimizer = LearnedOpt
  * assembled, so phi is never larger than the file.
  */
 export function learnedFromFile(file: OptimizerFile, source: string, kernel: KernelOptions = {}, expectKind?: string): DecodedLearnedOptimizer {
+  checkKernelOptions(kernel);
+  if (expectKind !== undefined && !LEARNED_KIND_NAMES.includes(expectKind)) {
+    throw new ConfigError(`unknown learned-optimizer kind '${clip(String(expectKind))}'; known kinds: ${LEARNED_KIND_NAMES.join(", ")}`);
+  }
   const kindName = file.meta.kind;
   const refuse = (problem: string): never => {
     throw new FileFormatError(`${source}: ${problem}; re-train or re-download the optimizer file`, { path: source });

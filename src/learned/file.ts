@@ -21,7 +21,7 @@ export interface SavedInfo {
 
 /** Writes a learned optimizer with weights `phi` (atomically); returns the metadata written. */
 export function saveLearnedOptimizer(path: string, opt: LearnedOptimizer, phi: Float32Array, info: SavedInfo = {}): OptimizerMeta {
-  if (phi.length !== opt.phiSize) throw new Error(`save: phi has ${phi.length} floats, the ${opt.kind} optimizer ${opt.phiSize}`);
+  if (phi.length !== opt.phiSize) throw new ConfigError(`save: phi has ${phi.length} floats, the ${opt.kind} optimizer ${opt.phiSize}`);
   const nonFinite = phi.findIndex((x) => !Number.isFinite(x));
   if (nonFinite >= 0) throw new ConfigError(`save ${path}: refusing to write weights with a non-finite value (${phi[nonFinite]} at ${nonFinite}); the training that made them diverged`);
   const config = JSON.parse(JSON.stringify(opt.config)) as Record<string, unknown>;

@@ -6,7 +6,7 @@
 import { ConfigError, shownValue } from "../core/errors.ts";
 import { optimizerSpec, type OptimizerOptions } from "../optimizers/registry.ts";
 import type { GradientTransformation } from "../optimizers/transform.ts";
-import { namedPhi, type LearnedOptimizer } from "./contract.ts";
+import { guardedTransform, namedPhi, type LearnedOptimizer } from "./contract.ts";
 
 /** The config of a hand-designed optimizer in a file: `{optimizer: "adam", lr: 0.01}`. */
 export interface HandConfig {
@@ -24,7 +24,7 @@ export function handDesigned(name: string, tx: GradientTransformation, config: u
     phiEntries: [],
     phiSize: 0,
     init: () => namedPhi(new Float32Array(0), []),
-    optFn: () => ({ init: (p) => tx.init(p), update: (g, s, p, c) => tx.update(g, s, p, c), dispose: () => {} }),
+    optFn: () => guardedTransform(name, { init: (p) => tx.init(p), update: (g, s, p, c) => tx.update(g, s, p, c), dispose: () => {} }),
   };
 }
 
@@ -32,8 +32,9 @@ export function handDesigned(name: string, tx: GradientTransformation, config: u
 export function resolveHandConfig(c: unknown): HandConfig {
   if (typeof c !== "object" || c === null || Array.isArray(c)) throw new ConfigError("hand-designed optimizer config must be an object");
   const o = c as Record<string, unknown>;
-  const extra = Object.keys(o).filter((k) => !["optimizer", "lr", "options"].includes(k));
-  if (extra.length > 0) throw new ConfigError(`hand-designed optimizer config: unknown field(s) ${extra.join(", ")}`);
+  const known = ["optimizer", "lr", "options"];
+  const extra = Object.keys(o).filter((k) => !known.includes(k));
+  if (extra.length > 0) throw new ConfigError(`hand-designed optimizer config: unknown field(s) ${extra.join(", ")} (known: ${known.join(", ")})`);
   if (typeof o.optimizer !== "string") throw new ConfigError(`hand-designed optimizer config: 'optimizer' must name a registered optimizer`);
   if (typeof o.lr !== "number" || !(o.lr > 0) || !Number.isFinite(o.lr)) throw new ConfigError(`hand-designed optimizer config: 'lr' must be a positive number, got ${shownValue(o.lr)}`);
   const options = o.options;

@@ -12,7 +12,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { L2oError } from "../core/errors.ts";
+import { L2oError, shownValue } from "../core/errors.ts";
 import { OPTIMIZER_NAMES, optimizerSpec, type OptimizerSpec } from "../optimizers/registry.ts";
 import { loadLearnedOptimizer, PRETRAINED_DIR, resolveOptimizerPath, type LoadedLearnedOptimizer } from "./file.ts";
 import type { KernelOptions } from "./kernel_options.ts";
@@ -65,6 +65,7 @@ function notFound(spec: string, name: string, kind?: string): never {
 
 /** Resolves `spec` by the rule above; `kernel` is the kernel a learned optimizer runs on. */
 export function resolveOptimizer(spec: string, kernel: KernelOptions = {}): ResolvedOptimizer {
+  if (typeof spec !== "string") throw new UnknownOptimizerError(`an optimizer name must be a string, got ${typeof spec} ${shownValue(spec)}`);
   const s = spec.trim();
   if (s === "") throw new UnknownOptimizerError("an optimizer name is empty");
   const colon = /^([a-z][a-z0-9-]*):(.*)$/.exec(s);

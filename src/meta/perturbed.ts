@@ -8,6 +8,7 @@
  * combination into a meta-gradient needs only those losses and the perturbations, which the
  * keys give again.
  */
+import { firstNonFinite } from "../core/finite.ts";
 import { foldIn, normal, type Key } from "../core/rng.ts";
 import type { Instance } from "../eval/evaluate.ts";
 import type { Task } from "../tasks/base.ts";
@@ -76,6 +77,12 @@ export function runSegment(opt: ForwardOptimizer, phi: Float32Array, particle: P
     let sum = 0;
     const first = Math.max(1, seg.from);
     for (let t = 0; t < T && finite; t++) {
+      // A gradient that is not finite ends the segment as diverged, as in evaluation (the
+      // transform would refuse it rather than poison its state).
+      if (firstNonFinite(cur.grad) >= 0) {
+        finite = false;
+        break;
+      }
       const [updates, next] = tx.update(cur.grad, state, theta, { loss: cur.loss, step: seg.position + t, horizon: seg.horizon });
       state = next;
       theta = applyUpdates(theta, updates);

@@ -1,7 +1,7 @@
 /**
- * The named hand-designed optimizers, each a thin `chain` of primitives wrapped by `named`
- * (so a NaN or infinite gradient throws an Error that names the optimizer). Every factory
- * validates its hyperparameters when called. Updates are added to the parameters:
+ * The named hand-designed optimizers, each a thin `chain` of primitives wrapped by `named` (so
+ * a NaN or infinite gradient throws a NonFiniteGradientError that names the optimizer). Every
+ * factory validates its hyperparameters when called. Updates are added to the parameters:
  * theta <- theta + updates, with updates = -lr * direction.
  */
 import { checkDecay, checkNonNegative, checkPositive } from "./checks.ts";

@@ -55,14 +55,21 @@ export function chain(...txs: readonly GradientTransformation[]): GradientTransf
 }
 
 /**
- * The transformation `tx` under the name `name`: every update first checks that the
- * gradients are finite and throws an Error naming `name` if they are not. The named
- * optimizers (`adam`, `sgd`, ...) are built this way.
+ * The transformation `tx` under the name `name`: every update first checks that there are as
+ * many gradients as parameters (an Error naming `name` if not), and that the gradients are
+ * finite, throwing a NonFiniteGradientError naming `name` if they are not. The
+ * named optimizers (`adam`, `sgd`, ...) are built this way; `chain` and the primitives
+ * (`scaleByAdam`, `traceMomentum`, ...) check nothing, so wrap a chain of them in `named` to
+ * get the same refusal (without it a NaN gradient enters their state).
  */
 export function named(name: string, tx: GradientTransformation): GradientTransformation {
   return {
     init: (params) => tx.init(params),
     update(grads, state, params, ctx) {
+      // A stateless rule (sgd) would otherwise return updates of the gradients' length unasked.
+      if (params !== undefined && grads.length !== params.length) {
+        throw new Error(`${name}: ${grads.length} gradients for ${params.length} parameters`);
+      }
       assertFiniteGrads(name, grads);
       return tx.update(grads, state, params, ctx);
     },

@@ -13,6 +13,10 @@
  * The loops themselves are the rule kernels of src/kernels/rules.ts: WebAssembly SIMD where
  * it is built, else plain TypeScript, with the same bits (`engine` picks one). Each rule
  * followed by a `scale` in a `chain` runs as one pass (`ScalableTransformation`).
+ *
+ * No primitive checks that its gradients are finite (a NaN enters its state and stays): the
+ * named optimizers do, through `named` (src/optimizers/combine.ts), which a chain of
+ * primitives can be wrapped in too.
  */
 import {
   checkDecay,
@@ -22,13 +26,15 @@ import {
   stateArray,
   stateNumber,
 } from "./checks.ts";
-import { ruleKernels, type RuleEngine, type RuleKernels } from "../kernels/rules.ts";
+import { ConfigError } from "../core/errors.ts";
+import { RULE_ENGINES, ruleKernels, type RuleEngine, type RuleKernels } from "../kernels/rules.ts";
 import { EMPTY_STATE, type OptState, type ScalableTransformation, type ScaleTransformation } from "./transform.ts";
 
 export interface RuleEngineOption {
   /**
    * The kernels that run the rule: `wasm` (WebAssembly SIMD) or `ts` (plain TypeScript), with
-   * the same bits. Default: `wasm` where it is built, else `ts`.
+   * the same bits. Default: `wasm` where it is built, else `ts`. Any other value is a
+   * ConfigError when the optimizer is made.
    */
   readonly engine?: RuleEngine | undefined;
 }
@@ -39,6 +45,9 @@ export interface RuleEngineOption {
  * reported where it was asked for).
  */
 export function kernelsOf(engine: RuleEngine | undefined): () => RuleKernels {
+  if (engine !== undefined && !RULE_ENGINES.includes(engine)) {
+    throw new ConfigError(`unknown rule engine '${String(engine)}'; known engines: ${RULE_ENGINES.join(", ")}`);
+  }
   let k: RuleKernels | undefined = engine === undefined ? undefined : ruleKernels(engine);
   return () => (k ??= ruleKernels(engine));
 }

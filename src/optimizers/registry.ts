@@ -2,7 +2,7 @@
  * The explicit registry of named hand-designed optimizers that the CLI and configs resolve by
  * name. One literal list; options are plain JSON numbers, checked by name.
  */
-import { ConfigError } from "../core/errors.ts";
+import { ConfigError, shownNumber, shownValue } from "../core/errors.ts";
 import {
   ADAGRAD_DEFAULTS,
   ADAM_DEFAULTS,
@@ -45,6 +45,10 @@ function options<K extends string>(
   hyper: Readonly<Record<K, number>>,
   opts: OptimizerOptions = {},
 ): Partial<Record<K, number>> {
+  // `null` or an array in a JSON config would read as no options or as options '0', '1', ...
+  if (typeof opts !== "object" || opts === null || Array.isArray(opts)) {
+    throw new ConfigError(`${name}: options must be an object of numbers by name, got ${shownValue(opts)}`);
+  }
   const known = Object.keys(hyper) as K[];
   const out: Partial<Record<K, number>> = {};
   for (const [k, v] of Object.entries(opts)) {
@@ -52,7 +56,7 @@ function options<K extends string>(
       const list = known.length > 0 ? known.join(", ") : "none";
       throw new ConfigError(`${name}: unknown option '${k}' (known options: ${list})`);
     }
-    if (typeof v !== "number") throw new ConfigError(`${name}: option '${k}' must be a number, got ${typeof v}`);
+    if (typeof v !== "number") throw new ConfigError(`${name}: option '${k}' must be a number, got ${shownNumber(v)}`);
     out[k as K] = v;
   }
   return out;

@@ -4,6 +4,7 @@
  * gradient coordinate up when its sign agrees with the sign of a running average of the
  * gradients, and down when it disagrees.
  */
+import { ConfigError } from "../core/errors.ts";
 import { checkDecay, checkNonNegative, checkPositive, stateArray } from "./checks.ts";
 import { kernelsOf, scalableRule, type RuleEngineOption } from "./primitives.ts";
 import type { ScalableTransformation } from "./transform.ts";
@@ -36,7 +37,7 @@ export const SIGN_RULE_ALPHA: Readonly<Record<SignRule, number>> = { powersign: 
 export function scaleBySignRule(opts: ScaleBySignRuleOptions): ScalableTransformation {
   const rule = opts.rule;
   if (rule !== "powersign" && rule !== "addsign") {
-    throw new Error(`scaleBySignRule: rule must be 'powersign' or 'addsign', got '${String(rule)}'`);
+    throw new ConfigError(`scaleBySignRule: rule must be 'powersign' or 'addsign', got '${String(rule)}'`);
   }
   const alpha0 = opts.alpha ?? SIGN_RULE_ALPHA[rule];
   const alpha =

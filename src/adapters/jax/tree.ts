@@ -8,7 +8,7 @@
  * it (disposes every array) or borrows it (leaves every count as it was).
  */
 import { numpy as np, tree, type JsTree, type JsTreeDef } from "@jax-js/jax";
-import { L2oError } from "../../core/errors.ts";
+import { L2oError, NonFiniteGradientError } from "../../core/errors.ts";
 import { firstNonFinite } from "../../core/finite.ts";
 import { ParamLayout } from "../../core/layout.ts";
 import { groupOfShape } from "../defaults.ts";
@@ -18,10 +18,8 @@ export class JaxTreeError extends L2oError {
   override readonly name: string = "JaxTreeError";
 }
 
-/** A gradient with a NaN or an infinity: the step is refused rather than poison the optimizer's state. */
-export class NonFiniteGradientError extends L2oError {
-  override readonly name: string = "NonFiniteGradientError";
-}
+/** A gradient with a NaN or an infinity: the step is refused rather than poison the optimizer's state (the class the core optimizers throw). */
+export { NonFiniteGradientError };
 
 /** A tree's structure and its leaves' shapes: what init saw and every update must match. */
 export interface TreeSignature {

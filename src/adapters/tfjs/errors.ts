@@ -10,7 +10,5 @@ export class TfjsAdapterError extends L2oError {
   override readonly name: string = "TfjsAdapterError";
 }
 
-/** A gradient with a NaN or an infinity: the step is refused rather than poison the optimizer's state. */
-export class NonFiniteGradientError extends L2oError {
-  override readonly name: string = "NonFiniteGradientError";
-}
+/** A gradient with a NaN or an infinity: the step is refused rather than poison the optimizer's state (the class the core optimizers throw). */
+export { NonFiniteGradientError } from "../../core/errors.ts";

@@ -12,7 +12,7 @@
  */
 import { Optimizer, dispose, engine, keep, serialization, tensor, tensor1d, tidy } from "@tensorflow/tfjs-core";
 import type { NamedTensorMap, Tensor, Variable } from "@tensorflow/tfjs-core";
-import { L2oError } from "../../core/errors.ts";
+import { L2oError, shownValue } from "../../core/errors.ts";
 import { firstNonFinite } from "../../core/finite.ts";
 import type { ParamLayout } from "../../core/layout.ts";
 import type { LearnedTransform } from "../../learned/contract.ts";
@@ -87,6 +87,9 @@ export class L2oOptimizer extends Optimizer {
   constructor(name: string = DEFAULT_OPTIMIZER, options: LearnedOptions = {}) {
     super();
     const { sha256, ...kernel } = options;
+    if (sha256 !== undefined && typeof sha256 !== "string") {
+      throw new TfjsAdapterError(`l2o/tfjs: option 'sha256' must be a hex string, got ${typeof sha256} ${shownValue(sha256)}`);
+    }
     this.kernel = kernel;
     this.source = optimizerSource(name, kernel);
     if (sha256 !== undefined && sha256 !== this.source.sha256) {

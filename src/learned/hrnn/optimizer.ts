@@ -15,7 +15,7 @@
 import type { Key } from "../../core/rng.ts";
 import type { ParamLayout } from "../../core/layout.ts";
 import { hrnnParamGruBackwardKernel, hrnnParamGruKernel } from "../../kernels/hrnn.ts";
-import { namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type TransformOptions } from "../contract.ts";
+import { guardedTransform, namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type TransformOptions } from "../contract.ts";
 import { resolveHrnnOptimizerConfig, type ResolvedHrnnOptimizerConfig } from "./config.ts";
 import { hrnnDifferentiableStep } from "./differentiable.ts";
 import type { ParamGru } from "./step.ts";
@@ -46,7 +46,7 @@ export function hrnnOptimizer(config: unknown = {}, engine: HrnnEngine = "auto")
     phiEntries: lay.entries,
     phiSize: lay.size,
     init: (key: Key) => namedPhi(hrnnInitPhi(lay, key), lay.entries),
-    optFn: (phi: Float32Array, layout: ParamLayout, _opts: TransformOptions = {}) => hrnnTransform(cfg, lay, phi, layout, gru(phi)),
+    optFn: (phi: Float32Array, layout: ParamLayout, _opts: TransformOptions = {}) => guardedTransform("hrnn optimizer", hrnnTransform(cfg, lay, phi, layout, gru(phi))),
     differentiable(phi: Float32Array, layout: ParamLayout, capacity: number): DifferentiableStep {
       const kernels = (p: Float32Array) => {
         const forward = gru(p);

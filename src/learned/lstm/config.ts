@@ -49,7 +49,7 @@ export function resolveLstmOptimizerConfig(c: unknown = {}): ResolvedLstmOptimiz
   const o = c as Record<string, unknown>;
   const known = ["hidden", "layers", "preprocess", "outputScale", "groups"];
   const extra = Object.keys(o).filter((k) => !known.includes(k));
-  if (extra.length > 0) throw new ConfigError(`lstm optimizer config: unknown field(s) ${extra.join(", ")}`);
+  if (extra.length > 0) throw new ConfigError(`lstm optimizer config: unknown field(s) ${extra.join(", ")} (known: ${known.join(", ")})`);
   const outputScale = o.outputScale ?? 0.1;
   if (typeof outputScale !== "number" || !Number.isFinite(outputScale) || outputScale <= 0) {
     throw new ConfigError(`lstm optimizer: 'outputScale' must be a positive number, got ${shownValue(outputScale)}`);

@@ -13,7 +13,7 @@ import { split, uniform, type Key } from "../../core/rng.ts";
 import type { ParamLayout } from "../../core/layout.ts";
 import { defaultEngineFactory } from "../../kernels/select.ts";
 import { phiShapes, phiSize, stateSize, type LstmShape } from "../../kernels/types.ts";
-import { namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type PhiEntry, type TransformOptions } from "../contract.ts";
+import { guardedTransform, namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type PhiEntry, type TransformOptions } from "../contract.ts";
 import { resolveLstmOptimizerConfig, type LstmOptimizerConfig, type ResolvedLstmOptimizerConfig } from "./config.ts";
 import { lstmDifferentiableStep, lstmInstance, type LstmBlueprint } from "./instance.ts";
 import { preprocessor, type Preprocessor } from "./preprocess.ts";
@@ -93,7 +93,7 @@ export function lstmOptimizer(config: LstmOptimizerConfig = {}, engineFactory: L
       return namedPhi(phi, entries);
     },
     optFn(phi: Float32Array, layout: ParamLayout, opts: TransformOptions = {}): LearnedTransform {
-      return lstmTransform(instantiate(phi, layout, 1), layout, opts.copyState ?? true);
+      return guardedTransform("lstm optimizer", lstmTransform(instantiate(phi, layout, 1), layout, opts.copyState ?? true));
     },
     differentiable(phi, layout, capacity) {
       return lstmDifferentiableStep(instantiate(phi, layout, capacity));

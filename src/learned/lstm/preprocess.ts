@@ -21,7 +21,7 @@
  * starts at zero with the LSTM's own state. Because b is carried per coordinate, a zero
  * state is a fresh start and no step counter is needed.
  */
-import { shownValue } from "../../core/errors.ts";
+import { ConfigError, shownValue } from "../../core/errors.ts";
 
 export type PreprocessConfig =
   | { readonly kind: "none" }
@@ -214,19 +214,19 @@ const MAX_P = 50;
 /** Validates a preprocessing config read from JSON; returns a clean copy. */
 export function parsePreprocessConfig(v: unknown): PreprocessConfig {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new Error(`preprocess config must be an object with a 'kind', got ${shownValue(v)}`);
+    throw new ConfigError(`preprocess config must be an object with a 'kind', got ${shownValue(v)}`);
   }
   const o = v as Record<string, unknown>;
   const allowed = (keys: string[]): void => {
     const extra = Object.keys(o).filter((k) => !keys.includes(k));
-    if (extra.length > 0) throw new Error(`preprocess config '${String(o.kind)}': unknown field(s) ${extra.join(", ")}`);
+    if (extra.length > 0) throw new ConfigError(`preprocess config '${String(o.kind)}': unknown field(s) ${extra.join(", ")} (known: ${keys.join(", ")})`);
   };
   const positive = (name: string, max = Infinity): number => {
     const x = o[name];
     if (typeof x !== "number" || !Number.isFinite(x) || x <= 0) {
-      throw new Error(`preprocess config '${String(o.kind)}': '${name}' must be a positive number, got ${shownValue(x)}`);
+      throw new ConfigError(`preprocess config '${String(o.kind)}': '${name}' must be a positive number, got ${shownValue(x)}`);
     }
-    if (x > max) throw new Error(`preprocess config '${String(o.kind)}': '${name}' must be at most ${max}, got ${x}`);
+    if (x > max) throw new ConfigError(`preprocess config '${String(o.kind)}': '${name}' must be at most ${max}, got ${x}`);
     return x;
   };
   switch (o.kind) {
@@ -243,11 +243,11 @@ export function parsePreprocessConfig(v: unknown): PreprocessConfig {
       allowed(["kind", "p", "betas"]);
       const b = o.betas;
       if (!Array.isArray(b) || b.length < 1 || b.length > 4 || !b.every((x) => typeof x === "number" && x > 0 && x < 1)) {
-        throw new Error(`preprocess config 'logSignMomentum': 'betas' must be a list of 1 to 4 numbers in (0, 1), got ${shownValue(b)}`);
+        throw new ConfigError(`preprocess config 'logSignMomentum': 'betas' must be a list of 1 to 4 numbers in (0, 1), got ${shownValue(b)}`);
       }
       return { kind: "logSignMomentum", p: positive("p", MAX_P), betas: [...(b as number[])] };
     }
     default:
-      throw new Error(`preprocess config: unknown kind ${JSON.stringify(o.kind)} (expected none, scale, logSign or logSignMomentum)`);
+      throw new ConfigError(`preprocess config: unknown kind ${JSON.stringify(o.kind)} (expected none, scale, logSign or logSignMomentum)`);
   }
 }

@@ -9,7 +9,7 @@
  */
 import { normal, split, type Key } from "../../core/rng.ts";
 import type { ParamLayout } from "../../core/layout.ts";
-import { namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type PhiEntry, type TransformOptions } from "../contract.ts";
+import { guardedTransform, namedPhi, type DifferentiableStep, type LearnedOptimizer, type LearnedTransform, type PhiEntry, type TransformOptions } from "../contract.ts";
 import { resolveMlpOptimizerConfig, type ResolvedMlpOptimizerConfig } from "./config.ts";
 import { mlpDifferentiableStep } from "./differentiable.ts";
 import { makeMlpEngine, type MlpEngine, type MlpEngineKind } from "./engine.ts";
@@ -65,7 +65,7 @@ export function mlpOptimizer(config: unknown = {}, engine: MlpEngineKind = "ref"
       return namedPhi(flat, entries);
     },
     optFn(phi: Float32Array, layout: ParamLayout, _opts: TransformOptions = {}): LearnedTransform {
-      return mlpTransform(net(phi), cfg, layout);
+      return guardedTransform("mlp optimizer", mlpTransform(net(phi), cfg, layout));
     },
     differentiable(phi: Float32Array, layout: ParamLayout, capacity: number): DifferentiableStep {
       return mlpDifferentiableStep(net(phi), cfg, layout, capacity);

@@ -11,7 +11,7 @@
  */
 import { ConfigError } from "../../core/errors.ts";
 import type { OptState } from "../../optimizers/transform.ts";
-import { namedPhi, type LearnedOptimizer, type LearnedTransform } from "../contract.ts";
+import { guardedTransform, namedPhi, type LearnedOptimizer, type LearnedTransform } from "../contract.ts";
 import { allFeatures, copyHistory, newHistory, pushHistory, type History } from "./history.ts";
 import { initPolicyPhi, policyMean, policyShape, type PolicyShape, type ResolvedPolicyConfig } from "./policy.ts";
 
@@ -33,7 +33,7 @@ export function rlPolicyOptimizer(config: unknown = {}): LearnedOptimizer<Resolv
       const n = layout.size;
       const H = shape.cfg.history;
       const hist = (s: OptState): History => (s as unknown as { hist: History }).hist;
-      return {
+      return guardedTransform("rl policy", {
         init: () => ({ hist: newHistory(n, H) }) as unknown as OptState,
         update(grads, state, params, ctx) {
           if (ctx?.loss === undefined) throw new ConfigError("rl policy: the step context must carry the loss (the policy reads objective changes): update(grads, state, params, { loss })");
@@ -46,7 +46,7 @@ export function rlPolicyOptimizer(config: unknown = {}): LearnedOptimizer<Resolv
           return [upd, { hist: h } as unknown as OptState];
         },
         dispose() {},
-      };
+      });
     },
   };
 }
